@@ -1,0 +1,2 @@
+//! Benchmarks of the core's hot paths.
+fn main() {}

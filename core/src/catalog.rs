@@ -1,0 +1,525 @@
+//! The exam catalog: sessions, time slots, subjects, test centers, agreement, notices and the
+//! form schema, as an administrator writes them in TOML.
+//!
+//! [`Catalog::from_toml_str`] parses and then validates the whole catalog, reporting every
+//! problem at once with a path to the offending entry (`exam[ncre-2027-03].center[bj-01]…`).
+//! A loaded catalog is immutable and cheap to query; field patterns are compiled once here so
+//! that draft validation never compiles a regular expression.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use ring::digest;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::form::{FieldDef, FieldRole, FieldType};
+use crate::photo::PhotoRules;
+
+/// The demo catalog shipped with the project and seeded by the server on first start.
+pub const DEMO_CATALOG_TOML: &str = include_str!("../catalog/demo.toml");
+
+/// Text in Chinese and English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Bilingual {
+    /// Simplified Chinese.
+    pub zh: String,
+    /// English.
+    pub en: String,
+}
+
+/// A time window, closed at `opens` and open at `closes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// First instant inside the window.
+    #[serde(with = "time::serde::rfc3339")]
+    pub opens: OffsetDateTime,
+    /// First instant after the window.
+    #[serde(with = "time::serde::rfc3339")]
+    pub closes: OffsetDateTime,
+}
+
+impl Window {
+    /// Whether `at` lies inside the window.
+    pub fn contains(&self, at: OffsetDateTime) -> bool {
+        self.opens <= at && at < self.closes
+    }
+}
+
+/// The agreement a candidate accepts before registering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// The administrator's version label, e.g. `2027.1`.
+    pub version: String,
+    /// The full text shown to candidates.
+    pub text: String,
+    /// Lower-case hex SHA-256 of `text` (UTF-8). Computed on load; when the TOML states it, the
+    /// stated value must match.
+    #[serde(default)]
+    pub sha256: String,
+}
+
+/// A public notice of the exam session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// Stable id.
+    pub id: String,
+    /// Title.
+    pub title: Bilingual,
+    /// Body text.
+    pub body: Bilingual,
+    /// Publication time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub published: OffsetDateTime,
+}
+
+/// An exam time slot; a candidate may sit at most one subject per slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSlot {
+    /// Stable id.
+    pub id: String,
+    /// Start of the sitting.
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts: OffsetDateTime,
+    /// End of the sitting.
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends: OffsetDateTime,
+}
+
+/// A subject of the exam session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Official subject code, e.g. `66`.
+    pub code: String,
+    /// Name.
+    pub name: Bilingual,
+    /// The time slot this subject is sat in.
+    pub slot: String,
+}
+
+/// A subject as offered by one test center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferedSubject {
+    /// The subject code (must exist in the session).
+    pub code: String,
+    /// Seats for this subject at this center.
+    pub capacity: u32,
+    /// Fee in fen (1/100 yuan).
+    pub fee_fen: i64,
+}
+
+/// On-site confirmation required by a center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnsiteConfirmation {
+    /// Whether candidates must confirm on site before their ticket is issued.
+    pub required: bool,
+    /// When the center receives candidates for confirmation.
+    pub window: Window,
+    /// Where and what to bring.
+    pub notice: Bilingual,
+}
+
+/// A test center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCenter {
+    /// Stable id, unique in the catalog.
+    pub id: String,
+    /// Name.
+    pub name: Bilingual,
+    /// Street address.
+    pub address: Bilingual,
+    /// Whether registrations are reviewed by the center before payment.
+    #[serde(default)]
+    pub review: bool,
+    /// On-site confirmation, when the center asks for it.
+    #[serde(default)]
+    pub onsite: Option<OnsiteConfirmation>,
+    /// Candidates the center can receive in the whole session.
+    pub total_capacity: u32,
+    /// The subjects offered.
+    #[serde(rename = "subject")]
+    pub subjects: Vec<OfferedSubject>,
+}
+
+impl TestCenter {
+    /// The offer for `code`, if this center offers it.
+    pub fn offer(&self, code: &str) -> Option<&OfferedSubject> {
+        self.subjects.iter().find(|s| s.code == code)
+    }
+
+    /// Whether candidates of this center must confirm on site.
+    pub fn requires_onsite(&self) -> bool {
+        self.onsite.as_ref().is_some_and(|o| o.required)
+    }
+}
+
+fn default_payment_hours() -> u32 {
+    24
+}
+
+/// One exam session (e.g. NCRE March 2027).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExamSession {
+    /// Stable id, e.g. `ncre-2027-03`.
+    pub id: String,
+    /// Name.
+    pub name: Bilingual,
+    /// When candidates may submit.
+    pub registration: Window,
+    /// Hours to pay after approval (or after submission at centers without review).
+    #[serde(default = "default_payment_hours")]
+    pub payment_window_hours: u32,
+    /// Most subjects one candidate may choose.
+    pub subject_cap: u8,
+    /// When admission tickets may be printed.
+    pub printing: Window,
+    /// The agreement.
+    pub agreement: Agreement,
+    /// Registration guide.
+    pub guide: Bilingual,
+    /// Public notices, newest last.
+    #[serde(default, rename = "announcement")]
+    pub announcements: Vec<Announcement>,
+    /// Photo rules.
+    #[serde(default)]
+    pub photo: PhotoRules,
+    /// Time slots.
+    #[serde(rename = "slot")]
+    pub slots: Vec<TimeSlot>,
+    /// Subjects.
+    #[serde(rename = "subject")]
+    pub subjects: Vec<Subject>,
+    /// The form schema, in display order.
+    #[serde(rename = "field")]
+    pub form: Vec<FieldDef>,
+    /// Test centers.
+    #[serde(rename = "center")]
+    pub centers: Vec<TestCenter>,
+}
+
+impl ExamSession {
+    /// The center with `id`.
+    pub fn center(&self, id: &str) -> Option<&TestCenter> {
+        self.centers.iter().find(|c| c.id == id)
+    }
+
+    /// The subject with `code`.
+    pub fn subject(&self, code: &str) -> Option<&Subject> {
+        self.subjects.iter().find(|s| s.code == code)
+    }
+
+    /// The slot with `id`.
+    pub fn slot(&self, id: &str) -> Option<&TimeSlot> {
+        self.slots.iter().find(|s| s.id == id)
+    }
+
+    /// The form field with `key`.
+    pub fn field(&self, key: &str) -> Option<&FieldDef> {
+        self.form.iter().find(|f| f.key == key)
+    }
+
+    /// The first field with `role`.
+    pub fn field_with_role(&self, role: FieldRole) -> Option<&FieldDef> {
+        self.form.iter().find(|f| f.role == Some(role))
+    }
+
+    /// The fee in fen for `subjects` at `center`, or `None` if one of them is not offered there.
+    pub fn fee_fen(&self, center: &str, subjects: &[String]) -> Option<i64> {
+        let center = self.center(center)?;
+        subjects.iter().map(|s| center.offer(s).map(|o| o.fee_fen)).sum()
+    }
+}
+
+/// A validated catalog of exam sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    /// The sessions.
+    #[serde(rename = "exam")]
+    pub exams: Vec<ExamSession>,
+}
+
+/// One problem found in a catalog, pointing at the offending entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogProblem {
+    /// Where, e.g. `exam[ncre-2027-03].center[bj-01].subject[66]`.
+    pub at: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for CatalogProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+/// Why a catalog could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    /// The TOML does not parse or does not have the catalog's shape.
+    #[error("catalog TOML: {0}")]
+    Syntax(String),
+    /// The catalog parses but breaks a rule; every problem is listed.
+    #[error("catalog has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<CatalogProblem>),
+}
+
+impl Catalog {
+    /// Parses and validates a catalog written in TOML.
+    pub fn from_toml_str(toml_text: &str) -> Result<Catalog, CatalogError> {
+        let mut catalog: Catalog =
+            toml::from_str(toml_text).map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        catalog.prepare()?;
+        Ok(catalog)
+    }
+
+    /// The demo catalog shipped with the project.
+    pub fn demo() -> Catalog {
+        // The demo catalog is part of the build and covered by tests.
+        #[allow(clippy::expect_used)]
+        Catalog::from_toml_str(DEMO_CATALOG_TOML).expect("the shipped demo catalog is valid")
+    }
+
+    /// The session with `id`.
+    pub fn exam(&self, id: &str) -> Option<&ExamSession> {
+        self.exams.iter().find(|e| e.id == id)
+    }
+
+    /// Computes derived data (agreement digests, compiled patterns) and checks every rule.
+    fn prepare(&mut self) -> Result<(), CatalogError> {
+        let mut problems = Vec::new();
+        let mut report = |at: String, message: String| problems.push(CatalogProblem { at, message });
+
+        if self.exams.is_empty() {
+            report("catalog".into(), "defines no exam session".into());
+        }
+        let mut exam_ids = BTreeSet::new();
+        let mut center_ids = BTreeSet::new();
+        for exam in &mut self.exams {
+            let at = format!("exam[{}]", exam.id);
+            if !is_identifier(&exam.id) {
+                report(at.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
+            }
+            if !exam_ids.insert(exam.id.clone()) {
+                report(at.clone(), "duplicate exam id".into());
+            }
+            check_window(&exam.registration, &format!("{at}.registration"), &mut report);
+            check_window(&exam.printing, &format!("{at}.printing"), &mut report);
+            if exam.subject_cap == 0 {
+                report(at.clone(), "subject_cap must be at least 1".into());
+            }
+            if exam.payment_window_hours == 0 {
+                report(at.clone(), "payment_window_hours must be at least 1".into());
+            }
+
+            let computed = hex_sha256(exam.agreement.text.as_bytes());
+            if !exam.agreement.sha256.is_empty() && !exam.agreement.sha256.eq_ignore_ascii_case(&computed) {
+                report(
+                    format!("{at}.agreement"),
+                    format!("stated sha256 {} does not match the text ({computed})", exam.agreement.sha256),
+                );
+            }
+            exam.agreement.sha256 = computed;
+            if exam.agreement.version.trim().is_empty() || exam.agreement.text.trim().is_empty() {
+                report(format!("{at}.agreement"), "version and text are required".into());
+            }
+
+            let mut slots = BTreeMap::new();
+            for slot in &exam.slots {
+                let sat = format!("{at}.slot[{}]", slot.id);
+                if slots.insert(slot.id.clone(), slot).is_some() {
+                    report(sat.clone(), "duplicate slot id".into());
+                }
+                if slot.starts >= slot.ends {
+                    report(sat, "starts must be before ends".into());
+                }
+            }
+            let mut subjects = BTreeSet::new();
+            for subject in &exam.subjects {
+                let sat = format!("{at}.subject[{}]", subject.code);
+                if !subjects.insert(subject.code.clone()) {
+                    report(sat.clone(), "duplicate subject code".into());
+                }
+                if !slots.contains_key(&subject.slot) {
+                    report(sat, format!("slot `{}` is not defined", subject.slot));
+                }
+            }
+            let mut announcements = BTreeSet::new();
+            for a in &exam.announcements {
+                if !announcements.insert(a.id.clone()) {
+                    report(format!("{at}.announcement[{}]", a.id), "duplicate announcement id".into());
+                }
+            }
+
+            let mut keys = BTreeSet::new();
+            let mut roles = BTreeSet::new();
+            for field in &mut exam.form {
+                let fat = format!("{at}.field[{}]", field.key);
+                if !keys.insert(field.key.clone()) {
+                    report(fat.clone(), "duplicate field key".into());
+                }
+                if let Some(role) = field.role
+                    && !roles.insert(role)
+                {
+                    report(fat.clone(), format!("role `{role:?}` is already given to another field"));
+                }
+                for message in field.prepare() {
+                    report(fat.clone(), message);
+                }
+            }
+            for role in [FieldRole::Name, FieldRole::IdDocument] {
+                if !roles.contains(&role) {
+                    report(format!("{at}.field"), format!("no field has the required role `{role:?}`"));
+                }
+            }
+            if let Some(field) = exam.form.iter().find(|f| f.role == Some(FieldRole::IdDocument))
+                && field.field_type != FieldType::IdDocument
+            {
+                report(
+                    format!("{at}.field[{}]", field.key),
+                    "the id_document role needs type id_document".into(),
+                );
+            }
+
+            if exam.centers.is_empty() {
+                report(at.clone(), "defines no test center".into());
+            }
+            for center in &exam.centers {
+                let cat = format!("{at}.center[{}]", center.id);
+                if !is_identifier(&center.id) {
+                    report(cat.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
+                }
+                if !center_ids.insert(center.id.clone()) {
+                    report(cat.clone(), "duplicate center id (ids are unique across the catalog)".into());
+                }
+                if center.total_capacity == 0 {
+                    report(cat.clone(), "total_capacity must be at least 1".into());
+                }
+                if let Some(onsite) = &center.onsite {
+                    check_window(&onsite.window, &format!("{cat}.onsite.window"), &mut report);
+                }
+                if center.subjects.is_empty() {
+                    report(cat.clone(), "offers no subject".into());
+                }
+                let mut offered = BTreeSet::new();
+                for offer in &center.subjects {
+                    let oat = format!("{cat}.subject[{}]", offer.code);
+                    if !offered.insert(offer.code.clone()) {
+                        report(oat.clone(), "subject offered twice".into());
+                    }
+                    if !subjects.contains(&offer.code) {
+                        report(oat.clone(), "subject is not defined in the exam".into());
+                    }
+                    if offer.fee_fen < 0 {
+                        report(oat.clone(), format!("fee_fen must be ≥ 0, it is {}", offer.fee_fen));
+                    }
+                    if offer.capacity > center.total_capacity {
+                        report(oat, "capacity exceeds the center's total_capacity".into());
+                    }
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(CatalogError::Invalid(problems)) }
+    }
+}
+
+fn check_window(w: &Window, at: &str, report: &mut impl FnMut(String, String)) {
+    if w.opens >= w.closes {
+        report(at.to_owned(), "opens must be before closes".into());
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn hex_sha256(data: &[u8]) -> String {
+    hex(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// Lower-case hex encoding.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_catalog_is_valid_and_realistic() {
+        let catalog = Catalog::demo();
+        let exam = &catalog.exams[0];
+        assert!(exam.centers.len() >= 3);
+        assert!(exam.centers.iter().any(|c| c.review));
+        assert!(exam.centers.iter().any(TestCenter::requires_onsite));
+        assert!(exam.centers.iter().any(|c| c.total_capacity <= 10), "one center is nearly full");
+        assert_eq!(exam.agreement.sha256, hex_sha256(exam.agreement.text.as_bytes()));
+        assert!(exam.field_with_role(FieldRole::IdDocument).is_some());
+    }
+
+    fn broken(edit: impl FnOnce(&mut String)) -> Vec<String> {
+        let mut text = DEMO_CATALOG_TOML.to_owned();
+        edit(&mut text);
+        match Catalog::from_toml_str(&text) {
+            Err(CatalogError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn problems_point_at_the_offending_entry() {
+        let p = broken(|t| *t = t.replacen("fee_fen = 8000", "fee_fen = -1", 1));
+        assert!(
+            p.iter().any(|m| m.contains("center[bj-haidian]") && m.contains("fee_fen must be ≥ 0")),
+            "{p:?}"
+        );
+
+        let p = broken(|t| *t = t.replacen("slot = \"sat-am\"", "slot = \"moon\"", 1));
+        assert!(p.iter().any(|m| m.contains("subject[14]") && m.contains("slot `moon`")), "{p:?}");
+
+        let p = broken(|t| *t = t.replacen("id = \"bj-chaoyang\"", "id = \"bj-haidian\"", 1));
+        assert!(p.iter().any(|m| m.contains("duplicate center id")), "{p:?}");
+
+        let p = broken(|t| *t = t.replacen("code = \"66\"\ncapacity", "code = \"99\"\ncapacity", 1));
+        assert!(p.iter().any(|m| m.contains("subject[99]") && m.contains("not defined")), "{p:?}");
+
+        let p = broken(|t| {
+            *t = t.replacen(
+                "closes = \"2027-01-20T17:00:00+08:00\"",
+                "closes = \"2026-01-20T17:00:00+08:00\"",
+                1,
+            )
+        });
+        assert!(p.iter().any(|m| m.contains(".registration") && m.contains("opens must be before")), "{p:?}");
+    }
+
+    #[test]
+    fn a_stated_agreement_digest_must_match() {
+        let p = broken(|t| *t = t.replacen("[exam.agreement]\n", "[exam.agreement]\nsha256 = \"00\"\n", 1));
+        assert!(p.iter().any(|m| m.contains("agreement") && m.contains("does not match")), "{p:?}");
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        assert!(matches!(Catalog::from_toml_str("[[exam]\nid="), Err(CatalogError::Syntax(_))));
+        assert!(matches!(
+            Catalog::from_toml_str(""),
+            Err(CatalogError::Syntax(_) | CatalogError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn fees_add_up_in_fen() {
+        let catalog = Catalog::demo();
+        let exam = &catalog.exams[0];
+        let fee = exam.fee_fen("bj-haidian", &["15".into(), "66".into()]);
+        assert_eq!(fee, Some(8000 + 11800));
+        assert_eq!(exam.fee_fen("bj-haidian", &["nope".into()]), None);
+    }
+}
