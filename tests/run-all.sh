@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole Baoming test suite, from a fresh checkout: formatting, lints, every Rust test
+# (unit, property and end-to-end), and a smoke run of every benchmark.
+# It installs what it needs by itself and stops at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lints (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "benchmarks, each run once as a smoke test"
+cargo test --workspace --benches --locked --quiet
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
