@@ -8,6 +8,8 @@
 //! * [`draft`] — the plain data of a registration (draft and server section).
 //! * [`validate`] — whole-draft validation returning every issue at once.
 //! * [`lifecycle`] — statuses, events, the transition function and the editable-path table.
+//! * [`wire`] — the sync protocol's frame codec (automerge-repo protocol "1" in CBOR, plus
+//!   Baoming's refusal extension).
 //! * [`document`] — the Automerge registration document: deterministic id and genesis, the typed
 //!   candidate API, and the incoming-change check.
 //!
@@ -21,6 +23,7 @@ pub mod id_document;
 pub mod lifecycle;
 pub mod photo;
 pub mod validate;
+pub mod wire;
 
 pub use catalog::{Catalog, CatalogError, ExamSession, TestCenter};
 pub use document::{DocError, DocumentId, Refusal, RegistrationDoc};
