@@ -187,6 +187,21 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
+    /// The snake_case name, as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::ServerSection => "server_section",
+            RefusalReason::Locked => "locked",
+            RefusalReason::NotWritable => "not_writable",
+            RefusalReason::WrongType => "wrong_type",
+            RefusalReason::TooLarge => "too_large",
+            RefusalReason::ReservedActor => "reserved_actor",
+            RefusalReason::MissingDependencies => "missing_dependencies",
+            RefusalReason::Malformed => "malformed",
+            RefusalReason::BatchTooLarge => "batch_too_large",
+        }
+    }
+
     /// Candidate-facing English text.
     pub fn message_en(self) -> &'static str {
         match self {
@@ -245,6 +260,17 @@ pub struct Accepted {
     pub touched: BTreeSet<DraftPath>,
     /// The heads after applying.
     pub heads: Vec<ChangeHash>,
+}
+
+/// A local edit the server refused, kept so the candidate can see what was not saved and redo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedEdit {
+    /// The draft path, e.g. `draft.fields.name`.
+    pub path: String,
+    /// What the candidate had entered there (`None` when the edit removed the value).
+    pub value: Option<String>,
+    /// Why it was refused (a [`RefusalReason`] name, or `locked`).
+    pub reason: String,
 }
 
 /// A registration document.
@@ -602,6 +628,130 @@ impl RegistrationDoc {
         Ok(())
     }
 
+    /// Replaces this replica's actor (after a reset, so dropped changes' sequence numbers are
+    /// never reused).
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    /// The refusal path of the client: drops every local change the server has not accepted by
+    /// returning to `accepted_heads` (which this replica must have), continues with a fresh actor,
+    /// re-applies the dropped edits that the status still allows and the server did not refuse,
+    /// and returns the others as [`RejectedEdit`]s. Nothing the candidate typed is lost silently.
+    pub fn reset_to_accepted(
+        &mut self,
+        accepted_heads: &[ChangeHash],
+        refused: &[RefusedPath],
+    ) -> Result<Vec<RejectedEdit>, DocError> {
+        let before = self.draft();
+        let mut reset = self.doc.fork_at(accepted_heads)?;
+        reset.set_actor(ActorId::random());
+        self.doc = reset;
+        let after = self.draft();
+        let status = self.status();
+
+        let refusal_of = |path: &DraftPath| -> Option<String> {
+            let text = path.to_string();
+            refused
+                .iter()
+                .find(|r| r.path == "*" || r.path == text || r.path.starts_with(&format!("{text}.")))
+                .map(|r| r.reason.as_str().to_owned())
+                .or_else(|| (!status.can_edit(path.group())).then(|| "locked".to_owned()))
+        };
+        let mut rejected = Vec::new();
+        let mut redo: Vec<(DraftPath, Option<String>)> = Vec::new();
+        let mut consider = |path: DraftPath, value: Option<String>| match refusal_of(&path) {
+            Some(reason) => rejected.push(RejectedEdit { path: path.to_string(), value, reason }),
+            None => redo.push((path, value)),
+        };
+        if before.agreement != after.agreement {
+            consider(DraftPath::Agreement, before.agreement.as_ref().map(|a| a.version.clone()));
+        }
+        let keys: BTreeSet<&String> = before.fields.keys().chain(after.fields.keys()).collect();
+        for key in keys {
+            if before.fields.get(key) != after.fields.get(key) {
+                consider(DraftPath::Field(key.clone()), before.fields.get(key).cloned());
+            }
+        }
+        if before.center != after.center {
+            consider(DraftPath::Center, before.center.clone());
+        }
+        if before.subjects != after.subjects {
+            consider(DraftPath::Subjects, Some(before.subjects.join(",")));
+        }
+        if before.photo != after.photo {
+            consider(DraftPath::Photo, before.photo.as_ref().map(|p| p.sha256.clone()));
+        }
+        if before.declaration != after.declaration {
+            consider(
+                DraftPath::Declaration,
+                before.declaration.as_ref().map(|d| d.declared_at_ms.to_string()),
+            );
+        }
+        for (path, _) in redo {
+            self.redo(&path, &before)?;
+        }
+        if self.doc.pending_ops() > 0 {
+            self.commit("re-apply edits after refusal");
+        }
+        Ok(rejected)
+    }
+
+    /// Writes `path` back to its value in `draft` (inside the current transaction).
+    fn redo(&mut self, path: &DraftPath, draft: &Draft) -> Result<(), DocError> {
+        let d = self.draft_obj()?;
+        match path {
+            DraftPath::Field(key) => {
+                let fields = self.map(&d, "fields").ok_or(DocError::NotARegistration)?;
+                match draft.fields.get(key) {
+                    Some(v) => self.doc.put(&fields, key.as_str(), v.as_str())?,
+                    None => self.doc.delete(&fields, key.as_str())?,
+                }
+            }
+            DraftPath::Center => match &draft.center {
+                Some(c) => self.doc.put(&d, "center", c.as_str())?,
+                None => self.doc.delete(&d, "center")?,
+            },
+            DraftPath::Subjects => {
+                let subjects = self.map(&d, "subjects").ok_or(DocError::NotARegistration)?;
+                let current: Vec<String> = self.doc.keys(&subjects).collect();
+                for code in current.iter().filter(|c| !draft.subjects.contains(c)) {
+                    self.doc.delete(&subjects, code.as_str())?;
+                }
+                for code in &draft.subjects {
+                    self.doc.put(&subjects, code.as_str(), true)?;
+                }
+            }
+            DraftPath::Agreement => match &draft.agreement {
+                Some(a) => {
+                    let obj = self.doc.put_object(&d, "agreement", ObjType::Map)?;
+                    self.doc.put(&obj, "version", a.version.as_str())?;
+                    self.doc.put(&obj, "sha256", a.sha256.as_str())?;
+                    self.doc.put(&obj, "accepted_at", ScalarValue::Timestamp(a.accepted_at_ms))?;
+                }
+                None => self.doc.delete(&d, "agreement")?,
+            },
+            DraftPath::Photo => match &draft.photo {
+                Some(p) => {
+                    let obj = self.doc.put_object(&d, "photo", ObjType::Map)?;
+                    self.doc.put(&obj, "sha256", p.sha256.as_str())?;
+                    self.doc.put(&obj, "bytes", u64::from(p.bytes))?;
+                    self.doc.put(&obj, "width", u64::from(p.width))?;
+                    self.doc.put(&obj, "height", u64::from(p.height))?;
+                }
+                None => self.doc.delete(&d, "photo")?,
+            },
+            DraftPath::Declaration => match &draft.declaration {
+                Some(decl) => {
+                    let obj = self.doc.put_object(&d, "declaration", ObjType::Map)?;
+                    self.doc.put(&obj, "declared_at", ScalarValue::Timestamp(decl.declared_at_ms))?;
+                }
+                None => self.doc.delete(&d, "declaration")?,
+            },
+        }
+        Ok(())
+    }
+
     // ---- server side -----------------------------------------------------------------------
 
     /// Writes the server section. Only the server calls this, on a replica whose actor is
@@ -705,6 +855,9 @@ impl RegistrationDoc {
 
 /// Most bytes a compressed change chunk may inflate to.
 const MAX_INFLATED_CHANGE: u64 = 4 << 20;
+/// Largest document chunk accepted from a peer. Registration documents are a few KB; the cap
+/// bounds what the columns of a hostile document could inflate to.
+const MAX_DOCUMENT_CHUNK: usize = 128 << 10;
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
 /// Strictly splits Automerge storage data into changes: every byte must belong to a well-formed
@@ -722,6 +875,9 @@ fn decode_chunks(mut data: &[u8]) -> Result<Vec<Change>, ()> {
         let chunk = data.get(..total).ok_or(())?;
         match data[8] {
             0 => {
+                if chunk.len() > MAX_DOCUMENT_CHUNK {
+                    return Err(());
+                }
                 let options = automerge::LoadOptions::new()
                     .on_partial_load(automerge::OnPartialLoad::Error)
                     .verification_mode(automerge::VerificationMode::Check);

@@ -8,6 +8,8 @@
 //! * [`draft`] — the plain data of a registration (draft and server section).
 //! * [`validate`] — whole-draft validation returning every issue at once.
 //! * [`lifecycle`] — statuses, events, the transition function and the editable-path table.
+//! * [`sync`] — the sans-IO sync engine: Automerge sync with the server's check on a fork and
+//!   the device's refusal path.
 //! * [`wire`] — the sync protocol's frame codec (automerge-repo protocol "1" in CBOR, plus
 //!   Baoming's refusal extension).
 //! * [`document`] — the Automerge registration document: deterministic id and genesis, the typed
@@ -22,6 +24,7 @@ pub mod form;
 pub mod id_document;
 pub mod lifecycle;
 pub mod photo;
+pub mod sync;
 pub mod validate;
 pub mod wire;
 

@@ -1,0 +1,188 @@
+//! The sans-IO sync engine: Automerge's sync protocol for one (peer, document) pair, with the
+//! server's validation on a fork and the device's refusal path.
+//!
+//! The server keeps one [`PeerSync`] per connected peer and document, and feeds every incoming
+//! Automerge sync message through [`PeerSync::receive_checked`]: the changes it carries are
+//! checked with [`RegistrationDoc::apply_incoming`] before anything is applied. A refused batch
+//! leaves the document untouched, resets the peer's sync state, and is remembered, so a peer that
+//! keeps sending the same refused changes gets no further reply — the exchange cannot loop.
+//!
+//! A device feeds the server's messages through [`PeerSync::receive_trusted`] and, on a refusal
+//! extension message, calls [`PeerSync::reset_after_refusal`], which returns the document to what
+//! the server accepted, re-applies what is still allowed and reports the rest as rejected edits.
+
+use std::collections::HashSet;
+
+use automerge::ChangeHash;
+use automerge::sync::{self, SyncDoc};
+
+use crate::document::{
+    Accepted, IncomingLimits, Refusal, RefusedPath, RegistrationDoc, RejectedEdit, genesis_hash,
+};
+
+/// Why a sync message could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// The bytes are not an Automerge sync message.
+    #[error("not an Automerge sync message: {0}")]
+    BadMessage(String),
+    /// Applying a trusted message failed (corrupt data from the server).
+    #[error("could not apply the server's changes: {0}")]
+    Apply(String),
+    /// The saved sync state is unreadable.
+    #[error("unreadable sync state")]
+    BadState,
+}
+
+/// What the server did with one incoming message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// The message's changes (possibly none) passed the check and were applied.
+    Applied(Accepted),
+    /// The message's changes were refused as a whole; nothing was applied.
+    Refused(Refusal),
+    /// The message only repeated changes refused before; it was dropped without a reply.
+    Ignored,
+}
+
+/// Sync state of one peer for one document.
+#[derive(Debug, Clone)]
+pub struct PeerSync {
+    state: sync::State,
+    refused: HashSet<ChangeHash>,
+    /// Set while the peer still offers refused changes (it has not reset): the server then speaks
+    /// only when its own heads move, never in reply, which bounds the exchange.
+    diverged: Option<Vec<ChangeHash>>,
+}
+
+impl Default for PeerSync {
+    fn default() -> Self {
+        PeerSync::new()
+    }
+}
+
+impl PeerSync {
+    /// A fresh state (nothing known about the peer).
+    pub fn new() -> PeerSync {
+        PeerSync { state: sync::State::new(), refused: HashSet::new(), diverged: None }
+    }
+
+    /// Restores a state saved with [`PeerSync::save`] (for peers with a storage id).
+    pub fn restore(bytes: &[u8]) -> Result<PeerSync, SyncError> {
+        let state = sync::State::decode(bytes).map_err(|_| SyncError::BadState)?;
+        Ok(PeerSync { state, refused: HashSet::new(), diverged: None })
+    }
+
+    /// The persistent part of the state.
+    pub fn save(&self) -> Vec<u8> {
+        self.state.encode()
+    }
+
+    /// The heads both sides are known to have.
+    pub fn shared_heads(&self) -> &[ChangeHash] {
+        &self.state.shared_heads
+    }
+
+    /// The next message to send, if any.
+    pub fn generate(&mut self, doc: &mut RegistrationDoc) -> Option<Vec<u8>> {
+        if let Some(last) = &self.diverged {
+            let heads = doc.heads();
+            if *last == heads {
+                return None;
+            }
+            self.diverged = Some(heads);
+        }
+        doc.automerge().sync().generate_sync_message(&mut self.state).map(sync::Message::encode)
+    }
+
+    /// Server side: checks the message's changes on a fork and applies them only if allowed.
+    pub fn receive_checked(
+        &mut self,
+        doc: &mut RegistrationDoc,
+        data: &[u8],
+        limits: IncomingLimits,
+    ) -> Result<Received, SyncError> {
+        let message = sync::Message::decode(data).map_err(|e| SyncError::BadMessage(e.to_string()))?;
+        let chunks: Vec<&[u8]> = message.changes.iter().collect();
+        if self.diverged.is_some() && !message.heads.iter().any(|h| self.refused.contains(h)) {
+            // The peer has dropped the refused changes: back to normal sync.
+            self.diverged = None;
+        }
+        let repeats_only =
+            !message.heads.is_empty() && message.heads.iter().all(|h| self.refused.contains(h));
+        if repeats_only && !chunks.is_empty() {
+            self.receive_scrubbed(doc, message)?;
+            return Ok(Received::Ignored);
+        }
+        match doc.apply_incoming(&chunks, limits) {
+            Ok(accepted) => {
+                // The changes are in the document already; this only updates the peer's state.
+                self.receive_scrubbed(doc, message)?;
+                Ok(Received::Applied(accepted))
+            }
+            Err(refusal) => {
+                self.refused.extend(message.heads.iter().copied());
+                self.state = sync::State::new();
+                self.diverged = Some(Vec::new());
+                self.receive_scrubbed(doc, message)?;
+                Ok(Received::Refused(refusal))
+            }
+        }
+    }
+
+    /// Updates the peer's state from `message` without its changes and without refused heads,
+    /// so the server never asks again for changes it refused.
+    fn receive_scrubbed(
+        &mut self,
+        doc: &mut RegistrationDoc,
+        mut message: sync::Message,
+    ) -> Result<(), SyncError> {
+        if message.heads.iter().any(|h| self.refused.contains(h)) {
+            message.heads.retain(|h| !self.refused.contains(h));
+            message.changes = Vec::<Vec<u8>>::new().into();
+        }
+        doc.automerge()
+            .sync()
+            .receive_sync_message(&mut self.state, message)
+            .map_err(|e| SyncError::Apply(e.to_string()))
+    }
+
+    /// Device side: applies a message from the server, which is trusted.
+    pub fn receive_trusted(&mut self, doc: &mut RegistrationDoc, data: &[u8]) -> Result<(), SyncError> {
+        let message = sync::Message::decode(data).map_err(|e| SyncError::BadMessage(e.to_string()))?;
+        doc.automerge()
+            .sync()
+            .receive_sync_message(&mut self.state, message)
+            .map_err(|e| SyncError::Apply(e.to_string()))
+    }
+
+    /// Device side, on a refusal: returns the document to what the server accepted (the shared
+    /// heads, or `server_heads` where this device already has them), keeps what is still allowed,
+    /// returns the refused edits, and starts a fresh sync so the server's state is pulled next.
+    pub fn reset_after_refusal(
+        &mut self,
+        doc: &mut RegistrationDoc,
+        server_heads: &[ChangeHash],
+        refused: &[RefusedPath],
+    ) -> Result<Vec<RejectedEdit>, SyncError> {
+        let automerge = doc.automerge();
+        let mut accepted: Vec<ChangeHash> = if !server_heads.is_empty()
+            && server_heads.iter().all(|h| automerge.get_change_by_hash(h).is_some())
+        {
+            server_heads.to_vec()
+        } else {
+            self.state.shared_heads.clone()
+        };
+        if accepted.is_empty() {
+            // Never synced: the server has at least the genesis every replica starts from.
+            accepted.push(genesis_hash(doc.exam_id()).map_err(|e| SyncError::Apply(e.to_string()))?);
+        }
+        let rejected =
+            doc.reset_to_accepted(&accepted, refused).map_err(|e| SyncError::Apply(e.to_string()))?;
+        self.state = sync::State::new();
+        Ok(rejected)
+    }
+}
+
+#[cfg(test)]
+mod tests;

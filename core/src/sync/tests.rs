@@ -1,0 +1,311 @@
+//! The sync engine driven end to end in memory: a server replica and device replicas exchanging
+//! real Automerge sync messages through the same code the network layers use.
+
+use automerge::ActorId;
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::document::{DocError, SERVER_ACTOR};
+use crate::draft::ServerSection;
+use crate::lifecycle::Status;
+
+const EXAM: &str = "ncre-2027-03";
+
+struct Device {
+    doc: RegistrationDoc,
+    sync: PeerSync,
+    rejected: Vec<RejectedEdit>,
+}
+
+struct Net {
+    server: RegistrationDoc,
+    server_peers: Vec<PeerSync>,
+    devices: Vec<Device>,
+    /// Deliver every message twice (duplicated frames).
+    duplicate: bool,
+}
+
+impl Net {
+    fn new(devices: usize) -> Net {
+        Net {
+            server: RegistrationDoc::new(EXAM, ActorId::from(&SERVER_ACTOR[..])).expect("server"),
+            server_peers: (0..devices).map(|_| PeerSync::new()).collect(),
+            devices: (0..devices)
+                .map(|i| Device {
+                    doc: RegistrationDoc::new(EXAM, ActorId::from(&[i as u8 + 1; 16][..])).expect("device"),
+                    sync: PeerSync::new(),
+                    rejected: Vec::new(),
+                })
+                .collect(),
+            duplicate: false,
+        }
+    }
+
+    /// Runs the exchange between device `i` and the server until both are quiet; returns the
+    /// number of messages sent. Panics if the exchange does not settle (a loop).
+    fn sync(&mut self, i: usize) -> usize {
+        let mut messages = 0;
+        for _ in 0..50 {
+            let mut quiet = true;
+            let device = &mut self.devices[i];
+            if let Some(msg) = device.sync.generate(&mut device.doc) {
+                quiet = false;
+                messages += 1;
+                let times = if self.duplicate { 2 } else { 1 };
+                for _ in 0..times {
+                    let got = self.server_peers[i]
+                        .receive_checked(&mut self.server, &msg, IncomingLimits::default())
+                        .expect("server receive");
+                    if let Received::Refused(refusal) = got {
+                        messages += 1;
+                        let rejected = device
+                            .sync
+                            .reset_after_refusal(&mut device.doc, &refusal.heads, &refusal.refused)
+                            .expect("reset");
+                        device.rejected.extend(rejected);
+                    }
+                }
+            }
+            if let Some(msg) = self.server_peers[i].generate(&mut self.server) {
+                quiet = false;
+                messages += 1;
+                let times = if self.duplicate { 2 } else { 1 };
+                for _ in 0..times {
+                    device.sync.receive_trusted(&mut device.doc, &msg).expect("device receive");
+                }
+            }
+            if quiet {
+                return messages;
+            }
+        }
+        panic!("sync between device {i} and the server did not settle");
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.server
+            .write_server(&ServerSection { status, updated_at_ms: 1, ..ServerSection::default() })
+            .expect("status");
+    }
+}
+
+#[test]
+fn two_devices_converge_in_either_order() {
+    for order in [[0, 1], [1, 0]] {
+        let mut net = Net::new(2);
+        net.devices[0].doc.set_field("name", "张三").expect("edit");
+        net.devices[0].doc.set_field("mobile", "13800138000").expect("edit");
+        net.devices[1].doc.set_field("email", "zs@example.cn").expect("edit");
+        net.devices[1].doc.set_field("mobile", "13900139000").expect("edit");
+        for i in order {
+            net.sync(i);
+        }
+        for i in order {
+            net.sync(i);
+        }
+        let server = net.server.draft();
+        assert_eq!(server.fields.get("name").map(String::as_str), Some("张三"));
+        assert_eq!(server.fields.get("email").map(String::as_str), Some("zs@example.cn"));
+        assert!(server.fields.contains_key("mobile"));
+        for d in &mut net.devices {
+            assert_eq!(d.doc.draft(), server);
+            assert_eq!(d.doc.heads(), net.server.heads());
+            assert!(d.rejected.is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_lock_while_offline_ends_with_the_server_state_and_visible_rejected_edits() {
+    let catalog = Catalog::demo();
+    let exam = &catalog.exams[0];
+    let mut net = Net::new(1);
+    net.devices[0].doc.set_field("name", "李四").expect("edit");
+    net.sync(0);
+    // The device goes offline and keeps editing; meanwhile the center's review locks the draft.
+    net.devices[0].doc.set_field("name", "李四五").expect("offline edit");
+    net.devices[0].doc.choose_center(exam, "bj-chaoyang").expect("offline edit");
+    net.set_status(Status::UnderReview);
+    let messages = net.sync(0);
+    assert!(messages <= 8, "settles quickly ({messages} messages)");
+
+    let device = &mut net.devices[0];
+    assert_eq!(device.doc.status(), Status::UnderReview);
+    assert_eq!(device.doc.draft(), net.server.draft());
+    assert_eq!(device.doc.draft().fields.get("name").map(String::as_str), Some("李四"));
+    let mut rejected: Vec<(String, Option<String>, String)> =
+        device.rejected.iter().map(|r| (r.path.clone(), r.value.clone(), r.reason.clone())).collect();
+    rejected.sort();
+    assert_eq!(
+        rejected,
+        vec![
+            ("draft.center".into(), Some("bj-chaoyang".into()), "locked".into()),
+            ("draft.fields.name".into(), Some("李四五".into()), "locked".into()),
+        ]
+    );
+    // The device's typed API now refuses edits too.
+    assert!(matches!(device.doc.set_field("name", "x"), Err(DocError::Locked { .. })));
+    // A further sync is quiet: nothing loops.
+    assert_eq!(net.sync(0), 0);
+}
+
+#[test]
+fn allowed_edits_survive_a_refusal_of_their_batch() {
+    let catalog = Catalog::demo();
+    let exam = &catalog.exams[0];
+    let mut net = Net::new(1);
+    net.devices[0].doc.choose_center(exam, "bj-haidian").expect("center");
+    net.sync(0);
+    net.set_status(Status::Submitted);
+    // Offline: an allowed answer and a locked subject change in the same batch.
+    net.devices[0].doc.set_field("address", "北京市海淀区").expect("edit");
+    net.devices[0].doc.add_subject("66").expect("edit");
+    net.sync(0);
+
+    let device = &mut net.devices[0];
+    assert_eq!(device.rejected.len(), 1);
+    assert_eq!(device.rejected[0].path, "draft.subjects");
+    assert_eq!(device.rejected[0].value.as_deref(), Some("66"));
+    let server = net.server.draft();
+    assert_eq!(
+        server.fields.get("address").map(String::as_str),
+        Some("北京市海淀区"),
+        "re-applied and synced"
+    );
+    assert!(server.subjects.is_empty());
+    assert_eq!(device.doc.draft(), server);
+}
+
+#[test]
+fn duplicated_messages_and_a_server_restart_still_converge() {
+    let mut net = Net::new(2);
+    net.duplicate = true;
+    net.devices[0].doc.set_field("name", "王五").expect("edit");
+    net.sync(0);
+    // Server restart: the document is reloaded from storage and peers start afresh.
+    let saved = net.server.save();
+    net.server = RegistrationDoc::load(&saved, ActorId::from(&SERVER_ACTOR[..])).expect("reload");
+    net.server_peers = vec![PeerSync::new(), PeerSync::new()];
+    net.devices[1].doc.set_field("mobile", "13700137000").expect("edit");
+    net.sync(1);
+    net.sync(0);
+    net.sync(1);
+    for d in &mut net.devices {
+        assert_eq!(d.doc.draft(), net.server.draft());
+    }
+    assert_eq!(net.server.draft().fields.len(), 2);
+}
+
+#[test]
+fn a_peer_that_ignores_refusals_cannot_make_the_server_loop() {
+    // A stock client: it never resets, and keeps offering the same refused change.
+    let mut server = RegistrationDoc::new(EXAM, ActorId::from(&SERVER_ACTOR[..])).expect("server");
+    server
+        .write_server(&ServerSection { status: Status::UnderReview, ..ServerSection::default() })
+        .expect("s");
+    let mut client = RegistrationDoc::new(EXAM, ActorId::from(&[3u8; 16][..])).expect("client");
+    let mut peer = PeerSync::new();
+    let mut client_sync = PeerSync::new();
+    let mut sent = 0;
+    client.set_field("name", "赵六").expect("edit");
+    let mut replies = 0;
+    let mut refusals = 0;
+    for _ in 0..20 {
+        if let Some(m) = client_sync.generate(&mut client) {
+            sent += 1;
+            match peer.receive_checked(&mut server, &m, IncomingLimits::default()).expect("receive") {
+                Received::Refused(_) => refusals += 1,
+                Received::Ignored | Received::Applied(_) => {}
+            }
+        }
+        if let Some(m) = peer.generate(&mut server) {
+            replies += 1;
+            client_sync.receive_trusted(&mut client, &m).expect("client");
+        }
+    }
+    assert_eq!(refusals, 1, "refused once, then ignored");
+    assert!(replies <= 3, "the server stops answering ({replies} replies)");
+    assert!(sent <= 4, "and so does the client ({sent} messages)");
+    // A server-side change still reaches the diverged peer, once.
+    server.write_server(&ServerSection { status: Status::Rejected, ..ServerSection::default() }).expect("s");
+    assert!(peer.generate(&mut server).is_some());
+    assert!(peer.generate(&mut server).is_none());
+    assert!(server.draft().fields.is_empty());
+}
+
+#[test]
+fn sync_state_persists_and_bad_input_is_typed() {
+    let mut net = Net::new(1);
+    net.devices[0].doc.set_field("name", "孙七").expect("edit");
+    net.sync(0);
+    let saved = net.server_peers[0].save();
+    let restored = PeerSync::restore(&saved).expect("restore");
+    assert_eq!(restored.shared_heads(), net.server_peers[0].shared_heads());
+    assert!(matches!(PeerSync::restore(b"\xff\xff"), Err(SyncError::BadState)));
+    let mut peer = PeerSync::new();
+    assert!(matches!(
+        peer.receive_checked(&mut net.server, b"not a sync message", IncomingLimits::default()),
+        Err(SyncError::BadMessage(_))
+    ));
+}
+
+/// Bytes of complete wire frames (CBOR `sync` messages with realistic ids) needed for one field
+/// edit to travel device → server → second device once all three are in sync. DESIGN §7 budgets
+/// this at 1.5 KB in total; WebSocket framing adds 2–8 bytes per frame on top.
+#[test]
+fn one_field_edit_fits_the_wire_budget() {
+    use crate::document::DocumentId;
+    use crate::wire::{WireMessage, encode};
+    let mut net = Net::new(2);
+    net.devices[0].doc.set_field("name", "张三").expect("edit");
+    net.sync(0);
+    net.sync(1);
+    net.sync(0);
+    assert_eq!(net.sync(1), 0);
+
+    let doc_id = DocumentId::derive(EXAM, "account-0001").to_string();
+    let frame = |data: Vec<u8>| {
+        encode(&WireMessage::Sync {
+            sender_id: "peer-7f3c9a1e2b4d".into(),
+            target_id: "baoming-server".into(),
+            document_id: doc_id.clone(),
+            data,
+        })
+        .len()
+    };
+    net.devices[0].doc.set_field("address", "北京市海淀区颐和园路5号").expect("edit");
+    let mut bytes = 0;
+    // device 0 → server, and the server's acknowledgement
+    for _ in 0..4 {
+        let d = &mut net.devices[0];
+        if let Some(m) = d.sync.generate(&mut d.doc) {
+            bytes += frame(m.clone());
+            net.server_peers[0]
+                .receive_checked(&mut net.server, &m, IncomingLimits::default())
+                .expect("recv");
+        }
+        if let Some(m) = net.server_peers[0].generate(&mut net.server) {
+            bytes += frame(m.clone());
+            d.sync.receive_trusted(&mut d.doc, &m).expect("recv");
+        }
+    }
+    // server → device 1, and its acknowledgement
+    for _ in 0..4 {
+        let d = &mut net.devices[1];
+        if let Some(m) = net.server_peers[1].generate(&mut net.server) {
+            bytes += frame(m.clone());
+            d.sync.receive_trusted(&mut d.doc, &m).expect("recv");
+        }
+        if let Some(m) = d.sync.generate(&mut d.doc) {
+            bytes += frame(m.clone());
+            net.server_peers[1]
+                .receive_checked(&mut net.server, &m, IncomingLimits::default())
+                .expect("recv");
+        }
+    }
+    assert_eq!(
+        net.devices[1].doc.draft().fields.get("address").map(String::as_str),
+        Some("北京市海淀区颐和园路5号")
+    );
+    assert!(bytes <= 1536, "one field edit took {bytes} bytes on the wire");
+    eprintln!("one field edit, device → server → device: {bytes} bytes of frames");
+}
