@@ -10,6 +10,7 @@
 //! * [`lifecycle`] — statuses, events, the transition function and the editable-path table.
 //! * [`sync`] — the sans-IO sync engine: Automerge sync with the server's check on a fork and
 //!   the device's refusal path.
+//! * [`ticket`] — admission ticket payloads signed with the exam's Ed25519 key, verified offline.
 //! * [`wire`] — the sync protocol's frame codec (automerge-repo protocol "1" in CBOR, plus
 //!   Baoming's refusal extension).
 //! * [`document`] — the Automerge registration document: deterministic id and genesis, the typed
@@ -25,6 +26,7 @@ pub mod id_document;
 pub mod lifecycle;
 pub mod photo;
 pub mod sync;
+pub mod ticket;
 pub mod validate;
 pub mod wire;
 
