@@ -16,9 +16,13 @@
 //! * [`document`] — the Automerge registration document: deterministic id and genesis, the typed
 //!   candidate API, and the incoming-change check.
 //!
-//! Nothing here does I/O or knows about FFI; the server and the bindings wrap it.
+//! * [`client`] (feature `client`) — the device side: the local store in a folder.
+//!
+//! Outside the `client` feature nothing here does I/O or knows about FFI; the server and the bindings wrap it.
 
 pub mod catalog;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod document;
 pub mod draft;
 pub mod form;
