@@ -5,6 +5,7 @@
 //! * [`form`] — form field types and per-answer validation.
 //! * [`id_document`] — identity documents and their check rules (GB 11643-1999 and others).
 //! * [`photo`] — photo rules and metadata checks.
+//! * [`seats`] — seat accounting (`held + paid + free == capacity`), all-or-nothing per registration.
 //! * [`draft`] — the plain data of a registration (draft and server section).
 //! * [`validate`] — whole-draft validation returning every issue at once.
 //! * [`lifecycle`] — statuses, events, the transition function and the editable-path table.
@@ -29,6 +30,7 @@ pub mod form;
 pub mod id_document;
 pub mod lifecycle;
 pub mod photo;
+pub mod seats;
 pub mod sync;
 pub mod ticket;
 pub mod validate;
