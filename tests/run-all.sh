@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+step "fuzz targets type-check (they run with cargo-fuzz, see core/fuzz/README.md)"
+cargo check --manifest-path core/fuzz/Cargo.toml --locked --quiet
+
 step "benchmarks, each run once as a smoke test"
 cargo test --workspace --benches --all-features --locked --quiet
 

@@ -163,7 +163,7 @@ impl Default for IncomingLimits {
 }
 
 /// Why an operation of an incoming batch was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
     /// Only the server writes `server`.
@@ -225,18 +225,6 @@ pub struct RefusedPath {
     pub path: String,
     /// Why it was refused.
     pub reason: RefusalReason,
-}
-
-impl PartialOrd for RefusalReason {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for RefusalReason {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (*self as u8).cmp(&(*other as u8))
-    }
 }
 
 /// An incoming batch refused as a whole.
