@@ -31,6 +31,8 @@ pub enum LoginKind {
     Email,
     /// A mainland mobile number.
     Mobile,
+    /// A third-party identity (`provider:subject`), for accounts created by OAuth login.
+    External,
 }
 
 /// A stored account.

@@ -62,6 +62,8 @@ pub struct AppState {
     pub captchas: Captchas,
     /// Notification transport.
     pub notifier: Notifier,
+    /// Third-party logins in progress.
+    pub oauth: crate::oauth::PendingLogins,
     catalog: RwLock<Option<Arc<CatalogView>>>,
     write_lock: Mutex<()>,
     ready: AtomicBool,
@@ -105,6 +107,7 @@ impl AppState {
             throttle: Throttle::new(config.throttle.clone()),
             captchas: Captchas::new(Duration::from_secs(config.captcha_ttl_secs), 10_000),
             notifier,
+            oauth: crate::oauth::PendingLogins::default(),
             hasher,
             keys,
             store,

@@ -5,7 +5,7 @@
 //!
 //! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
 //! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
-//!   [`throttle`], [`captcha`], [`notifier`], [`passwords`];
+//!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`];
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, and [`crypto`] for
 //!   encryption at rest and keyed look-up hashes.
@@ -25,6 +25,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod notifier;
+pub mod oauth;
 pub mod operators;
 pub mod passwords;
 pub mod server;

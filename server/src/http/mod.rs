@@ -6,6 +6,7 @@
 
 mod accounts;
 mod catalog;
+mod oauth;
 mod operators;
 
 use std::convert::Infallible;
@@ -50,7 +51,9 @@ pub fn routes(
         .unify()
         .or(catalog::routes(app.clone()))
         .unify()
-        .or(operators::routes(app))
+        .or(operators::routes(app.clone()))
+        .unify()
+        .or(oauth::routes(app))
         .unify()
         .recover(recover)
         .unify()
