@@ -198,6 +198,24 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Removes expired sessions (in batches); returns how many were removed.
+    pub async fn sweep_sessions(self: &Arc<Self>) -> Result<usize, CommitError> {
+        let mut total = 0;
+        loop {
+            let mut txn = Txn::new();
+            let n = crate::sessions::sweep_expired(&*self.store, &mut txn, now(), 1000)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            let event = AuditEvent::new(Actor::System, "session.sweep", "sessions")
+                .with(serde_json::json!({ "removed": n }));
+            self.commit(txn, event).await?;
+            total += n;
+        }
+    }
+}
+
 /// Commits `txn` with the audit entry for `event` (not flushed; the caller serialises writers).
 pub fn commit_audited(store: &dyn Storage, mut txn: Txn, event: AuditEvent) -> Result<(), CommitError> {
     audit::append(store, &mut txn, event, time::OffsetDateTime::now_utc())?;

@@ -34,6 +34,18 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     banner(&local.to_string(), &data_dir.display().to_string(), &startup);
     tracing::info!(%local, "listening");
 
+    let sweeper_app = app.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match sweeper_app.sweep_sessions().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired sessions swept"),
+                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            }
+        }
+    });
     let routes = crate::http::routes(app.clone());
     let drain_app = app.clone();
     warp::serve(routes)

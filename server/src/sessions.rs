@@ -135,6 +135,31 @@ pub fn revoke_all(
     Ok(n)
 }
 
+/// Adds the removal of every session expired at `now` (at most `limit`) to `txn`; returns how
+/// many.
+pub fn sweep_expired(
+    store: &dyn Storage,
+    txn: &mut Txn,
+    now: i64,
+    limit: usize,
+) -> Result<usize, StorageError> {
+    let mut n = 0;
+    for (hash, raw) in store.scan_prefix(Tree::Sessions, b"")? {
+        if n >= limit {
+            break;
+        }
+        let rec: SessionRecord = decode(Tree::Sessions, &raw)?;
+        if rec.expires > now {
+            continue;
+        }
+        let Some(owner) = Owner::parse(&rec.owner) else { continue };
+        let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else { continue };
+        revoke(txn, &owner, &hash);
+        n += 1;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +187,15 @@ mod tests {
         s.commit(&t).expect("commit");
         assert!(resolve(&s, &a.token, 1001).is_ok(), "kept");
         assert!(resolve(&s, &b.token, 1001).is_err(), "revoked");
+
+        let mut t = Txn::new();
+        let c = create(&mut t, &owner, 5000, 60);
+        s.commit(&t).expect("commit");
+        let mut t = Txn::new();
+        assert_eq!(sweep_expired(&s, &mut t, 2000, 100).expect("sweep"), 1, "only a is expired");
+        s.commit(&t).expect("commit");
+        assert!(resolve(&s, &c.token, 5001).is_ok());
+        assert_eq!(s.scan_prefix(Tree::Sessions, b"").expect("scan").len(), 1);
+        assert_eq!(s.scan_prefix(Tree::SessionsByOwner, b"").expect("scan").len(), 1);
     }
 }

@@ -228,6 +228,11 @@ async fn forged_malformed_and_expired_tokens_are_refused() {
     let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.json()["message"].as_str().unwrap_or("").contains("expired"));
+    assert_eq!(t.app.sweep_sessions().await.expect("sweep"), 1, "the expired session is swept");
+    assert_eq!(count(&t.app, Tree::Sessions), 0);
+    let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    audit::verify(&*t.app.store).expect("audit");
 }
 
 #[tokio::test]
