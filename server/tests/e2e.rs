@@ -419,3 +419,92 @@ fn crash_test_sigkill_during_registrations_and_logins() {
     let (ok, out, err) = admin(&data, &["audit-verify"]);
     assert!(ok, "audit chain after crashes: {out}{err}");
 }
+
+/// Every remaining endpoint once over a real socket (the in-process tests cover the details).
+#[test]
+fn every_endpoint_answers_over_the_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(dir.path());
+    assert_eq!(s.req("GET", "/readyz", None, None).status, 200);
+    let captcha = s.req("POST", "/api/captcha", None, None);
+    assert_eq!((captcha.status, captcha.header("content-type")), (200, Some("image/png")));
+    assert!(captcha.header("x-captcha-id").is_some());
+    assert!(baoming_server::captcha::read_digits(&captcha.body).is_some());
+
+    let r = s.req("POST", "/api/accounts", None, Some(json!({"login": "13812345678", "password": PASSWORD})));
+    assert_eq!(r.status, 201);
+    let token = r.json()["token"].as_str().expect("token").to_owned();
+    assert_eq!(s.req("GET", "/api/account/profile", Some(&token), None).status, 404);
+    let r = s.req(
+        "PUT",
+        "/api/account/password",
+        Some(&token),
+        Some(json!({"current_password": PASSWORD, "new_password": "River-Stone-77"})),
+    );
+    assert_eq!(r.status, 200);
+    let r = s.req("POST", "/api/password-recovery", None, Some(json!({"login": "13812345678"})));
+    assert_eq!(r.status, 202);
+    let r = s.req(
+        "POST",
+        "/api/password-recovery/reset",
+        None,
+        Some(json!({"login": "13812345678", "code": "abcdef", "new_password": "Maple-Window-31"})),
+    );
+    assert_eq!((r.status, r.json()["code"].as_str()), (422, Some("recovery_code_wrong")));
+    assert_eq!(s.req("DELETE", "/api/sessions/current", Some(&token), None).status, 204);
+    assert_eq!(s.req("GET", "/api/account", Some(&token), None).status, 401);
+
+    for path in [
+        "/api/catalog",
+        "/api/exams",
+        "/api/exams/ncre-2027-03",
+        "/api/exams/ncre-2027-03/agreement",
+        "/api/exams/ncre-2027-03/announcements",
+        "/api/exams/ncre-2027-03/guide",
+        "/api/exams/ncre-2027-03/form",
+        "/api/exams/ncre-2027-03/centers",
+        "/api/exams/ncre-2027-03/centers/bj-haidian",
+        "/api/exams/ncre-2027-03/centers/bj-haidian/availability",
+    ] {
+        let r = s.req("GET", path, None, None);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.header("etag").is_some(), "{path}");
+    }
+
+    let admin = s
+        .req(
+            "POST",
+            "/api/operator/sessions",
+            None,
+            Some(json!({"username": "admin", "password": OPERATOR_PASSWORD})),
+        )
+        .json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(s.req("GET", "/api/operator/me", Some(&admin), None).json()["username"], "admin");
+    assert_eq!(
+        s.req("GET", "/api/operator/centers", Some(&admin), None).json().as_array().map(Vec::len),
+        Some(4)
+    );
+    let audit = s.req("GET", "/api/operator/audit?limit=500", Some(&admin), None).json();
+    let actions: Vec<&str> =
+        audit.as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).collect();
+    for a in [
+        "system.seed",
+        "account.register",
+        "account.password_change",
+        "account.recovery_start",
+        "account.logout",
+        "operator.login",
+    ] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+    let toml = baoming_core::catalog::DEMO_CATALOG_TOML.as_bytes();
+    let r = http(s.addr, "PUT", "/api/operator/catalog", Some(&admin), Some(toml)).expect("http");
+    assert_eq!(r.status, 200);
+    let r = s.req("POST", "/api/oauth/qq/start", None, None);
+    assert_eq!((r.status, r.json()["code"].as_str()), (404, Some("not_found")), "no provider configured");
+    assert_eq!(s.req("DELETE", "/api/operator/sessions/current", Some(&admin), None).status, 204);
+    assert!(s.stop());
+}
