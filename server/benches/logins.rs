@@ -1,0 +1,177 @@
+//! Login throughput against the machine's Argon2id bound, and memory under a login flood.
+//!
+//! Run with `cargo bench -p baoming-server --bench logins`. It
+//!
+//! 1. measures the **Argon2id bound** in this run: production parameters (19 MiB, t = 2, p = 1)
+//!    hashed on every core for a few seconds → hashes per second (one login = one verification
+//!    of the same cost, so this is the most logins per second the machine can do);
+//! 2. starts the real `baoming-server` binary (release build, production Argon2 parameters) on a
+//!    free port with a temporary database and measures **logins per second** with enough
+//!    concurrent clients to keep every hashing slot busy;
+//! 3. fires **1 000 concurrent login attempts** at once and reports the server's peak resident
+//!    memory (`VmHWM`) and how the attempts ended (200, or 503 `busy` once the bounded queue is full).
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PASSWORD: &str = "Lantern-Harbor-42";
+
+fn argon_bound(seconds: f64) -> f64 {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let params = Params::new(19 * 1024, 2, 1, None).unwrap();
+                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let salt = SaltString::encode_b64(b"bench-salt-16byt").unwrap();
+                while Instant::now() < deadline {
+                    argon.hash_password(PASSWORD.as_bytes(), &salt).unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &str) -> Option<u16> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.ok()?;
+    let head = String::from_utf8_lossy(&buf[..buf.len().min(32)]).into_owned();
+    head.split(' ').nth(1)?.parse().ok()
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    println!("cores: {cores}");
+    let bound = argon_bound(4.0);
+    println!("Argon2id bound (19 MiB, t=2, p=1, {cores} threads): {bound:.1} hashes/s");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baoming-server"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("BAOMING_LOG", "error")
+        .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "100000000")
+        .env("BAOMING_THROTTLE__CAPTCHA_AFTER_ADDRESS_FAILURES", "100000000")
+        .env_remove("BAOMING_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut addr: Option<SocketAddr> = None;
+    let mut line = String::new();
+    while addr.is_none() && reader.read_line(&mut line).unwrap() > 0 {
+        addr = line.trim().strip_prefix("Baoming server listening on http://").and_then(|a| a.parse().ok());
+        line.clear();
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    let addr = addr.expect("server address");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let body = format!(r#"{{"login":"bench@example.org","password":"{PASSWORD}"}}"#);
+        assert_eq!(post(addr, "/api/accounts", &body).await, Some(201));
+        // Warm up.
+        for _ in 0..4 {
+            post(addr, "/api/sessions", &body).await;
+        }
+        let before_mem = vm_hwm_kib(pid);
+
+        let clients = cores * 4;
+        let run_for = Duration::from_secs(8);
+        let ok = Arc::new(AtomicU64::new(0));
+        let other = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (ok, other, body) = (ok.clone(), other.clone(), body.clone());
+                tokio::spawn(async move {
+                    while start.elapsed() < run_for {
+                        match post(addr, "/api/sessions", &body).await {
+                            Some(200) => ok.fetch_add(1, Ordering::Relaxed),
+                            _ => other.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let rate = ok.load(Ordering::Relaxed) as f64 / secs;
+        println!(
+            "logins: {rate:.1}/s with {clients} concurrent clients over {secs:.1} s ({} ok, {} other) = {:.0}% of the Argon2id bound",
+            ok.load(Ordering::Relaxed),
+            other.load(Ordering::Relaxed),
+            100.0 * rate / bound
+        );
+
+        let flood = 1000;
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..flood)
+            .map(|_| {
+                let body = body.clone();
+                tokio::spawn(async move { post(addr, "/api/sessions", &body).await })
+            })
+            .collect();
+        let mut by_status = std::collections::BTreeMap::<String, u32>::new();
+        for t in tasks {
+            let s = t.await.unwrap().map(|s| s.to_string()).unwrap_or_else(|| "io error".into());
+            *by_status.entry(s).or_default() += 1;
+        }
+        let peak = vm_hwm_kib(pid);
+        println!(
+            "flood: {flood} concurrent login attempts in {:.1} s → {by_status:?}",
+            start.elapsed().as_secs_f64()
+        );
+        println!(
+            "server peak resident memory: {:.1} MiB (before the load: {:.1} MiB)",
+            peak as f64 / 1024.0,
+            before_mem as f64 / 1024.0
+        );
+    });
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = child.wait();
+}

@@ -1,0 +1,34 @@
+//! Baoming's server: a warp + tokio + sled service for passport accounts, the catalog,
+//! operators and the audit log, plus the admin command line.
+//!
+//! Layers, top to bottom:
+//!
+//! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
+//! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
+//!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`];
+//! * [`app`] — the injected state and the single durable write path;
+//! * [`storage`] — the storage interface and its sled implementation, and [`crypto`] for
+//!   encryption at rest and keyed look-up hashes.
+//!
+//! [`server`] runs the service; [`admin`] is the `baoming-server admin …` command line;
+//! [`backup`] writes and reads the versioned dump format.
+
+pub mod accounts;
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod backup;
+pub mod captcha;
+pub mod catalog;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod notifier;
+pub mod oauth;
+pub mod operators;
+pub mod passwords;
+pub mod server;
+pub mod sessions;
+pub mod storage;
+pub mod throttle;

@@ -1,0 +1,401 @@
+//! The storage interface and its sled implementation.
+//!
+//! Handlers and services never see sled: they talk to [`Storage`], a small key-value interface
+//! with named trees, prefix scans and an all-or-nothing [`Txn`] (preconditions + writes across
+//! trees). A distributed engine can implement the same trait later.
+//!
+//! Records are stored with a version byte in front of their JSON body ([`encode`] / [`decode`]),
+//! so a later format can be read next to an older one.
+//!
+//! Nothing is acknowledged to a client before [`Storage::flush`] has returned: services call
+//! [`crate::app::AppState::commit`], which commits and then flushes.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The trees, one per concept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tree {
+    /// Singletons: key material checks, the audit head, seeding markers.
+    Meta,
+    /// Passport accounts by account id.
+    Accounts,
+    /// Index: keyed hash of the normalised login name → account id.
+    AccountByLogin,
+    /// Index: keyed hash of the ID document → account id.
+    AccountByIdDocument,
+    /// Sessions by SHA-256 of the bearer token.
+    Sessions,
+    /// Index: owner key ‖ 0 ‖ token hash → empty, to revoke all sessions of an owner.
+    SessionsByOwner,
+    /// Operators by operator id.
+    Operators,
+    /// Index: operator user name → operator id.
+    OperatorByName,
+    /// The current catalog.
+    Catalog,
+    /// Seat counters per exam/center/subject.
+    Seats,
+    /// The hash-chained audit log, keyed by big-endian sequence number.
+    Audit,
+    /// Notifications that no transport delivered (shown by `admin outbox`).
+    Outbox,
+    /// Password recovery codes by account id.
+    Recovery,
+    /// Index: OAuth provider ‖ 0 ‖ provider subject → account id.
+    AccountByOAuth,
+}
+
+impl Tree {
+    /// Every tree, in a fixed order (backups are written in this order).
+    pub const ALL: [Tree; 14] = [
+        Tree::Meta,
+        Tree::Accounts,
+        Tree::AccountByLogin,
+        Tree::AccountByIdDocument,
+        Tree::Sessions,
+        Tree::SessionsByOwner,
+        Tree::Operators,
+        Tree::OperatorByName,
+        Tree::Catalog,
+        Tree::Seats,
+        Tree::Audit,
+        Tree::Outbox,
+        Tree::Recovery,
+        Tree::AccountByOAuth,
+    ];
+
+    /// The stable on-disk name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::Accounts => "accounts",
+            Tree::AccountByLogin => "account_by_login",
+            Tree::AccountByIdDocument => "account_by_id_document",
+            Tree::Sessions => "sessions",
+            Tree::SessionsByOwner => "sessions_by_owner",
+            Tree::Operators => "operators",
+            Tree::OperatorByName => "operator_by_name",
+            Tree::Catalog => "catalog",
+            Tree::Seats => "seats",
+            Tree::Audit => "audit",
+            Tree::Outbox => "outbox",
+            Tree::Recovery => "recovery",
+            Tree::AccountByOAuth => "account_by_oauth",
+        }
+    }
+
+    /// The tree with the on-disk `name`.
+    pub fn from_name(name: &str) -> Option<Tree> {
+        Tree::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    fn index(self) -> usize {
+        Tree::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The engine failed.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// A stored record could not be decoded.
+    #[error("stored record in `{tree}` is corrupt: {reason}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Precondition number `.0` did not hold; nothing was written.
+    #[error("precondition {0} failed")]
+    Precondition(usize),
+    /// The engine failed; nothing was written.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A precondition checked atomically with a transaction's writes.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// The key must not exist.
+    Absent(Tree, Vec<u8>),
+    /// The key must hold exactly this value (`None` = absent).
+    Equals(Tree, Vec<u8>, Option<Vec<u8>>),
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Insert or replace.
+    Put(Tree, Vec<u8>, Vec<u8>),
+    /// Remove (no error when absent).
+    Delete(Tree, Vec<u8>),
+}
+
+/// An all-or-nothing unit: every check holds and every write applies, or nothing happens.
+#[derive(Debug, Clone, Default)]
+pub struct Txn {
+    /// Preconditions.
+    pub checks: Vec<Check>,
+    /// Writes, applied in order.
+    pub writes: Vec<Write>,
+}
+
+impl Txn {
+    /// An empty transaction.
+    pub fn new() -> Txn {
+        Txn::default()
+    }
+
+    /// Adds a precondition that `key` is absent; returns its index.
+    pub fn require_absent(&mut self, tree: Tree, key: impl Into<Vec<u8>>) -> usize {
+        self.checks.push(Check::Absent(tree, key.into()));
+        self.checks.len() - 1
+    }
+
+    /// Adds a precondition that `key` holds `value`; returns its index.
+    pub fn require_equals(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: Option<Vec<u8>>) -> usize {
+        self.checks.push(Check::Equals(tree, key.into(), value));
+        self.checks.len() - 1
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, tree: Tree, key: impl Into<Vec<u8>>, value: Vec<u8>) {
+        self.writes.push(Write::Put(tree, key.into(), value));
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, tree: Tree, key: impl Into<Vec<u8>>) {
+        self.writes.push(Write::Delete(tree, key.into()));
+    }
+}
+
+/// A key-value pair.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// The storage interface every engine implements.
+pub trait Storage: Send + Sync + 'static {
+    /// Reads one key.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StorageError>;
+    /// Entries with key ≥ `from`, at most `limit`, in key order.
+    fn range_from(&self, tree: Tree, from: &[u8], limit: usize) -> Result<Vec<Entry>, StorageError>;
+    /// The entry with the greatest key.
+    fn last(&self, tree: Tree) -> Result<Option<Entry>, StorageError>;
+    /// Applies `txn` atomically (not yet durable: call [`Storage::flush`]).
+    fn commit(&self, txn: &Txn) -> Result<(), CommitError>;
+    /// Makes every committed write durable.
+    fn flush(&self) -> Result<(), StorageError>;
+    /// Whether no tree holds anything.
+    fn is_empty(&self) -> Result<bool, StorageError> {
+        for tree in Tree::ALL {
+            if !self.scan_prefix(tree, b"")?.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The sled engine: one sled tree per [`Tree`].
+pub struct SledStorage {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl std::fmt::Debug for SledStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStorage").finish_non_exhaustive()
+    }
+}
+
+fn engine(e: sled::Error) -> StorageError {
+    StorageError::Engine(e.to_string())
+}
+
+impl SledStorage {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<SledStorage, StorageError> {
+        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open().map_err(engine)?;
+        let trees = Tree::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()).map_err(engine))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SledStorage { db, trees })
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree.index()]
+    }
+}
+
+impl Storage for SledStorage {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.tree(tree).get(key).map_err(engine)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Entry>, StorageError> {
+        self.tree(tree)
+            .scan_prefix(prefix)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
+            .collect()
+    }
+
+    fn range_from(&self, tree: Tree, from: &[u8], limit: usize) -> Result<Vec<Entry>, StorageError> {
+        self.tree(tree)
+            .range(from..)
+            .take(limit)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(engine))
+            .collect()
+    }
+
+    fn last(&self, tree: Tree) -> Result<Option<Entry>, StorageError> {
+        Ok(self.tree(tree).last().map_err(engine)?.map(|(k, v)| (k.to_vec(), v.to_vec())))
+    }
+
+    fn commit(&self, txn: &Txn) -> Result<(), CommitError> {
+        use sled::Transactional;
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let result = self.trees[..].transaction(|views| {
+            for (i, check) in txn.checks.iter().enumerate() {
+                let holds = match check {
+                    Check::Absent(t, k) => views[t.index()].get(k)?.is_none(),
+                    Check::Equals(t, k, want) => views[t.index()].get(k)?.as_deref() == want.as_deref(),
+                };
+                if !holds {
+                    return Err(ConflictableTransactionError::Abort(i));
+                }
+            }
+            for write in &txn.writes {
+                match write {
+                    Write::Put(t, k, v) => {
+                        views[t.index()].insert(k.as_slice(), v.as_slice())?;
+                    }
+                    Write::Delete(t, k) => {
+                        views[t.index()].remove(k.as_slice())?;
+                    }
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(i)) => Err(CommitError::Precondition(i)),
+            Err(TransactionError::Storage(e)) => Err(CommitError::Storage(engine(e))),
+        }
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush().map_err(engine)?;
+        Ok(())
+    }
+}
+
+/// The current record format version.
+pub const RECORD_VERSION: u8 = 1;
+
+/// Encodes a record: the version byte, then JSON.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_VERSION];
+    // Serialising our own plain structs to a Vec cannot fail.
+    #[allow(clippy::expect_used)]
+    serde_json::to_writer(&mut out, value).expect("records serialise");
+    out
+}
+
+/// Decodes a record written by [`encode`].
+pub fn decode<T: DeserializeOwned>(tree: Tree, bytes: &[u8]) -> Result<T, StorageError> {
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, body)) => serde_json::from_slice(body)
+            .map_err(|e| StorageError::Corrupt { tree: tree.name(), reason: e.to_string() }),
+        Some((v, _)) => {
+            Err(StorageError::Corrupt { tree: tree.name(), reason: format!("unknown record version {v}") })
+        }
+        None => Err(StorageError::Corrupt { tree: tree.name(), reason: "empty record".into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, SledStorage) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStorage::open(dir.path()).expect("open");
+        (dir, s)
+    }
+
+    #[test]
+    fn commit_applies_all_writes_or_none() {
+        let (_d, s) = store();
+        let mut t = Txn::new();
+        t.require_absent(Tree::AccountByLogin, b"a".to_vec());
+        t.put(Tree::AccountByLogin, b"a".to_vec(), b"1".to_vec());
+        t.put(Tree::Accounts, b"1".to_vec(), encode(&"one"));
+        s.commit(&t).expect("first commit");
+        assert_eq!(s.get(Tree::AccountByLogin, b"a").expect("get"), Some(b"1".to_vec()));
+
+        let mut t2 = Txn::new();
+        t2.put(Tree::Accounts, b"2".to_vec(), encode(&"two"));
+        let idx = t2.require_absent(Tree::AccountByLogin, b"a".to_vec());
+        t2.put(Tree::AccountByLogin, b"a".to_vec(), b"2".to_vec());
+        match s.commit(&t2) {
+            Err(CommitError::Precondition(i)) => assert_eq!(i, idx),
+            other => panic!("expected precondition failure, got {other:?}"),
+        }
+        assert_eq!(s.get(Tree::Accounts, b"2").expect("get"), None, "nothing written");
+        assert_eq!(s.get(Tree::AccountByLogin, b"a").expect("get"), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn records_survive_reopen_after_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let s = SledStorage::open(dir.path()).expect("open");
+            let mut t = Txn::new();
+            t.put(Tree::Meta, b"k".to_vec(), encode(&42u32));
+            s.commit(&t).expect("commit");
+            s.flush().expect("flush");
+        }
+        let s = SledStorage::open(dir.path()).expect("reopen");
+        let v: u32 =
+            decode(Tree::Meta, &s.get(Tree::Meta, b"k").expect("get").expect("present")).expect("decode");
+        assert_eq!(v, 42);
+        assert!(!s.is_empty().expect("is_empty"));
+    }
+
+    #[test]
+    fn decode_refuses_unknown_versions_and_garbage() {
+        assert!(matches!(decode::<u32>(Tree::Meta, &[9, b'1']), Err(StorageError::Corrupt { .. })));
+        assert!(matches!(decode::<u32>(Tree::Meta, &[]), Err(StorageError::Corrupt { .. })));
+        assert!(matches!(decode::<u32>(Tree::Meta, &[1, b'x']), Err(StorageError::Corrupt { .. })));
+        let v: u32 = decode(Tree::Meta, &encode(&7u32)).expect("roundtrip");
+        assert_eq!(v, 7);
+    }
+
+    #[test]
+    fn scans_and_last() {
+        let (_d, s) = store();
+        let mut t = Txn::new();
+        for i in 1u64..=5 {
+            t.put(Tree::Audit, i.to_be_bytes().to_vec(), vec![i as u8]);
+        }
+        t.put(Tree::SessionsByOwner, b"x\0a".to_vec(), vec![]);
+        t.put(Tree::SessionsByOwner, b"y\0b".to_vec(), vec![]);
+        s.commit(&t).expect("commit");
+        assert_eq!(s.last(Tree::Audit).expect("last").map(|(_, v)| v), Some(vec![5]));
+        assert_eq!(s.range_from(Tree::Audit, &3u64.to_be_bytes(), 2).expect("range").len(), 2);
+        assert_eq!(s.scan_prefix(Tree::SessionsByOwner, b"x\0").expect("scan").len(), 1);
+    }
+}

@@ -1,0 +1,724 @@
+//! In-process handler tests: every endpoint, good and bad input, through `warp::test` on a real
+//! sled database in a temporary folder.
+
+mod support;
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+
+use baoming_server::app::App;
+use baoming_server::audit;
+use baoming_server::captcha::read_digits;
+use baoming_server::notifier::list_outbox;
+use baoming_server::storage::Tree;
+use support::{OPERATOR_PASSWORD, TestApp, resident_id};
+
+const PASSWORD: &str = "Lantern-Harbor-42";
+const EXAM: &str = "ncre-2027-03";
+
+struct Resp {
+    status: StatusCode,
+    headers: warp::http::HeaderMap,
+    body: bytes::Bytes,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or("").to_owned()
+    }
+}
+
+async fn call(app: &App, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Resp {
+    call_h(app, method, path, token, body, &[]).await
+}
+
+async fn call_h(
+    app: &App,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+    headers: &[(&str, &str)],
+) -> Resp {
+    let routes = baoming_server::http::routes(app.clone());
+    let mut req = warp::test::request()
+        .method(method)
+        .path(path)
+        .remote_addr(std::net::SocketAddr::from(([10, 0, 0, 7], 40000)));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let r = req.reply(&routes).await;
+    let (parts, body) = r.into_parts();
+    Resp { status: parts.status, headers: parts.headers, body }
+}
+
+fn j(v: Value) -> Option<Vec<u8>> {
+    Some(serde_json::to_vec(&v).expect("json"))
+}
+
+fn count(app: &App, tree: Tree) -> usize {
+    app.store.scan_prefix(tree, b"").expect("scan").len()
+}
+
+async fn register(app: &App, login: &str) -> String {
+    let r = call(app, "POST", "/api/accounts", None, j(json!({"login": login, "password": PASSWORD}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    r.json()["token"].as_str().expect("token").to_owned()
+}
+
+async fn operator_login(app: &App, username: &str, password: &str) -> String {
+    let r = call(
+        app,
+        "POST",
+        "/api/operator/sessions",
+        None,
+        j(json!({"username": username, "password": password})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.json()["token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn health_readiness_and_unknown_routes() {
+    let t = TestApp::new();
+    assert_eq!(call(&t.app, "GET", "/healthz", None, None).await.status, StatusCode::OK);
+    let r = call(&t.app, "GET", "/readyz", None, None).await;
+    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let r = call(&t.app, "GET", "/no/such/thing", None, None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    let r = call(&t.app, "PATCH", "/api/accounts", None, None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    t.app.set_draining();
+    assert_eq!(call(&t.app, "GET", "/readyz", None, None).await.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn registration_refuses_bad_input_and_stores_nothing() {
+    let t = TestApp::new();
+    let cases: Vec<(Option<Vec<u8>>, StatusCode, &str)> = vec![
+        (Some(b"{\"login\":".to_vec()), StatusCode::BAD_REQUEST, "malformed_json"),
+        (Some(b"not json".to_vec()), StatusCode::BAD_REQUEST, "malformed_json"),
+        (j(json!({"login": 5, "password": PASSWORD})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (j(json!({"login": "a@example.org"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (
+            j(json!({"login": "a@example.org", "password": PASSWORD, "admin": true})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            j(json!({"login": "not-a-login", "password": PASSWORD})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "login_invalid",
+        ),
+        (
+            j(json!({"login": "12345678901", "password": PASSWORD})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "login_invalid",
+        ),
+        (
+            j(json!({"login": "a@example.org", "password": "password123"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password_too_common",
+        ),
+        (
+            j(json!({"login": "a@example.org", "password": "short"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "password_too_short",
+        ),
+        (Some(vec![b' '; 70 * 1024]), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ];
+    for (body, status, code) in cases {
+        let r = call(&t.app, "POST", "/api/accounts", None, body).await;
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{:?}", r.json());
+        assert!(!r.json()["message"].as_str().unwrap_or("").is_empty());
+    }
+    assert_eq!(count(&t.app, Tree::Accounts), 0, "nothing stored");
+    assert_eq!(count(&t.app, Tree::AccountByLogin), 0);
+}
+
+#[tokio::test]
+async fn register_login_me_logout_and_duplicates() {
+    let t = TestApp::new();
+    let token = register(&t.app, "Zhang.San@Example.org").await;
+    let me = call(&t.app, "GET", "/api/account", Some(&token), None).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["login"], "zhang.san@example.org");
+    assert_eq!(me.json()["login_kind"], "email");
+
+    let dup = call(
+        &t.app,
+        "POST",
+        "/api/accounts",
+        None,
+        j(json!({"login": "zhang.san@EXAMPLE.org", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!((dup.status, dup.code().as_str()), (StatusCode::CONFLICT, "login_taken"));
+    assert_eq!(count(&t.app, Tree::Accounts), 1);
+
+    // Mobile numbers work too, normalised.
+    register(&t.app, "+86 139-0000-1111").await;
+    let r =
+        call(&t.app, "POST", "/api/sessions", None, j(json!({"login": "13900001111", "password": PASSWORD})))
+            .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+
+    // The login name is not stored in clear.
+    let raw: Vec<u8> = t
+        .app
+        .store
+        .scan_prefix(Tree::Accounts, b"")
+        .expect("scan")
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .collect();
+    assert!(!raw.windows(11).any(|w| w == b"13900001111"), "mobile number sealed");
+    assert!(!raw.windows(9).any(|w| w == b"zhang.san"), "e-mail sealed");
+
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "zhang.san@example.org", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let second = r.json()["token"].as_str().expect("token").to_owned();
+    let r = call(&t.app, "DELETE", "/api/sessions/current", Some(&second), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = call(&t.app, "GET", "/api/account", Some(&second), None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(call(&t.app, "GET", "/api/account", Some(&token), None).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn forged_malformed_and_expired_tokens_are_refused() {
+    let t = TestApp::with(|c| c.session_ttl_secs = 1);
+    let token = register(&t.app, "li.si@example.org").await;
+    let forged = format!("bm_{}", "ab".repeat(32));
+    for (header, label) in [
+        (Some(format!("Bearer {forged}")), "forged"),
+        (Some("Bearer short".to_owned()), "malformed"),
+        (Some(format!("Basic {token}")), "wrong scheme"),
+        (None, "missing"),
+    ] {
+        let routes = baoming_server::http::routes(t.app.clone());
+        let mut req = warp::test::request().method("GET").path("/api/account");
+        if let Some(h) = header {
+            req = req.header("authorization", h);
+        }
+        let r = req.reply(&routes).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{label}");
+        let body: Value = serde_json::from_slice(r.body()).expect("json");
+        assert_eq!(body["code"], "unauthorized", "{label}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.json()["message"].as_str().unwrap_or("").contains("expired"));
+    assert_eq!(t.app.sweep_sessions().await.expect("sweep"), 1, "the expired session is swept");
+    assert_eq!(count(&t.app, Tree::Sessions), 0);
+    let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    audit::verify(&*t.app.store).expect("audit");
+}
+
+#[tokio::test]
+async fn failed_logins_raise_a_captcha_not_a_lockout() {
+    let t = TestApp::new();
+    register(&t.app, "wang.wu@example.org").await;
+    let bad = j(json!({"login": "wang.wu@example.org", "password": "Wrong-Password-9"}));
+    for _ in 0..3 {
+        let r = call(&t.app, "POST", "/api/sessions", None, bad.clone()).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "bad_credentials"));
+    }
+    // Unknown accounts answer exactly like wrong passwords.
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "nobody@example.org", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(r.code(), "bad_credentials");
+
+    let good = j(json!({"login": "wang.wu@example.org", "password": PASSWORD}));
+    let r = call(&t.app, "POST", "/api/sessions", None, good).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "captcha_required"));
+
+    let c = call(&t.app, "POST", "/api/captcha", None, None).await;
+    assert_eq!(c.status, StatusCode::OK);
+    assert_eq!(c.headers["content-type"], "image/png");
+    let id = c.headers["x-captcha-id"].to_str().expect("id").to_owned();
+    let answer = read_digits(&c.body).expect("readable captcha");
+    let wrong: String = answer.chars().map(|ch| if ch == '1' { '2' } else { '1' }).collect();
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "wang.wu@example.org", "password": PASSWORD, "captcha_id": id, "captcha_answer": wrong})),
+    )
+    .await;
+    assert_eq!(r.code(), "captcha_wrong");
+
+    let c = call(&t.app, "POST", "/api/captcha", None, None).await;
+    let id = c.headers["x-captcha-id"].to_str().expect("id").to_owned();
+    let answer = read_digits(&c.body).expect("readable captcha");
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "wang.wu@example.org", "password": PASSWORD, "captcha_id": id, "captcha_answer": answer})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "the victim still gets in with a captcha: {:?}", r.json());
+    // Success clears the account's risk.
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "wang.wu@example.org", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn address_rate_limit_answers_429_with_retry_after() {
+    let t = TestApp::with(|c| c.throttle.address_attempts_per_minute = 3);
+    let body = j(json!({"login": "nobody@example.org", "password": PASSWORD}));
+    for _ in 0..3 {
+        call(&t.app, "POST", "/api/sessions", None, body.clone()).await;
+    }
+    let r = call(&t.app, "POST", "/api/sessions", None, body).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn change_password_revokes_other_sessions() {
+    let t = TestApp::new();
+    let a = register(&t.app, "zhao.liu@example.org").await;
+    let login = j(json!({"login": "zhao.liu@example.org", "password": PASSWORD}));
+    let b = call(&t.app, "POST", "/api/sessions", None, login.clone()).await.json()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let r = call(
+        &t.app,
+        "PUT",
+        "/api/account/password",
+        Some(&a),
+        j(json!({"current_password": "Not-The-Password-1", "new_password": "River-Stone-77"})),
+    )
+    .await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "current_password_wrong"));
+    let r = call(
+        &t.app,
+        "PUT",
+        "/api/account/password",
+        Some(&a),
+        j(json!({"current_password": PASSWORD, "new_password": "123456"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = call(
+        &t.app,
+        "PUT",
+        "/api/account/password",
+        Some(&a),
+        j(json!({"current_password": PASSWORD, "new_password": "River-Stone-77"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["revoked_sessions"], 1);
+    assert_eq!(call(&t.app, "GET", "/api/account", Some(&a), None).await.status, StatusCode::OK);
+    assert_eq!(call(&t.app, "GET", "/api/account", Some(&b), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&t.app, "POST", "/api/sessions", None, login).await.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "zhao.liu@example.org", "password": "River-Stone-77"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn profile_validates_id_documents_and_keeps_one_account_per_document() {
+    let t = TestApp::new();
+    let a = register(&t.app, "sun.qi@example.org").await;
+    let b = register(&t.app, "zhou.ba@example.org").await;
+    let r = call(&t.app, "GET", "/api/account/profile", Some(&a), None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+
+    let id = resident_id("11010519491231002");
+    let mut wrong = id.clone();
+    let last = if wrong.ends_with('0') { '1' } else { '0' };
+    wrong.pop();
+    wrong.push(last);
+    let bad_cases = [
+        (json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": wrong}), "id_checksum"),
+        (json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": "1234"}), "id_length"),
+        (json!({"legal_name": "孙七", "id_kind": "driving_licence", "id_number": id}), "id_unknown_kind"),
+        (json!({"legal_name": "", "id_kind": "resident_id", "id_number": id}), "legal_name_invalid"),
+        (
+            json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": id, "phone": "123"}),
+            "login_invalid",
+        ),
+    ];
+    for (body, code) in bad_cases {
+        let r = call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body)).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{:?}", r.json());
+    }
+    assert_eq!(count(&t.app, Tree::AccountByIdDocument), 0, "nothing stored");
+
+    let body = json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": id.to_lowercase(), "phone": "13800138000"});
+    let r = call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body.clone())).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(r.json()["birth_date"], "1949-12-31");
+    assert_eq!(r.json()["gender"], "female");
+    let r = call(&t.app, "GET", "/api/account/profile", Some(&a), None).await;
+    assert_eq!(r.json()["legal_name"], "孙七");
+    // Setting the same profile again is fine (same account, same document).
+    assert_eq!(
+        call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body.clone())).await.status,
+        StatusCode::OK
+    );
+
+    let r = call(&t.app, "PUT", "/api/account/profile", Some(&b), j(body)).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "id_document_taken"));
+    let r = call(&t.app, "GET", "/api/account/profile", Some(&b), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "the refused profile was not stored");
+
+    // Personal data is sealed at rest.
+    let raw: Vec<u8> = t
+        .app
+        .store
+        .scan_prefix(Tree::Accounts, b"")
+        .expect("scan")
+        .into_iter()
+        .flat_map(|(_, v)| v)
+        .collect();
+    assert!(!raw.windows(id.len()).any(|w| w == id.as_bytes()), "ID number sealed");
+    assert!(!raw.windows("孙七".len()).any(|w| w == "孙七".as_bytes()), "name sealed");
+
+    // Moving account A to another document frees the first one for B.
+    let other = resident_id("44030419900101123");
+    let r = call(
+        &t.app,
+        "PUT",
+        "/api/account/profile",
+        Some(&a),
+        j(json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": other})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let r = call(
+        &t.app,
+        "PUT",
+        "/api/account/profile",
+        Some(&b),
+        j(json!({"legal_name": "周八", "id_kind": "resident_id", "id_number": id})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    assert_eq!(count(&t.app, Tree::AccountByIdDocument), 2);
+}
+
+#[tokio::test]
+async fn password_recovery_with_a_single_use_code() {
+    let t = TestApp::new();
+    let old = register(&t.app, "qian.jiu@example.org").await;
+    let r =
+        call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "nobody@example.org"}))).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "same answer for unknown accounts");
+    assert!(list_outbox(&*t.app.store, &t.app.keys).expect("outbox").is_empty());
+
+    let r = call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "qian.jiu@example.org"})))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let outbox = list_outbox(&*t.app.store, &t.app.keys).expect("outbox");
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].message.to, "qian.jiu@example.org");
+    let code: String = outbox[0]
+        .message
+        .body
+        .split_whitespace()
+        .find(|w| w.len() >= 6 && w.chars().take(6).all(|c| c.is_ascii_digit()))
+        .map(|w| w.chars().take(6).collect())
+        .expect("code in body");
+
+    let reset =
+        |code: &str, pw: &str| j(json!({"login": "qian.jiu@example.org", "code": code, "new_password": pw}));
+    let wrong_code = if code == "000000" { "111111" } else { "000000" };
+    let r = call(&t.app, "POST", "/api/password-recovery/reset", None, reset(wrong_code, "Maple-Window-31"))
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "recovery_code_wrong"));
+    let r = call(&t.app, "POST", "/api/password-recovery/reset", None, reset(&code, "Maple-Window-31")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    let r = call(&t.app, "POST", "/api/password-recovery/reset", None, reset(&code, "Other-Window-32")).await;
+    assert_eq!(r.code(), "recovery_code_wrong", "single use");
+    assert_eq!(call(&t.app, "GET", "/api/account", Some(&old), None).await.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "qian.jiu@example.org", "password": "Maple-Window-31"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn recovery_code_stops_after_too_many_wrong_attempts() {
+    let t = TestApp::new();
+    register(&t.app, "wu.shi@example.org").await;
+    call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "wu.shi@example.org"}))).await;
+    let outbox = list_outbox(&*t.app.store, &t.app.keys).expect("outbox");
+    let code: String = outbox[0].message.body.chars().filter(char::is_ascii_digit).take(6).collect();
+    let wrong = if code == "999999" { "888888" } else { "999999" };
+    for _ in 0..5 {
+        let body =
+            j(json!({"login": "wu.shi@example.org", "code": wrong, "new_password": "Maple-Window-31"}));
+        call(&t.app, "POST", "/api/password-recovery/reset", None, body).await;
+    }
+    let body = j(json!({"login": "wu.shi@example.org", "code": code, "new_password": "Maple-Window-31"}));
+    let r = call(&t.app, "POST", "/api/password-recovery/reset", None, body).await;
+    assert_eq!(r.code(), "recovery_code_wrong", "the right code no longer works after 5 misses");
+}
+
+#[tokio::test]
+async fn catalog_endpoints_with_etags() {
+    let t = TestApp::new();
+    let r = call(&t.app, "GET", "/api/exams", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()[0]["id"], EXAM);
+    let etag = r.headers["etag"].to_str().expect("etag").to_owned();
+    let r = call_h(&t.app, "GET", "/api/exams", None, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(r.body.is_empty());
+    let r = call_h(&t.app, "GET", "/api/exams", None, None, &[("if-none-match", "\"stale\"")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    for part in [
+        "",
+        "/agreement",
+        "/announcements",
+        "/guide",
+        "/form",
+        "/subjects",
+        "/slots",
+        "/centers",
+        "/availability",
+    ] {
+        let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}{part}"), None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{part}");
+        assert!(r.headers.contains_key("etag"), "{part}");
+    }
+    let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}/agreement"), None, None).await;
+    assert_eq!(r.json()["sha256"].as_str().map(str::len), Some(64));
+    let r = call(&t.app, "GET", "/api/catalog", None, None).await;
+    assert_eq!(r.json()["exam"][0]["id"], EXAM);
+
+    let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}/availability"), None, None).await;
+    let centers = r.json()["centers"].as_array().expect("centers").clone();
+    assert_eq!(centers.len(), 4);
+    for c in &centers {
+        assert_eq!(c["free"], c["total_capacity"], "all free for now");
+        for s in c["subjects"].as_array().expect("subjects") {
+            assert_eq!((s["held"].as_u64(), s["paid"].as_u64()), (Some(0), Some(0)));
+            assert_eq!(s["free"], s["capacity"]);
+        }
+    }
+    let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}/centers/bj-haidian"), None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["subjects"][0]["fee_fen"].as_i64().is_some());
+    let r =
+        call(&t.app, "GET", &format!("/api/exams/{EXAM}/centers/bj-haidian/availability"), None, None).await;
+    assert_eq!(r.json()["center"], "bj-haidian");
+
+    for bad in [
+        "/api/exams/nope",
+        "/api/exams/nope/agreement",
+        &format!("/api/exams/{EXAM}/nope"),
+        &format!("/api/exams/{EXAM}/centers/nope"),
+    ] {
+        let r = call(&t.app, "GET", bad, None, None).await;
+        assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn operators_are_scoped_to_their_centers() {
+    let t = TestApp::new();
+    let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
+    let r = call(&t.app, "GET", "/api/operator/me", Some(&admin), None).await;
+    assert_eq!(r.json()["role"], "administrator");
+
+    let create = |u: &str, role: &str, centers: Value| {
+        j(json!({"username": u, "password": "Counter-Desk-58", "role": role, "centers": centers}))
+    };
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/operator/operators",
+        Some(&admin),
+        create("haidian", "center_operator", json!(["bj-haidian"])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/operator/operators",
+        Some(&admin),
+        create("haidian", "center_operator", json!(["bj-haidian"])),
+    )
+    .await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "username_taken"));
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/operator/operators",
+        Some(&admin),
+        create("ghost", "center_operator", json!(["nowhere"])),
+    )
+    .await;
+    assert_eq!(r.code(), "center_unknown");
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/operator/operators",
+        Some(&admin),
+        create("ghost", "center_operator", json!([])),
+    )
+    .await;
+    assert_eq!(r.code(), "centers_required");
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/operator/operators",
+        Some(&admin),
+        j(json!({"username": "ghost", "password": "Counter-Desk-58", "role": "king"})),
+    )
+    .await;
+    assert_eq!(r.code(), "invalid_body");
+    let r =
+        call(&t.app, "POST", "/api/operator/operators", Some(&admin), create("audit", "auditor", json!([])))
+            .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(count(&t.app, Tree::Operators), 3);
+
+    let center = operator_login(&t.app, "haidian", "Counter-Desk-58").await;
+    let seats = |c: &str| format!("/api/operator/exams/{EXAM}/centers/{c}/seats");
+    let r = call(&t.app, "GET", &seats("bj-haidian"), Some(&center), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(&t.app, "GET", &seats("bj-chaoyang"), Some(&center), None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    assert!(r.json().get("free").is_none(), "no data leaks with the 403");
+    let r = call(&t.app, "GET", "/api/operator/centers", Some(&center), None).await;
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+    let r = call(&t.app, "GET", "/api/operator/audit", Some(&center), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r =
+        call(&t.app, "POST", "/api/operator/operators", Some(&center), create("x1x", "auditor", json!([])))
+            .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let auditor = operator_login(&t.app, "audit", "Counter-Desk-58").await;
+    let r = call(&t.app, "GET", "/api/operator/audit?from=1&limit=5", Some(&auditor), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(5));
+    assert_eq!(r.json()[0]["action"], "system.seed");
+    let r = call(&t.app, "GET", "/api/operator/audit?limit=lots", Some(&auditor), None).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    assert_eq!(call(&t.app, "GET", &seats("bj-chaoyang"), Some(&auditor), None).await.status, StatusCode::OK);
+    let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&auditor), Some(b"x".to_vec())).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Candidate tokens do not open operator routes, and the reverse.
+    let cand = register(&t.app, "zheng.yi@example.org").await;
+    assert_eq!(
+        call(&t.app, "GET", "/api/operator/me", Some(&cand), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&t.app, "GET", "/api/account", Some(&admin), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = call(
+        &t.app,
+        "POST",
+        "/api/operator/sessions",
+        None,
+        j(json!({"username": "admin", "password": "Wrong-Pass-123"})),
+    )
+    .await;
+    assert_eq!(r.code(), "bad_credentials");
+
+    let r = call(&t.app, "DELETE", "/api/operator/sessions/current", Some(&center), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        call(&t.app, "GET", "/api/operator/me", Some(&center), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn catalog_import_by_an_administrator() {
+    let t = TestApp::new();
+    let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
+    let before = call(&t.app, "GET", "/api/catalog", None, None).await.headers["etag"].clone();
+    let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&admin), Some(b"exam = 5".to_vec())).await;
+    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "catalog_invalid"));
+    let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&admin), Some(vec![0xff, 0xfe])).await;
+    assert_eq!(r.code(), "catalog_encoding");
+    assert_eq!(call(&t.app, "GET", "/api/catalog", None, None).await.headers["etag"], before, "unchanged");
+
+    let changed = baoming_core::catalog::DEMO_CATALOG_TOML.replace("subject_cap = 3", "subject_cap = 2");
+    let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&admin), Some(changed.into_bytes())).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let after = call(&t.app, "GET", &format!("/api/exams/{EXAM}"), None, None).await;
+    assert_eq!(after.json()["subject_cap"], 2);
+    let entries = audit::read(&*t.app.store, 1, 100).expect("audit");
+    assert!(entries.iter().any(|e| e.action == "catalog.import"));
+}
+
+#[tokio::test]
+async fn every_change_is_in_an_intact_audit_chain() {
+    let t = TestApp::new();
+    let token = register(&t.app, "feng.er@example.org").await;
+    call(
+        &t.app,
+        "POST",
+        "/api/sessions",
+        None,
+        j(json!({"login": "feng.er@example.org", "password": PASSWORD})),
+    )
+    .await;
+    call(&t.app, "DELETE", "/api/sessions/current", Some(&token), None).await;
+    let actions: Vec<String> =
+        audit::read(&*t.app.store, 1, 100).expect("read").into_iter().map(|e| e.action).collect();
+    assert_eq!(actions, ["system.seed", "account.register", "account.login", "account.logout"]);
+    assert_eq!(audit::verify(&*t.app.store).expect("verify"), 4);
+}
