@@ -47,6 +47,11 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub const GENESIS_ACTOR: [u8; 16] = *b"baoming:genesis\0";
 /// The actor of every change the server makes. No client change may use it.
 pub const SERVER_ACTOR: [u8; 16] = *b"baoming:server\0\0";
+/// The server's actor, ready to pass to [`RegistrationDoc::new`] or [`RegistrationDoc::load`].
+pub fn server_actor() -> ActorId {
+    ActorId::from(&SERVER_ACTOR[..])
+}
+
 const GENESIS_MESSAGE: &str = "baoming genesis v1";
 const ID_DOMAIN: &[u8] = b"baoming/registration-document/v1";
 

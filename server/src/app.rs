@@ -64,6 +64,8 @@ pub struct AppState {
     pub notifier: Notifier,
     /// Third-party logins in progress.
     pub oauth: crate::oauth::PendingLogins,
+    /// Live registration documents and sync tickets.
+    pub hub: crate::registrations::Hub,
     catalog: RwLock<Option<Arc<CatalogView>>>,
     write_lock: Mutex<()>,
     ready: AtomicBool,
@@ -108,6 +110,7 @@ impl AppState {
             captchas: Captchas::new(Duration::from_secs(config.captcha_ttl_secs), 10_000),
             notifier,
             oauth: crate::oauth::PendingLogins::default(),
+            hub: crate::registrations::Hub::default(),
             hasher,
             keys,
             store,

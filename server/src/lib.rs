@@ -5,7 +5,8 @@
 //!
 //! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
 //! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
-//!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`];
+//!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
+//!   registration documents and the live sync hub);
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, and [`crypto`] for
 //!   encryption at rest and keyed look-up hashes.
@@ -28,6 +29,7 @@ pub mod notifier;
 pub mod oauth;
 pub mod operators;
 pub mod passwords;
+pub mod registrations;
 pub mod server;
 pub mod sessions;
 pub mod storage;

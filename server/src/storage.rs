@@ -46,11 +46,17 @@ pub enum Tree {
     Recovery,
     /// Index: OAuth provider ‖ 0 ‖ provider subject → account id.
     AccountByOAuth,
+    /// Registration documents: document id → sealed snapshot.
+    Documents,
+    /// Registration document chunks: document id ‖ big-endian sequence → sealed chunk.
+    DocumentChunks,
+    /// Sync states of devices with a storage id: account ‖ 0 ‖ storage id ‖ 0 ‖ document id.
+    SyncStates,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 14] = [
+    pub const ALL: [Tree; 17] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -65,6 +71,9 @@ impl Tree {
         Tree::Outbox,
         Tree::Recovery,
         Tree::AccountByOAuth,
+        Tree::Documents,
+        Tree::DocumentChunks,
+        Tree::SyncStates,
     ];
 
     /// The stable on-disk name.
@@ -84,6 +93,9 @@ impl Tree {
             Tree::Outbox => "outbox",
             Tree::Recovery => "recovery",
             Tree::AccountByOAuth => "account_by_oauth",
+            Tree::Documents => "documents",
+            Tree::DocumentChunks => "document_chunks",
+            Tree::SyncStates => "sync_states",
         }
     }
 

@@ -8,6 +8,7 @@ mod accounts;
 mod catalog;
 mod oauth;
 mod operators;
+mod sync;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,7 +54,9 @@ pub fn routes(
         .unify()
         .or(operators::routes(app.clone()))
         .unify()
-        .or(oauth::routes(app))
+        .or(oauth::routes(app.clone()))
+        .unify()
+        .or(sync::routes(app))
         .unify()
         .recover(recover)
         .unify()

@@ -1,0 +1,345 @@
+//! The sync endpoint (protocol.md §8): a WebSocket speaking automerge-repo protocol "1" with
+//! Baoming's refusal extension, authenticated at the upgrade, and the tickets for clients that
+//! cannot set headers on a WebSocket request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use baoming_core::document::DocumentId;
+use baoming_core::sync::{PeerSync, Received};
+use baoming_core::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, RefusedItem, WireMessage};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use warp::filters::BoxedFilter;
+use warp::filters::ws::{Message, WebSocket, Ws};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::{account_auth, json, run, with_app};
+use crate::app::{App, now};
+use crate::error::{ApiError, error_response};
+use crate::registrations::{Hub, LiveDoc};
+use crate::sessions::{self, Owner};
+use crate::storage::{Tree, Txn};
+
+/// The server's peer id on every connection.
+pub(super) const SERVER_PEER_ID: &str = "baoming-server";
+/// Time allowed for the `join` after the upgrade.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages a connection may send per second, sustained, and in a burst.
+const RATE_PER_SEC: f64 = 50.0;
+const RATE_BURST: f64 = 200.0;
+
+#[derive(Deserialize)]
+struct TicketQuery {
+    ticket: Option<String>,
+}
+
+pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
+    let ticket = warp::path!("api" / "sync" / "tickets")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(account_auth(app.clone()))
+        .and_then(|app: App, ctx: super::AccountCtx| async move {
+            run(&app, async {
+                let ticket = app.hub.issue_ticket(&ctx.account_id);
+                Ok(json(
+                    StatusCode::CREATED,
+                    &serde_json::json!({ "ticket": ticket, "expires_in": crate::registrations::TICKET_TTL.as_secs() }),
+                ))
+            })
+            .await
+        })
+        .boxed();
+
+    let socket = warp::path!("api" / "sync")
+        .and(warp::get())
+        .and(with_app(app))
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::query::<TicketQuery>())
+        .and(warp::ws())
+        .map(|app: App, auth: Option<String>, query: TicketQuery, ws: Ws| {
+            match authenticate(&app, auth, query.ticket) {
+                Ok(account) => ws
+                    .max_message_size(MAX_FRAME_BYTES)
+                    .max_frame_size(MAX_FRAME_BYTES)
+                    .on_upgrade(move |socket| connection(app, account, socket))
+                    .into_response(),
+                Err(e) => error_response(&e),
+            }
+        })
+        .boxed();
+    ticket.or(socket).unify().boxed()
+}
+
+/// Bearer token (header) or single-use ticket (query), checked before the upgrade.
+fn authenticate(app: &App, auth: Option<String>, ticket: Option<String>) -> Result<String, ApiError> {
+    if let Some(t) = ticket {
+        return app
+            .hub
+            .redeem_ticket(&t)
+            .ok_or(ApiError::Unauthorized("the sync ticket is unknown, used or expired"));
+    }
+    let header =
+        auth.ok_or(ApiError::Unauthorized("send Authorization: Bearer <token> or ?ticket=<ticket>"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
+    match sessions::resolve(&*app.store, token.trim(), now())?.owner {
+        Owner::Account(id) => Ok(id),
+        Owner::Operator(_) => {
+            Err(ApiError::Unauthorized("an operator token cannot sync candidate documents"))
+        }
+    }
+}
+
+/// One document a connection syncs.
+struct Subscription {
+    live: Arc<LiveDoc>,
+    peer: PeerSync,
+    storage_key: Option<Vec<u8>>,
+}
+
+struct Conn {
+    app: App,
+    id: u64,
+    account: String,
+    peer_id: String,
+    storage_id: Option<String>,
+    allowed: Vec<(DocumentId, String)>,
+    subs: HashMap<DocumentId, Subscription>,
+    notify_tx: mpsc::UnboundedSender<DocumentId>,
+}
+
+fn frame(message: &WireMessage) -> Message {
+    Message::binary(wire::encode(message))
+}
+
+async fn connection(app: App, account: String, socket: WebSocket) {
+    let (mut tx, mut rx) = socket.split();
+    // Handshake: the first frame must be a `join` that speaks version "1".
+    let first = match tokio::time::timeout(JOIN_TIMEOUT, rx.next()).await {
+        Ok(Some(Ok(m))) if m.is_binary() => wire::decode(m.as_bytes()),
+        _ => {
+            let _ = tx
+                .send(frame(&WireMessage::Error { message: "join_required: send `join` first".into() }))
+                .await;
+            let _ = tx.close().await;
+            return;
+        }
+    };
+    let (peer_id, metadata) = match first {
+        Ok(WireMessage::Join { sender_id, supported_protocol_versions, peer_metadata })
+            if supported_protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) =>
+        {
+            (sender_id, peer_metadata)
+        }
+        Ok(WireMessage::Join { .. }) => {
+            let _ = tx
+                .send(frame(&WireMessage::Error {
+                    message: "unsupported_version: this server speaks \"1\"".into(),
+                }))
+                .await;
+            let _ = tx.close().await;
+            return;
+        }
+        Ok(_) => {
+            let _ = tx
+                .send(frame(&WireMessage::Error { message: "join_required: send `join` first".into() }))
+                .await;
+            let _ = tx.close().await;
+            return;
+        }
+        Err(e) => {
+            let _ = tx.send(frame(&WireMessage::Error { message: format!("{}: {e}", e.code()) })).await;
+            let _ = tx.close().await;
+            return;
+        }
+    };
+    let reply = WireMessage::Peer {
+        sender_id: SERVER_PEER_ID.into(),
+        target_id: peer_id.clone(),
+        selected_protocol_version: PROTOCOL_VERSION.into(),
+        peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false }),
+    };
+    if tx.send(frame(&reply)).await.is_err() {
+        return;
+    }
+
+    let (notify_tx, mut notify_rx) = mpsc::unbounded_channel();
+    let mut conn = Conn {
+        id: app.hub.connection_id(),
+        allowed: Hub::allowed(&app, &account),
+        storage_id: metadata.and_then(|m| if m.is_ephemeral { None } else { m.storage_id }),
+        app,
+        account,
+        peer_id,
+        subs: HashMap::new(),
+        notify_tx,
+    };
+    let mut tokens = RATE_BURST;
+    let mut last = Instant::now();
+    loop {
+        let outgoing = tokio::select! {
+            incoming = rx.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                if msg.is_close() {
+                    break;
+                }
+                if !msg.is_binary() {
+                    continue;
+                }
+                let elapsed = last.elapsed().as_secs_f64();
+                last = Instant::now();
+                tokens = (tokens + elapsed * RATE_PER_SEC).min(RATE_BURST) - 1.0;
+                if tokens < 0.0 {
+                    vec![WireMessage::Error { message: "rate_limited: too many messages; reconnect later".into() }]
+                } else {
+                    conn.handle(msg.as_bytes()).await
+                }
+            }
+            Some(doc) = notify_rx.recv() => conn.push(doc).await,
+        };
+        let mut closing = false;
+        for m in &outgoing {
+            closing |= matches!(m, WireMessage::Error { .. });
+            if tx.send(frame(m)).await.is_err() {
+                closing = true;
+                break;
+            }
+        }
+        if closing {
+            break;
+        }
+    }
+    conn.close();
+    let _ = tx.close().await;
+}
+
+impl Conn {
+    /// Handles one frame; returns the frames to send.
+    async fn handle(&mut self, bytes: &[u8]) -> Vec<WireMessage> {
+        let message = match wire::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => return vec![WireMessage::Error { message: format!("{}: {e}", e.code()) }],
+        };
+        match message {
+            WireMessage::Request { document_id, data, .. } | WireMessage::Sync { document_id, data, .. } => {
+                self.sync(&document_id, &data).await
+            }
+            WireMessage::Leave { .. } | WireMessage::Error { .. } => {
+                vec![WireMessage::Error { message: "closing: the peer left".into() }]
+            }
+            WireMessage::Join { .. } => {
+                vec![WireMessage::Error { message: "duplicate_join: already joined".into() }]
+            }
+            // Ephemeral messages are not relayed; unknown types are ignored.
+            _ => Vec::new(),
+        }
+    }
+
+    fn unavailable(&self, document_id: &str) -> Vec<WireMessage> {
+        vec![WireMessage::DocUnavailable {
+            sender_id: SERVER_PEER_ID.into(),
+            target_id: self.peer_id.clone(),
+            document_id: document_id.to_owned(),
+        }]
+    }
+
+    async fn subscription(&mut self, id: DocumentId, exam: &str) -> Result<&mut Subscription, ApiError> {
+        if !self.subs.contains_key(&id) {
+            let live = self.app.hub.open(&self.app, id, &self.account, exam).await?;
+            live.listen(self.id, self.notify_tx.clone());
+            let storage_key = self.storage_id.as_ref().map(|s| {
+                let mut k = format!("{}\0{s}\0", self.account).into_bytes();
+                k.extend_from_slice(id.as_bytes());
+                k
+            });
+            let peer = match &storage_key {
+                Some(k) => self
+                    .app
+                    .store
+                    .get(Tree::SyncStates, k)?
+                    .and_then(|b| PeerSync::restore(&b).ok())
+                    .unwrap_or_default(),
+                None => PeerSync::new(),
+            };
+            self.subs.insert(id, Subscription { live, peer, storage_key });
+        }
+        self.subs.get_mut(&id).ok_or_else(|| ApiError::Internal("subscription vanished".into()))
+    }
+
+    async fn sync(&mut self, document_id: &str, data: &[u8]) -> Vec<WireMessage> {
+        let Ok(id) = document_id.parse::<DocumentId>() else { return self.unavailable(document_id) };
+        let Some(exam) = self.allowed.iter().find(|(d, _)| *d == id).map(|(_, e)| e.clone()) else {
+            return self.unavailable(document_id);
+        };
+        let (app, conn_id, peer_id) = (self.app.clone(), self.id, self.peer_id.clone());
+        let sub = match self.subscription(id, &exam).await {
+            Ok(s) => s,
+            Err(e) => return vec![WireMessage::Error { message: format!("{}: {e}", e.code()) }],
+        };
+        let mut out = Vec::new();
+        match sub.live.receive(&app, conn_id, &mut sub.peer, data).await {
+            Ok(Received::Refused(refusal)) => {
+                tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
+                out.push(WireMessage::Refused {
+                    sender_id: SERVER_PEER_ID.into(),
+                    target_id: peer_id.clone(),
+                    document_id: document_id.to_owned(),
+                    status: refusal.status.as_str().into(),
+                    refused: refusal
+                        .refused
+                        .iter()
+                        .map(|r| RefusedItem { path: r.path.clone(), reason: r.reason.as_str().into() })
+                        .collect(),
+                    heads: refusal.heads.iter().map(ToString::to_string).collect(),
+                });
+            }
+            Ok(Received::Applied(_) | Received::Ignored) => {}
+            Err(e) => return vec![WireMessage::Error { message: format!("{}: {e}", e.code()) }],
+        }
+        if let Some(reply) = sub.live.generate(&mut sub.peer).await {
+            out.push(WireMessage::Sync {
+                sender_id: SERVER_PEER_ID.into(),
+                target_id: peer_id,
+                document_id: document_id.to_owned(),
+                data: reply,
+            });
+        }
+        if let Some(k) = &sub.storage_key {
+            // Sync state is an optimisation: it is written without waiting for a flush.
+            let mut txn = Txn::new();
+            txn.put(Tree::SyncStates, k.clone(), sub.peer.save());
+            if let Err(e) = app.store.commit(&txn) {
+                tracing::warn!(document = %id, "could not keep the sync state: {e}");
+            }
+        }
+        out
+    }
+
+    /// Another writer changed `id`: send this peer what it lacks.
+    async fn push(&mut self, id: DocumentId) -> Vec<WireMessage> {
+        let peer_id = self.peer_id.clone();
+        let Some(sub) = self.subs.get_mut(&id) else { return Vec::new() };
+        match sub.live.generate(&mut sub.peer).await {
+            Some(data) => vec![WireMessage::Sync {
+                sender_id: SERVER_PEER_ID.into(),
+                target_id: peer_id,
+                document_id: id.to_string(),
+                data,
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    fn close(&mut self) {
+        for sub in self.subs.values() {
+            sub.live.unlisten(self.id);
+        }
+    }
+}
