@@ -419,3 +419,51 @@ async fn a_lock_while_offline_ends_with_the_server_state_and_rejected_edits() {
     let mut ws = connect(addr, &token, Some("phone-storage")).await;
     assert!(device.sync_with(&mut ws).await < 6);
 }
+
+/// A stock `@automerge/automerge-repo` 2.5 client from npm syncs a draft with the server from
+/// Node: it finds the candidate's document, edits an answer the server accepts, and an answer
+/// written as a text object that the server refuses; a Rust device then sees exactly the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stock_automerge_repo_client_syncs_a_draft() {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
+    assert!(
+        interop.join("node_modules/@automerge/automerge-repo").exists(),
+        "the interop test needs its npm packages: run `npm ci --prefix tests/interop` (tests/run-all.sh does)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Binary::start(dir.path());
+    let (account_id, token) = account(server.addr, "node@example.org");
+    let r = http(server.addr, "POST", "/api/sync/tickets", Some(&token), None).expect("ticket");
+    let ticket = r.json()["ticket"].as_str().expect("ticket").to_owned();
+    let doc_id = DocumentId::derive(EXAM, &account_id).to_string();
+    let url = format!("ws://{}/api/sync?ticket={ticket}", server.addr);
+    let node = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .arg("60")
+            .arg("node")
+            .current_dir(&interop)
+            .arg("stock-client.mjs")
+            .arg(url)
+            .arg(&doc_id)
+            .arg("王小明")
+            .output()
+    });
+    let out = node.await.expect("join").expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let steps: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert_eq!(steps[0]["step"], "found");
+    assert_eq!(steps[0]["exam"], EXAM);
+    assert_eq!(steps.last().map(|s| s["step"].clone()), Some(json!("done")));
+
+    let mut device = Device::new(&account_id, 9);
+    let mut ws = connect(server.addr, &token, None).await;
+    device.sync_with(&mut ws).await;
+    let draft = device.doc.draft();
+    assert_eq!(
+        draft.fields.get("name").map(String::as_str),
+        Some("王小明"),
+        "the stock client's answer arrived"
+    );
+    assert!(!draft.fields.contains_key("address"), "the text-object answer was refused");
+}
