@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// The body is not the expected CBOR (the sync batch form).
+    #[error("the request body is not valid sync CBOR: {0}")]
+    MalformedCbor(String),
     /// The body is JSON but does not have the expected shape or types.
     #[error("the request body does not match the expected fields: {0}")]
     WrongShape(String),
@@ -110,6 +113,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::MalformedCbor(_) => "malformed_cbor",
             ApiError::WrongShape(_) => "invalid_body",
             ApiError::Invalid { code, .. } | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized(_) => "unauthorized",
@@ -132,7 +136,9 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::MalformedCbor(_) | ApiError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::WrongShape(_) | ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_)
             | ApiError::BadCredentials

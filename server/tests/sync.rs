@@ -467,3 +467,94 @@ async fn a_stock_automerge_repo_client_syncs_a_draft() {
     );
     assert!(!draft.fields.contains_key("address"), "the text-object answer was refused");
 }
+
+impl Device {
+    /// Background sync through the HTTP batch form until neither side has anything to say.
+    fn sync_over_http(&mut self, addr: SocketAddr, token: &str) -> Option<WireMessage> {
+        use baoming_core::wire::{BatchRequest, BatchResponse};
+        let mut refusal = None;
+        for round in 0.. {
+            assert!(round < 20, "batch sync does not settle");
+            let messages: Vec<Vec<u8>> = self.sync.generate(&mut self.doc).into_iter().collect();
+            let req = BatchRequest {
+                document_id: self.doc_id.to_string(),
+                storage_id: Some("background".into()),
+                messages: messages.clone(),
+            };
+            let r = http(addr, "POST", "/api/sync/batch", Some(token), Some(&req.encode())).expect("batch");
+            assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+            let resp = BatchResponse::decode(&r.body).expect("batch response");
+            if let Some(WireMessage::Refused { heads, refused, .. }) = &resp.refused {
+                let heads: Vec<_> = heads.iter().map(|h| h.parse().expect("hash")).collect();
+                let refused: Vec<_> = refused
+                    .iter()
+                    .map(|r| baoming_core::document::RefusedPath {
+                        path: r.path.clone(),
+                        reason: serde_json::from_value(json!(r.reason)).expect("reason"),
+                    })
+                    .collect();
+                self.rejected
+                    .extend(self.sync.reset_after_refusal(&mut self.doc, &heads, &refused).expect("reset"));
+                refusal = resp.refused.clone();
+            }
+            for m in &resp.messages {
+                self.sync.receive_trusted(&mut self.doc, m).expect("apply");
+            }
+            if messages.is_empty() && resp.messages.is_empty() {
+                return refusal;
+            }
+        }
+        refusal
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_batch_form_syncs_the_same_documents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Binary::start(dir.path());
+    let (account_id, token) = account(server.addr, "batch@example.org");
+
+    let mut live = Device::new(&account_id, 10);
+    live.doc.set_field("name", "赵六").expect("edit");
+    let mut ws = connect(server.addr, &token, None).await;
+    live.sync_with(&mut ws).await;
+
+    let addr = server.addr;
+    let (acct, tok) = (account_id.clone(), token.clone());
+    let background = tokio::task::spawn_blocking(move || {
+        let mut b = Device::new(&acct, 11);
+        assert!(b.sync_over_http(addr, &tok).is_none());
+        assert_eq!(b.doc.draft().fields.get("name").map(String::as_str), Some("赵六"));
+        b.doc.set_field("mobile", "13600136000").expect("edit");
+        assert!(b.sync_over_http(addr, &tok).is_none());
+        // A refused write comes back as a refusal in the response, and nothing is applied.
+        let server_obj = b.doc.automerge().get(automerge::ROOT, "server").expect("get").expect("server").1;
+        b.doc.automerge().put(&server_obj, "status", "paid").expect("put");
+        b.doc.automerge().commit();
+        let refusal = b.sync_over_http(addr, &tok);
+        assert!(matches!(refusal, Some(WireMessage::Refused { refused, .. }) if refused[0].path == "server.status"));
+        b
+    })
+    .await
+    .expect("background device");
+    assert_eq!(background.doc.status(), Status::Draft);
+
+    let mut ws = connect(server.addr, &token, None).await;
+    live.sync_with(&mut ws).await;
+    assert_eq!(live.doc.draft().fields.get("mobile").map(String::as_str), Some("13600136000"));
+    assert_eq!(live.doc.status(), Status::Draft);
+
+    // Bad bodies and foreign documents are typed errors.
+    let r = http(server.addr, "POST", "/api/sync/batch", Some(&token), Some(b"\xa1\x64type")).expect("bad");
+    assert_eq!(r.status, 400, "{:?}", r.json());
+    let foreign = baoming_core::wire::BatchRequest {
+        document_id: DocumentId::derive(EXAM, "someone-else").to_string(),
+        storage_id: None,
+        messages: vec![],
+    };
+    let r =
+        http(server.addr, "POST", "/api/sync/batch", Some(&token), Some(&foreign.encode())).expect("foreign");
+    assert_eq!(r.status, 404);
+    let r = http(server.addr, "POST", "/api/sync/batch", None, Some(&foreign.encode())).expect("anonymous");
+    assert_eq!(r.status, 401);
+}

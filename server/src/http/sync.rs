@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use baoming_core::document::DocumentId;
 use baoming_core::sync::{PeerSync, Received};
-use baoming_core::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, RefusedItem, WireMessage};
+use baoming_core::wire::{
+    self, BatchRequest, BatchResponse, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, RefusedItem,
+    WireMessage,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -39,6 +42,7 @@ struct TicketQuery {
 }
 
 pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
+    let (app_for_batch, auth_app) = (app.clone(), app.clone());
     let ticket = warp::path!("api" / "sync" / "tickets")
         .and(warp::post())
         .and(with_app(app.clone()))
@@ -72,7 +76,95 @@ pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
             }
         })
         .boxed();
-    ticket.or(socket).unify().boxed()
+    let batch = warp::path!("api" / "sync" / "batch")
+        .and(warp::post())
+        .and(with_app(app_for_batch))
+        .and(account_auth(auth_app))
+        .and(warp::body::content_length_limit(MAX_FRAME_BYTES as u64))
+        .and(warp::body::bytes())
+        .and_then(|app: App, ctx: super::AccountCtx, body: bytes::Bytes| async move {
+            run(&app, batch(&app, &ctx.account_id, &body)).await
+        })
+        .boxed();
+    ticket.or(socket).unify().or(batch).unify().boxed()
+}
+
+/// The HTTP batch form: the device's sync messages in, the server's reply out, in one request.
+async fn batch(app: &App, account: &str, body: &[u8]) -> Result<Response, ApiError> {
+    let req =
+        BatchRequest::decode(body).map_err(|e| ApiError::MalformedCbor(format!("{}: {e}", e.code())))?;
+    let id: DocumentId = req
+        .document_id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("document {} is not available", req.document_id)))?;
+    let exam = Hub::allowed(app, account)
+        .into_iter()
+        .find(|(d, _)| *d == id)
+        .map(|(_, e)| e)
+        .ok_or_else(|| ApiError::NotFound(format!("document {} is not available", req.document_id)))?;
+    let live = app.hub.open(app, id, account, &exam).await?;
+    let key = req.storage_id.as_deref().map(|s| storage_key(account, s, &id));
+    let mut peer = restore_peer(app, key.as_deref())?;
+    let conn = app.hub.connection_id();
+    let mut refused = None;
+    for message in &req.messages {
+        if let Received::Refused(r) = live.receive(app, conn, &mut peer, message).await? {
+            refused = Some(refusal_frame(&r, "http-batch", &req.document_id));
+        }
+    }
+    // The server answers messages; a request without any is how a device ends the exchange.
+    let messages = if req.messages.is_empty() {
+        Vec::new()
+    } else {
+        live.generate(&mut peer).await.into_iter().collect()
+    };
+    keep_peer(app, key, &peer);
+    let body = BatchResponse { messages, refused }.encode();
+    let mut resp = Response::new(body.into());
+    resp.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("application/cbor"));
+    Ok(resp)
+}
+
+fn storage_key(account: &str, storage_id: &str, id: &DocumentId) -> Vec<u8> {
+    let mut k = format!("{account}\0{storage_id}\0").into_bytes();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The saved sync state of a device with a storage id, or a fresh one.
+fn restore_peer(app: &App, key: Option<&[u8]>) -> Result<PeerSync, ApiError> {
+    Ok(match key {
+        Some(k) => {
+            app.store.get(Tree::SyncStates, k)?.and_then(|b| PeerSync::restore(&b).ok()).unwrap_or_default()
+        }
+        None => PeerSync::new(),
+    })
+}
+
+/// Keeps the sync state of a device with a storage id (an optimisation: written unflushed).
+fn keep_peer(app: &App, key: Option<Vec<u8>>, peer: &PeerSync) {
+    if let Some(k) = key {
+        let mut txn = Txn::new();
+        txn.put(Tree::SyncStates, k, peer.save());
+        if let Err(e) = app.store.commit(&txn) {
+            tracing::warn!("could not keep a sync state: {e}");
+        }
+    }
+}
+
+fn refusal_frame(refusal: &baoming_core::document::Refusal, target: &str, document_id: &str) -> WireMessage {
+    WireMessage::Refused {
+        sender_id: SERVER_PEER_ID.into(),
+        target_id: target.to_owned(),
+        document_id: document_id.to_owned(),
+        status: refusal.status.as_str().into(),
+        refused: refusal
+            .refused
+            .iter()
+            .map(|r| RefusedItem { path: r.path.clone(), reason: r.reason.as_str().into() })
+            .collect(),
+        heads: refusal.heads.iter().map(ToString::to_string).collect(),
+    }
 }
 
 /// Bearer token (header) or single-use ticket (query), checked before the upgrade.
@@ -254,20 +346,8 @@ impl Conn {
         if !self.subs.contains_key(&id) {
             let live = self.app.hub.open(&self.app, id, &self.account, exam).await?;
             live.listen(self.id, self.notify_tx.clone());
-            let storage_key = self.storage_id.as_ref().map(|s| {
-                let mut k = format!("{}\0{s}\0", self.account).into_bytes();
-                k.extend_from_slice(id.as_bytes());
-                k
-            });
-            let peer = match &storage_key {
-                Some(k) => self
-                    .app
-                    .store
-                    .get(Tree::SyncStates, k)?
-                    .and_then(|b| PeerSync::restore(&b).ok())
-                    .unwrap_or_default(),
-                None => PeerSync::new(),
-            };
+            let storage_key = self.storage_id.as_deref().map(|s| storage_key(&self.account, s, &id));
+            let peer = restore_peer(&self.app, storage_key.as_deref())?;
             self.subs.insert(id, Subscription { live, peer, storage_key });
         }
         self.subs.get_mut(&id).ok_or_else(|| ApiError::Internal("subscription vanished".into()))
@@ -287,18 +367,7 @@ impl Conn {
         match sub.live.receive(&app, conn_id, &mut sub.peer, data).await {
             Ok(Received::Refused(refusal)) => {
                 tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
-                out.push(WireMessage::Refused {
-                    sender_id: SERVER_PEER_ID.into(),
-                    target_id: peer_id.clone(),
-                    document_id: document_id.to_owned(),
-                    status: refusal.status.as_str().into(),
-                    refused: refusal
-                        .refused
-                        .iter()
-                        .map(|r| RefusedItem { path: r.path.clone(), reason: r.reason.as_str().into() })
-                        .collect(),
-                    heads: refusal.heads.iter().map(ToString::to_string).collect(),
-                });
+                out.push(refusal_frame(&refusal, &peer_id, document_id));
             }
             Ok(Received::Applied(_) | Received::Ignored) => {}
             Err(e) => return vec![WireMessage::Error { message: format!("{}: {e}", e.code()) }],
@@ -311,14 +380,7 @@ impl Conn {
                 data: reply,
             });
         }
-        if let Some(k) = &sub.storage_key {
-            // Sync state is an optimisation: it is written without waiting for a flush.
-            let mut txn = Txn::new();
-            txn.put(Tree::SyncStates, k.clone(), sub.peer.save());
-            if let Err(e) = app.store.commit(&txn) {
-                tracing::warn!(document = %id, "could not keep the sync state: {e}");
-            }
-        }
+        keep_peer(&app, sub.storage_key.clone(), &sub.peer);
         out
     }
 
