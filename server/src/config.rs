@@ -207,7 +207,8 @@ impl Config {
         }
         for (name, raw) in env {
             let Some(rest) = name.strip_prefix("BAOMING_") else { continue };
-            if matches!(rest, "CONFIG" | "LOG") {
+            // Read elsewhere: the config file path, the log filter, the CLI's operator password.
+            if matches!(rest, "CONFIG" | "LOG" | "OPERATOR_PASSWORD") {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
@@ -316,6 +317,8 @@ mod tests {
             ("BAOMING_SMTP__HOST".to_owned(), "mail.example.org".to_owned()),
             ("BAOMING_SMTP__FROM".to_owned(), "noreply@example.org".to_owned()),
             ("OTHER".to_owned(), "x".to_owned()),
+            ("BAOMING_LOG".to_owned(), "debug".to_owned()),
+            ("BAOMING_OPERATOR_PASSWORD".to_owned(), "not a config key".to_owned()),
         ];
         let flags = FlagOverrides { listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))), data_dir: None };
         let c = Config::load(Some(&file), env, &flags).expect("load");
