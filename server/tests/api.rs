@@ -650,6 +650,12 @@ async fn operators_are_scoped_to_their_centers() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().map(Vec::len), Some(5));
     assert_eq!(r.json()[0]["action"], "system.seed");
+    let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&auditor), None).await;
+    assert_eq!((r.status, r.json()["intact"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(
+        call(&t.app, "GET", "/api/operator/audit/verify", Some(&center), None).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = call(&t.app, "GET", "/api/operator/audit?limit=lots", Some(&auditor), None).await;
     assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
     assert_eq!(call(&t.app, "GET", &seats("bj-chaoyang"), Some(&auditor), None).await.status, StatusCode::OK);
@@ -721,4 +727,15 @@ async fn every_change_is_in_an_intact_audit_chain() {
         audit::read(&*t.app.store, 1, 100).expect("read").into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["system.seed", "account.register", "account.login", "account.logout"]);
     assert_eq!(audit::verify(&*t.app.store).expect("verify"), 4);
+
+    // Tamper with entry 2 directly in the tree: the online check reports it.
+    let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
+    let key = 2u64.to_be_bytes().to_vec();
+    let raw = t.app.store.get(Tree::Audit, &key).expect("get").expect("entry");
+    let edited = String::from_utf8_lossy(&raw).replace("account.register", "account.deleted!");
+    let mut txn = baoming_server::storage::Txn::new();
+    txn.put(Tree::Audit, key, edited.into_bytes());
+    t.app.store.commit(&txn).expect("tamper");
+    let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&admin), None).await;
+    assert_eq!((r.json()["intact"].as_bool(), r.json()["broken_at"].as_u64()), (Some(false), Some(2)));
 }
