@@ -38,6 +38,8 @@ pub struct Config {
     /// The 256-bit data key as 64 hex characters; when absent, `data_dir/data.key` is used or
     /// generated (with a loud warning).
     pub data_key: Option<String>,
+    /// sled's page cache, in MiB.
+    pub storage_cache_mb: u64,
     /// Largest JSON request body, in bytes.
     pub body_limit_bytes: u64,
     /// Largest catalog upload (TOML), in bytes.
@@ -140,6 +142,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
             data_key: None,
+            storage_cache_mb: 256,
             body_limit_bytes: 64 * 1024,
             catalog_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
