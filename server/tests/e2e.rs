@@ -338,6 +338,20 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("data key"));
 
+    // Reset an operator's password from the CLI; the old one stops working.
+    let (ok, out, err) = admin(&data, &["operator", "reset-password", "dongcheng"]);
+    assert!(ok, "{err}");
+    let new_password =
+        out.lines().find_map(|l| l.strip_prefix("password: ")).expect("new password").to_owned();
+    let s = Server::start(&data);
+    let login = |p: &str| {
+        s.req("POST", "/api/operator/sessions", None, Some(json!({"username": "dongcheng", "password": p})))
+            .status
+    };
+    assert_eq!(login(&op_password), 401);
+    assert_eq!(login(&new_password), 200);
+    assert!(s.stop());
+
     // Tamper with the audit tree directly: audit-verify must fail.
     let (ok, out, _) = admin(&data, &["audit-verify"]);
     assert!(ok, "{out}");
