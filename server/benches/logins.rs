@@ -27,6 +27,10 @@ const PASSWORD: &str = "Lantern-Harbor-42";
 
 fn argon_bound(seconds: f64) -> f64 {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    argon_rate(threads, seconds)
+}
+
+fn argon_rate(threads: usize, seconds: f64) -> f64 {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -86,6 +90,7 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     println!("cores: {cores}");
+    println!("one thread alone: {:.1} hashes/s", argon_rate(1, 3.0));
     let bound_before = argon_bound(4.0);
     println!("Argon2id bound before the run (19 MiB, t=2, p=1, {cores} threads): {bound_before:.1} hashes/s");
 
