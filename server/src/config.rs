@@ -38,6 +38,8 @@ pub struct Config {
     /// The 256-bit data key as 64 hex characters; when absent, `data_dir/data.key` is used or
     /// generated (with a loud warning).
     pub data_key: Option<String>,
+    /// sled's page cache, in MiB.
+    pub storage_cache_mb: u64,
     /// Largest JSON request body, in bytes.
     pub body_limit_bytes: u64,
     /// Largest catalog upload (TOML), in bytes.
@@ -140,6 +142,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
             data_key: None,
+            storage_cache_mb: 256,
             body_limit_bytes: 64 * 1024,
             catalog_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
@@ -207,7 +210,8 @@ impl Config {
         }
         for (name, raw) in env {
             let Some(rest) = name.strip_prefix("BAOMING_") else { continue };
-            if matches!(rest, "CONFIG" | "LOG") {
+            // Read elsewhere: the config file path, the log filter, the CLI's operator password.
+            if matches!(rest, "CONFIG" | "LOG" | "OPERATOR_PASSWORD") {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
@@ -316,6 +320,8 @@ mod tests {
             ("BAOMING_SMTP__HOST".to_owned(), "mail.example.org".to_owned()),
             ("BAOMING_SMTP__FROM".to_owned(), "noreply@example.org".to_owned()),
             ("OTHER".to_owned(), "x".to_owned()),
+            ("BAOMING_LOG".to_owned(), "debug".to_owned()),
+            ("BAOMING_OPERATOR_PASSWORD".to_owned(), "not a config key".to_owned()),
         ];
         let flags = FlagOverrides { listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))), data_dir: None };
         let c = Config::load(Some(&file), env, &flags).expect("load");

@@ -11,7 +11,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         StartError::Storage(StorageError::Engine(format!("{}: {e}", config.data_dir.display())))
     })?;
-    let store: Arc<dyn Storage> = Arc::new(SledStorage::open(&config.data_dir)?);
+    let store: Arc<dyn Storage> = Arc::new(SledStorage::open_with_cache(
+        &config.data_dir,
+        config.storage_cache_mb.saturating_mul(1024 * 1024),
+    )?);
     let listen = config.listen;
     let data_dir = config.data_dir.clone();
     let startup = tokio::task::spawn_blocking(move || AppState::build(config, store))

@@ -237,9 +237,19 @@ fn engine(e: sled::Error) -> StorageError {
 }
 
 impl SledStorage {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir` with sled's page cache bounded to 64 MiB.
     pub fn open(dir: &Path) -> Result<SledStorage, StorageError> {
-        let db = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).open().map_err(engine)?;
+        SledStorage::open_with_cache(dir, 64 * 1024 * 1024)
+    }
+
+    /// Opens (or creates) the database in `dir` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStorage, StorageError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(engine)?;
         let trees = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()).map_err(engine))

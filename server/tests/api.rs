@@ -650,6 +650,12 @@ async fn operators_are_scoped_to_their_centers() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().map(Vec::len), Some(5));
     assert_eq!(r.json()[0]["action"], "system.seed");
+    let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&auditor), None).await;
+    assert_eq!((r.status, r.json()["intact"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(
+        call(&t.app, "GET", "/api/operator/audit/verify", Some(&center), None).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = call(&t.app, "GET", "/api/operator/audit?limit=lots", Some(&auditor), None).await;
     assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
     assert_eq!(call(&t.app, "GET", &seats("bj-chaoyang"), Some(&auditor), None).await.status, StatusCode::OK);
@@ -721,4 +727,75 @@ async fn every_change_is_in_an_intact_audit_chain() {
         audit::read(&*t.app.store, 1, 100).expect("read").into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["system.seed", "account.register", "account.login", "account.logout"]);
     assert_eq!(audit::verify(&*t.app.store).expect("verify"), 4);
+
+    // Tamper with entry 2 directly in the tree: the online check reports it.
+    let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
+    let key = 2u64.to_be_bytes().to_vec();
+    let raw = t.app.store.get(Tree::Audit, &key).expect("get").expect("entry");
+    let edited = String::from_utf8_lossy(&raw).replace("account.register", "account.deleted!");
+    let mut txn = baoming_server::storage::Txn::new();
+    txn.put(Tree::Audit, key, edited.into_bytes());
+    t.app.store.commit(&txn).expect("tamper");
+    let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&admin), None).await;
+    assert_eq!((r.json()["intact"].as_bool(), r.json()["broken_at"].as_u64()), (Some(false), Some(2)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_registrations_and_profiles_keep_uniqueness() {
+    let t = TestApp::new();
+    let body = j(json!({"login": "race@example.org", "password": PASSWORD}));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (app, body) = (t.app.clone(), body.clone());
+        tasks.push(tokio::spawn(async move { call(&app, "POST", "/api/accounts", None, body).await.status }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("join"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT));
+    assert_eq!(count(&t.app, Tree::Accounts), 1);
+
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        tokens.push(register(&t.app, &format!("racer{i}@example.org")).await);
+    }
+    let id = resident_id("31011519851205002");
+    let mut tasks = Vec::new();
+    for token in tokens {
+        let (app, id) = (t.app.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = j(json!({"legal_name": "赛跑", "id_kind": "resident_id", "id_number": id}));
+            call(&app, "PUT", "/api/account/profile", Some(&token), body).await.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("join"));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(count(&t.app, Tree::AccountByIdDocument), 1);
+    audit::verify(&*t.app.store).expect("audit intact under concurrency");
+}
+
+#[tokio::test]
+async fn operator_login_also_raises_a_captcha() {
+    let t = TestApp::new();
+    let bad = j(json!({"username": "admin", "password": "Wrong-Pass-123"}));
+    for _ in 0..3 {
+        let r = call(&t.app, "POST", "/api/operator/sessions", None, bad.clone()).await;
+        assert_eq!(r.code(), "bad_credentials");
+    }
+    let good = j(json!({"username": "admin", "password": OPERATOR_PASSWORD}));
+    let r = call(&t.app, "POST", "/api/operator/sessions", None, good).await;
+    assert_eq!(r.code(), "captcha_required");
+    let c = call(&t.app, "POST", "/api/captcha", None, None).await;
+    let id = c.headers["x-captcha-id"].to_str().expect("id").to_owned();
+    let answer = read_digits(&c.body).expect("readable");
+    let body = j(
+        json!({"username": "admin", "password": OPERATOR_PASSWORD, "captcha_id": id, "captcha_answer": answer}),
+    );
+    let r = call(&t.app, "POST", "/api/operator/sessions", None, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
 }

@@ -262,6 +262,15 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     assert!(ok, "{err}");
     let op_password =
         out.lines().find_map(|l| l.strip_prefix("password: ")).expect("generated password").to_owned();
+    let mut cmd = Command::new(BIN);
+    test_env(&mut cmd)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["admin", "operator", "create", "inspector", "--role", "auditor"])
+        .env("BAOMING_OPERATOR_PASSWORD", "Lookout-Desk-91");
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("password:"), "given, not generated");
     let (ok, _, err) = admin(&data, &["operator", "create", "dongcheng", "--role", "auditor"]);
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, _, err) =
@@ -306,6 +315,13 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
         Some(json!({"username": "dongcheng", "password": op_password})),
     );
     assert_eq!(r.status, 200, "CLI-created operator logs in");
+    let r = s.req(
+        "POST",
+        "/api/operator/sessions",
+        None,
+        Some(json!({"username": "inspector", "password": "Lookout-Desk-91"})),
+    );
+    assert_eq!(r.status, 200, "operator created with a password from the environment logs in");
     assert_eq!(s.req("GET", "/api/exams/ncre-2027-03", None, None).json()["subject_cap"], 2);
     assert!(s.stop());
 
@@ -321,6 +337,20 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
         .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("data key"));
+
+    // Reset an operator's password from the CLI; the old one stops working.
+    let (ok, out, err) = admin(&data, &["operator", "reset-password", "dongcheng"]);
+    assert!(ok, "{err}");
+    let new_password =
+        out.lines().find_map(|l| l.strip_prefix("password: ")).expect("new password").to_owned();
+    let s = Server::start(&data);
+    let login = |p: &str| {
+        s.req("POST", "/api/operator/sessions", None, Some(json!({"username": "dongcheng", "password": p})))
+            .status
+    };
+    assert_eq!(login(&op_password), 401);
+    assert_eq!(login(&new_password), 200);
+    assert!(s.stop());
 
     // Tamper with the audit tree directly: audit-verify must fail.
     let (ok, out, _) = admin(&data, &["audit-verify"]);

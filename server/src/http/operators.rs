@@ -265,6 +265,32 @@ pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
         })
         .boxed();
 
+    let verify = warp::path!("api" / "operator" / "audit" / "verify")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(auth())
+        .and_then(|app: App, ctx: OperatorCtx| async move {
+            run(&app, async {
+                authorize(&ctx.operator, Permission::ReadAudit)?;
+                let store = app.store.clone();
+                let result = tokio::task::spawn_blocking(move || audit::verify(&*store))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(match result {
+                    Ok(entries) => {
+                        json(StatusCode::OK, &serde_json::json!({ "intact": true, "entries": entries }))
+                    }
+                    Err(audit::VerifyError::Broken(b)) => json(
+                        StatusCode::OK,
+                        &serde_json::json!({ "intact": false, "broken_at": b.at, "reason": b.reason }),
+                    ),
+                    Err(audit::VerifyError::Storage(e)) => return Err(e.into()),
+                })
+            })
+            .await
+        })
+        .boxed();
+
     let create = warp::path!("api" / "operator" / "operators")
         .and(warp::post())
         .and(with_app(app.clone()))
@@ -296,6 +322,8 @@ pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
         .or(seats)
         .unify()
         .or(audit_route)
+        .unify()
+        .or(verify)
         .unify()
         .or(create)
         .unify()
