@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "npm packages of the interop test (a stock automerge-repo client)"
-npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+npm install --prefix tests/interop --no-save --no-audit --no-fund --loglevel=error
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check

@@ -159,11 +159,14 @@ pub struct IncomingLimits {
     pub max_changes: usize,
     /// Most operations in one batch.
     pub max_ops: usize,
+    /// Most operations the whole document may hold after the batch (a registration holds a few
+    /// hundred; the cap stops a device from growing a document without bound).
+    pub max_document_ops: u64,
 }
 
 impl Default for IncomingLimits {
     fn default() -> Self {
-        IncomingLimits { max_changes: 1_000, max_ops: 20_000 }
+        IncomingLimits { max_changes: 1_000, max_ops: 20_000, max_document_ops: 200_000 }
     }
 }
 
@@ -189,6 +192,8 @@ pub enum RefusalReason {
     Malformed,
     /// The batch exceeds the change or operation limits.
     BatchTooLarge,
+    /// The document would grow past its size limit.
+    DocumentTooLarge,
 }
 
 impl RefusalReason {
@@ -204,6 +209,7 @@ impl RefusalReason {
             RefusalReason::MissingDependencies => "missing_dependencies",
             RefusalReason::Malformed => "malformed",
             RefusalReason::BatchTooLarge => "batch_too_large",
+            RefusalReason::DocumentTooLarge => "document_too_large",
         }
     }
 
@@ -219,6 +225,7 @@ impl RefusalReason {
             RefusalReason::MissingDependencies => "changes depend on history the server does not have",
             RefusalReason::Malformed => "not valid Automerge data",
             RefusalReason::BatchTooLarge => "too many changes or operations in one batch",
+            RefusalReason::DocumentTooLarge => "the registration document would grow too large",
         }
     }
 }
@@ -808,6 +815,9 @@ impl RegistrationDoc {
         }
         if !fork.get_missing_deps(&[]).is_empty() {
             return Err(refuse(whole(RefusalReason::MissingDependencies)));
+        }
+        if fork.stats().num_ops > limits.max_document_ops {
+            return Err(refuse(whole(RefusalReason::DocumentTooLarge)));
         }
 
         let mut refused = BTreeSet::new();

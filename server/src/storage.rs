@@ -390,7 +390,15 @@ mod tests {
             s.commit(&t).expect("commit");
             s.flush().expect("flush");
         }
-        let s = SledStorage::open(dir.path()).expect("reopen");
+        // sled's background flusher may still hold the file lock for a moment after the drop.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let s = loop {
+            match SledStorage::open(dir.path()) {
+                Ok(s) => break s,
+                Err(e) if std::time::Instant::now() > deadline => panic!("reopen: {e}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
         let v: u32 =
             decode(Tree::Meta, &s.get(Tree::Meta, b"k").expect("get").expect("present")).expect("decode");
         assert_eq!(v, 42);

@@ -428,7 +428,7 @@ async fn a_stock_automerge_repo_client_syncs_a_draft() {
     let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
     assert!(
         interop.join("node_modules/@automerge/automerge-repo").exists(),
-        "the interop test needs its npm packages: run `npm ci --prefix tests/interop` (tests/run-all.sh does)"
+        "the interop test needs its npm packages: run `npm install --prefix tests/interop` (tests/run-all.sh does)"
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Binary::start(dir.path());

@@ -422,6 +422,9 @@ fn reserved_actors_malformed_data_missing_deps_and_limits() {
     let limits = IncomingLimits { max_changes: 1, ..IncomingLimits::default() };
     let refusal = server.apply_incoming(&[&chunk], limits).expect_err("refused");
     assert_eq!(paths(&refusal), vec![("*".into(), RefusalReason::BatchTooLarge)]);
+    let tiny = IncomingLimits { max_document_ops: 4, ..IncomingLimits::default() };
+    let refusal = server.apply_incoming(&[&chunk], tiny).expect_err("document cap");
+    assert_eq!(paths(&refusal), vec![("*".into(), RefusalReason::DocumentTooLarge)]);
     server.apply_incoming(&[&chunk], IncomingLimits::default()).expect("within default limits");
 }
 

@@ -1,0 +1,229 @@
+//! Helpers shared by the workspace-level harnesses: start the real server binary, create
+//! candidate accounts, and run devices (the core's document and sync engine) over real
+//! WebSockets.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use automerge::ActorId;
+use baoming_core::document::{DocumentId, RegistrationDoc};
+use baoming_core::sync::PeerSync;
+use baoming_core::wire::{WireMessage, decode, encode};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+/// The exam session of the demo catalog.
+pub const EXAM: &str = "ncre-2027-03";
+
+/// A running `baoming-server` process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+/// The release binary built by `cargo build --release -p baoming-server`.
+pub fn release_binary() -> Result<PathBuf, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let bin = target.join("release").join("baoming-server");
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!("{} is missing: run `cargo build --release -p baoming-server` first", bin.display()))
+    }
+}
+
+impl ServerProcess {
+    /// Starts `binary serve` on a free port with a temporary database. Argon2 runs with small
+    /// parameters (explicitly allowed for tests) because these harnesses measure sync, not logins.
+    pub fn start(binary: &Path) -> Result<ServerProcess, String> {
+        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut child = Command::new(binary)
+            .env("BAOMING_ARGON2__MEMORY_KIB", "256")
+            .env("BAOMING_ARGON2__ALLOW_WEAK_FOR_TESTS", "true")
+            .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "100000000")
+            .env("BAOMING_DEMO_OPERATOR_PASSWORD", "Harness-Operator-Pass-1")
+            .env("BAOMING_LOG", "warn")
+            .env_remove("BAOMING_CONFIG")
+            .env_remove("BAOMING_DATA_KEY")
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", binary.display()))?;
+        let mut reader = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err("the server exited before listening".into());
+            }
+            if let Some(a) = line.trim().strip_prefix("Baoming server listening on http://") {
+                break a.parse::<SocketAddr>().map_err(|e| e.to_string())?;
+            }
+        };
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        Ok(ServerProcess { child, addr, _data: data })
+    }
+
+    /// The server's resident memory in bytes (Linux `/proc`).
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Registers a candidate; returns (account id, session token).
+pub fn register(addr: SocketAddr, login: &str) -> Result<(String, String), String> {
+    let body = serde_json::json!({ "login": login, "password": "Harness-Pass-9271" });
+    let resp = ureq::post(&format!("http://{addr}/api/accounts"))
+        .send_json(&body)
+        .map_err(|e| format!("register {login}: {e}"))?;
+    let v: serde_json::Value = resp.into_body().read_json().map_err(|e| e.to_string())?;
+    match (v["account_id"].as_str(), v["token"].as_str()) {
+        (Some(a), Some(t)) => Ok((a.to_owned(), t.to_owned())),
+        _ => Err(format!("unexpected register answer {v}")),
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A device connected to the server: the core's document and sync engine over a WebSocket.
+pub struct Device {
+    /// The registration document.
+    pub doc: RegistrationDoc,
+    sync: PeerSync,
+    doc_id: String,
+    ws: Ws,
+    /// Bytes of frames sent and received so far.
+    pub wire_bytes: usize,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device").field("doc_id", &self.doc_id).finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Connects, joins and syncs the candidate's document until the server is quiet.
+    pub async fn connect(addr: SocketAddr, account: &str, token: &str, n: u32) -> Result<Device, String> {
+        let mut req = format!("ws://{addr}/api/sync").into_client_request().map_err(|e| e.to_string())?;
+        let auth = format!("Bearer {token}").parse().map_err(|_| "bad token header".to_owned())?;
+        req.headers_mut().insert("authorization", auth);
+        let (ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())?;
+        let mut actor = [0u8; 16];
+        actor[..4].copy_from_slice(&n.to_be_bytes());
+        actor[15] = 1;
+        let mut device = Device {
+            doc: RegistrationDoc::new(EXAM, ActorId::from(&actor[..])).map_err(|e| e.to_string())?,
+            sync: PeerSync::new(),
+            doc_id: DocumentId::derive(EXAM, account).to_string(),
+            ws,
+            wire_bytes: 0,
+        };
+        device
+            .send(&WireMessage::Join {
+                sender_id: format!("bench-{n}"),
+                supported_protocol_versions: vec!["1".into()],
+                peer_metadata: None,
+            })
+            .await?;
+        match device.recv().await? {
+            WireMessage::Peer { .. } => {}
+            other => return Err(format!("expected peer, got {other:?}")),
+        }
+        device.exchange(true).await?;
+        Ok(device)
+    }
+
+    async fn send(&mut self, m: &WireMessage) -> Result<(), String> {
+        let bytes = encode(m);
+        self.wire_bytes += bytes.len();
+        self.ws.send(Message::binary(bytes)).await.map_err(|e| e.to_string())
+    }
+
+    async fn recv(&mut self) -> Result<WireMessage, String> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Binary(b))) => {
+                    self.wire_bytes += b.len();
+                    return decode(&b).map_err(|e| e.to_string());
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("connection closed".into()),
+            }
+        }
+    }
+
+    fn frame(&self, data: Vec<u8>, first: bool) -> WireMessage {
+        let (sender_id, target_id, document_id) = ("bench".to_owned(), "baoming-server".to_owned(), self.doc_id.clone());
+        if first {
+            WireMessage::Request { sender_id, target_id, document_id, data }
+        } else {
+            WireMessage::Sync { sender_id, target_id, document_id, data }
+        }
+    }
+
+    /// Sends what this device has and applies the server's answers until neither side has more
+    /// to say. The server answers every message that changes what it knows; a message that
+    /// changes nothing may go unanswered, so a quiet 200 ms ends the exchange.
+    pub async fn exchange(&mut self, first: bool) -> Result<(), String> {
+        let mut first = first;
+        loop {
+            let Some(data) = self.sync.generate(&mut self.doc) else { return Ok(()) };
+            let m = self.frame(data, first);
+            first = false;
+            self.send(&m).await?;
+            match tokio::time::timeout(std::time::Duration::from_millis(200), self.recv()).await {
+                Ok(Ok(WireMessage::Sync { data, .. })) => {
+                    self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string())?
+                }
+                Ok(Ok(other)) => return Err(format!("unexpected {other:?}")),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// One round trip: sends what this device has and waits for the server's acknowledgement.
+    pub async fn round_trip(&mut self) -> Result<(), String> {
+        let data = self.sync.generate(&mut self.doc).ok_or("nothing to send")?;
+        let m = self.frame(data, false);
+        self.send(&m).await?;
+        match self.recv().await? {
+            WireMessage::Sync { data, .. } => self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string()),
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+
+    /// Waits for one pushed message and applies it.
+    pub async fn receive_push(&mut self) -> Result<(), String> {
+        match self.recv().await? {
+            WireMessage::Sync { data, .. } => self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string()),
+            other => Err(format!("unexpected {other:?}")),
+        }
+    }
+}
