@@ -4,15 +4,15 @@
 //! clock, no server types. So the server renders the downloads and a device can render a cached
 //! ticket offline with the same code and get the same pages.
 //!
-//! * Pages are A4, laid out in millimetres into a small display list ([`layout`]) and then
+//! * Pages are A4, laid out in millimetres into a small display list (module `layout`) and then
 //!   written with krilla.
-//! * All text goes through the fonts shipped in `core/assets/fonts` ([`font`]): Noto Sans CJK SC
+//! * All text goes through the fonts shipped in `core/assets/fonts` (module `font`): Noto Sans CJK SC
 //!   for everything it covers and HanaMinB as the fallback for the rarer CJK Extension B–F
 //!   characters that some names use. krilla embeds each font as a subset, so a page carries only
 //!   the glyphs it uses. A character neither font has is refused with
 //!   [`DocumentError::MissingGlyph`] instead of printing a box; [`missing_glyphs`] lets a caller
 //!   check a name long before a document is rendered.
-//! * The ticket's QR code ([`qr`]) carries the signed text from [`crate::ticket::sign_ticket`]
+//! * The ticket's QR code (module `qr`) carries the signed text from [`crate::ticket::sign_ticket`]
 //!   (error correction M, alphanumeric mode) and is drawn as vector squares.
 
 mod font;
