@@ -1,7 +1,7 @@
 //! The registration form (报名登记表): every answer, the photo, center, subjects with time slots
 //! and fees, the payment reference, the accepted agreement and when the form was generated.
 
-use super::layout::{Align, CONTENT_W, Column, MARGIN_TOP, MARGIN_X, Pages};
+use super::layout::{Align, CONTENT_W, Column, MARGIN_X, Pages};
 use super::{DocumentError, FormView};
 
 /// Photo frame: 33 × 48 mm, as the photo rules require.
@@ -28,10 +28,7 @@ pub fn render_form(view: &FormView) -> Result<Vec<u8>, DocumentError> {
     }
     let mut pages = Pages::new()?;
 
-    // Title.
-    pages.text(MARGIN_X, MARGIN_TOP + 6.0, CONTENT_W, 14.0, &view.exam_name, Align::Center, false)?;
-    pages.text(MARGIN_X, MARGIN_TOP + 16.0, CONTENT_W, 20.0, "报 名 登 记 表", Align::Center, true)?;
-    pages.y = MARGIN_TOP + 22.0;
+    pages.title(&view.exam_name, "报 名 登 记 表", 20.0)?;
 
     // Answers beside the photo: rows that start next to the frame are narrower.
     pages.heading("一、基本信息")?;

@@ -131,19 +131,48 @@ impl Pages {
         align: Align,
         bold: bool,
     ) -> Result<(), DocumentError> {
+        let op = self.text_op(x, y, w, size, text, align, bold)?;
+        self.ops().push(op);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)] // as `text`
+    fn text_op(
+        &self,
+        x: f32,
+        y: f32,
+        w: f32,
+        size: f32,
+        text: &str,
+        align: Align,
+        bold: bool,
+    ) -> Result<Op, DocumentError> {
         let width = self.width(text, size)?;
         let x = match align {
             Align::Left => x,
             Align::Center => x + (w - width) / 2.0,
             Align::Right => x + w - width,
         };
-        self.ops().push(Op::Text { x, y, size, text: text.to_owned(), bold });
+        Ok(Op::Text { x, y, size, text: text.to_owned(), bold })
+    }
+
+    /// The document's heading at the top of the first page: the exam name (wrapped and centred
+    /// when long) over the document's title in large bold type. Leaves the cursor below it.
+    pub(crate) fn title(&mut self, exam_name: &str, document: &str, size: f32) -> Result<(), DocumentError> {
+        let mut baseline = MARGIN_TOP;
+        for line in self.wrap(exam_name, 14.0, CONTENT_W)? {
+            baseline += 6.0;
+            self.text(MARGIN_X, baseline, CONTENT_W, 14.0, &line, Align::Center, false)?;
+        }
+        baseline += size_mm(size) * 1.4;
+        self.text(MARGIN_X, baseline, CONTENT_W, size, document, Align::Center, true)?;
+        self.y = baseline + size_mm(size) * 0.85;
         Ok(())
     }
 
     /// Breaks `text` into lines no wider than `width` mm at `size` pt. Breaks at any character
-    /// (Chinese has no spaces), but keeps a Latin word or number whole when it fits on a line;
-    /// `\n` forces a break.
+    /// (Chinese has no spaces), but keeps a Latin word or number whole when it fits on a line and
+    /// never starts a line with closing punctuation; `\n` forces a break.
     pub(crate) fn wrap(&self, text: &str, size: f32, width: f32) -> Result<Vec<String>, DocumentError> {
         let em = size_mm(size);
         let mut lines = Vec::new();
@@ -165,6 +194,13 @@ impl Pages {
                             line_w = self.fonts.width_em(&rest)? * em;
                             line = rest;
                         }
+                        // A line must not start with closing punctuation (禁则): carry the
+                        // last character over with it.
+                        _ if closes(ch) && line.chars().count() > 1 => {
+                            let carried = line.pop().map(String::from).unwrap_or_default();
+                            lines.push(std::mem::replace(&mut line, carried));
+                            line_w = self.fonts.width_em(&line)? * em;
+                        }
                         _ => {
                             lines.push(std::mem::take(&mut line));
                             line_w = 0.0;
@@ -179,7 +215,7 @@ impl Pages {
             }
             lines.push(line);
         }
-        Ok(lines)
+        Ok(lines.into_iter().map(|line| line.trim_end().to_owned()).collect())
     }
 
     /// A stroked (and optionally grey-filled) rectangle.
@@ -279,19 +315,17 @@ impl Pages {
     /// then writes the PDF.
     pub(crate) fn finish(mut self, title: &str, footer: &str) -> Result<Vec<u8>, DocumentError> {
         let count = self.pages.len();
+        let y = PAGE_H - 11.0;
         for index in 0..count {
-            let page_no = format!("第 {} 页 / 共 {} 页", index + 1, count);
-            let footer_ops = {
-                let mut tmp = Pages { fonts: self.fonts, pages: vec![Vec::new()], y: 0.0 };
-                let y = PAGE_H - 11.0;
-                tmp.line(MARGIN_X, y - 4.0, MARGIN_X + CONTENT_W, y - 4.0, 0.4);
-                tmp.text(MARGIN_X, y, CONTENT_W, 8.0, footer, Align::Left, false)?;
-                if count > 1 {
-                    tmp.text(MARGIN_X, y, CONTENT_W, 8.0, &page_no, Align::Right, false)?;
-                }
-                tmp.pages.remove(0)
-            };
-            self.pages[index].extend(footer_ops);
+            let mut ops = vec![
+                Op::Line { x1: MARGIN_X, y1: y - 4.0, x2: MARGIN_X + CONTENT_W, y2: y - 4.0, width: 0.4 },
+                self.text_op(MARGIN_X, y, CONTENT_W, 8.0, footer, Align::Left, false)?,
+            ];
+            if count > 1 {
+                let page_no = format!("第 {} 页 / 共 {} 页", index + 1, count);
+                ops.push(self.text_op(MARGIN_X, y, CONTENT_W, 8.0, &page_no, Align::Right, false)?);
+            }
+            self.pages[index].extend(ops);
         }
         self.write(title)
     }
@@ -312,6 +346,11 @@ impl Pages {
         }
         document.finish().map_err(|e| DocumentError::Pdf(format!("{e:?}")))
     }
+}
+
+/// Punctuation that may not begin a line in Chinese typesetting.
+fn closes(ch: char) -> bool {
+    "，。、；：？！）》」』】〕…—,.;:?!)".contains(ch)
 }
 
 fn fill_grey(level: u8) -> Fill {
@@ -403,4 +442,41 @@ fn draw(surface: &mut Surface<'_>, fonts: &Fonts, op: &Op) -> Result<(), Documen
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrap(text: &str, width: f32) -> Vec<String> {
+        Pages::new().expect("fonts load").wrap(text, 10.0, width).expect("wraps")
+    }
+
+    #[test]
+    fn wrapping_fits_the_width_and_keeps_every_character() {
+        let pages = Pages::new().expect("fonts load");
+        let text =
+            "考生须在开考前30分钟凭准考证和有效身份证件进入考场，开考15分钟后不得入场。Bring your ID card.";
+        let lines = wrap(text, 40.0);
+        assert!(lines.len() > 2);
+        for line in &lines {
+            assert!(pages.width(line, 10.0).expect("measures") <= 40.0, "{line:?} is too wide");
+        }
+        let joined: String = lines.concat();
+        assert_eq!(joined.replace(' ', ""), text.replace(' ', ""));
+    }
+
+    #[test]
+    fn lines_never_start_with_closing_punctuation() {
+        // Ten ideographs fill the line exactly, so the comma would open the next one.
+        let width = Pages::new().expect("fonts load").width("一二三四五六七八九十", 10.0).expect("measures");
+        let lines = wrap("一二三四五六七八九十，再来", width + 0.01);
+        assert_eq!(lines, vec!["一二三四五六七八九", "十，再来"]);
+    }
+
+    #[test]
+    fn latin_words_stay_whole_and_newlines_break() {
+        let width = Pages::new().expect("fonts load").width("二级 WPS Off", 10.0).expect("measures");
+        assert_eq!(wrap("二级 WPS Office\n高级应用", width), vec!["二级 WPS", "Office", "高级应用"]);
+    }
 }

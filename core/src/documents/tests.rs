@@ -303,3 +303,21 @@ fn a_long_form_continues_on_a_second_page() {
     assert!(page_two.contains("第29项填写内容"), "{page_two}");
     assert!(page_two.contains("第2页/共2页"), "{page_two}");
 }
+
+#[test]
+fn long_values_wrap_instead_of_running_off_the_page() {
+    let address =
+        "广西壮族自治区南宁市青秀区民族大道一百号广西民族大学相思湖校区综合教学楼东区三楼考务办公室旁";
+    let view = TicketView {
+        exam_name: "2026年下半年全国专业技术人员职业资格考试暨全国计算机等级考试（第七十二次）".to_owned(),
+        center_address: address.to_owned(),
+        ticket_number: "2611012401003051234".to_owned(),
+        ..ticket_view()
+    };
+    let pdf = render_ticket(&view).expect("the ticket renders");
+    let text = squeeze(&extract_text(&pdf));
+    assert!(text.contains(address), "{text}");
+    assert!(text.contains("（第七十二次）"), "{text}");
+    let pages = pdf_extract::extract_text_from_mem_by_pages(&pdf).expect("text extracts");
+    assert_eq!(pages.len(), 1, "still one page");
+}

@@ -2,7 +2,7 @@
 //! time, room and seat, the center and its address, the rules, and the signed QR code.
 
 use super::form::{PHOTO_H, PHOTO_W};
-use super::layout::{Align, CONTENT_W, Column, MARGIN_TOP, MARGIN_X, Pages};
+use super::layout::{Align, CONTENT_W, Column, MARGIN_X, Pages};
 use super::qr::QrMatrix;
 use super::{DocumentError, TicketView};
 
@@ -24,9 +24,7 @@ pub fn render_ticket(view: &TicketView) -> Result<Vec<u8>, DocumentError> {
     let matrix = QrMatrix::encode(&view.qr_text)?;
     let mut pages = Pages::new()?;
 
-    pages.text(MARGIN_X, MARGIN_TOP + 6.0, CONTENT_W, 14.0, &view.exam_name, Align::Center, false)?;
-    pages.text(MARGIN_X, MARGIN_TOP + 17.0, CONTENT_W, 22.0, "准 考 证", Align::Center, true)?;
-    pages.y = MARGIN_TOP + 24.0;
+    pages.title(&view.exam_name, "准 考 证", 22.0)?;
 
     // Identity block: five rows as tall as the photo frame beside them.
     let photo_x = MARGIN_X + CONTENT_W - PHOTO_W;
