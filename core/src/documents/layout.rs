@@ -247,11 +247,12 @@ impl Pages {
         self.ops().push(Op::Qr { x, y, module, matrix });
     }
 
-    /// A bordered table at `x` starting at the cursor. Rows flagged `true` are shaded (headers,
-    /// label columns are shaded per column with `shade_cols`). Every cell wraps within its
-    /// column; rows grow to their tallest cell and are at least `min_h` mm; a row that does not
-    /// fit on the page moves to the next one, repeating no header. Returns nothing; the cursor
-    /// ends below the table.
+    /// A bordered table at `x`, starting at the cursor; the cursor ends below it.
+    ///
+    /// Rows flagged `true` are shaded and bold (headers, totals); the columns listed in
+    /// `shade_cols` are shaded in every row (labels). Every cell wraps within its column; a row
+    /// is as tall as its tallest cell and at least `min_h` mm; a row that does not fit on the
+    /// page moves to the next one (the header is not repeated).
     pub(crate) fn table(
         &mut self,
         x: f32,
