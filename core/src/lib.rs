@@ -18,6 +18,8 @@
 //!   candidate API, and the incoming-change check.
 //!
 //! * [`client`] (feature `client`) — the device side: the local store in a folder.
+//! * [`documents`] (feature `documents`) — the registration form and admission ticket as PDF:
+//!   pure rendering (data in, PDF bytes out) with a shipped CJK font embedded as a subset.
 //!
 //! Outside the `client` feature nothing here does I/O or knows about FFI; the server and the bindings wrap it.
 
@@ -25,6 +27,8 @@ pub mod catalog;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod document;
+#[cfg(feature = "documents")]
+pub mod documents;
 pub mod draft;
 pub mod form;
 pub mod id_document;

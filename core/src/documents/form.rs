@@ -1,0 +1,130 @@
+//! The registration form (报名登记表): every answer, the photo, center, subjects with time slots
+//! and fees, the payment reference, the accepted agreement and when the form was generated.
+
+use super::layout::{Align, CONTENT_W, Column, MARGIN_X, Pages};
+use super::{DocumentError, FormView};
+
+/// Photo frame: 33 × 48 mm, as the photo rules require.
+pub(crate) const PHOTO_W: f32 = 33.0;
+pub(crate) const PHOTO_H: f32 = 48.0;
+const BODY: f32 = 10.0;
+const LABEL_W: f32 = 34.0;
+const ROW_H: f32 = 8.0;
+
+/// Formats fen as yuan with two decimals, e.g. `12050` → `120.50`.
+pub(crate) fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// Renders the registration form as an A4 PDF.
+///
+/// Fails with [`DocumentError::MissingGlyph`] when any text has a character the shipped fonts
+/// lack, [`DocumentError::Photo`] when the photo is not a JPEG, and
+/// [`DocumentError::FeeMismatch`] when the total is not the sum of the subjects' fees.
+pub fn render_form(view: &FormView) -> Result<Vec<u8>, DocumentError> {
+    let sum_fen = view.subjects.iter().map(|s| s.fee_fen).sum::<u64>();
+    if sum_fen != view.total_fee_fen {
+        return Err(DocumentError::FeeMismatch { total_fen: view.total_fee_fen, sum_fen });
+    }
+    let mut pages = Pages::new()?;
+
+    pages.title(&view.exam_name, "报 名 登 记 表", 20.0)?;
+
+    // Answers beside the photo: rows that start next to the frame are narrower.
+    pages.heading("一、基本信息")?;
+    let photo_x = MARGIN_X + CONTENT_W - PHOTO_W;
+    let photo_top = pages.y;
+    let photo_page = pages.page_index();
+    pages.photo(photo_x, photo_top, PHOTO_W, PHOTO_H, &view.photo_jpeg)?;
+    for row in &view.answers {
+        let beside_photo = pages.page_index() == photo_page && pages.y < photo_top + PHOTO_H - 0.01;
+        let width = if beside_photo { CONTENT_W - PHOTO_W - 3.0 } else { CONTENT_W };
+        let columns = [
+            Column { width: LABEL_W, align: Align::Left },
+            Column { width: width - LABEL_W, align: Align::Left },
+        ];
+        pages.table(
+            MARGIN_X,
+            &columns,
+            &[(false, vec![row.label.clone(), row.value.clone()])],
+            BODY,
+            ROW_H,
+            &[0],
+        )?;
+    }
+    if pages.page_index() == photo_page {
+        pages.y = pages.y.max(photo_top + PHOTO_H);
+    }
+
+    pages.heading("二、报考信息")?;
+    let kv = [
+        Column { width: LABEL_W, align: Align::Left },
+        Column { width: CONTENT_W - LABEL_W, align: Align::Left },
+    ];
+    pages.table(
+        MARGIN_X,
+        &kv,
+        &[
+            (false, vec!["考点".to_owned(), view.center_name.clone()]),
+            (false, vec!["考点地址".to_owned(), view.center_address.clone()]),
+        ],
+        BODY,
+        ROW_H,
+        &[0],
+    )?;
+    pages.y += 3.0;
+    let subject_cols = [
+        Column { width: 24.0, align: Align::Center },
+        Column { width: 62.0, align: Align::Left },
+        Column { width: CONTENT_W - 24.0 - 62.0 - 28.0, align: Align::Left },
+        Column { width: 28.0, align: Align::Right },
+    ];
+    let mut rows =
+        vec![(true, ["科目代码", "科目名称", "考试时间", "费用（元）"].map(str::to_owned).to_vec())];
+    for s in &view.subjects {
+        rows.push((false, vec![s.code.clone(), s.name.clone(), s.time_slot.clone(), yuan(s.fee_fen)]));
+    }
+    rows.push((
+        true,
+        vec![String::new(), "合计".to_owned(), format!("共 {} 科", view.subjects.len()), yuan(sum_fen)],
+    ));
+    pages.table(MARGIN_X, &subject_cols, &rows, BODY, ROW_H, &[])?;
+
+    pages.heading("三、缴费与协议")?;
+    pages.table(
+        MARGIN_X,
+        &kv,
+        &[
+            (false, vec!["缴费金额".to_owned(), format!("{} 元", yuan(view.total_fee_fen))]),
+            (false, vec!["支付流水号".to_owned(), view.payment_reference.clone()]),
+            (false, vec!["报名协议版本".to_owned(), view.agreement_version.clone()]),
+            (false, vec!["协议 SHA-256".to_owned(), view.agreement_sha256.clone()]),
+        ],
+        BODY,
+        ROW_H,
+        &[0],
+    )?;
+
+    pages.heading("四、考生声明")?;
+    pages.paragraphs(
+        "本人已阅读并同意报名协议，承诺所填报信息真实、准确、完整。如有虚假，本人承担由此产生的一切后果。",
+        BODY,
+    )?;
+    pages.ensure(16.0);
+    pages.y += 12.0;
+    let sign_y = pages.y;
+    pages.text(
+        MARGIN_X + CONTENT_W / 2.0,
+        sign_y,
+        CONTENT_W / 2.0,
+        BODY,
+        "考生签名：",
+        Align::Left,
+        false,
+    )?;
+    let sign_x = MARGIN_X + CONTENT_W / 2.0 + pages.width("考生签名：", BODY)?;
+    pages.line(sign_x, sign_y + 1.0, MARGIN_X + CONTENT_W, sign_y + 1.0, 0.5);
+
+    let footer = format!("生成时间：{}　本表由报名系统生成，请妥善保管。", view.generated_at);
+    pages.finish(&format!("{} 报名登记表", view.exam_name), &footer)
+}
