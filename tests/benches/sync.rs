@@ -43,7 +43,9 @@ async fn run(binary: &std::path::Path, n: usize, seconds: u64) {
     // Accounts (one per device), created before anything is measured.
     println!("registering {n} candidate accounts…");
     let accounts = tokio::task::spawn_blocking(move || {
-        (0..n).map(|i| register(addr, &format!("bench{i}@example.org")).expect("register")).collect::<Vec<_>>()
+        (0..n)
+            .map(|i| register(addr, &format!("bench{i}@example.org")).expect("register"))
+            .collect::<Vec<_>>()
     })
     .await
     .expect("accounts");
@@ -110,7 +112,11 @@ async fn run(binary: &std::path::Path, n: usize, seconds: u64) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "round trips: {} in {elapsed:.1} s = {:.0}/s with {n} connected devices (budget ≥ 5000/s); median {:.1} ms, p99 {:.1} ms (budget ≤ 50 ms)",
         all.len(),

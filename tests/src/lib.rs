@@ -82,7 +82,8 @@ impl ServerProcess {
     /// The server's resident memory in bytes (Linux `/proc`).
     pub fn rss_bytes(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb: u64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        let kb: u64 =
+            status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
         Some(kb * 1024)
     }
 }
@@ -179,7 +180,8 @@ impl Device {
     }
 
     fn frame(&self, data: Vec<u8>, first: bool) -> WireMessage {
-        let (sender_id, target_id, document_id) = ("bench".to_owned(), "baoming-server".to_owned(), self.doc_id.clone());
+        let (sender_id, target_id, document_id) =
+            ("bench".to_owned(), "baoming-server".to_owned(), self.doc_id.clone());
         if first {
             WireMessage::Request { sender_id, target_id, document_id, data }
         } else {
@@ -214,7 +216,9 @@ impl Device {
         let m = self.frame(data, false);
         self.send(&m).await?;
         match self.recv().await? {
-            WireMessage::Sync { data, .. } => self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string()),
+            WireMessage::Sync { data, .. } => {
+                self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string())
+            }
             other => Err(format!("unexpected {other:?}")),
         }
     }
@@ -222,7 +226,9 @@ impl Device {
     /// Waits for one pushed message and applies it.
     pub async fn receive_push(&mut self) -> Result<(), String> {
         match self.recv().await? {
-            WireMessage::Sync { data, .. } => self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string()),
+            WireMessage::Sync { data, .. } => {
+                self.sync.receive_trusted(&mut self.doc, &data).map_err(|e| e.to_string())
+            }
             other => Err(format!("unexpected {other:?}")),
         }
     }
