@@ -1,0 +1,2 @@
+//! Photo benchmark (written below).
+fn main() {}
