@@ -11,8 +11,10 @@ use super::rules::PhotoRules;
 /// Shorter side the checker decodes a large JPEG down to (DCT scaling); enough for the colour and
 /// face measurements, and it keeps checking a 12-megapixel file cheap.
 const CHECK_DECODE_SHORT_SIDE: u32 = 320;
-/// The face detector looks at the photo fitted into this square.
-const CHECK_DETECT_SIZE: u32 = 224;
+/// The face detector looks at the photo fitted into the first square (in a compliant photo the
+/// face is ~40 % of the height, so it is found there quickly), then the second (faces down to
+/// ~16 % of the height, to tell a too-small head from a missing one).
+const CHECK_DETECT_SIZES: [u32; 2] = [176, 256];
 
 /// What [`check`] measured and found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,8 +173,22 @@ fn measure_face(
     rules: &PhotoRules,
     report: &mut PhotoReport,
 ) -> Vec<PhotoProblem> {
-    let luma = raster::luma_fit(upright, CHECK_DETECT_SIZE, CHECK_DETECT_SIZE);
-    let Some(found) = face::detect(&luma) else {
+    let mut found = None;
+    let mut luma = raster::luma_fit(upright, CHECK_DETECT_SIZES[0], CHECK_DETECT_SIZES[0]);
+    for (i, size) in CHECK_DETECT_SIZES.into_iter().enumerate() {
+        if i > 0 {
+            let larger = raster::luma_fit(upright, size, size);
+            if larger.width == luma.width {
+                break;
+            }
+            luma = larger;
+        }
+        found = face::detect(&luma);
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some(found) = found else {
         if let Some(degrees) = face::find_turned(&luma) {
             return vec![PhotoProblem::FaceNotUpright { degrees }];
         }

@@ -138,14 +138,20 @@ pub(crate) fn turn(luma: &Luma, degrees: u16) -> Luma {
     Luma { width: ow as u32, height: oh as u32, data }
 }
 
-/// A turned face is reported only on stronger evidence than an upright one: refusing a photo as
+/// A turned face is reported only on stronger evidence than an upright one — a higher score and a
+/// face at least [`TURNED_MIN_SIZE`] of the picture's longer side — because refusing a photo as
 /// sideways on a detector's false positive would be worse than missing a face.
 const TURNED_SCORE: f32 = 8.0;
+/// See [`TURNED_SCORE`].
+const TURNED_MIN_SIZE: f32 = 0.15;
 
 /// Looks for a face only visible when the picture is turned: returns the clockwise turn (90,
 /// 180 or 270 degrees) that would make it upright.
 pub(crate) fn find_turned(luma: &Luma) -> Option<u16> {
-    [90, 270, 180].into_iter().find(|&d| detect(&turn(luma, d)).is_some_and(|f| f.score >= TURNED_SCORE))
+    let long = luma.width.max(luma.height) as f32;
+    [90, 270, 180].into_iter().find(|&d| {
+        detect(&turn(luma, d)).is_some_and(|f| f.score >= TURNED_SCORE && f.width >= TURNED_MIN_SIZE * long)
+    })
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use super::raster::{self, Rgb};
 use super::rules::PhotoRules;
 
 /// A JPEG source is decoded (DCT-scaled) down to a shorter side of at least this many times the
-/// target height; enough to frame the head at full target resolution in almost every phone
-/// picture. When the frame turns out smaller, the file is decoded again at full size.
-const DECODE_HEADROOM: f64 = 1.5;
+/// target height (a 12-megapixel picture at 1/2 scale): enough to frame the head at full target
+/// resolution whenever the frame is at least a quarter of the picture's height. When the frame is
+/// smaller, the file is decoded again at full size. (Entropy decoding costs the same at every
+/// scale; what the scaling saves is the inverse DCT, colour conversion and memory.)
+const DECODE_HEADROOM: f64 = 3.0;
 /// The detector first looks at the picture fitted in this square (faces down to ~15 % of the
 /// longer side), then, if nothing is found, in the larger one (down to ~8 %).
 const DETECT_SIZES: [u32; 2] = [288, 512];
@@ -129,18 +131,21 @@ pub fn prepare(bytes: &[u8], rules: &PhotoRules) -> Result<Prepared, PrepareErro
     let aspect = f64::from(rules.aspect_width) / f64::from(rules.aspect_height.max(1));
 
     let short = (f64::from(rules.target_height.max(min_h)) * DECODE_HEADROOM) as u32;
-    let mut decoded = raster::decode(bytes, &header, Some(short))?;
+    let decoded = raster::decode(bytes, &header, Some(short))?;
     if rules.require_colour && (decoded.grey || raster::is_grayscale(&decoded.rgb)) {
         return Err(PhotoProblem::Grayscale.into());
     }
-    let mut upright = raster::orient(std::mem::replace(&mut decoded.rgb, empty()), orientation);
-    let face = find_face(&upright)?;
+    // The picture stays as stored: the face is looked for in a small oriented copy, the frame is
+    // mapped back to stored pixels, and only the small result is turned upright.
+    let mut stored = decoded.rgb;
+    let mut scale = decoded.scale;
+    let (uw, uh) = raster::oriented_size(stored.width, stored.height, orientation);
+    let face = find_face(&stored, orientation)?;
     let mut warnings = Vec::new();
     if face.is_none() {
         warnings.push(PhotoWarning::NoFaceFound);
     }
-    let mut rect = frame(face.as_ref(), upright.width, upright.height, rules, aspect)?;
-    let mut scale = decoded.scale;
+    let mut rect = frame(face.as_ref(), uw, uh, rules, aspect)?;
 
     // The frame in source (declared) pixels decides what the output may be.
     let source_h = rect[3] * scale;
@@ -157,20 +162,28 @@ pub fn prepare(bytes: &[u8], rules: &PhotoRules) -> Result<Prepared, PrepareErro
     let natural_h = (source_h.floor() as u32).clamp(min_h, rules.target_height.max(min_h));
     if rect[3] < f64::from(natural_h) && scale > 1.0 {
         // Decoded too small for this frame: decode again at full size.
-        let full = raster::decode(bytes, &header, None)?;
-        upright = raster::orient(full.rgb, orientation);
+        stored = raster::decode(bytes, &header, None)?.rgb;
         rect = rect.map(|v| v * scale);
         scale = 1.0;
     }
+    let stored_rect = raster::rect_to_stored(rect, orientation, stored.width, stored.height);
     let max_h = ((source_h * MAX_UPSCALE).floor() as u32).max(natural_h);
-    let (jpeg, quality, out_h) = encode_in_range(&upright, rect, natural_h, min_h, max_h, rules)?;
+    let (jpeg, quality, out_h) =
+        encode_in_range(&stored, stored_rect, orientation, natural_h, min_h, max_h, rules)?;
     if f64::from(out_h) > source_h + 0.5 {
         warnings.push(PhotoWarning::Upscaled);
     }
-    drop(upright);
+    drop(stored);
 
     let report = check(&jpeg, rules);
     if !report.passed() {
+        // The checker looks at the framed result at its own scale; a face it finds only turned
+        // (which the search on the whole source missed) is the same refusal as one found there.
+        if let Some(turned) =
+            report.problems.iter().find(|p| matches!(p, PhotoProblem::FaceNotUpright { .. }))
+        {
+            return Err(PrepareError::Refused(turned.clone()));
+        }
         return Err(PrepareError::SelfCheck(report.problems));
     }
     for w in &report.warnings {
@@ -194,19 +207,18 @@ pub fn prepare(bytes: &[u8], rules: &PhotoRules) -> Result<Prepared, PrepareErro
     })
 }
 
-fn empty() -> Rgb {
-    Rgb { width: 0, height: 0, data: Vec::new() }
-}
-
-/// The face in the upright picture (in its pixels); refuses a face that is only found turned.
-fn find_face(upright: &Rgb) -> Result<Option<FaceBox>, PhotoProblem> {
+/// The face in the picture once `orientation` turns it upright (in upright pixels of `stored`);
+/// refuses a face that is only found turned.
+fn find_face(stored: &Rgb, orientation: u16) -> Result<Option<FaceBox>, PhotoProblem> {
     let mut first = None;
     for size in DETECT_SIZES {
-        let luma = raster::luma_fit(upright, size, size);
+        let luma = raster::orient_luma(raster::luma_fit(stored, size, size), orientation);
         if let Some(f) = face::detect(&luma) {
-            return Ok(Some(f.scaled(upright.width as f32 / luma.width as f32)));
+            return Ok(Some(
+                f.scaled(stored.width.max(stored.height) as f32 / luma.width.max(luma.height) as f32),
+            ));
         }
-        let last = luma.width == upright.width;
+        let last = luma.width.max(luma.height) == stored.width.max(stored.height);
         first.get_or_insert(luma);
         if last {
             break;
@@ -261,11 +273,12 @@ fn frame(
     Ok([left, top, fw, fh])
 }
 
-/// Encodes the frame at `start_h` (growing up to `max_h` or shrinking down to `min_h` if needed)
+/// Encodes the frame (`rect` in stored pixels, turned upright by `orientation`) at `start_h` (growing up to `max_h` or shrinking down to `min_h` if needed)
 /// with a quality that puts the file inside the byte range. Returns the file, quality and height.
 fn encode_in_range(
     src: &Rgb,
     rect: [f64; 4],
+    orientation: u16,
     start_h: u32,
     min_h: u32,
     max_h: u32,
@@ -285,8 +298,10 @@ fn encode_in_range(
     let mut direction = 0i8;
     loop {
         let out_w = rules.width_for_height(out_h);
-        let img = raster::crop_resize(src, rect, out_w, out_h)
+        let (sw, sh) = raster::oriented_size(out_w, out_h, orientation);
+        let img = raster::crop_resize(src, rect, sw, sh)
             .ok_or_else(|| PhotoProblem::Corrupt { detail: "cannot resize the frame".into() })?;
+        let img = raster::orient(img, orientation);
         let mut enc = |q: u8| -> Result<Vec<u8>, PhotoProblem> {
             let jpeg = encode(&img, q)?;
             smallest = smallest.min(jpeg.len());

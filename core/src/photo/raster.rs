@@ -137,16 +137,30 @@ fn decode_with_image(
 
 /// Applies an EXIF orientation (1–8; anything else is treated as 1) so the result is upright.
 pub(crate) fn orient(src: Rgb, orientation: u16) -> Rgb {
-    if !(2..=8).contains(&orientation) {
-        return src;
+    let (data, width, height) = orient_pixels(src.data, src.width, src.height, 3, orientation);
+    Rgb { width, height, data }
+}
+
+/// [`orient`] for a grey raster.
+pub(crate) fn orient_luma(src: Luma, orientation: u16) -> Luma {
+    let (data, width, height) = orient_pixels(src.data, src.width, src.height, 1, orientation);
+    Luma { width, height, data }
+}
+
+/// The size of a `w × h` stored picture once `orientation` is applied.
+pub(crate) fn oriented_size(w: u32, h: u32, orientation: u16) -> (u32, u32) {
+    if (5..=8).contains(&orientation) { (h, w) } else { (w, h) }
+}
+
+fn orient_pixels(data: Vec<u8>, w: u32, h: u32, channels: usize, orientation: u16) -> (Vec<u8>, u32, u32) {
+    if !(2..=8).contains(&orientation) || data.len() != w as usize * h as usize * channels {
+        return (data, w, h);
     }
-    let (w, h) = (src.width as usize, src.height as usize);
-    let swap = orientation >= 5;
-    let (ow, oh) = if swap { (h, w) } else { (w, h) };
-    let mut out = vec![0u8; src.data.len()];
-    for y in 0..oh {
-        let row = &mut out[y * ow * 3..(y + 1) * ow * 3];
-        for (x, px) in row.chunks_exact_mut(3).enumerate() {
+    let (ow, oh) = oriented_size(w, h, orientation);
+    let (w, h, ow_u) = (w as usize, h as usize, ow as usize);
+    let mut out = vec![0u8; data.len()];
+    for (y, row) in out.chunks_exact_mut(ow_u * channels).enumerate() {
+        for (x, px) in row.chunks_exact_mut(channels).enumerate() {
             let (sx, sy) = match orientation {
                 2 => (w - 1 - x, y),
                 3 => (w - 1 - x, h - 1 - y),
@@ -156,11 +170,30 @@ pub(crate) fn orient(src: Rgb, orientation: u16) -> Rgb {
                 7 => (w - 1 - y, h - 1 - x),
                 _ => (w - 1 - y, x),
             };
-            let at = (sy * w + sx) * 3;
-            px.copy_from_slice(&src.data[at..at + 3]);
+            let at = (sy * w + sx) * channels;
+            px.copy_from_slice(&data[at..at + channels]);
         }
     }
-    Rgb { width: ow as u32, height: oh as u32, data: out }
+    (out, ow, oh)
+}
+
+/// Maps a rectangle `[left, top, width, height]` of the upright picture to the stored picture
+/// (`stored_w × stored_h`) that `orientation` turns upright.
+pub(crate) fn rect_to_stored(rect: [f64; 4], orientation: u16, stored_w: u32, stored_h: u32) -> [f64; 4] {
+    let (sw, sh) = (f64::from(stored_w), f64::from(stored_h));
+    let map = |u: f64, v: f64| match orientation {
+        2 => (sw - u, v),
+        3 => (sw - u, sh - v),
+        4 => (u, sh - v),
+        5 => (v, u),
+        6 => (v, sh - u),
+        7 => (sw - v, sh - u),
+        8 => (sw - v, u),
+        _ => (u, v),
+    };
+    let (ax, ay) = map(rect[0], rect[1]);
+    let (bx, by) = map(rect[0] + rect[2], rect[1] + rect[3]);
+    [ax.min(bx), ay.min(by), (ax - bx).abs(), (ay - by).abs()]
 }
 
 /// The inverse of an orientation: storing an upright picture with `inverse(o)` applied makes a
@@ -278,6 +311,20 @@ mod tests {
         assert_eq!(px(&up, 1, 0), px(&sample(), 0, 0));
         let left = orient(sample(), 8);
         assert_eq!(px(&left, 0, 0), px(&sample(), 2, 0));
+    }
+
+    #[test]
+    fn cropping_the_stored_picture_then_orienting_equals_orienting_then_cropping() {
+        let stored = Rgb { width: 5, height: 4, data: (0..60).collect() };
+        for o in 1..=8 {
+            let upright = orient(stored.clone(), o);
+            let rect = [1.0, 0.0, 2.0, 3.0];
+            let direct = crop_resize(&upright, rect, 2, 3).expect("crop");
+            let s = rect_to_stored(rect, o, stored.width, stored.height);
+            let (cw, ch) = oriented_size(2, 3, o);
+            let via = orient(crop_resize(&stored, s, cw, ch).expect("crop"), o);
+            assert_eq!(direct, via, "orientation {o}");
+        }
     }
 
     #[test]

@@ -479,3 +479,40 @@ fn busy_pictures_are_compressed_into_the_maximum() {
     assert_compliant(&p, &rules);
     assert!(p.quality < 90, "quality lowered to {}", p.quality);
 }
+
+/// A fixed corpus beside the property test: portraits, gradients and busy pictures in three
+/// shapes and all eight orientations. Every output passes `check`, and nearly all of them are
+/// prepared (the property test alone could pass by refusing everything).
+#[test]
+fn a_corpus_in_every_orientation_is_prepared() {
+    let rules = PhotoRules::default();
+    let mut prepared = 0;
+    let mut total = 0;
+    let mut with_face = 0;
+    for o in 1..=8u16 {
+        for (w, h) in [(720, 960), (1000, 800), (800, 1300)] {
+            for content in [
+                Content::Portrait { scale: 0.7, x: 0.5, y: 0.5 },
+                Content::Gradient,
+                Content::Busy(u32::from(o) * 7919),
+            ] {
+                total += 1;
+                match prepare(&phone_jpeg(&generate(content, w, h), o), &rules) {
+                    Ok(p) => {
+                        assert_compliant(&p, &rules);
+                        prepared += 1;
+                        if matches!(content, Content::Portrait { .. }) && p.source_face.is_some() {
+                            with_face += 1;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("refused: {e} for {content:?} {w}x{h} o{o}");
+                        assert!(ACCEPTABLE_REFUSALS.contains(&e.code()), "{e} for {content:?} {w}x{h} o{o}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(prepared * 10 >= total * 9, "only {prepared} of {total} prepared");
+    assert_eq!(with_face, 24, "the portrait's face is found in every shape and orientation");
+}
