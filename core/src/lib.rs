@@ -4,7 +4,8 @@
 //!   and validated.
 //! * [`form`] — form field types and per-answer validation.
 //! * [`id_document`] — identity documents and their check rules (GB 11643-1999 and others).
-//! * [`photo`] — photo rules and metadata checks.
+//! * [`photo`] — photo rules, the photo checker and the preparer (orient, face-aware crop,
+//!   resize, metadata-free re-encode into the byte range).
 //! * [`seats`] — seat accounting (`held + paid + free == capacity`), all-or-nothing per registration.
 //! * [`draft`] — the plain data of a registration (draft and server section).
 //! * [`validate`] — whole-draft validation returning every issue at once.

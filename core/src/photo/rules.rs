@@ -1,13 +1,14 @@
-//! ID photo rules, and the checks that can be made from a photo's metadata alone.
-//!
-//! The rules are data in the catalog (`[exam.photo]`), so an exam can change them. The draft
-//! refers to an uploaded photo by a [`PhotoRef`] (content hash, size, dimensions); the bytes are a
-//! content-addressed blob held apart from the document.
+//! The photo rules of an exam session, as data (`[exam.photo]` in the catalog).
 
 use serde::{Deserialize, Serialize};
 
+use super::{MetadataProblem, PhotoRef};
+
 /// The photo rules of an exam session. Defaults follow the NCRE rules: JPEG of 20–200 KB (KB =
-/// 1024 bytes), at least 144 × 192 pixels (width × height), a 33:48 width:height frame.
+/// 1024 bytes), at least 144 × 192 pixels (width × height), a 33:48 width:height frame, colour,
+/// upright, the head about 7/10 of the height with about 1/10 free above it.
+///
+/// Every key has a default, so a catalog that names only some of them still loads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PhotoRules {
@@ -25,10 +26,27 @@ pub struct PhotoRules {
     pub aspect_height: u32,
     /// Accepted relative deviation from the frame's aspect ratio.
     pub aspect_tolerance: f32,
-    /// Head height as a fraction of the photo height.
+    /// Head height (crown to chin) as a fraction of the photo height.
     pub head_ratio: f32,
+    /// Accepted absolute deviation from `head_ratio` (the head is estimated from the face).
+    pub head_ratio_tolerance: f32,
     /// Free space above the head as a fraction of the photo height.
     pub top_margin: f32,
+    /// Accepted absolute deviation from `top_margin`.
+    pub top_margin_tolerance: f32,
+    /// Largest horizontal offset of the face centre from the photo centre, as a fraction of the
+    /// width.
+    pub centre_tolerance: f32,
+    /// Whether the photo must be in colour.
+    pub require_colour: bool,
+    /// The height `prepare` aims for; it goes higher only when a plain photo cannot otherwise
+    /// reach `min_bytes`, and lower only when the source is smaller.
+    pub target_height: u32,
+    /// Largest input file either function looks at, in bytes; larger files are refused unread.
+    pub max_input_bytes: u64,
+    /// Largest declared pixel count either function decodes; larger images are refused from
+    /// their header alone.
+    pub max_input_pixels: u64,
 }
 
 impl Default for PhotoRules {
@@ -42,38 +60,16 @@ impl Default for PhotoRules {
             aspect_height: 48,
             aspect_tolerance: 0.02,
             head_ratio: 0.7,
+            head_ratio_tolerance: 0.12,
             top_margin: 0.1,
+            top_margin_tolerance: 0.08,
+            centre_tolerance: 0.1,
+            require_colour: true,
+            target_height: 480,
+            max_input_bytes: 20 * 1024 * 1024,
+            max_input_pixels: 50_000_000,
         }
     }
-}
-
-/// A reference from the draft to an uploaded photo.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PhotoRef {
-    /// Lower-case hex SHA-256 of the JPEG bytes.
-    pub sha256: String,
-    /// File size in bytes.
-    pub bytes: u32,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-}
-
-/// A rule a photo's metadata breaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetadataProblem {
-    /// The hash is not 64 lower-case hex digits.
-    BadHash,
-    /// Smaller than `min_bytes`.
-    TooFewBytes,
-    /// Larger than `max_bytes`.
-    TooManyBytes,
-    /// Narrower or lower than the minimum.
-    TooSmall,
-    /// Not the frame's aspect ratio.
-    WrongAspect,
 }
 
 impl PhotoRules {
@@ -109,6 +105,12 @@ impl PhotoRules {
         let got = width as f32 / height as f32;
         ((got - want) / want).abs() <= self.aspect_tolerance
     }
+
+    /// The frame's width for a given height, rounded to the nearest pixel.
+    pub fn width_for_height(&self, height: u32) -> u32 {
+        let w = f64::from(height) * f64::from(self.aspect_width) / f64::from(self.aspect_height.max(1));
+        (w.round() as u32).max(1)
+    }
 }
 
 #[cfg(test)]
@@ -131,5 +133,24 @@ mod tests {
         let mut bad = photo(40_000, 330, 480);
         bad.sha256 = "XYZ".into();
         assert_eq!(rules.check_metadata(&bad), vec![MetadataProblem::BadHash]);
+    }
+
+    #[test]
+    fn catalogs_without_the_new_keys_still_load() {
+        let old = "min_bytes = 20480\nmax_bytes = 204800\nmin_width = 144\nmin_height = 192\n\
+                   aspect_width = 33\naspect_height = 48\n";
+        let rules: PhotoRules = toml::from_str(old).expect("old catalog keys");
+        assert_eq!(rules, PhotoRules::default());
+    }
+
+    #[test]
+    fn frame_width_follows_the_aspect() {
+        let rules = PhotoRules::default();
+        assert_eq!(rules.width_for_height(480), 330);
+        assert_eq!(rules.width_for_height(192), 132);
+        for h in 1..2000 {
+            let w = rules.width_for_height(h);
+            assert!(h < 100 || rules.aspect_ok(w, h), "{w}x{h}");
+        }
     }
 }
