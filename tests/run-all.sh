@@ -16,6 +16,9 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+step "API docs build without broken links (cargo doc -D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked --quiet
+
 step "fuzz targets type-check (they run with cargo-fuzz, see core/fuzz/README.md)"
 cargo check --manifest-path core/fuzz/Cargo.toml --locked --quiet
 

@@ -1,6 +1,6 @@
 //! The plain data of a registration: what the candidate wrote ([`Draft`]) and what the server
 //! decided ([`ServerSection`]). The Automerge document ([`crate::document`]) reads into and
-//! writes from these types; validation ([`crate::validate`]) works on them.
+//! writes from these types; validation ([`crate::validate`](mod@crate::validate)) works on them.
 
 use std::collections::BTreeMap;
 

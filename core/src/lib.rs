@@ -8,7 +8,7 @@
 //!   resize, metadata-free re-encode into the byte range).
 //! * [`seats`] — seat accounting (`held + paid + free == capacity`), all-or-nothing per registration.
 //! * [`draft`] — the plain data of a registration (draft and server section).
-//! * [`validate`] — whole-draft validation returning every issue at once.
+//! * [`validate`](mod@validate) — whole-draft validation returning every issue at once.
 //! * [`lifecycle`] — statuses, events, the transition function and the editable-path table.
 //! * [`sync`] — the sans-IO sync engine: Automerge sync with the server's check on a fork and
 //!   the device's refusal path.
