@@ -7,8 +7,8 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, ReadDoc};
@@ -22,71 +22,12 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use support::{OPERATOR_PASSWORD, TestApp, http};
+use support::{Server, TestApp, http};
 
-const BIN: &str = env!("CARGO_BIN_EXE_baoming-server");
 const EXAM: &str = "ncre-2027-03";
 const PASSWORD: &str = "Lantern-Harbor-42";
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The real binary on a free port.
-struct Binary {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Binary {
-    fn start(data: &Path) -> Binary {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new(BIN)
-            .env("BAOMING_ARGON2__MEMORY_KIB", "256")
-            .env("BAOMING_ARGON2__ALLOW_WEAK_FOR_TESTS", "true")
-            .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "1000000")
-            .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
-            .env("BAOMING_LOG", "warn")
-            .env_remove("BAOMING_CONFIG")
-            .env_remove("BAOMING_DATA_KEY")
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(reader.read_line(&mut line).expect("banner") > 0, "server exited");
-            if let Some(a) = line.trim().strip_prefix("Baoming server listening on http://") {
-                break a.parse().expect("addr");
-            }
-        };
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
-            }
-        });
-        Binary { child, addr }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Registers `login` and returns (account id, token).
 fn account(addr: SocketAddr, login: &str) -> (String, String) {
@@ -200,7 +141,7 @@ impl Device {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_converge_through_the_real_binary_in_either_order_and_across_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let (account_id, token) = account(server.addr, "sync@example.org");
 
     for (round, order) in [[0usize, 1], [1, 0]].into_iter().enumerate() {
@@ -232,7 +173,7 @@ async fn two_devices_converge_through_the_real_binary_in_either_order_and_across
 
     // A restart keeps everything; a fresh device pulls the same draft.
     drop(server);
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let mut fresh = Device::new(&account_id, 3);
     let mut ws = connect(server.addr, &token, None).await;
     fresh.sync_with(&mut ws).await;
@@ -242,7 +183,7 @@ async fn two_devices_converge_through_the_real_binary_in_either_order_and_across
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_clear_errors_and_nothing_is_persisted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let (account_id, token) = account(server.addr, "bad@example.org");
     let (other_id, _) = account(server.addr, "other@example.org");
 
@@ -329,7 +270,7 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_is_persisted() {
     // After a restart the refused write is nowhere: a fresh device sees status `draft`.
     drop(ws);
     drop(server);
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let mut fresh = Device::new(&account_id, 6);
     let mut ws = connect(server.addr, &token, None).await;
     fresh.sync_with(&mut ws).await;
@@ -339,7 +280,7 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_is_persisted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_are_single_use() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let (_, token) = account(server.addr, "ticket@example.org");
     let r = http(server.addr, "POST", "/api/sync/tickets", Some(&token), None).expect("ticket");
     assert_eq!(r.status, 201);
@@ -431,7 +372,7 @@ async fn a_stock_automerge_repo_client_syncs_a_draft() {
         "the interop test needs its npm packages: run `npm install --prefix tests/interop` (tests/run-all.sh does)"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let (account_id, token) = account(server.addr, "node@example.org");
     let r = http(server.addr, "POST", "/api/sync/tickets", Some(&token), None).expect("ticket");
     let ticket = r.json()["ticket"].as_str().expect("ticket").to_owned();
@@ -511,7 +452,7 @@ impl Device {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_batch_form_syncs_the_same_documents() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Binary::start(dir.path());
+    let server = Server::start(dir.path());
     let (account_id, token) = account(server.addr, "batch@example.org");
 
     let mut live = Device::new(&account_id, 10);

@@ -1,11 +1,13 @@
 //! Shared helpers for the server's integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use baoming_server::app::{App, AppState};
 use baoming_server::config::{Argon2Config, Config};
@@ -129,4 +131,103 @@ fn parse_response(raw: &[u8]) -> Option<HttpResponse> {
         body = out;
     }
     Some(HttpResponse { status, headers, body })
+}
+
+/// The server binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_baoming-server");
+
+/// Environment for test servers: tiny Argon2 parameters, explicitly allowed for tests only.
+pub fn test_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("BAOMING_ARGON2__MEMORY_KIB", "256")
+        .env("BAOMING_ARGON2__ALLOW_WEAK_FOR_TESTS", "true")
+        .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "1000000")
+        .env("BAOMING_LOG", "warn")
+        .env_remove("BAOMING_CONFIG")
+        .env_remove("BAOMING_DATA_KEY")
+}
+
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub banner: Vec<String>,
+}
+
+impl Server {
+    /// Starts `baoming-server serve` on a free port with `data_dir`.
+    pub fn start(data_dir: &Path) -> Server {
+        let mut cmd = Command::new(BIN);
+        test_env(&mut cmd)
+            .args(["--data-dir"])
+            .arg(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD);
+        Server::spawn(cmd)
+    }
+
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut banner = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut addr = None;
+        while Instant::now() < deadline && banner.len() < 5 {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("read banner") == 0 {
+                break;
+            }
+            if let Some(rest) = line.trim().strip_prefix("Baoming server listening on http://") {
+                addr = Some(rest.parse::<SocketAddr>().expect("address"));
+            }
+            banner.push(line.trim_end().to_owned());
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
+                sink.clear();
+            }
+        });
+        let addr = addr.unwrap_or_else(|| panic!("no listening line in {banner:?}"));
+        Server { child, addr, banner }
+    }
+
+    pub fn req(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> HttpResponse {
+        let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        http(self.addr, method, path, token, bytes.as_deref()).expect("http")
+    }
+
+    /// SIGTERM, then waits; returns the exit status success.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        false
+    }
+
+    /// SIGKILL.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
