@@ -249,22 +249,10 @@ fn read_value(d: &mut Decoder<'_>, depth: u32) -> Result<Value, WireError> {
         Type::Array | Type::ArrayIndef => {
             let len = d.array().map_err(malformed)?;
             let mut items = Vec::new();
-            let mut n = 0u64;
-            loop {
-                match len {
-                    Some(l) if n == l => break,
-                    None if d.datatype().map_err(malformed)? == Type::Break => {
-                        d.skip().map_err(malformed)?;
-                        break;
-                    }
-                    _ => {}
-                }
-                n += 1;
-                if n > MAX_ITEMS {
-                    return Err(WireError::Malformed("array too long".into()));
-                }
+            for_each_item(d, len, "array", |d| {
                 items.push(read_value(d, depth + 1)?);
-            }
+                Ok(())
+            })?;
             Value::Array(items)
         }
         Type::Map | Type::MapIndef => Value::Map(read_map(d, depth + 1)?),
@@ -276,34 +264,50 @@ fn read_value(d: &mut Decoder<'_>, depth: u32) -> Result<Value, WireError> {
     })
 }
 
-fn read_map(d: &mut Decoder<'_>, depth: u32) -> Result<BTreeMap<String, Value>, WireError> {
-    let len = d.map().map_err(malformed)?;
-    let mut map = BTreeMap::new();
+/// Calls `item` once per entry of a container whose header said `len` entries (`None`:
+/// indefinite, ended by a break), refusing more than [`MAX_ITEMS`].
+fn for_each_item<'b>(
+    d: &mut Decoder<'b>,
+    len: Option<u64>,
+    what: &str,
+    mut item: impl FnMut(&mut Decoder<'b>) -> Result<(), WireError>,
+) -> Result<(), WireError> {
     let mut n = 0u64;
     loop {
         match len {
-            Some(l) if n == l => break,
+            Some(l) if n == l => return Ok(()),
             None if d.datatype().map_err(malformed)? == Type::Break => {
                 d.skip().map_err(malformed)?;
-                break;
+                return Ok(());
             }
             _ => {}
         }
         n += 1;
         if n > MAX_ITEMS {
-            return Err(WireError::Malformed("map too long".into()));
+            return Err(WireError::Malformed(format!("{what} too long")));
         }
+        item(d)?;
+    }
+}
+
+fn read_map(d: &mut Decoder<'_>, depth: u32) -> Result<BTreeMap<String, Value>, WireError> {
+    let len = d.map().map_err(malformed)?;
+    let mut map = BTreeMap::new();
+    for_each_item(d, len, "map", |d| {
         let key = match read_value(d, depth)? {
             Value::Text(k) => Some(k),
             _ => None,
         };
         let value = read_value(d, depth)?;
-        if let Some(key) = key
-            && map.insert(key.clone(), value).is_some()
-        {
-            return Err(WireError::DuplicateKey(key));
+        match key {
+            Some(key) if map.contains_key(&key) => Err(WireError::DuplicateKey(key)),
+            Some(key) => {
+                map.insert(key, value);
+                Ok(())
+            }
+            None => Ok(()),
         }
-    }
+    })?;
     Ok(map)
 }
 
