@@ -66,6 +66,9 @@ pub struct AppState {
     pub oauth: crate::oauth::PendingLogins,
     /// Live registration documents and sync tickets.
     pub hub: crate::registrations::Hub,
+    /// Photo checks running on the blocking pool: one slot per core, so a burst of uploads
+    /// queues instead of occupying every blocking thread.
+    pub photo_checks: tokio::sync::Semaphore,
     catalog: RwLock<Option<Arc<CatalogView>>>,
     write_lock: Mutex<()>,
     ready: AtomicBool,
@@ -111,6 +114,9 @@ impl AppState {
             notifier,
             oauth: crate::oauth::PendingLogins::default(),
             hub: crate::registrations::Hub::default(),
+            photo_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
+            ),
             hasher,
             keys,
             store,
