@@ -3,9 +3,15 @@
 //!
 //! The server keeps one [`PeerSync`] per connected peer and document, and feeds every incoming
 //! Automerge sync message through [`PeerSync::receive_checked`]: the changes it carries are
-//! checked with [`RegistrationDoc::apply_incoming`] before anything is applied. A refused batch
-//! leaves the document untouched, resets the peer's sync state, and is remembered, so a peer that
-//! keeps sending the same refused changes gets no further reply — the exchange cannot loop.
+//! checked with [`RegistrationDoc::apply_incoming`] before anything is applied, and only that
+//! check ever puts a peer's changes into the document. A refused batch leaves the document
+//! untouched, resets the peer's sync state, and is remembered, so a peer that keeps sending the
+//! same refused changes gets no further reply — the exchange cannot loop.
+//!
+//! Messages may arrive duplicated or out of order (a retried HTTP batch, a reconnect). Changes
+//! whose dependencies have not arrived yet are kept aside, bounded, and checked together with the
+//! next message's changes once their history is complete, so reordering is never mistaken for a
+//! refusal.
 //!
 //! A device feeds the server's messages through [`PeerSync::receive_trusted`] and, on a refusal
 //! extension message, calls [`PeerSync::reset_after_refusal`], which returns the document to what
@@ -43,7 +49,14 @@ pub enum Received {
     Refused(Refusal),
     /// The message only repeated changes refused before; it was dropped without a reply.
     Ignored,
+    /// The message's changes depend on changes the server has not received yet: nothing was
+    /// applied, and they wait (bounded) to be checked together with their dependencies.
+    Waiting,
 }
+
+/// Most bytes of change data a peer may have waiting for missing dependencies. More than that,
+/// and the waiting batch is refused as `missing_dependencies`.
+pub const MAX_WAITING_BYTES: usize = 1 << 20;
 
 /// Sync state of one peer for one document.
 #[derive(Debug, Clone)]
@@ -53,6 +66,9 @@ pub struct PeerSync {
     /// Set while the peer still offers refused changes (it has not reset): the server then speaks
     /// only when its own heads move, never in reply, which bounds the exchange.
     diverged: Option<Vec<ChangeHash>>,
+    /// Change chunks received before their dependencies, with the heads of their messages.
+    waiting: Vec<Vec<u8>>,
+    waiting_heads: Vec<ChangeHash>,
 }
 
 impl Default for PeerSync {
@@ -64,13 +80,19 @@ impl Default for PeerSync {
 impl PeerSync {
     /// A fresh state (nothing known about the peer).
     pub fn new() -> PeerSync {
-        PeerSync { state: sync::State::new(), refused: HashSet::new(), diverged: None }
+        PeerSync {
+            state: sync::State::new(),
+            refused: HashSet::new(),
+            diverged: None,
+            waiting: Vec::new(),
+            waiting_heads: Vec::new(),
+        }
     }
 
     /// Restores a state saved with [`PeerSync::save`] (for peers with a storage id).
     pub fn restore(bytes: &[u8]) -> Result<PeerSync, SyncError> {
         let state = sync::State::decode(bytes).map_err(|_| SyncError::BadState)?;
-        Ok(PeerSync { state, refused: HashSet::new(), diverged: None })
+        Ok(PeerSync { state, ..PeerSync::new() })
     }
 
     /// The persistent part of the state.
@@ -96,6 +118,10 @@ impl PeerSync {
     }
 
     /// Server side: checks the message's changes on a fork and applies them only if allowed.
+    ///
+    /// Changes whose dependencies are missing wait (up to [`MAX_WAITING_BYTES`]) and are checked
+    /// again, together with the next message's changes; the reply to a waiting message asks the
+    /// peer for what is missing. Duplicates of changes the document has are no-ops.
     pub fn receive_checked(
         &mut self,
         doc: &mut RegistrationDoc,
@@ -103,42 +129,65 @@ impl PeerSync {
         limits: IncomingLimits,
     ) -> Result<Received, SyncError> {
         let message = sync::Message::decode(data).map_err(|e| SyncError::BadMessage(e.to_string()))?;
-        let chunks: Vec<&[u8]> = message.changes.iter().collect();
         if self.diverged.is_some() && !message.heads.iter().any(|h| self.refused.contains(h)) {
             // The peer has dropped the refused changes: back to normal sync.
             self.diverged = None;
         }
         let repeats_only =
             !message.heads.is_empty() && message.heads.iter().all(|h| self.refused.contains(h));
-        if repeats_only && !chunks.is_empty() {
-            self.receive_scrubbed(doc, message)?;
+        if repeats_only && !message.changes.is_empty() {
+            self.receive_state_only(doc, message, false)?;
             return Ok(Received::Ignored);
         }
+        let chunks: Vec<&[u8]> =
+            self.waiting.iter().map(Vec::as_slice).chain(message.changes.iter()).collect();
         match doc.apply_incoming(&chunks, limits) {
             Ok(accepted) => {
+                self.waiting.clear();
+                self.waiting_heads.clear();
                 // The changes are in the document already; this only updates the peer's state.
-                self.receive_scrubbed(doc, message)?;
+                self.receive_state_only(doc, message, true)?;
                 Ok(Received::Applied(accepted))
+            }
+            Err(refusal) if only_missing_dependencies(&refusal) && self.can_wait(&message) => {
+                self.waiting.extend(message.changes.iter().map(<[u8]>::to_vec));
+                self.waiting_heads.extend(message.heads.iter().copied());
+                self.receive_state_only(doc, message, false)?;
+                Ok(Received::Waiting)
             }
             Err(refusal) => {
                 self.refused.extend(message.heads.iter().copied());
+                self.refused.extend(self.waiting_heads.drain(..));
+                self.waiting.clear();
                 self.state = sync::State::new();
                 self.diverged = Some(Vec::new());
-                self.receive_scrubbed(doc, message)?;
+                self.receive_state_only(doc, message, false)?;
                 Ok(Received::Refused(refusal))
             }
         }
     }
 
-    /// Updates the peer's state from `message` without its changes and without refused heads,
-    /// so the server never asks again for changes it refused.
-    fn receive_scrubbed(
+    /// Whether the changes of `message` may wait for their dependencies.
+    fn can_wait(&self, message: &sync::Message) -> bool {
+        let waiting: usize = self.waiting.iter().map(Vec::len).sum();
+        let incoming: usize = message.changes.iter().map(<[u8]>::len).sum();
+        incoming > 0 && waiting + incoming <= MAX_WAITING_BYTES
+    }
+
+    /// Updates the peer's sync state from `message` — its heads, what it has and needs. Its
+    /// changes go along only when `applied` says the check has put every one of them into the
+    /// document already (for Automerge that is then a no-op that keeps its bookkeeping of what
+    /// the peer sent); otherwise they are stripped, because Automerge would apply them unchecked,
+    /// or queue them in the document to be applied unchecked once their dependencies arrive.
+    /// Refused heads are left out, so the server never asks again for changes it refused.
+    fn receive_state_only(
         &mut self,
         doc: &mut RegistrationDoc,
         mut message: sync::Message,
+        applied: bool,
     ) -> Result<(), SyncError> {
-        if message.heads.iter().any(|h| self.refused.contains(h)) {
-            message.heads.retain(|h| !self.refused.contains(h));
+        message.heads.retain(|h| !self.refused.contains(h));
+        if !applied {
             message.changes = Vec::<Vec<u8>>::new().into();
         }
         doc.automerge()
@@ -182,6 +231,12 @@ impl PeerSync {
         self.state = sync::State::new();
         Ok(rejected)
     }
+}
+
+/// Whether a refusal says only that the batch's history is incomplete.
+fn only_missing_dependencies(refusal: &Refusal) -> bool {
+    !refusal.refused.is_empty()
+        && refusal.refused.iter().all(|r| r.reason == crate::document::RefusalReason::MissingDependencies)
 }
 
 #[cfg(test)]

@@ -70,6 +70,9 @@ pub struct AppState {
     pub hub: crate::registrations::Hub,
     /// Group commit: how writers wait for durability.
     pub flusher: GroupFlush,
+    /// Photo checks running on the blocking pool: one slot per core, so a burst of uploads
+    /// queues instead of occupying every blocking thread.
+    pub photo_checks: tokio::sync::Semaphore,
     catalog: RwLock<Option<Arc<CatalogView>>>,
     write_lock: Mutex<()>,
     ready: AtomicBool,
@@ -117,6 +120,9 @@ impl AppState {
             hub: crate::registrations::Hub::default(),
             flusher: GroupFlush::start(Arc::clone(&store))
                 .map_err(|e| StorageError::Engine(format!("flusher thread: {e}")))?,
+            photo_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
+            ),
             hasher,
             keys,
             store,

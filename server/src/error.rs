@@ -73,6 +73,21 @@ pub enum ApiError {
     /// The body is larger than allowed.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// A photo upload declares more bytes than the photo rules allow (refused unread).
+    #[error(
+        "the photo is {bytes} bytes; uploads may have at most {max} bytes (the photo rules allow {rules_max})"
+    )]
+    PhotoTooLarge {
+        /// The declared Content-Length.
+        bytes: u64,
+        /// The upload limit.
+        max: u64,
+        /// The rules' `max_bytes`.
+        rules_max: u32,
+    },
+    /// An uploaded photo breaks the photo rules; the report goes to the client.
+    #[error("the photo does not meet the photo rules: {}", .0.codes().join(", "))]
+    PhotoRejected(Box<baoming_core::photo::PhotoReport>),
     /// The method is not supported on this path.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -125,7 +140,8 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Busy => "busy",
             ApiError::Timeout => "timeout",
-            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::PayloadTooLarge | ApiError::PhotoTooLarge { .. } => "payload_too_large",
+            ApiError::PhotoRejected(_) => "photo_rejected",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::LengthRequired => "length_required",
             ApiError::BadRequest(_) => "bad_request",
@@ -139,7 +155,9 @@ impl ApiError {
             ApiError::MalformedJson(_) | ApiError::MalformedCbor(_) | ApiError::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::WrongShape(_) | ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::WrongShape(_) | ApiError::Invalid { .. } | ApiError::PhotoRejected(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unauthorized(_)
             | ApiError::BadCredentials
             | ApiError::CaptchaRequired
@@ -150,10 +168,32 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge | ApiError::PhotoTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             ApiError::Storage(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Extra members of the JSON error body, for errors the client can act on in detail.
+    pub fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::PhotoRejected(report) => Some(serde_json::json!({
+                "problems": report
+                    .problems
+                    .iter()
+                    .map(|p| serde_json::json!({
+                        "code": p.code(),
+                        "message_en": p.message_en(),
+                        "message_zh": p.message_zh(),
+                    }))
+                    .collect::<Vec<_>>(),
+                "report": report,
+            })),
+            ApiError::PhotoTooLarge { max, rules_max, .. } => {
+                Some(serde_json::json!({ "limit_bytes": max, "rules_max_bytes": rules_max }))
+            }
+            _ => None,
         }
     }
 
@@ -183,7 +223,16 @@ pub fn error_response(err: &ApiError) -> warp::reply::Response {
         tracing::info!(code = err.code(), "request refused");
     }
     let body = ErrorBody { code: err.code(), message: err.public_message() };
-    let mut resp = warp::reply::with_status(warp::reply::json(&body), err.status()).into_response();
+    let mut resp = match err.details() {
+        Some(serde_json::Value::Object(extra)) => {
+            let mut all = serde_json::Map::new();
+            all.insert("code".into(), body.code.into());
+            all.insert("message".into(), body.message.into());
+            all.extend(extra);
+            warp::reply::with_status(warp::reply::json(&all), err.status()).into_response()
+        }
+        _ => warp::reply::with_status(warp::reply::json(&body), err.status()).into_response(),
+    };
     if let ApiError::TooManyRequests { retry_after_secs } = err
         && let Ok(v) = warp::http::HeaderValue::from_str(&retry_after_secs.to_string())
     {

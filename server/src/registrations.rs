@@ -252,6 +252,11 @@ impl Hub {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The live document `id`, if a connection has opened it since the server started.
+    pub fn live(&self, id: &DocumentId) -> Option<Arc<LiveDoc>> {
+        self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
     /// The document ids `account` may sync: one per exam session of the catalog.
     pub fn allowed(app: &App, account: &str) -> Vec<(DocumentId, String)> {
         app.catalog()

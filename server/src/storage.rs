@@ -52,11 +52,15 @@ pub enum Tree {
     DocumentChunks,
     /// Sync states of devices with a storage id: account ‖ 0 ‖ storage id ‖ 0 ‖ document id.
     SyncStates,
+    /// Photo blobs: SHA-256 of the JPEG (32 bytes) → the sealed JPEG, stored once per digest.
+    Blobs,
+    /// Photo ownership: SHA-256 (32 bytes) ‖ account id → when that account uploaded it.
+    BlobOwners,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 17] = [
+    pub const ALL: [Tree; 19] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -74,6 +78,8 @@ impl Tree {
         Tree::Documents,
         Tree::DocumentChunks,
         Tree::SyncStates,
+        Tree::Blobs,
+        Tree::BlobOwners,
     ];
 
     /// The stable on-disk name.
@@ -96,6 +102,8 @@ impl Tree {
             Tree::Documents => "documents",
             Tree::DocumentChunks => "document_chunks",
             Tree::SyncStates => "sync_states",
+            Tree::Blobs => "blobs",
+            Tree::BlobOwners => "blob_owners",
         }
     }
 

@@ -498,3 +498,226 @@ async fn the_http_batch_form_syncs_the_same_documents() {
     let r = http(server.addr, "POST", "/api/sync/batch", None, Some(&foreign.encode())).expect("anonymous");
     assert_eq!(r.status, 401);
 }
+
+/// How long the server must stay silent for an exchange to count as finished in the robustness
+/// tests below (generous: the machine is shared, and every accepted batch is flushed).
+const QUIET: Duration = Duration::from_millis(800);
+
+async fn next_within(ws: &mut Ws, idle: Duration) -> Option<WireMessage> {
+    loop {
+        match tokio::time::timeout(idle, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => return Some(decode(&b).expect("server frames decode")),
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Err(_) => return None,
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_))) => return None,
+        }
+    }
+}
+
+impl Device {
+    /// Sends a `sync` frame carrying `data`.
+    async fn send(&self, ws: &mut Ws, data: Vec<u8>) {
+        ws.send(self.frame(data, false)).await.expect("send");
+    }
+
+    /// Continues the exchange from the device's current sync state until the server is quiet;
+    /// returns how many frames the server sent. A refusal or anything but `sync` fails the test,
+    /// and so does an exchange that does not settle.
+    async fn settle(&mut self, ws: &mut Ws) -> usize {
+        if let Some(out) = self.sync.generate(&mut self.doc) {
+            self.send(ws, out).await;
+        }
+        let mut from_server = 0;
+        while let Some(msg) = next_within(ws, QUIET).await {
+            from_server += 1;
+            assert!(from_server <= 12, "the exchange does not settle");
+            match msg {
+                WireMessage::Sync { data, .. } => {
+                    self.sync.receive_trusted(&mut self.doc, &data).expect("apply server message")
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            if let Some(out) = self.sync.generate(&mut self.doc) {
+                self.send(ws, out).await;
+            }
+        }
+        from_server
+    }
+
+    /// A new connection's exchange: a fresh sync state, a `request`, then [`Device::settle`].
+    async fn resync(&mut self, addr: SocketAddr, token: &str, storage_id: Option<&str>) -> usize {
+        let mut ws = connect(addr, token, storage_id).await;
+        self.sync = PeerSync::new();
+        let first = self.sync.generate(&mut self.doc).expect("a first message");
+        ws.send(self.frame(first, true)).await.expect("send");
+        self.settle(&mut ws).await
+    }
+
+    /// Every change hash of the device's document, sorted.
+    fn change_hashes(&mut self) -> Vec<automerge::ChangeHash> {
+        let mut all: Vec<_> = self.doc.automerge().get_changes(&[]).iter().map(|c| c.hash()).collect();
+        all.sort();
+        all
+    }
+}
+
+/// Asserts that `devices` hold exactly the same changes (no duplicates, none missing) and the
+/// same draft, and that nothing was refused.
+fn assert_converged(devices: &mut [&mut Device]) {
+    let first = devices[0].change_hashes();
+    let draft = devices[0].doc.draft();
+    for d in devices.iter_mut() {
+        let hashes = d.change_hashes();
+        let mut unique = hashes.clone();
+        unique.dedup();
+        assert_eq!(hashes.len(), unique.len(), "no change is held twice");
+        assert_eq!(hashes, first, "the same history everywhere");
+        assert_eq!(d.doc.draft(), draft, "the same draft everywhere");
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    }
+}
+
+/// Connections dropped at the worst moments: right after a sync message carrying edits (before
+/// the reply is read, once with the frame surely processed and once perhaps not), and right
+/// after `join` + `request`. The device reconnects with the same storage id and without one, and
+/// device, server and a second device end with the same history: nothing lost, nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_dropped_mid_sync_lose_and_duplicate_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let addr = server.addr;
+    let (account_id, token) = account(addr, "drops@example.org");
+    let mut phone = Device::new(&account_id, 20);
+    let mut tablet = Device::new(&account_id, 21);
+    phone.doc.set_field("name", "钱九").expect("edit");
+    phone.resync(addr, &token, Some("phone-store")).await;
+
+    // 1. Edits sent, socket dropped before the reply is read (the server has processed it).
+    let mut ws = connect(addr, &token, Some("phone-store")).await;
+    phone.sync = PeerSync::new();
+    let first = phone.sync.generate(&mut phone.doc).expect("request");
+    ws.send(phone.frame(first, true)).await.expect("send");
+    phone.settle(&mut ws).await;
+    phone.doc.set_field("mobile", "13300133000").expect("edit");
+    let edits = phone.sync.generate(&mut phone.doc).expect("a message with the edit");
+    assert!(!automerge::sync::Message::decode(&edits).expect("decode").changes.is_empty());
+    phone.send(&mut ws, edits).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(ws);
+    let frames = phone.resync(addr, &token, Some("phone-store")).await;
+    assert!(frames <= 4, "the returning device resumes ({frames} frames)");
+    tablet.resync(addr, &token, None).await;
+    assert_converged(&mut [&mut phone, &mut tablet]);
+    assert_eq!(tablet.doc.draft().fields.get("mobile").map(String::as_str), Some("13300133000"));
+
+    // 2. The same, dropped at once (the frame may or may not have been processed); the device
+    //    comes back without a storage id.
+    let mut ws = connect(addr, &token, Some("phone-store")).await;
+    phone.sync = PeerSync::new();
+    let first = phone.sync.generate(&mut phone.doc).expect("request");
+    ws.send(phone.frame(first, true)).await.expect("send");
+    phone.settle(&mut ws).await;
+    phone.doc.set_field("email", "qj@example.cn").expect("edit");
+    phone.doc.clear_field("mobile").expect("edit");
+    let edits = phone.sync.generate(&mut phone.doc).expect("a message with the edits");
+    phone.send(&mut ws, edits).await;
+    drop(ws);
+    phone.resync(addr, &token, None).await;
+    tablet.resync(addr, &token, None).await;
+    assert_converged(&mut [&mut phone, &mut tablet]);
+    let draft = tablet.doc.draft();
+    assert_eq!(draft.fields.get("email").map(String::as_str), Some("qj@example.cn"));
+    assert!(!draft.fields.contains_key("mobile"));
+
+    // 3. Dropped right after `join` + `request`, with offline edits on both devices.
+    phone.doc.set_field("address", "北京市东城区").expect("edit");
+    tablet.doc.set_field("name", "钱九九").expect("edit");
+    for storage in [Some("phone-store"), None] {
+        let mut ws = connect(addr, &token, storage).await;
+        let first = PeerSync::new().generate(&mut phone.doc).expect("request");
+        ws.send(phone.frame(first, true)).await.expect("send");
+        drop(ws);
+    }
+    phone.resync(addr, &token, Some("phone-store")).await;
+    tablet.resync(addr, &token, None).await;
+    phone.resync(addr, &token, None).await;
+    assert_converged(&mut [&mut phone, &mut tablet]);
+    let draft = phone.doc.draft();
+    assert_eq!(draft.fields.get("address").map(String::as_str), Some("北京市东城区"));
+    assert_eq!(draft.fields.get("name").map(String::as_str), Some("钱九九"));
+
+    // What the server stored is that same history: a fresh device after a restart pulls it.
+    drop(server);
+    let server = Server::start(dir.path());
+    let mut fresh = Device::new(&account_id, 22);
+    fresh.resync(server.addr, &token, None).await;
+    assert_converged(&mut [&mut phone, &mut tablet, &mut fresh]);
+}
+
+/// Frames duplicated and reordered on one connection: edit 1 goes out in m1, edit 2 (which
+/// depends on edit 1) in m2; the server gets m2, then m1 twice. Nothing is refused, the exchange
+/// settles within a few round trips, and both edits reach the server and a second device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_reordered_frames_converge_without_a_loop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let addr = server.addr;
+    let (account_id, token) = account(addr, "reorder@example.org");
+    let mut phone = Device::new(&account_id, 30);
+    let mut tablet = Device::new(&account_id, 31);
+    phone.doc.set_field("name", "吴十").expect("edit");
+
+    let mut ws = connect(addr, &token, Some("phone-store")).await;
+    let first = phone.sync.generate(&mut phone.doc).expect("request");
+    ws.send(phone.frame(first, true)).await.expect("send");
+    phone.settle(&mut ws).await;
+
+    phone.doc.set_field("mobile", "13200132000").expect("edit 1");
+    let m1 = phone.sync.generate(&mut phone.doc).expect("m1");
+    phone.doc.set_field("email", "wu@example.cn").expect("edit 2");
+    let m2 = phone.sync.generate(&mut phone.doc).expect("m2");
+    let changes = |m: &[u8]| automerge::sync::Message::decode(m).expect("decode").changes.len();
+    assert_eq!((changes(&m1), changes(&m2)), (1, 1), "one edit per message");
+    for m in [&m2, &m1, &m1] {
+        phone.send(&mut ws, m.clone()).await;
+    }
+    let from_server = phone.settle(&mut ws).await;
+    assert!(from_server <= 6, "settles in a few round trips ({from_server} frames from the server)");
+    drop(ws);
+
+    tablet.resync(addr, &token, None).await;
+    let draft = tablet.doc.draft();
+    assert_eq!(draft.fields.get("mobile").map(String::as_str), Some("13200132000"));
+    assert_eq!(draft.fields.get("email").map(String::as_str), Some("wu@example.cn"));
+    assert_converged(&mut [&mut phone, &mut tablet]);
+
+    // The HTTP batch form: the same disorder inside one request, from a fresh sync state.
+    let (acct, tok) = (account_id.clone(), token.clone());
+    let background = tokio::task::spawn_blocking(move || {
+        let mut b = Device::new(&acct, 32);
+        assert!(b.sync_over_http(addr, &tok).is_none());
+        b.doc.set_field("address", "上海市").expect("edit 1");
+        let m1 = b.sync.generate(&mut b.doc).expect("m1");
+        b.doc.set_field("address", "上海市浦东新区").expect("edit 2");
+        let m2 = b.sync.generate(&mut b.doc).expect("m2");
+        let req = baoming_core::wire::BatchRequest {
+            document_id: b.doc_id.to_string(),
+            storage_id: Some("background".into()),
+            messages: vec![m2, m1.clone(), m1],
+        };
+        let r = http(addr, "POST", "/api/sync/batch", Some(&tok), Some(&req.encode())).expect("batch");
+        assert_eq!(r.status, 200);
+        let resp = baoming_core::wire::BatchResponse::decode(&r.body).expect("response");
+        assert!(resp.refused.is_none(), "{:?}", resp.refused);
+        for m in &resp.messages {
+            b.sync.receive_trusted(&mut b.doc, m).expect("apply");
+        }
+        assert!(b.sync_over_http(addr, &tok).is_none());
+        b
+    });
+    let mut background = background.await.expect("background device");
+    tablet.resync(addr, &token, None).await;
+    phone.resync(addr, &token, None).await;
+    assert_eq!(tablet.doc.draft().fields.get("address").map(String::as_str), Some("上海市浦东新区"));
+    assert_converged(&mut [&mut phone, &mut tablet, &mut background]);
+}

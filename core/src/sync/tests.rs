@@ -214,7 +214,7 @@ fn a_peer_that_ignores_refusals_cannot_make_the_server_loop() {
             sent += 1;
             match peer.receive_checked(&mut server, &m, IncomingLimits::default()).expect("receive") {
                 Received::Refused(_) => refusals += 1,
-                Received::Ignored | Received::Applied(_) => {}
+                Received::Ignored | Received::Applied(_) | Received::Waiting => {}
             }
         }
         if let Some(m) = peer.generate(&mut server) {
@@ -308,4 +308,103 @@ fn one_field_edit_fits_the_wire_budget() {
     );
     assert!(bytes <= 1536, "one field edit took {bytes} bytes on the wire");
     eprintln!("one field edit, device → server → device: {bytes} bytes of frames");
+}
+
+/// A device's messages arriving out of order and twice (m2, whose change depends on m1's, first;
+/// then m1 twice): the server keeps m2's changes aside until their dependency arrives instead of
+/// refusing them, applies both, and the exchange converges without rejected edits or a loop.
+#[test]
+fn reordered_and_duplicated_messages_converge_without_a_refusal() {
+    let mut net = Net::new(2);
+    net.devices[0].doc.set_field("name", "周八").expect("edit");
+    net.sync(0);
+    let device = &mut net.devices[0];
+    device.doc.set_field("mobile", "13500135000").expect("edit 1");
+    let m1 = device.sync.generate(&mut device.doc).expect("m1 carries edit 1");
+    device.doc.set_field("email", "zb@example.cn").expect("edit 2");
+    let m2 = device.sync.generate(&mut device.doc).expect("m2 carries edit 2");
+    assert_eq!(sync::Message::decode(&m2).expect("m2").changes.len(), 1, "m2 holds only edit 2");
+
+    let peer = &mut net.server_peers[0];
+    let mut got = Vec::new();
+    for m in [&m2, &m1, &m1] {
+        got.push(peer.receive_checked(&mut net.server, m, IncomingLimits::default()).expect("receive"));
+    }
+    assert_eq!(got[0], Received::Waiting, "m2 waits for its dependency");
+    assert!(matches!(&got[1], Received::Applied(a) if a.new_changes == 2), "{:?}", got[1]);
+    assert!(matches!(&got[2], Received::Applied(a) if a.new_changes == 0), "{:?}", got[2]);
+    let messages = net.sync(0) + net.sync(1);
+    assert!(messages <= 8, "settles ({messages} messages)");
+    let server = net.server.draft();
+    assert_eq!(server.fields.get("mobile").map(String::as_str), Some("13500135000"));
+    assert_eq!(server.fields.get("email").map(String::as_str), Some("zb@example.cn"));
+    for d in &mut net.devices {
+        assert_eq!(d.doc.draft(), server);
+        assert_eq!(d.doc.heads(), net.server.heads());
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+    }
+}
+
+/// Changes whose dependency never arrives stay out of the document, are never applied behind
+/// the check's back when later messages come, and what waits is bounded.
+#[test]
+fn waiting_changes_are_checked_when_their_dependency_arrives() {
+    let mut net = Net::new(1);
+    net.sync(0);
+    net.set_status(Status::UnderReview);
+    net.sync(0);
+    // A stock client ignores the lock: edit 1, then edit 2 on top of it.
+    let device = &mut net.devices[0];
+    raw_put(&mut device.doc, &["draft", "fields"], "name", "x");
+    let m1 = device.sync.generate(&mut device.doc).expect("m1");
+    raw_put(&mut device.doc, &["draft", "fields"], "mobile", "1");
+    let m2 = device.sync.generate(&mut device.doc).expect("m2");
+    let before = net.server.heads();
+    let peer = &mut net.server_peers[0];
+    assert_eq!(peer.receive_checked(&mut net.server, &m2, IncomingLimits::default()), Ok(Received::Waiting));
+    assert_eq!(net.server.heads(), before, "nothing applied, nothing queued in the document");
+    // The dependency arrives: the whole lot is checked together and refused (locked).
+    match peer.receive_checked(&mut net.server, &m1, IncomingLimits::default()).expect("receive") {
+        Received::Refused(r) => {
+            assert!(r.refused.iter().any(|p| p.path == "draft.fields.mobile"), "{r:?}");
+            assert!(r.refused.iter().any(|p| p.path == "draft.fields.name"), "{r:?}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(net.server.heads(), before);
+    assert!(net.server.draft().fields.is_empty());
+}
+
+/// A message whose heads are empty but which carries changes: the refused changes must not slip
+/// into the document through Automerge's own sync state update.
+#[test]
+fn refused_changes_never_reach_the_document_whatever_the_message_heads() {
+    let mut server = RegistrationDoc::new(EXAM, ActorId::from(&SERVER_ACTOR[..])).expect("server");
+    let mut client = RegistrationDoc::new(EXAM, ActorId::from(&[4u8; 16][..])).expect("client");
+    raw_put(&mut client, &["server"], "status", "paid");
+    let change = client.automerge().get_last_local_change().expect("change").raw_bytes().to_vec();
+    let mut message =
+        sync::Message::decode(&PeerSync::new().generate(&mut client).expect("msg")).expect("decode");
+    message.heads = Vec::new();
+    message.changes = vec![change].into();
+    let mut peer = PeerSync::new();
+    let got =
+        peer.receive_checked(&mut server, &message.encode(), IncomingLimits::default()).expect("receive");
+    assert!(matches!(got, Received::Refused(_)), "{got:?}");
+    assert_eq!(server.status(), Status::Draft, "the server section is untouched");
+    assert_eq!(server.heads(), vec![genesis_hash(EXAM).expect("genesis")]);
+}
+
+/// Writes `key = value` in the map at `path` directly through Automerge, bypassing the typed
+/// edits and their status check (what a stock client can do), and commits.
+fn raw_put(doc: &mut RegistrationDoc, path: &[&str], key: &str, value: &str) {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let am = doc.automerge();
+    let mut obj = automerge::ROOT;
+    for p in path {
+        obj = am.get(&obj, *p).expect("get").expect("map").1;
+    }
+    am.put(&obj, key, value).expect("put");
+    am.commit();
 }

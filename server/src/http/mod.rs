@@ -5,6 +5,7 @@
 //! [`crate::error::recover`] as a JSON `{code, message}` body.
 
 mod accounts;
+mod blobs;
 mod catalog;
 mod oauth;
 mod operators;
@@ -57,7 +58,9 @@ pub fn routes(
         .unify()
         .or(oauth::routes(app.clone()))
         .unify()
-        .or(sync::routes(app))
+        .or(sync::routes(app.clone()))
+        .unify()
+        .or(blobs::routes(app))
         .unify()
         .recover(recover)
         .unify()

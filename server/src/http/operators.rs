@@ -41,14 +41,15 @@ fn operator_auth(app: App) -> impl Filter<Extract = (OperatorCtx,), Error = Reje
                     )));
                 }
             };
-            let op = operators::get(&*app.store, &id)
-                .map_err(|e| warp::reject::custom(ApiError::from(e)))?
-                .ok_or_else(|| {
-                warp::reject::custom(ApiError::Unauthorized("the operator no longer exists"))
-            })?;
+            let op = load_operator(&app, &id).map_err(warp::reject::custom)?;
             Ok(OperatorCtx { operator: op, session: s })
         }
     })
+}
+
+/// The operator behind an operator session (401 when the account was removed since).
+pub(super) fn load_operator(app: &App, id: &str) -> Result<Operator, ApiError> {
+    operators::get(&*app.store, id)?.ok_or(ApiError::Unauthorized("the operator no longer exists"))
 }
 
 #[derive(Debug, Deserialize)]

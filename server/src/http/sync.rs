@@ -377,7 +377,7 @@ impl Conn {
                 tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
                 out.push(refusal_frame(&refusal, &peer_id, document_id));
             }
-            Ok(Received::Applied(_) | Received::Ignored) => {}
+            Ok(Received::Applied(_) | Received::Ignored | Received::Waiting) => {}
             Err(e) => return vec![WireMessage::Error { message: format!("{}: {e}", e.code()) }],
         }
         if let Some(reply) = sub.live.generate(&mut sub.peer).await {
