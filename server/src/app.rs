@@ -2,8 +2,9 @@
 //!
 //! [`AppState`] is built from an injected [`Storage`] and a [`Config`], so tests build it on a
 //! temporary sled database and call the routes in-process. Every state change goes through
-//! [`AppState::commit`]: the change and its audit entry are committed together, then storage is
-//! flushed, and only then does the caller answer the client.
+//! [`AppState::commit`]: the change and its audit entry are committed together, then the caller
+//! waits for a flush that covers it (shared with concurrent writers, see [`crate::durability`]),
+//! and only then answers the client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,6 +15,7 @@ use crate::captcha::Captchas;
 use crate::catalog::{self, CatalogView};
 use crate::config::{Config, ConfigError};
 use crate::crypto::{CryptoError, KEY_LEN, Keys};
+use crate::durability::GroupFlush;
 use crate::notifier::Notifier;
 use crate::operators::{self, Role};
 use crate::passwords::Hasher;
@@ -66,6 +68,8 @@ pub struct AppState {
     pub oauth: crate::oauth::PendingLogins,
     /// Live registration documents and sync tickets.
     pub hub: crate::registrations::Hub,
+    /// Group commit: how writers wait for durability.
+    pub flusher: GroupFlush,
     catalog: RwLock<Option<Arc<CatalogView>>>,
     write_lock: Mutex<()>,
     ready: AtomicBool,
@@ -111,6 +115,8 @@ impl AppState {
             notifier,
             oauth: crate::oauth::PendingLogins::default(),
             hub: crate::registrations::Hub::default(),
+            flusher: GroupFlush::start(Arc::clone(&store))
+                .map_err(|e| StorageError::Engine(format!("flusher thread: {e}")))?,
             hasher,
             keys,
             store,
@@ -181,23 +187,26 @@ impl AppState {
         self.ready.store(false, Ordering::SeqCst);
     }
 
-    /// Commits `txn` together with the audit entry for `event`, then flushes. A precondition
-    /// failure reports the caller's own check index.
-    pub fn commit_blocking(&self, txn: Txn, event: AuditEvent) -> Result<(), CommitError> {
-        {
-            let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-            commit_audited(&*self.store, txn, event)?;
-        }
-        self.store.flush()?;
-        Ok(())
+    /// Commits `txn` together with the audit entry for `event`, not yet durable.
+    fn commit_unflushed(&self, txn: Txn, event: AuditEvent) -> Result<(), CommitError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        commit_audited(&*self.store, txn, event)
     }
 
-    /// [`AppState::commit_blocking`] off the async threads.
+    /// Commits `txn` together with the audit entry for `event` and returns once it is durable.
+    /// A precondition failure reports the caller's own check index.
+    pub fn commit_blocking(&self, txn: Txn, event: AuditEvent) -> Result<(), CommitError> {
+        self.commit_unflushed(txn, event)?;
+        Ok(self.flusher.durable_blocking()?)
+    }
+
+    /// [`AppState::commit_blocking`] without holding a thread while the flush runs.
     pub async fn commit(self: &Arc<Self>, txn: Txn, event: AuditEvent) -> Result<(), CommitError> {
         let app = Arc::clone(self);
-        tokio::task::spawn_blocking(move || app.commit_blocking(txn, event))
+        tokio::task::spawn_blocking(move || app.commit_unflushed(txn, event))
             .await
-            .map_err(|e| CommitError::Storage(StorageError::Engine(format!("commit task: {e}"))))?
+            .map_err(|e| CommitError::Storage(StorageError::Engine(format!("commit task: {e}"))))??;
+        Ok(self.flusher.durable().await?)
     }
 }
 

@@ -8,8 +8,9 @@
 //!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
 //!   registration documents and the live sync hub);
 //! * [`app`] — the injected state and the single durable write path;
-//! * [`storage`] — the storage interface and its sled implementation, and [`crypto`] for
-//!   encryption at rest and keyed look-up hashes.
+//! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
+//!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
+//!   hashes.
 //!
 //! [`server`] runs the service; [`admin`] is the `baoming-server admin …` command line;
 //! [`backup`] writes and reads the versioned dump format.
@@ -23,6 +24,7 @@ pub mod captcha;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod durability;
 pub mod error;
 pub mod http;
 pub mod notifier;

@@ -149,19 +149,17 @@ impl LiveDoc {
             );
             state.next_chunk += 1;
         }
-        let store = Arc::clone(&app.store);
-        let written = tokio::task::spawn_blocking(move || {
-            store.commit(&txn)?;
-            store.flush().map_err(crate::storage::CommitError::from)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("persist task: {e}")));
-        if !matches!(written, Ok(Ok(()))) {
+        // A small write: committed on this thread, then made durable by a flush shared with
+        // every other writer (group commit), without holding a thread while it runs.
+        let written = match app.store.commit(&txn) {
+            Ok(()) => app.flusher.durable().await.map_err(ApiError::from),
+            Err(e) => Err(ApiError::from(e)),
+        };
+        if written.is_err() {
             // The incremental cursor has moved on: write a full snapshot next time.
             state.next_chunk = COMPACT_AFTER;
         }
-        written??;
-        Ok(())
+        written
     }
 
     /// Feeds one sync message from connection `conn` through the check; accepted changes are
@@ -295,7 +293,7 @@ impl Hub {
                 app2.keys.seal(&seal_context(&id, "snapshot"), &doc.save()),
             );
             store.commit(&txn)?;
-            store.flush()?;
+            app2.flusher.durable_blocking()?;
             Ok((doc, 0))
         })
         .await

@@ -49,20 +49,75 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             }
         }
     });
-    let routes = crate::http::routes(app.clone());
-    let drain_app = app.clone();
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(async move {
-            shutdown_signal().await;
-            tracing::info!("shutdown requested: draining connections");
-            drain_app.set_draining();
-        })
-        .run()
-        .await;
+    serve_http(listener, app.clone(), shutdown_signal()).await;
     app.store.flush()?;
     tracing::info!("storage flushed; bye");
     Ok(())
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting, marks the
+/// server as draining and waits for the requests in flight. (In-process tests use this too.)
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: crate::app::App,
+    shutdown: impl Future<Output = ()>,
+) {
+    let service = warp::service(crate::http::routes(app.clone()));
+    accept_loop(listener, service, &app, shutdown).await;
+}
+
+/// The accept loop: HTTP/1.1 connections with upgrades, each request told its peer address and
+/// given its upgrade handle (see [`crate::http::upgrade`]).
+async fn accept_loop<S>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    app: &crate::app::App,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: tower_service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = warp::reply::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).http1_only();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = service.clone();
+        let handler = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            crate::http::upgrade::prepare(&mut req, peer);
+            let mut service = service.clone();
+            tower_service::Service::call(&mut service, req)
+        });
+        let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), handler);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutdown requested: draining connections");
+    app.set_draining();
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 #[allow(clippy::print_stdout)]

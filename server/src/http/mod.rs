@@ -9,6 +9,7 @@ mod catalog;
 mod oauth;
 mod operators;
 mod sync;
+pub mod upgrade;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,7 +27,7 @@ use crate::app::{App, now};
 use crate::error::{ApiError, error_response, recover};
 use crate::sessions::{self, Owner, Session};
 
-/// The whole API, ready for `warp::serve` or `warp::test`.
+/// The whole API, for [`crate::server::serve_http`] or `warp::test`.
 pub fn routes(
     app: App,
 ) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
@@ -99,11 +100,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// The peer's IP address (proxies' forwarding headers are not trusted).
+/// The peer's IP address (proxies' forwarding headers are not trusted): from the accept loop,
+/// or from warp's own record for in-process requests.
 pub(crate) fn client_address() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::addr::remote().map(|a: Option<std::net::SocketAddr>| {
-        a.map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
-    })
+    warp::ext::optional::<upgrade::PeerAddr>().and(warp::addr::remote()).map(
+        |peer: Option<upgrade::PeerAddr>, warp_addr: Option<std::net::SocketAddr>| {
+            peer.map(|p| p.0).or(warp_addr).map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+        },
+    )
 }
 
 fn bearer(header: Option<String>) -> Result<String, ApiError> {

@@ -15,12 +15,14 @@ use baoming_core::wire::{
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use warp::Filter;
 use warp::filters::BoxedFilter;
-use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::http::StatusCode;
 use warp::reply::Response;
-use warp::{Filter, Reply};
 
+use super::upgrade::{ServerSocket, WsUpgrade};
 use super::{account_auth, json, run, with_app};
 use crate::app::{App, now};
 use crate::error::{ApiError, error_response};
@@ -35,6 +37,17 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages a connection may send per second, sustained, and in a burst.
 const RATE_PER_SEC: f64 = 50.0;
 const RATE_BURST: f64 = 200.0;
+/// Initial read buffer of a connection. Sync frames of an idle device are small; the buffer
+/// grows for a larger frame (up to [`MAX_FRAME_BYTES`]) only while it is read.
+const READ_BUFFER_BYTES: usize = 4096;
+
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+}
 
 #[derive(Deserialize)]
 struct TicketQuery {
@@ -64,14 +77,10 @@ pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
         .and(with_app(app))
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::query::<TicketQuery>())
-        .and(warp::ws())
-        .map(|app: App, auth: Option<String>, query: TicketQuery, ws: Ws| {
+        .and(super::upgrade::ws())
+        .map(|app: App, auth: Option<String>, query: TicketQuery, ws: WsUpgrade| {
             match authenticate(&app, auth, query.ticket) {
-                Ok(account) => ws
-                    .max_message_size(MAX_FRAME_BYTES)
-                    .max_frame_size(MAX_FRAME_BYTES)
-                    .on_upgrade(move |socket| connection(app, account, socket))
-                    .into_response(),
+                Ok(account) => ws.on_upgrade(socket_config(), move |socket| connection(app, account, socket)),
                 Err(e) => error_response(&e),
             }
         })
@@ -211,11 +220,11 @@ fn frame(message: &WireMessage) -> Message {
     Message::binary(wire::encode(message))
 }
 
-async fn connection(app: App, account: String, socket: WebSocket) {
+async fn connection(app: App, account: String, socket: ServerSocket) {
     let (mut tx, mut rx) = socket.split();
     // Handshake: the first frame must be a `join` that speaks version "1".
     let first = match tokio::time::timeout(JOIN_TIMEOUT, rx.next()).await {
-        Ok(Some(Ok(m))) if m.is_binary() => wire::decode(m.as_bytes()),
+        Ok(Some(Ok(Message::Binary(m)))) => wire::decode(&m),
         _ => {
             let _ = tx
                 .send(frame(&WireMessage::Error { message: "join_required: send `join` first".into() }))
@@ -278,20 +287,19 @@ async fn connection(app: App, account: String, socket: WebSocket) {
     loop {
         let outgoing = tokio::select! {
             incoming = rx.next() => {
-                let Some(Ok(msg)) = incoming else { break };
-                if msg.is_close() {
-                    break;
-                }
-                if !msg.is_binary() {
-                    continue;
-                }
+                let msg = match incoming {
+                    Some(Ok(Message::Binary(msg))) => msg,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    // Pings are answered by the socket itself; text frames are not ours.
+                    Some(Ok(_)) => continue,
+                };
                 let elapsed = last.elapsed().as_secs_f64();
                 last = Instant::now();
                 tokens = (tokens + elapsed * RATE_PER_SEC).min(RATE_BURST) - 1.0;
                 if tokens < 0.0 {
                     vec![WireMessage::Error { message: "rate_limited: too many messages; reconnect later".into() }]
                 } else {
-                    conn.handle(msg.as_bytes()).await
+                    conn.handle(&msg).await
                 }
             }
             Some(doc) = notify_rx.recv() => conn.push(doc).await,
@@ -380,7 +388,6 @@ impl Conn {
                 data: reply,
             });
         }
-        keep_peer(&app, sub.storage_key.clone(), &sub.peer);
         out
     }
 
@@ -399,9 +406,13 @@ impl Conn {
         }
     }
 
+    /// Stops listening and keeps the sync state of a device that gave a storage id, so its
+    /// next connection resumes where this one ended. (Kept at the end rather than after every
+    /// message: a sync state lost in a crash only costs the device a slightly longer exchange.)
     fn close(&mut self) {
         for sub in self.subs.values() {
             sub.live.unlisten(self.id);
+            keep_peer(&self.app, sub.storage_key.clone(), &sub.peer);
         }
     }
 }
