@@ -284,8 +284,7 @@ async fn a_refusal_ends_with_the_server_state_and_rejected_edits_reported() {
     let t = TestApp::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let routes = baoming_server::http::routes(t.app.clone());
-    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    tokio::spawn(baoming_server::server::serve_http(listener, t.app.clone(), std::future::pending()));
     let (account_id, token) =
         tokio::task::spawn_blocking(move || account(addr, "client-lock@example.org")).await.expect("account");
 
