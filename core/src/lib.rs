@@ -18,7 +18,8 @@
 //! * [`document`] — the Automerge registration document: deterministic id and genesis, the typed
 //!   candidate API, and the incoming-change check.
 //!
-//! * [`client`] (feature `client`) — the device side: the local store in a folder.
+//! * [`client`] (feature `client`) — the device side: the local store in a folder and the
+//!   `SyncClient` that edits registrations and syncs them (WebSocket, HTTP batch, photo uploads).
 //! * [`documents`] (feature `documents`) — the registration form and admission ticket as PDF:
 //!   pure rendering (data in, PDF bytes out) with a shipped CJK font embedded as a subset.
 //!

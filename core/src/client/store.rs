@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <root>/LOCK                           held while a client has the store open
+//! <root>/storage-id                     this device's storage id for sync (random, kept)
 //! <root>/docs/<doc id>/snapshot.<gen>   a full save; the highest generation wins
 //! <root>/docs/<doc id>/<gen>.<seq>.chunk incremental saves on top of that snapshot
 //! <root>/docs/<doc id>/actor            this device's actor for the document (hex)
@@ -146,6 +147,24 @@ impl LocalStore {
     /// The store's folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// This store's storage id (protocol.md §5): created at random on first use and kept, so the
+    /// server can resume its sync state with this device across connections.
+    pub fn storage_id(&self) -> Result<String, StoreError> {
+        let path = self.root.join("storage-id");
+        if let Some(b) = read_opt(&path)? {
+            let id = String::from_utf8(b)
+                .map_err(|_| StoreError::Corrupt { path: path.clone(), reason: "not UTF-8".into() })?;
+            let id = id.trim();
+            if id.is_empty() || id.len() > 64 {
+                return Err(StoreError::Corrupt { path, reason: "not a storage id".into() });
+            }
+            return Ok(id.to_owned());
+        }
+        let id = format!("st-{}", ActorId::random().to_hex_string());
+        write_atomic(&path, id.as_bytes())?;
+        Ok(id)
     }
 
     fn doc_dir(&self, id: &DocumentId) -> Result<PathBuf, StoreError> {
@@ -408,6 +427,17 @@ mod tests {
         let loaded =
             RegistrationDoc::load(&store.load_document(&id).expect("l").expect("p"), actor).expect("l");
         assert!(loaded.draft().fields.is_empty(), "the old generation's chunk is ignored");
+    }
+
+    #[test]
+    fn the_storage_id_is_created_once_and_kept() {
+        let (dir, store) = store();
+        let id = store.storage_id().expect("id");
+        assert!(id.starts_with("st-") && id.len() == 35, "{id}");
+        assert_eq!(store.storage_id().expect("again"), id);
+        drop(store);
+        let store = LocalStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.storage_id().expect("kept"), id);
     }
 
     #[test]

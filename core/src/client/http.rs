@@ -1,0 +1,174 @@
+//! The client's plain HTTP calls, blocking (ureq with rustls), run on tokio's blocking pool by
+//! the async callers: photo blob uploads (`PUT /api/blobs/{sha256}`) and the batch form of sync
+//! (`POST /api/sync/batch`).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::ClientError;
+use super::events::{ClientEvent, UploadEvent};
+use super::sync_client::{Inner, PhotoFailure};
+use crate::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
+
+/// Builds the HTTP agent: errors are statuses we read, not ureq errors.
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("baoming-core/", env!("CARGO_PKG_VERSION")))
+            .build(),
+    )
+}
+
+fn network(e: ureq::Error) -> ClientError {
+    match e {
+        ureq::Error::Timeout(t) => ClientError::Timeout(format!("HTTP request ({t})")),
+        other => ClientError::Network(other.to_string()),
+    }
+}
+
+/// A response's status and body (bounded).
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// `(code, message)` of a JSON error body, or the status text.
+    fn error_fields(&self) -> (String, String) {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let text = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
+        (
+            text("code").unwrap_or_default(),
+            text("message")
+                .unwrap_or_else(|| String::from_utf8_lossy(&self.body).chars().take(200).collect()),
+        )
+    }
+
+    fn server_error(&self) -> ClientError {
+        let (code, message) = self.error_fields();
+        ClientError::Server { status: self.status, code, message }
+    }
+}
+
+fn send(req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &[u8]) -> Result<Answer, ClientError> {
+    let mut resp = req.send(body).map_err(network)?;
+    let status = resp.status().as_u16();
+    let body =
+        resp.body_mut().with_config().limit(MAX_FRAME_BYTES as u64 + 1).read_to_vec().map_err(network)?;
+    Ok(Answer { status, body })
+}
+
+/// Uploads one photo. `Ok` means the server has it.
+fn put_blob(inner: &Inner, sha256: &str, jpeg: &[u8]) -> Result<(), ClientError> {
+    let url = format!("{}/api/blobs/{sha256}", inner.http_base);
+    let req = inner
+        .agent
+        .put(&url)
+        .header("authorization", &format!("Bearer {}", inner.token()))
+        .content_type("image/jpeg");
+    let answer = send(req, jpeg)?;
+    match answer.status {
+        200 | 201 => Ok(()),
+        401 => Err(ClientError::Unauthorized),
+        413 => {
+            let (_, message) = answer.error_fields();
+            Err(ClientError::PhotoRejected { sha256: sha256.to_owned(), code: "too_large".into(), message })
+        }
+        422 => {
+            let (code, message) = answer.error_fields();
+            let code = if code.is_empty() { "photo_rejected".to_owned() } else { code };
+            Err(ClientError::PhotoRejected { sha256: sha256.to_owned(), code, message })
+        }
+        _ => Err(answer.server_error()),
+    }
+}
+
+/// Uploads every photo waiting in the store, in order, reporting progress. A photo the server
+/// refused before (in this client's life) is not sent again; its failure stays recorded so the
+/// registration referencing it stays held back. Returns the photos still waiting.
+///
+/// Authentication and network failures end the round with an error (the whole exchange is
+/// retried later); a refused photo or another server error is recorded and the round goes on.
+pub(crate) fn upload_pending(inner: &Inner) -> Result<HashSet<String>, ClientError> {
+    let pending = inner.docs().store.pending_uploads()?;
+    let todo: Vec<String> = pending
+        .iter()
+        .filter(|sha| !inner.photo_failure(sha).is_some_and(|f| f.permanent))
+        .cloned()
+        .collect();
+    let total = todo.len();
+    let mut still: HashSet<String> = pending.into_iter().collect();
+    for (i, sha) in todo.iter().enumerate() {
+        inner.emit(ClientEvent::Upload(UploadEvent::Started { sha256: sha.clone(), index: i + 1, total }));
+        let jpeg = inner.docs().store.get_photo(sha);
+        let result = match jpeg {
+            Ok(Some(jpeg)) => put_blob(inner, sha, &jpeg),
+            Ok(None) => Err(ClientError::PhotoRejected {
+                sha256: sha.clone(),
+                code: "missing_locally".into(),
+                message: "the photo is no longer in the local store; choose it again".into(),
+            }),
+            Err(e) => Err(e.into()),
+        };
+        let failure = match result {
+            Ok(()) => {
+                inner.docs().store.mark_uploaded(sha)?;
+                inner.clear_photo_failure(sha);
+                still.remove(sha);
+                inner.emit(ClientEvent::Upload(UploadEvent::Uploaded { sha256: sha.clone() }));
+                continue;
+            }
+            Err(e @ (ClientError::Unauthorized | ClientError::Network(_) | ClientError::Timeout(_))) => {
+                inner.emit(ClientEvent::Upload(UploadEvent::Failed {
+                    sha256: sha.clone(),
+                    permanent: false,
+                    message: e.to_string(),
+                }));
+                return Err(e);
+            }
+            Err(ClientError::PhotoRejected { code, message, .. }) => {
+                PhotoFailure { permanent: true, status: 422, code, message }
+            }
+            Err(ClientError::Server { status, code, message }) => {
+                PhotoFailure { permanent: false, status, code, message }
+            }
+            Err(other) => PhotoFailure {
+                permanent: false,
+                status: 0,
+                code: "upload_failed".into(),
+                message: other.to_string(),
+            },
+        };
+        inner.emit(ClientEvent::Upload(UploadEvent::Failed {
+            sha256: sha.clone(),
+            permanent: failure.permanent,
+            message: failure.to_error(sha).to_string(),
+        }));
+        inner.record_photo_failure(sha, failure);
+    }
+    Ok(still)
+}
+
+/// One round of the batch form: the device's messages for one document in, the server's out.
+pub(crate) fn post_batch(
+    inner: &Inner,
+    request: &BatchRequest,
+    exam_id: &str,
+) -> Result<BatchResponse, ClientError> {
+    let url = format!("{}/api/sync/batch", inner.http_base);
+    let req = inner
+        .agent
+        .post(&url)
+        .header("authorization", &format!("Bearer {}", inner.token()))
+        .content_type("application/cbor");
+    let answer = send(req, &request.encode())?;
+    match answer.status {
+        200 => BatchResponse::decode(&answer.body)
+            .map_err(|e| ClientError::Protocol(format!("batch response: {}: {e}", e.code()))),
+        401 => Err(ClientError::Unauthorized),
+        404 => Err(ClientError::DocumentUnavailable(exam_id.to_owned())),
+        _ => Err(answer.server_error()),
+    }
+}

@@ -1,0 +1,630 @@
+//! [`SyncClient`]: the app-facing façade of the device side — registrations, edits, and the
+//! three ways to sync them (see the [module documentation](super)).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use super::backoff::{Backoff, Retry};
+use super::events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState};
+use super::session::Docs;
+use super::store::LocalStore;
+use super::{ClientError, http, open_registration, persist, ws};
+use crate::document::{DocError, DocumentId, RegistrationDoc, RejectedEdit};
+use crate::draft::{Draft, ServerSection};
+use crate::photo::PhotoRef;
+use crate::wire::{BatchRequest, WireMessage};
+
+/// Most request/response rounds of one document in [`SyncClient::sync_batch`]; a converging
+/// exchange takes three or four.
+const MAX_BATCH_ROUNDS: usize = 32;
+
+/// How a [`SyncClient`] is set up.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The local store's folder (created if missing; one client at a time).
+    pub store_dir: PathBuf,
+    /// The server's base URL, `http://host[:port][/prefix]` or `https://…`; the WebSocket URL is
+    /// derived from it (`ws://` or `wss://`).
+    pub server_url: String,
+    /// The candidate's account id (from the login response), which names their documents.
+    pub account_id: String,
+    /// Reconnect policy of the background sync.
+    pub backoff: Backoff,
+    /// Time allowed to connect and shake hands (default 10 s).
+    pub connect_timeout: Duration,
+    /// Time allowed for one HTTP request, upload or batch round (default 30 s).
+    pub request_timeout: Duration,
+    /// How often a live connection is checked with a ping (default 20 s); one that stays silent
+    /// for two and a half intervals is taken as dead and reconnected.
+    pub ping_interval: Duration,
+}
+
+impl ClientConfig {
+    /// A configuration with the default timeouts and backoff.
+    pub fn new(store_dir: impl Into<PathBuf>, server_url: &str, account_id: &str) -> ClientConfig {
+        ClientConfig {
+            store_dir: store_dir.into(),
+            server_url: server_url.to_owned(),
+            account_id: account_id.to_owned(),
+            backoff: Backoff::default(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What one [`SyncClient::sync_now`] or [`SyncClient::sync_batch`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Exam ids of the registrations that received changes from the server.
+    pub changed: Vec<String>,
+    /// Edits the server refused during this sync (also kept in the store).
+    pub rejected: Vec<RejectedEdit>,
+    /// Sync messages sent.
+    pub sent: usize,
+    /// Sync messages received.
+    pub received: usize,
+}
+
+impl SyncReport {
+    pub(crate) fn note_changed(&mut self, exam_id: Option<String>) {
+        if let Some(exam) = exam_id
+            && !self.changed.contains(&exam)
+        {
+            self.changed.push(exam);
+        }
+    }
+}
+
+/// Why a photo upload failed, remembered so that its registration stays held back.
+#[derive(Debug, Clone)]
+pub(crate) struct PhotoFailure {
+    pub(crate) permanent: bool,
+    pub(crate) status: u16,
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl PhotoFailure {
+    pub(crate) fn to_error(&self, sha256: &str) -> ClientError {
+        if self.permanent {
+            ClientError::PhotoRejected {
+                sha256: sha256.to_owned(),
+                code: self.code.clone(),
+                message: self.message.clone(),
+            }
+        } else {
+            ClientError::Server {
+                status: self.status,
+                code: self.code.clone(),
+                message: self.message.clone(),
+            }
+        }
+    }
+}
+
+/// The client's shared state.
+pub(crate) struct Inner {
+    pub(crate) http_base: String,
+    pub(crate) ws_url: String,
+    pub(crate) storage_id: String,
+    pub(crate) config: ClientConfig,
+    pub(crate) agent: ureq::Agent,
+    token: RwLock<String>,
+    docs: Mutex<Docs>,
+    listener: RwLock<Option<Arc<dyn ClientListener>>>,
+    photo_failures: Mutex<HashMap<String, PhotoFailure>>,
+    /// Signalled after every local edit: a live session pushes it.
+    pub(crate) changed: Notify,
+    /// Signalled by [`SyncClient::reconnect_now`]: cuts a backoff wait short.
+    retry: Notify,
+    /// One transport at a time.
+    transport: tokio::sync::Mutex<()>,
+}
+
+impl Inner {
+    pub(crate) fn docs(&self) -> MutexGuard<'_, Docs> {
+        self.docs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn token(&self) -> String {
+        self.token.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Delivers an event (never call with the documents locked).
+    pub(crate) fn emit(&self, event: ClientEvent) {
+        let listener = self.listener.read().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(l) = listener {
+            l.on_event(event);
+        }
+    }
+
+    pub(crate) fn emit_all(&self, events: Vec<ClientEvent>) {
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    fn failures(&self) -> MutexGuard<'_, HashMap<String, PhotoFailure>> {
+        self.photo_failures.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn photo_failure(&self, sha256: &str) -> Option<PhotoFailure> {
+        self.failures().get(sha256).cloned()
+    }
+
+    pub(crate) fn record_photo_failure(&self, sha256: &str, failure: PhotoFailure) {
+        self.failures().insert(sha256.to_owned(), failure);
+    }
+
+    pub(crate) fn clear_photo_failure(&self, sha256: &str) {
+        self.failures().remove(sha256);
+    }
+
+    /// Why `id` may not be synced now (its photo is not on the server), if so.
+    pub(crate) fn hold_reason(
+        &self,
+        docs: &Docs,
+        id: &DocumentId,
+        pending: &HashSet<String>,
+    ) -> Option<ClientError> {
+        let sha = docs.unsent_photo(id, pending)?;
+        Some(match self.photo_failure(&sha) {
+            Some(f) => f.to_error(&sha),
+            None => ClientError::Server {
+                status: 0,
+                code: "upload_pending".into(),
+                message: format!("photo {sha} has not been uploaded yet"),
+            },
+        })
+    }
+}
+
+/// Splits a base URL into the HTTP base and the WebSocket sync URL.
+fn urls(server_url: &str) -> Result<(String, String), ClientError> {
+    let base = server_url.trim().trim_end_matches('/');
+    let (ws_scheme, rest) = if let Some(rest) = base.strip_prefix("http://") {
+        ("ws", rest)
+    } else if let Some(rest) = base.strip_prefix("https://") {
+        ("wss", rest)
+    } else {
+        return Err(ClientError::InvalidUrl(server_url.to_owned()));
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
+        return Err(ClientError::InvalidUrl(server_url.to_owned()));
+    }
+    Ok((base.to_owned(), format!("{ws_scheme}://{rest}/api/sync")))
+}
+
+/// The device's client: owns the local store and the candidate's registration documents, and
+/// syncs them with the server. Cheap to clone (all clones share one client).
+#[derive(Clone)]
+pub struct SyncClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncClient")
+            .field("server", &self.inner.http_base)
+            .field("account", &self.inner.config.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running background sync ([`SyncClient::start`]).
+#[derive(Debug)]
+pub struct RunHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), ClientError>>,
+}
+
+impl RunHandle {
+    /// Stops the background sync (a live connection says `leave` and closes) and waits for it.
+    /// Returns the error that had already ended it, if any (e.g. [`ClientError::Unauthorized`]).
+    pub async fn stop(self) -> Result<(), ClientError> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the background sync ends by itself, which it only does on an authentication
+    /// failure (or after [`RunHandle::stop`] from a clone of the stop signal).
+    pub async fn wait(self) -> Result<(), ClientError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(ClientError::Protocol(format!("the background sync task failed: {e}"))),
+        }
+    }
+
+    /// Whether the background sync has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+impl SyncClient {
+    /// Opens the client: takes the store's lock and reads (or creates) its storage id. `token`
+    /// is the candidate's session token; it is kept in memory only.
+    pub fn open(config: ClientConfig, token: &str) -> Result<SyncClient, ClientError> {
+        let (http_base, ws_url) = urls(&config.server_url)?;
+        let store = LocalStore::open(&config.store_dir)?;
+        let storage_id = store.storage_id()?;
+        let agent = http::agent(config.request_timeout);
+        Ok(SyncClient {
+            inner: Arc::new(Inner {
+                http_base,
+                ws_url,
+                storage_id,
+                config,
+                agent,
+                token: RwLock::new(token.to_owned()),
+                docs: Mutex::new(Docs { store, entries: BTreeMap::new() }),
+                listener: RwLock::new(None),
+                photo_failures: Mutex::new(HashMap::new()),
+                changed: Notify::new(),
+                retry: Notify::new(),
+                transport: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Replaces the session token (after the candidate signs in again).
+    pub fn set_token(&self, token: &str) {
+        *self.inner.token.write().unwrap_or_else(PoisonError::into_inner) = token.to_owned();
+    }
+
+    /// Registers the listener that receives every [`ClientEvent`] (replacing any previous one;
+    /// `None` removes it).
+    pub fn set_listener(&self, listener: Option<Arc<dyn ClientListener>>) {
+        *self.inner.listener.write().unwrap_or_else(PoisonError::into_inner) = listener;
+    }
+
+    /// This device's storage id (kept in the store).
+    pub fn storage_id(&self) -> &str {
+        &self.inner.storage_id
+    }
+
+    /// Opens the candidate's registration for `exam_id` — from the store, or created from
+    /// genesis — and includes it in every sync from now on. Opening it again is harmless.
+    pub fn open_registration(&self, exam_id: &str) -> Result<DocumentId, ClientError> {
+        let mut docs = self.inner.docs();
+        let id = DocumentId::derive(exam_id, &self.inner.config.account_id);
+        if !docs.entries.contains_key(&id) {
+            let (id, doc) = open_registration(&docs.store, exam_id, &self.inner.config.account_id)?;
+            docs.insert(id, exam_id, doc);
+        }
+        drop(docs);
+        // A live session announces the new document.
+        self.inner.changed.notify_one();
+        Ok(id)
+    }
+
+    /// The exam ids of the open registrations.
+    pub fn registrations(&self) -> Vec<String> {
+        self.inner.docs().entries.values().map(|e| e.exam_id.clone()).collect()
+    }
+
+    fn id_of(&self, exam_id: &str) -> DocumentId {
+        DocumentId::derive(exam_id, &self.inner.config.account_id)
+    }
+
+    /// Reads a registration.
+    pub fn read<T>(&self, exam_id: &str, f: impl FnOnce(&RegistrationDoc) -> T) -> Result<T, ClientError> {
+        let docs = self.inner.docs();
+        let entry = docs
+            .entries
+            .get(&self.id_of(exam_id))
+            .ok_or_else(|| ClientError::UnknownRegistration(exam_id.into()))?;
+        Ok(f(&entry.doc))
+    }
+
+    /// The candidate's draft.
+    pub fn draft(&self, exam_id: &str) -> Result<Draft, ClientError> {
+        self.read(exam_id, RegistrationDoc::draft)
+    }
+
+    /// The server section (status, reason, deadline, ticket …).
+    pub fn server(&self, exam_id: &str) -> Result<ServerSection, ClientError> {
+        self.read(exam_id, RegistrationDoc::server)
+    }
+
+    /// Runs one edit on a registration — a [`RegistrationDoc`] operation such as `set_field`,
+    /// `choose_center`, `add_subject`, `accept_agreement` or `declare` — and persists it
+    /// atomically before returning; a live background sync then pushes it. The edit runs with
+    /// the client's lock held: it must not call the client.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &baoming_core::client::SyncClient) -> Result<(), baoming_core::client::ClientError> {
+    /// client.edit("ncre-2027-03", |doc| doc.set_field("name", "张三"))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn edit<T>(
+        &self,
+        exam_id: &str,
+        f: impl FnOnce(&mut RegistrationDoc) -> Result<T, DocError>,
+    ) -> Result<T, ClientError> {
+        let id = self.id_of(exam_id);
+        let result = {
+            let mut guard = self.inner.docs();
+            let docs = &mut *guard;
+            let entry =
+                docs.entries.get_mut(&id).ok_or_else(|| ClientError::UnknownRegistration(exam_id.into()))?;
+            let before = entry.doc.heads();
+            let result = f(&mut entry.doc);
+            // Persist whatever was committed, even if the operation then failed.
+            let changed = entry.doc.heads() != before;
+            persist(&docs.store, &id, &mut entry.doc)?;
+            result.map(|v| (v, changed))
+        };
+        let (value, changed) = result?;
+        if changed {
+            self.inner.emit(ClientEvent::DocumentChanged {
+                exam_id: exam_id.to_owned(),
+                origin: ChangeOrigin::Local,
+            });
+            self.inner.changed.notify_one();
+        }
+        Ok(value)
+    }
+
+    /// Stores a prepared photo (e.g. `photo::prepare`'s JPEG), marks it for upload and sets it
+    /// as the registration's photo, in that order, so a crash never leaves a reference to a photo
+    /// that is not kept for upload. The reference is synced only after the upload succeeds.
+    pub fn attach_photo(
+        &self,
+        exam_id: &str,
+        jpeg: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Result<PhotoRef, ClientError> {
+        let bytes = u32::try_from(jpeg.len())
+            .map_err(|_| DocError::InvalidValue { path: "draft.photo".into(), reason: "photo too large" })?;
+        let sha256 = {
+            let docs = self.inner.docs();
+            let sha = docs.store.put_photo(jpeg)?;
+            docs.store.mark_upload_pending(&sha)?;
+            sha
+        };
+        self.inner.clear_photo_failure(&sha256);
+        let photo = PhotoRef { sha256, bytes, width, height };
+        self.edit(exam_id, |doc| doc.set_photo(&photo))?;
+        Ok(photo)
+    }
+
+    /// Every edit the server refused on this registration and that the candidate has not
+    /// dismissed, oldest first.
+    pub fn rejected_edits(&self, exam_id: &str) -> Result<Vec<RejectedEdit>, ClientError> {
+        Ok(self.inner.docs().store.load_rejected_edits(&self.id_of(exam_id))?)
+    }
+
+    /// Forgets the rejected edits of a registration (the candidate has seen them).
+    pub fn dismiss_rejected_edits(&self, exam_id: &str) -> Result<(), ClientError> {
+        Ok(self.inner.docs().store.save_rejected_edits(&self.id_of(exam_id), &[])?)
+    }
+
+    /// Syncs every open registration once over the WebSocket: connects, uploads pending photos,
+    /// exchanges messages until both sides are in sync, and disconnects. Fails with
+    /// [`ClientError::Timeout`] if that takes longer than `timeout`, and with
+    /// [`ClientError::PhotoRejected`] (after syncing the others) if a registration was held back
+    /// because the server refused its photo.
+    pub async fn sync_now(&self, timeout: Duration) -> Result<SyncReport, ClientError> {
+        let _one = self.inner.transport.try_lock().map_err(|_| ClientError::Busy)?;
+        match tokio::time::timeout(timeout, ws::sync_once(&self.inner)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout(format!("sync did not finish within {timeout:?}"))),
+        }
+    }
+
+    /// The same exchange as [`SyncClient::sync_now`] over plain HTTP requests
+    /// (`POST /api/sync/batch`), for platforms that only allow short background fetches: per
+    /// registration, request/response rounds until neither side has anything to say (at most
+    /// 32 rounds).
+    pub async fn sync_batch(&self, timeout: Duration) -> Result<SyncReport, ClientError> {
+        let _one = self.inner.transport.try_lock().map_err(|_| ClientError::Busy)?;
+        match tokio::time::timeout(timeout, batch(&self.inner)).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout(format!("batch sync did not finish within {timeout:?}"))),
+        }
+    }
+
+    /// Starts the background sync on the current tokio runtime: a live WebSocket that pushes
+    /// local edits and applies server pushes as they come, reconnecting with exponential backoff
+    /// and jitter ([`ClientConfig::backoff`]; reset once a session got in sync). It stops on
+    /// [`RunHandle::stop`], or by itself on an authentication failure (reported as
+    /// [`ClientError::Unauthorized`] rather than retried). Connection changes are reported as
+    /// [`ClientEvent::Connection`].
+    ///
+    /// Must be called from within a tokio runtime.
+    pub fn start(&self) -> RunHandle {
+        let (stop, stop_rx) = watch::channel(false);
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move { run(inner, stop_rx).await });
+        RunHandle { stop, task }
+    }
+
+    /// Cuts the current backoff wait of the background sync short (e.g. when the platform says
+    /// the network is back).
+    pub fn reconnect_now(&self) {
+        self.inner.retry.notify_one();
+    }
+}
+
+/// The background loop of [`SyncClient::start`].
+async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Result<(), ClientError> {
+    let offline = |reason: &str, retry_in| {
+        ClientEvent::Connection(ConnectionState::Offline { retry_in, reason: reason.to_owned() })
+    };
+    let _one = tokio::select! {
+        guard = inner.transport.lock() => guard,
+        _ = stop.changed() => return Ok(()),
+    };
+    let mut retry = Retry::new(inner.config.backoff);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        inner.emit(ClientEvent::Connection(ConnectionState::Connecting));
+        let outcome = tokio::select! {
+            conn = ws::Conn::open(&inner) => match conn {
+                Ok(conn) => ws::live(conn, &mut stop, &mut retry).await,
+                Err(e) => Err(e),
+            },
+            _ = stop.changed() => Ok(()),
+        };
+        match outcome {
+            Ok(()) => break,
+            Err(ClientError::Unauthorized) => {
+                inner.emit(offline("the session token was refused", None));
+                inner.emit(ClientEvent::SyncFailed(ClientError::Unauthorized));
+                return Err(ClientError::Unauthorized);
+            }
+            Err(e) => {
+                let delay = retry.next_delay();
+                inner.emit(offline(&e.to_string(), Some(delay)));
+                inner.emit(ClientEvent::SyncFailed(e));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = inner.retry.notified() => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+    }
+    inner.emit(offline("stopped", None));
+    Ok(())
+}
+
+/// [`SyncClient::sync_batch`].
+async fn batch(inner: &Arc<Inner>) -> Result<SyncReport, ClientError> {
+    let mut report = SyncReport::default();
+    inner.docs().begin();
+    let pending = {
+        let inner = inner.clone();
+        blocking(move || http::upload_pending(&inner)).await?
+    };
+    let ids: Vec<DocumentId> = inner.docs().entries.keys().copied().collect();
+    let mut held = None;
+    for id in ids {
+        let (exam_id, hold) = {
+            let docs = inner.docs();
+            (docs.exam_of(&id).unwrap_or_default(), inner.hold_reason(&docs, &id, &pending))
+        };
+        if let Some(reason) = hold {
+            held.get_or_insert(reason);
+            continue;
+        }
+        for round in 0.. {
+            if round == MAX_BATCH_ROUNDS {
+                return Err(ClientError::Protocol(format!("batch sync of `{exam_id}` did not settle")));
+            }
+            let Some(message) = inner.docs().outgoing(&id) else { break };
+            let request = BatchRequest {
+                document_id: id.to_string(),
+                storage_id: Some(inner.storage_id.clone()),
+                messages: vec![message],
+            };
+            report.sent += 1;
+            let response = {
+                let (inner, exam) = (inner.clone(), exam_id.clone());
+                blocking(move || http::post_batch(&inner, &request, &exam)).await?
+            };
+            let mut events = Vec::new();
+            let result = (|| -> Result<(), ClientError> {
+                let mut docs = inner.docs();
+                if let Some(WireMessage::Refused { heads, refused, .. }) = &response.refused {
+                    report.rejected.extend(docs.refused(&id, heads, refused, &mut events)?);
+                    report.note_changed(Some(exam_id.clone()));
+                }
+                for m in &response.messages {
+                    report.received += 1;
+                    if docs.incoming(&id, m, &mut events)? {
+                        report.note_changed(Some(exam_id.clone()));
+                    }
+                }
+                Ok(())
+            })();
+            inner.emit_all(events);
+            result?;
+        }
+        inner.docs().save_sync_state(&id)?;
+    }
+    if let Some(reason) = held {
+        return Err(reason);
+    }
+    inner.emit(ClientEvent::Synced);
+    Ok(report)
+}
+
+/// Runs blocking work (file and HTTP I/O) on tokio's blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Protocol(format!("a background task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_derive_the_websocket_url() {
+        assert_eq!(
+            urls("http://127.0.0.1:8080/").expect("ok"),
+            ("http://127.0.0.1:8080".into(), "ws://127.0.0.1:8080/api/sync".into())
+        );
+        assert_eq!(
+            urls("https://bm.example.cn/exam").expect("ok"),
+            ("https://bm.example.cn/exam".into(), "wss://bm.example.cn/exam/api/sync".into())
+        );
+        for bad in ["ftp://x", "bm.example.cn", "http://", "https:///x", "http://a b", "http://x?y=1"] {
+            assert!(matches!(urls(bad), Err(ClientError::InvalidUrl(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn edits_persist_before_returning_and_reach_the_listener() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ClientConfig::new(dir.path(), "http://127.0.0.1:9", "acct-1");
+        let client = SyncClient::open(config.clone(), "token").expect("open");
+        let (tx, rx) = std::sync::mpsc::channel();
+        client.set_listener(Some(Arc::new(tx)));
+        assert!(matches!(client.draft("ncre-2027-03"), Err(ClientError::UnknownRegistration(_))));
+        client.open_registration("ncre-2027-03").expect("registration");
+        client.edit("ncre-2027-03", |d| d.set_field("name", "张三")).expect("edit");
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(ClientEvent::DocumentChanged { origin: ChangeOrigin::Local, ref exam_id }) if exam_id == "ncre-2027-03"
+        ));
+        // A refused operation is an error and changes nothing.
+        assert!(matches!(
+            client.edit("ncre-2027-03", |d| d.set_field("BAD KEY", "x")),
+            Err(ClientError::Document(_))
+        ));
+        assert!(rx.try_recv().is_err());
+        let photo = client.attach_photo("ncre-2027-03", b"jpeg", 358, 441).expect("photo");
+        assert_eq!(
+            client.draft("ncre-2027-03").expect("draft").photo.map(|p| p.sha256),
+            Some(photo.sha256.clone())
+        );
+        let storage_id = client.storage_id().to_owned();
+        assert!(matches!(SyncClient::open(config.clone(), "t"), Err(ClientError::Store(_))), "one client");
+        drop(client);
+
+        let client = SyncClient::open(config, "token").expect("reopen");
+        assert_eq!(client.storage_id(), storage_id);
+        client.open_registration("ncre-2027-03").expect("registration");
+        let draft = client.draft("ncre-2027-03").expect("draft");
+        assert_eq!(draft.fields.get("name").map(String::as_str), Some("张三"));
+        assert_eq!(client.registrations(), vec!["ncre-2027-03".to_owned()]);
+        assert!(client.rejected_edits("ncre-2027-03").expect("rejected").is_empty());
+        let docs = client.inner.docs();
+        assert_eq!(docs.store.pending_uploads().expect("pending"), vec![photo.sha256]);
+    }
+}
