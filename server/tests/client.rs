@@ -394,7 +394,6 @@ async fn a_photo_the_server_does_not_take_is_never_referenced() {
 /// The happy path of photo upload: a compliant photo is uploaded before its reference syncs.
 /// Needs `PUT /api/blobs/{sha256}` on the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server's PUT /api/blobs/{sha256} endpoint (not on main yet)"]
 async fn a_photo_is_uploaded_before_its_reference_syncs() {
     let catalog = baoming_core::Catalog::demo();
     let rules = &catalog.exam(EXAM).expect("exam").photo;
