@@ -278,6 +278,10 @@ pub struct RejectedEdit {
 pub struct RegistrationDoc {
     doc: AutoCommit,
     exam: String,
+    /// Heads covered by the last `save`/`save_incremental` (or load): what is already stored.
+    /// Kept here rather than in Automerge's own cursor so that adopting a checked fork (see
+    /// [`RegistrationDoc::apply_incoming`]) keeps it.
+    saved: Vec<ChangeHash>,
 }
 
 /// The genesis document of `exam_id`, with the genesis actor still set.
@@ -304,7 +308,7 @@ impl RegistrationDoc {
     pub fn new(exam_id: &str, actor: ActorId) -> Result<RegistrationDoc, DocError> {
         let mut doc = genesis(exam_id)?;
         doc.set_actor(actor);
-        Ok(RegistrationDoc { doc, exam: exam_id.to_owned() })
+        Ok(RegistrationDoc { doc, exam: exam_id.to_owned(), saved: Vec::new() })
     }
 
     /// Loads a saved document (full save, optionally followed by incremental chunks), checking
@@ -323,7 +327,9 @@ impl RegistrationDoc {
         if doc.get_change_by_hash(&hash).is_none() {
             return Err(DocError::NotARegistration);
         }
-        Ok(RegistrationDoc { doc, exam })
+        // What was loaded is stored already.
+        let saved = doc.get_heads();
+        Ok(RegistrationDoc { doc, exam, saved })
     }
 
     /// The exam session id.
@@ -343,12 +349,18 @@ impl RegistrationDoc {
 
     /// The whole document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
-        self.doc.save()
+        let bytes = self.doc.save();
+        self.saved = self.doc.get_heads();
+        bytes
     }
 
-    /// The changes since the previous `save` or `save_incremental` (empty if none).
+    /// The changes since the previous `save`, `save_incremental` or load (empty if none).
     pub fn save_incremental(&mut self) -> Vec<u8> {
-        self.doc.save_incremental()
+        let bytes = self.doc.save_after(&self.saved);
+        if !bytes.is_empty() {
+            self.saved = self.doc.get_heads();
+        }
+        bytes
     }
 
     /// Applies the output of `save` or `save_incremental` from a trusted source (local storage).
@@ -647,6 +659,8 @@ impl RegistrationDoc {
         let mut reset = self.doc.fork_at(accepted_heads)?;
         reset.set_actor(ActorId::random());
         self.doc = reset;
+        // The history was rewritten: the next incremental save holds all of it.
+        self.saved = Vec::new();
         let after = self.draft();
         let status = self.status();
 
@@ -848,11 +862,11 @@ impl RegistrationDoc {
         if !refused.is_empty() {
             return Err(refuse(refused.into_iter().collect()));
         }
-        let count = new_changes.len();
-        if self.doc.apply_changes(new_changes).is_err() {
-            return Err(refuse(whole(RefusalReason::Malformed)));
-        }
-        Ok(Accepted { new_changes: count, touched, heads: self.doc.get_heads() })
+        // The fork already holds exactly the accepted batch on top of this document: adopt it,
+        // under this replica's actor, instead of applying the batch a second time.
+        fork.set_actor(self.doc.get_actor().clone());
+        self.doc = fork;
+        Ok(Accepted { new_changes: new_changes.len(), touched, heads: self.doc.get_heads() })
     }
 }
 
