@@ -191,6 +191,9 @@ async fn node(load: &Load) -> Figures {
     figures
 }
 
+/// A device's prepared sync messages, in order.
+type Script = Vec<Vec<u8>>;
+
 /// Connects one device per (document, token), then runs the idle-memory, closed-loop and
 /// open-loop measurements with edits prepared beforehand ([`Device::script`]).
 async fn measure(
@@ -212,7 +215,7 @@ async fn measure(
 
     // Each phase's edits are prepared first; both phases continue the same chains of changes.
     let per_device_open = ((load.rate * load.seconds) as usize).div_ceil(n).max(1);
-    let scripts: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = devices
+    let scripts: Vec<(Script, Script)> = devices
         .iter_mut()
         .map(|d| {
             let closed = d.script(load.edits, "海淀区").expect("script");
@@ -227,7 +230,7 @@ async fn measure(
 }
 
 /// Every device sends its edits one after another, each after the answer to the previous one.
-async fn closed_loop(devices: Vec<Device>, scripts: Vec<Vec<Vec<u8>>>) -> (Vec<Device>, Run) {
+async fn closed_loop(devices: Vec<Device>, scripts: Vec<Script>) -> (Vec<Device>, Run) {
     let started = Instant::now();
     let tasks: Vec<_> = devices
         .into_iter()
@@ -249,7 +252,7 @@ async fn closed_loop(devices: Vec<Device>, scripts: Vec<Vec<Vec<u8>>>) -> (Vec<D
 
 /// Every device sends its edits on its own fixed schedule; together they offer `rate` edits
 /// per second.
-async fn open_loop(devices: Vec<Device>, scripts: Vec<Vec<Vec<u8>>>, rate: u64) -> (Vec<Device>, Run) {
+async fn open_loop(devices: Vec<Device>, scripts: Vec<Script>, rate: u64) -> (Vec<Device>, Run) {
     let n = devices.len() as f64;
     let period = Duration::from_secs_f64(n / rate.max(1) as f64);
     let started = Instant::now();
