@@ -23,7 +23,8 @@ step "fuzz targets type-check (they run with cargo-fuzz, see core/fuzz/README.md
 cargo check --manifest-path core/fuzz/Cargo.toml --locked --quiet
 
 step "benchmarks, each run once as a smoke test"
-cargo test --workspace --benches --all-features --locked --quiet
+# (--bench '*' selects the bench targets only; --benches would run every unit test again)
+cargo test --workspace --all-features --locked --quiet --bench '*'
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

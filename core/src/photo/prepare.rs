@@ -177,12 +177,23 @@ pub fn prepare(bytes: &[u8], rules: &PhotoRules) -> Result<Prepared, PrepareErro
 
     let report = check(&jpeg, rules);
     if !report.passed() {
-        // The checker looks at the framed result at its own scale; a face it finds only turned
-        // (which the search on the whole source missed) is the same refusal as one found there.
-        if let Some(turned) =
-            report.problems.iter().find(|p| matches!(p, PhotoProblem::FaceNotUpright { .. }))
-        {
-            return Err(PrepareError::Refused(turned.clone()));
+        // The checker looks at the framed result at its own scale. When it reads the face
+        // differently from the search on the whole source (turned, cut, or placed elsewhere —
+        // face detection is not exactly scale-invariant, and a small or unusual picture shows
+        // it), the detector cannot frame this picture reliably: that is a refusal about the
+        // face, the same one `check` gives, and the candidate is asked for a better picture.
+        if let Some(face) = report.problems.iter().find(|p| {
+            matches!(
+                p,
+                PhotoProblem::FaceNotUpright { .. }
+                    | PhotoProblem::FaceCut
+                    | PhotoProblem::HeadTooSmall { .. }
+                    | PhotoProblem::HeadTooLarge { .. }
+                    | PhotoProblem::TopMargin { .. }
+                    | PhotoProblem::FaceOffCentre { .. }
+            )
+        }) {
+            return Err(PrepareError::Refused(face.clone()));
         }
         return Err(PrepareError::SelfCheck(report.problems));
     }

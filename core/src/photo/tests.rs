@@ -428,6 +428,8 @@ const ACCEPTABLE_REFUSALS: &[&str] = &[
     "photo_face_off_centre",
     "photo_face_too_close",
     "photo_face_not_upright",
+    "photo_head_too_small",
+    "photo_head_too_large",
 ];
 
 proptest! {
