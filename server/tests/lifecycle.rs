@@ -342,9 +342,11 @@ async fn the_journey_with_review_locks_rejects_fixes_and_approves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_review_the_hold_expires_at_the_deadline_and_frees_the_seats() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), Some(2));
+    let server = start(dir.path(), Some(4));
     let addr = server.addr;
     let a = Candidate::new(addr, 11, SMALL, &["15", "66"]).await;
+    // Another account with the same ID document, ready before A's short payment window starts.
+    let twin = Candidate::with_id(addr, 12, 11, SMALL, &["15"]).await;
     let r = submit(addr, &a, "s1");
     assert_eq!(r.status, 200, "{:?}", r.json());
     let v = r.json();
@@ -356,7 +358,6 @@ async fn without_review_the_hold_expires_at_the_deadline_and_frees_the_seats() {
     assert!(subjects.iter().all(|(_, held)| *held == 1), "{subjects:?}");
 
     // The same ID document on another account is refused while A holds seats.
-    let twin = Candidate::with_id(addr, 12, 11, SMALL, &["15"]).await;
     let r = submit(addr, &twin, "t1");
     assert_eq!((r.status, r.json()["code"].clone()), (409, json!("duplicate_id_document")), "{:?}", r.json());
 
