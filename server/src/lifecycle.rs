@@ -70,6 +70,28 @@ pub fn load_record(
     }
 }
 
+/// Every submitted registration of `exam` at `center` (any status), as views, oldest document id
+/// first. A full scan of the `registrations` tree: fine for one session's size; an index by
+/// center would replace it for very large sessions.
+pub fn list_at_center(
+    store: &dyn Storage,
+    exam: &str,
+    center: &str,
+) -> Result<Vec<serde_json::Value>, StorageError> {
+    let mut out = Vec::new();
+    for (key, raw) in store.scan_prefix(Tree::Registrations, b"")? {
+        let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
+        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
+        if record.exam == exam && record.center == center {
+            let mut v = view(&DocumentId::from_bytes(bytes), exam, Some(&record));
+            v["center"] = json!(record.center);
+            v["subjects"] = json!(record.subjects);
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
 /// An action on one registration.
 #[derive(Debug, Clone)]
 pub enum Action {

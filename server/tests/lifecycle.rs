@@ -265,6 +265,22 @@ async fn the_journey_with_review_locks_rejects_fixes_and_approves() {
     assert_eq!(status_of(addr, &b.token)["status"], "draft");
     assert_eq!(status_of(addr, &a.token)["status"], "under_review");
     let doc = first["document_id"].as_str().expect("document id").to_owned();
+    let r = http(
+        addr,
+        "GET",
+        &format!("/api/operator/exams/{EXAM}/centers/{REVIEWED}/registrations"),
+        Some(&operator_token(addr, "admin", OPERATOR_PASSWORD)),
+        None,
+    )
+    .expect("list");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let listed = r.json();
+    assert!(
+        listed.as_array().is_some_and(|l| l.len() == 1
+            && l[0]["document_id"] == doc.as_str()
+            && l[0]["status"] == "under_review"),
+        "{listed}"
+    );
     let r =
         req(addr, "POST", &format!("/api/operator/registrations/{doc}/approve"), &b.token, None, json!({}));
     assert_eq!(r.status, 401, "a candidate token is not an operator's");

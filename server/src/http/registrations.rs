@@ -167,5 +167,23 @@ pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
         )
         .boxed();
 
-    action.or(status).unify().or(review).unify().boxed()
+    let list = warp::path!("api" / "operator" / "exams" / String / "centers" / String / "registrations")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(operator_auth(app))
+        .and_then(|exam: String, center: String, app: App, ctx: OperatorCtx| async move {
+            run(&app, async {
+                authorize(&ctx.operator, Permission::ReadCenter(&center))?;
+                let store = std::sync::Arc::clone(&app.store);
+                let list =
+                    tokio::task::spawn_blocking(move || lifecycle::list_at_center(&*store, &exam, &center))
+                        .await
+                        .map_err(|e| ApiError::Internal(e.to_string()))??;
+                Ok(json(StatusCode::OK, &list))
+            })
+            .await
+        })
+        .boxed();
+
+    action.or(status).unify().or(review).unify().or(list).unify().boxed()
 }
