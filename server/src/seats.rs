@@ -71,3 +71,68 @@ pub fn pool_json(pool: &Pool) -> serde_json::Value {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{availability, import, load};
+    use crate::storage::{CommitError, SledStorage};
+    use baoming_core::catalog::DEMO_CATALOG_TOML;
+
+    fn setup() -> (tempfile::TempDir, SledStorage, ExamSession) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = SledStorage::open(dir.path()).expect("open");
+        let mut t = Txn::new();
+        let view = import(&s, &mut t, DEMO_CATALOG_TOML, 1).expect("import");
+        s.commit(&t).expect("commit");
+        let exam = view.catalog.exams[0].clone();
+        (dir, s, exam)
+    }
+
+    #[test]
+    fn holds_until_a_pool_is_full_then_names_it_and_releases_restore_the_seats() {
+        let (_d, s, exam) = setup();
+        let subjects = vec!["15".to_owned()];
+        for _ in 0..4 {
+            let mut t = Txn::new();
+            stage_move(&s, &mut t, &exam, "bj-dongcheng", &subjects, SeatMove::Hold)
+                .expect("read")
+                .expect("free");
+            s.commit(&t).expect("commit");
+        }
+        let mut t = Txn::new();
+        match stage_move(&s, &mut t, &exam, "bj-dongcheng", &subjects, SeatMove::Hold).expect("read") {
+            Err(SeatError::Full(pools)) => {
+                assert_eq!(pools, vec![Pool::Subject { center: "bj-dongcheng".into(), subject: "15".into() }])
+            }
+            other => panic!("expected a full pool, got {other:?}"),
+        }
+        assert!(t.writes.is_empty(), "nothing staged on refusal");
+        let mut t = Txn::new();
+        stage_move(&s, &mut t, &exam, "bj-dongcheng", &subjects, SeatMove::Release)
+            .expect("read")
+            .expect("held");
+        s.commit(&t).expect("commit");
+        let view = load(&s).expect("load").expect("catalog");
+        let seats = availability(&s, &view, &exam.id, Some("bj-dongcheng")).expect("read").expect("exam");
+        assert_eq!((seats[0].held, seats[0].free), (3, 5));
+        let s15 = seats[0].subjects.iter().find(|x| x.code == "15").expect("15");
+        assert_eq!((s15.counter.held, s15.free), (3, 1));
+    }
+
+    #[test]
+    fn a_move_staged_on_a_stale_read_fails_its_precondition() {
+        let (_d, s, exam) = setup();
+        let subjects = vec!["66".to_owned()];
+        let mut first = Txn::new();
+        stage_move(&s, &mut first, &exam, "bj-dongcheng", &subjects, SeatMove::Hold)
+            .expect("read")
+            .expect("free");
+        let mut second = Txn::new();
+        stage_move(&s, &mut second, &exam, "bj-dongcheng", &subjects, SeatMove::Hold)
+            .expect("read")
+            .expect("free");
+        s.commit(&first).expect("first wins");
+        assert!(matches!(s.commit(&second), Err(CommitError::Precondition(_))), "the stale move is refused");
+    }
+}

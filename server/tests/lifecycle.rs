@@ -399,7 +399,7 @@ async fn without_review_the_hold_expires_at_the_deadline_and_frees_the_seats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_gone() {
-    const CANDIDATES: u32 = 40;
+    const CANDIDATES: u32 = 100;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = start(dir.path(), None);
     let addr = server.addr;
