@@ -435,3 +435,41 @@ async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_go
     assert_eq!(center_held, 8);
     assert!(subjects.iter().all(|(_, held)| *held == 4), "{subjects:?}");
 }
+
+/// A crash between the commit of a decision and its projection into the document leaves the
+/// record ahead of the document; the sweeper's first pass (and any later action) repairs it.
+/// In-process: the crash window cannot be hit from outside the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
+    use baoming_core::document::DocumentId;
+    use baoming_core::draft::ServerSection;
+    use baoming_server::lifecycle::{RegistrationRecord, sweep};
+    use baoming_server::storage::{Tree, Txn, encode};
+
+    let t = support::TestApp::new();
+    let app = &t.app;
+    let id = DocumentId::derive(EXAM, "acc_crash");
+    let live = app.hub.open(app, id, "acc_crash", EXAM).await.expect("open");
+    assert_eq!(live.server_section().await.status, Status::Draft);
+    let record = RegistrationRecord {
+        account: "acc_crash".into(),
+        exam: EXAM.into(),
+        center: SMALL.into(),
+        subjects: vec!["15".into()],
+        id_document_key: None,
+        section: ServerSection {
+            status: Status::Submitted,
+            seats: vec!["15".into()],
+            deadline_ms: Some(i64::MAX / 2),
+            updated_at_ms: 1,
+            ..ServerSection::default()
+        },
+    };
+    let mut txn = Txn::new();
+    txn.put(Tree::Registrations, id.as_bytes().to_vec(), encode(&record));
+    app.store.commit(&txn).expect("commit the decision only");
+    assert_eq!(sweep(app, false).await.expect("sweep"), 0, "nothing due");
+    assert_eq!(live.server_section().await.status, Status::Draft, "a routine pass only expires");
+    assert_eq!(sweep(app, true).await.expect("sweep"), 0);
+    assert_eq!(live.server_section().await, record.section, "the projection caught up");
+}
