@@ -476,6 +476,18 @@ impl RegistrationDoc {
         draft
     }
 
+    /// A typed snapshot of the draft as it was at `heads` (lower-case hex change hashes, as a
+    /// client reports them). `None` when `heads` is empty, malformed or not all in this document
+    /// (the client has not synced them yet).
+    pub fn draft_at_hex(&mut self, heads: &[String]) -> Option<Draft> {
+        let parsed = heads.iter().map(|h| h.parse::<ChangeHash>().ok()).collect::<Option<Vec<_>>>()?;
+        if parsed.is_empty() || parsed.iter().any(|h| self.doc.get_change_by_hash(h).is_none()) {
+            return None;
+        }
+        let past = self.doc.fork_at(&parsed).ok()?;
+        Some(RegistrationDoc { doc: past, exam: self.exam.clone(), saved: Vec::new() }.draft())
+    }
+
     /// A typed snapshot of the server section. A missing or unknown status reads as `draft`.
     pub fn server(&self) -> ServerSection {
         let Some(s) = self.map(&ROOT, "server") else { return ServerSection::default() };

@@ -133,6 +133,11 @@ impl SeatLedger {
             .collect()
     }
 
+    /// Sets one pool's counts (e.g. as read from storage), replacing what was there.
+    pub fn insert(&mut self, pool: Pool, count: SeatCount) {
+        self.pools.insert(pool, count);
+    }
+
     /// One pool's counts.
     pub fn get(&self, pool: &Pool) -> Option<SeatCount> {
         self.pools.get(pool).copied()

@@ -2,8 +2,8 @@
 //!
 //! The catalog is kept as the TOML it was imported from (validated by the core on import and on
 //! load) and served as JSON. Seat counters live in their own tree, one record per
-//! (exam, center, subject) with `capacity`, `held` and `paid`, so that the seat-holding work can
-//! update them in transactions; for now nothing holds seats and everything is free.
+//! (exam, center, subject) and one per (exam, center) for the center's total, each with
+//! `capacity`, `held` and `paid`, so that [`crate::seats`] can move them in transactions.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,52 @@ pub fn seat_key(exam: &str, center: &str, subject: &str) -> Vec<u8> {
     format!("{exam}\0{center}\0{subject}").into_bytes()
 }
 
+/// The seat key of a center's total pool (exam, center): one separator fewer than any subject
+/// key, so it never collides with one.
+pub fn center_key(exam: &str, center: &str) -> Vec<u8> {
+    format!("{exam}\0{center}").into_bytes()
+}
+
+/// Reads one counter; an absent record is the untouched pool of `capacity`.
+pub fn read_counter(
+    store: &dyn Storage,
+    key: &[u8],
+    capacity: u32,
+) -> Result<(SeatCounter, Option<Vec<u8>>), StorageError> {
+    let raw = store.get(Tree::Seats, key)?;
+    let counter = match &raw {
+        Some(v) => decode::<SeatCounter>(Tree::Seats, v)?,
+        None => SeatCounter { capacity, held: 0, paid: 0 },
+    };
+    Ok((counter, raw))
+}
+
+fn reseat(
+    store: &dyn Storage,
+    txn: &mut Txn,
+    key: Vec<u8>,
+    capacity: u32,
+    what: impl FnOnce() -> String,
+) -> Result<(), ImportError> {
+    let existing: Option<SeatCounter> =
+        store.get(Tree::Seats, &key)?.map(|v| decode(Tree::Seats, &v)).transpose()?;
+    let counter = match existing {
+        Some(c) if c.held + c.paid > capacity => {
+            return Err(ImportError::Capacity(format!(
+                "{}: capacity {capacity} is below the {} seats already held or paid",
+                what(),
+                c.held + c.paid
+            )));
+        }
+        Some(c) => SeatCounter { capacity, ..c },
+        None => SeatCounter { capacity, held: 0, paid: 0 },
+    };
+    // The counters must not move between this read and the commit.
+    txn.require_equals(Tree::Seats, key.clone(), existing.map(|c| encode(&c)));
+    txn.put(Tree::Seats, key, encode(&counter));
+    Ok(())
+}
+
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -90,27 +136,13 @@ pub fn import(
     let sha256 = hex::encode(crate::crypto::sha256(toml_text.as_bytes()));
     for exam in &catalog.exams {
         for center in &exam.centers {
+            reseat(store, txn, center_key(&exam.id, &center.id), center.total_capacity, || {
+                format!("exam {} center {}", exam.id, center.id)
+            })?;
             for offer in &center.subjects {
-                let key = seat_key(&exam.id, &center.id, &offer.code);
-                let existing: Option<SeatCounter> =
-                    store.get(Tree::Seats, &key)?.map(|v| decode(Tree::Seats, &v)).transpose()?;
-                let counter = match existing {
-                    Some(c) if c.held + c.paid > offer.capacity => {
-                        return Err(ImportError::Capacity(format!(
-                            "exam {} center {} subject {}: capacity {} is below the {} seats already held or paid",
-                            exam.id,
-                            center.id,
-                            offer.code,
-                            offer.capacity,
-                            c.held + c.paid
-                        )));
-                    }
-                    Some(c) => SeatCounter { capacity: offer.capacity, ..c },
-                    None => SeatCounter { capacity: offer.capacity, held: 0, paid: 0 },
-                };
-                // The counters must not move between this read and the commit.
-                txn.require_equals(Tree::Seats, key.clone(), existing.map(|c| encode(&c)));
-                txn.put(Tree::Seats, key, encode(&counter));
+                reseat(store, txn, seat_key(&exam.id, &center.id, &offer.code), offer.capacity, || {
+                    format!("exam {} center {} subject {}", exam.id, center.id, offer.code)
+                })?;
             }
         }
     }
@@ -141,7 +173,11 @@ pub struct CenterSeats {
     pub center: String,
     /// The center's total capacity.
     pub total_capacity: u32,
-    /// Free seats at the center (total capacity less every hold and payment).
+    /// Seats of the center's total pool held by submitted, unpaid registrations.
+    pub held: u32,
+    /// Seats of the center's total pool paid for.
+    pub paid: u32,
+    /// Free seats at the center (total capacity less every registration holding or paying).
     pub free: u32,
     /// Per subject.
     pub subjects: Vec<SubjectSeats>,
@@ -158,20 +194,18 @@ pub fn availability(
     let mut out = Vec::new();
     for center in exam.centers.iter().filter(|c| only_center.is_none_or(|o| o == c.id)) {
         let mut subjects = Vec::new();
-        let mut used = 0u32;
         for offer in &center.subjects {
-            let counter = store
-                .get(Tree::Seats, &seat_key(&exam.id, &center.id, &offer.code))?
-                .map(|v| decode::<SeatCounter>(Tree::Seats, &v))
-                .transpose()?
-                .unwrap_or(SeatCounter { capacity: offer.capacity, held: 0, paid: 0 });
-            used = used.saturating_add(counter.held + counter.paid);
+            let (counter, _) =
+                read_counter(store, &seat_key(&exam.id, &center.id, &offer.code), offer.capacity)?;
             subjects.push(SubjectSeats { code: offer.code.clone(), free: counter.free(), counter });
         }
+        let (total, _) = read_counter(store, &center_key(&exam.id, &center.id), center.total_capacity)?;
         out.push(CenterSeats {
             center: center.id.clone(),
             total_capacity: center.total_capacity,
-            free: center.total_capacity.saturating_sub(used),
+            held: total.held,
+            paid: total.paid,
+            free: total.free(),
             subjects,
         });
     }
@@ -207,7 +241,7 @@ mod tests {
             .expect("exam");
         let subj = &seats[0].subjects[0];
         assert_eq!((subj.counter.held, subj.counter.paid, subj.free), (2, 1, offer.capacity - 3));
-        assert_eq!(seats[0].free, center.total_capacity - 3);
+        assert_eq!(seats[0].free, center.total_capacity, "the center pool is counted on its own");
     }
 
     #[test]

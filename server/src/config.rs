@@ -65,6 +65,25 @@ pub struct Config {
     pub demo_operator_password: Option<String>,
     /// Third-party login providers.
     pub oauth: Vec<OAuthProviderConfig>,
+    /// Registration lifecycle: the expiry sweeper and the payment window.
+    pub lifecycle: LifecycleConfig,
+}
+
+/// The registration lifecycle's timing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// How often the sweeper looks for holds whose payment deadline passed, in seconds.
+    pub sweep_interval_secs: u64,
+    /// Payment window in seconds, overriding every exam's `payment_window_hours` (for tests and
+    /// drills; leave unset in production).
+    pub payment_window_secs: Option<u64>,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> LifecycleConfig {
+        LifecycleConfig { sweep_interval_secs: 30, payment_window_secs: None }
+    }
 }
 
 /// Argon2id parameters and the bound on concurrent hashing.
@@ -155,6 +174,7 @@ impl Default for Config {
             smtp: None,
             demo_operator_password: None,
             oauth: Vec::new(),
+            lifecycle: LifecycleConfig::default(),
         }
     }
 }

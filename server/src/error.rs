@@ -97,6 +97,9 @@ pub enum ApiError {
     /// A header or query string is malformed.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A lifecycle action refused, with details the client can act on (issues, pools, status).
+    #[error("{}", .0.message)]
+    Refused(Box<Refused>),
     /// Storage failed.
     #[error("storage failure: {0}")]
     Storage(#[from] StorageError),
@@ -106,6 +109,19 @@ pub enum ApiError {
 }
 
 impl warp::reject::Reject for ApiError {}
+
+/// A typed refusal of a lifecycle action.
+#[derive(Debug)]
+pub struct Refused {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code, e.g. `seat_gone`.
+    pub code: &'static str,
+    /// Explanation.
+    pub message: String,
+    /// Extra members of the error body.
+    pub details: serde_json::Value,
+}
 
 impl From<CommitError> for ApiError {
     fn from(e: CommitError) -> ApiError {
@@ -119,6 +135,16 @@ impl From<CommitError> for ApiError {
 }
 
 impl ApiError {
+    /// A typed lifecycle refusal.
+    pub fn refused(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        details: serde_json::Value,
+    ) -> ApiError {
+        ApiError::Refused(Box::new(Refused { status, code, message: message.into(), details }))
+    }
+
     /// A refused field value.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::Invalid { code, message: message.into() }
@@ -131,6 +157,7 @@ impl ApiError {
             ApiError::MalformedCbor(_) => "malformed_cbor",
             ApiError::WrongShape(_) => "invalid_body",
             ApiError::Invalid { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::Refused(r) => r.code,
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::BadCredentials => "bad_credentials",
             ApiError::CaptchaRequired => "captcha_required",
@@ -171,6 +198,7 @@ impl ApiError {
             ApiError::PayloadTooLarge | ApiError::PhotoTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            ApiError::Refused(r) => r.status,
             ApiError::Storage(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -190,6 +218,7 @@ impl ApiError {
                     .collect::<Vec<_>>(),
                 "report": report,
             })),
+            ApiError::Refused(r) => Some(r.details.clone()),
             ApiError::PhotoTooLarge { max, rules_max, .. } => {
                 Some(serde_json::json!({ "limit_bytes": max, "rules_max_bytes": rules_max }))
             }

@@ -59,6 +59,8 @@ pub struct Operator {
 pub enum Permission<'a> {
     /// Read one center's data.
     ReadCenter(&'a str),
+    /// Approve or reject registrations at one center.
+    ReviewCenter(&'a str),
     /// Create operators.
     ManageOperators,
     /// Import a catalog.
@@ -73,7 +75,9 @@ pub fn authorize(op: &Operator, perm: Permission<'_>) -> Result<(), ApiError> {
         (Role::Administrator, _) => true,
         (Role::Auditor, Permission::ReadCenter(_) | Permission::ReadAudit) => true,
         (Role::Auditor, _) => false,
-        (Role::CenterOperator, Permission::ReadCenter(c)) => op.centers.iter().any(|x| x == c),
+        (Role::CenterOperator, Permission::ReadCenter(c) | Permission::ReviewCenter(c)) => {
+            op.centers.iter().any(|x| x == c)
+        }
         (Role::CenterOperator, _) => false,
     };
     if allowed {
@@ -82,6 +86,9 @@ pub fn authorize(op: &Operator, perm: Permission<'_>) -> Result<(), ApiError> {
         Err(ApiError::Forbidden(match perm {
             Permission::ReadCenter(c) => {
                 format!("operator `{}` is not assigned to center `{c}`", op.username)
+            }
+            Permission::ReviewCenter(c) => {
+                format!("operator `{}` may not review registrations at center `{c}`", op.username)
             }
             Permission::ManageOperators => "only administrators manage operators".into(),
             Permission::ManageCatalog => "only administrators import catalogs".into(),

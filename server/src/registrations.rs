@@ -95,6 +95,8 @@ pub struct LiveDoc {
     /// The owning account.
     pub account: String,
     state: tokio::sync::Mutex<DocState>,
+    /// One lifecycle action at a time per document (see [`crate::lifecycle`]).
+    action: tokio::sync::Mutex<()>,
     listeners: Mutex<Vec<(u64, mpsc::UnboundedSender<DocumentId>)>>,
 }
 
@@ -200,6 +202,17 @@ impl LiveDoc {
     /// A snapshot of the draft.
     pub async fn draft(&self) -> Draft {
         self.state.lock().await.doc.draft()
+    }
+
+    /// The draft as it was at `heads` (hex), when the document holds all of them.
+    pub async fn draft_at_hex(&self, heads: &[String]) -> Option<Draft> {
+        self.state.lock().await.doc.draft_at_hex(heads)
+    }
+
+    /// Serialises lifecycle actions on this document: hold the guard while deciding and
+    /// committing one.
+    pub async fn action_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.action.lock().await
     }
 
     /// A snapshot of the server section.
@@ -309,6 +322,7 @@ impl Hub {
                 id,
                 account: account.to_owned(),
                 state: tokio::sync::Mutex::new(DocState { doc: loaded.0, next_chunk: loaded.1 }),
+                action: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(Vec::new()),
             })
         });

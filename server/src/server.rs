@@ -49,6 +49,22 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             }
         }
     });
+    let lifecycle_app = app.clone();
+    tokio::spawn(async move {
+        let secs = lifecycle_app.config.lifecycle.sweep_interval_secs.max(1);
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(secs));
+        // The first pass also repairs projections a crash may have left behind.
+        let mut full = true;
+        loop {
+            every.tick().await;
+            match crate::lifecycle::sweep(&lifecycle_app, full).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "payment deadlines swept"),
+                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+            full = false;
+        }
+    });
     serve_http(listener, app.clone(), shutdown_signal()).await;
     app.store.flush()?;
     tracing::info!("storage flushed; bye");

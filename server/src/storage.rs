@@ -56,11 +56,18 @@ pub enum Tree {
     Blobs,
     /// Photo ownership: SHA-256 (32 bytes) ‖ account id → when that account uploaded it.
     BlobOwners,
+    /// Submitted registrations: document id (16 bytes) → the server's record (status, seats,
+    /// deadline); the document's `server` section is its projection.
+    Registrations,
+    /// One registration per ID document per exam: exam ‖ 0 ‖ keyed hash → document id.
+    RegistrationByIdDocument,
+    /// Answers of lifecycle actions by idempotency key: account ‖ 0 ‖ key → stored answer.
+    Idempotency,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 19] = [
+    pub const ALL: [Tree; 22] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -80,6 +87,9 @@ impl Tree {
         Tree::SyncStates,
         Tree::Blobs,
         Tree::BlobOwners,
+        Tree::Registrations,
+        Tree::RegistrationByIdDocument,
+        Tree::Idempotency,
     ];
 
     /// The stable on-disk name.
@@ -104,6 +114,9 @@ impl Tree {
             Tree::SyncStates => "sync_states",
             Tree::Blobs => "blobs",
             Tree::BlobOwners => "blob_owners",
+            Tree::Registrations => "registrations",
+            Tree::RegistrationByIdDocument => "registration_by_id_document",
+            Tree::Idempotency => "idempotency",
         }
     }
 

@@ -9,6 +9,7 @@ mod blobs;
 mod catalog;
 mod oauth;
 mod operators;
+mod registrations;
 mod sync;
 pub mod upgrade;
 
@@ -59,6 +60,8 @@ pub fn routes(
         .or(oauth::routes(app.clone()))
         .unify()
         .or(sync::routes(app.clone()))
+        .unify()
+        .or(registrations::routes(app.clone()))
         .unify()
         .or(blobs::routes(app))
         .unify()

@@ -29,7 +29,7 @@ pub(crate) struct OperatorCtx {
 }
 
 /// Requires an operator session.
-fn operator_auth(app: App) -> impl Filter<Extract = (OperatorCtx,), Error = Rejection> + Clone {
+pub(super) fn operator_auth(app: App) -> impl Filter<Extract = (OperatorCtx,), Error = Rejection> + Clone {
     session(app.clone()).and_then(move |s: Session| {
         let app = app.clone();
         async move {

@@ -84,11 +84,26 @@ pub fn http(
     token: Option<&str>,
     body: Option<&[u8]>,
 ) -> std::io::Result<HttpResponse> {
+    http_with(addr, method, path, token, None, body)
+}
+
+/// [`http`] with an optional `Idempotency-Key` header.
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    idempotency_key: Option<&str>,
+    body: Option<&[u8]>,
+) -> std::io::Result<HttpResponse> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(k) = idempotency_key {
+        req.push_str(&format!("Idempotency-Key: {k}\r\n"));
     }
     if let Some(b) = body {
         req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
