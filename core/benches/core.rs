@@ -81,14 +81,21 @@ fn edit_and_save(c: &mut Criterion) {
 }
 
 fn incoming_check(c: &mut Criterion) {
+    // About a hundred prior changes, as a candidate's document holds after filling the form in,
+    // and ten times that, to see how each check grows with history.
+    for (rounds, label) in [(8, "~100"), (80, "~1000")] {
+        incoming_check_on(c, rounds, label);
+    }
+}
+
+fn incoming_check_on(c: &mut Criterion, rounds: usize, label: &str) {
     let catalog = Catalog::demo();
     let exam = &catalog.exams[0];
     let mut device = RegistrationDoc::new(&exam.id, ActorId::from(&[9u8; 16][..])).expect("doc");
     device.accept_agreement(&exam.agreement, 1).expect("agree");
     device.choose_center(exam, "bj-haidian").expect("center");
-    // About a hundred prior changes, as a candidate's document holds after filling the form in.
     let fields = full_draft(&catalog).fields;
-    for round in 0..8 {
+    for round in 0..rounds {
         for (k, v) in &fields {
             device.set_field(k, &format!("{v}{round}")).expect("field");
         }
@@ -99,10 +106,10 @@ fn incoming_check(c: &mut Criterion) {
     let batch = device.automerge().save_after(&heads);
     let limits = IncomingLimits::default();
     let prior = server.automerge().get_changes(&[]).len();
-    assert!((90..=110).contains(&prior), "{prior} prior changes");
+    assert!((rounds * 12..=rounds * 12 + 10).contains(&prior), "{prior} prior changes");
     assert!(server.clone().apply_incoming(&[&batch], limits).is_ok());
     assert!(server.clone().apply_incoming_on_fork(&[&batch], limits).is_ok());
-    let mut group = c.benchmark_group("apply_incoming one-field batch, ~100 prior changes");
+    let mut group = c.benchmark_group(format!("apply_incoming one-field batch, {label} prior changes"));
     group.bench_function("in place", |b| {
         b.iter_batched(
             || server.clone(),
