@@ -1,5 +1,6 @@
 //! Benchmarks of the core's hot paths: whole-draft validation (budget ≤ 50 µs, DESIGN §7) and one
-//! candidate edit followed by an incremental save (what a device does on every keystroke batch).
+//! candidate edit followed by an incremental save (what a device does on every keystroke batch),
+//! and the server's incoming-change check of a one-field batch, in place and on a fork.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -7,10 +8,11 @@ use std::hint::black_box;
 use automerge::ActorId;
 use baoming_core::RegistrationDoc;
 use baoming_core::catalog::Catalog;
+use baoming_core::document::{IncomingLimits, server_actor};
 use baoming_core::draft::{AgreementAcceptance, Declaration, Draft};
 use baoming_core::photo::PhotoRef;
 use baoming_core::validate::{Availability, validate};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn full_draft(catalog: &Catalog) -> Draft {
     let exam = &catalog.exams[0];
@@ -78,5 +80,52 @@ fn edit_and_save(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, validation, edit_and_save);
+fn incoming_check(c: &mut Criterion) {
+    // About a hundred prior changes, as a candidate's document holds after filling the form in,
+    // and ten times that, to see how each check grows with history.
+    for (rounds, label) in [(8, "~100"), (80, "~1000")] {
+        incoming_check_on(c, rounds, label);
+    }
+}
+
+fn incoming_check_on(c: &mut Criterion, rounds: usize, label: &str) {
+    let catalog = Catalog::demo();
+    let exam = &catalog.exams[0];
+    let mut device = RegistrationDoc::new(&exam.id, ActorId::from(&[9u8; 16][..])).expect("doc");
+    device.accept_agreement(&exam.agreement, 1).expect("agree");
+    device.choose_center(exam, "bj-haidian").expect("center");
+    let fields = full_draft(&catalog).fields;
+    for round in 0..rounds {
+        for (k, v) in &fields {
+            device.set_field(k, &format!("{v}{round}")).expect("field");
+        }
+    }
+    let mut server = RegistrationDoc::load(&device.save(), server_actor()).expect("server replica");
+    let heads = server.heads();
+    device.set_field("address", "北京市海淀区颐和园路6号").expect("edit");
+    let batch = device.automerge().save_after(&heads);
+    let limits = IncomingLimits::default();
+    let prior = server.automerge().get_changes(&[]).len();
+    assert!((rounds * 12..=rounds * 12 + 10).contains(&prior), "{prior} prior changes");
+    assert!(server.clone().apply_incoming(&[&batch], limits).is_ok());
+    assert!(server.clone().apply_incoming_on_fork(&[&batch], limits).is_ok());
+    let mut group = c.benchmark_group(format!("apply_incoming one-field batch, {label} prior changes"));
+    group.bench_function("in place", |b| {
+        b.iter_batched(
+            || server.clone(),
+            |mut s| (s.apply_incoming(&[&batch], limits), s),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("on a fork (before)", |b| {
+        b.iter_batched(
+            || server.clone(),
+            |mut s| (s.apply_incoming_on_fork(&[&batch], limits), s),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, validation, edit_and_save, incoming_check);
 criterion_main!(benches);

@@ -8,8 +8,9 @@
 //! * The candidate edits `draft` through a typed API that enforces the lifecycle's
 //!   editable-path table; the server alone writes `server`.
 //! * [`RegistrationDoc::apply_incoming`] is the incoming-change check shared by server and
-//!   client: it applies a batch on a fork, inspects every operation's path, type and size
-//!   against the current status, and applies the batch to the real document only if all pass.
+//!   client: it resolves every operation's path (through the document and the batch's own new
+//!   objects), checks its type and size against the current status, and applies the batch only
+//!   if all pass; whatever it cannot decide that way is checked on a fork of the document.
 //!
 //! Layout (see ARCHITECTURE.md):
 //!
@@ -22,7 +23,7 @@
 //!             amount_fen?, ticket?, updated_at } }
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -810,40 +811,188 @@ impl RegistrationDoc {
     // ---- the incoming-change check ---------------------------------------------------------
 
     /// Checks a batch of incoming data (change chunks or saved documents, as `load_incremental`
-    /// takes them) on a fork against the current status, and applies it to this document only if
-    /// every operation is allowed. A refused batch leaves the document untouched.
+    /// takes them) against the current status, and applies it to this document only if every
+    /// operation is allowed. A refused batch leaves the document untouched.
+    ///
+    /// The common case, a batch that passes, is decided without copying the document (see
+    /// [`RegistrationDoc::check_in_place`]) and applied once. Anything that check cannot decide
+    /// exactly, every refusal included, is decided by [`RegistrationDoc::check_on_fork`], so a
+    /// refusal is reported exactly as the fork check reports it.
     pub fn apply_incoming(&mut self, chunks: &[&[u8]], limits: IncomingLimits) -> Result<Accepted, Refusal> {
         let status = self.status();
-        let before = self.doc.get_heads();
-        let refuse = |refused: Vec<RefusedPath>| Refusal { status, refused, heads: before.clone() };
-        let whole = |reason| vec![RefusedPath { path: "*".into(), reason }];
+        let new_changes = match self.new_incoming(chunks, limits) {
+            Ok(changes) => changes,
+            Err(reason) => return Err(self.refusal(status, whole(reason))),
+        };
+        let Some(touched) = self.check_in_place(&new_changes, status, limits) else {
+            return self.check_on_fork(new_changes, status, limits);
+        };
+        let count = new_changes.len();
+        // automerge 0.12 validates the whole batch (duplicate actor/sequence pairs and authors)
+        // before it changes anything, so an error here leaves the document as it was.
+        if self.doc.apply_changes(new_changes).is_err() {
+            return Err(self.refusal(status, whole(RefusalReason::Malformed)));
+        }
+        Ok(Accepted { new_changes: count, touched, heads: self.doc.get_heads() })
+    }
 
+    /// [`RegistrationDoc::apply_incoming`] deciding every batch on a fork, as it did before the
+    /// in-place check: same decisions, kept public only so benchmarks can compare the two.
+    #[doc(hidden)]
+    pub fn apply_incoming_on_fork(
+        &mut self,
+        chunks: &[&[u8]],
+        limits: IncomingLimits,
+    ) -> Result<Accepted, Refusal> {
+        let status = self.status();
+        match self.new_incoming(chunks, limits) {
+            Ok(changes) => self.check_on_fork(changes, status, limits),
+            Err(reason) => Err(self.refusal(status, whole(reason))),
+        }
+    }
+
+    fn refusal(&mut self, status: Status, refused: Vec<RefusedPath>) -> Refusal {
+        Refusal { status, refused, heads: self.doc.get_heads() }
+    }
+
+    /// Decodes `chunks` strictly and keeps the changes this document does not have yet, each
+    /// once, within the batch limits.
+    fn new_incoming(&self, chunks: &[&[u8]], limits: IncomingLimits) -> Result<Vec<Change>, RefusalReason> {
         let mut incoming = Vec::new();
         for chunk in chunks {
-            match decode_chunks(chunk) {
-                Ok(changes) => incoming.extend(changes),
-                Err(()) => return Err(refuse(whole(RefusalReason::Malformed))),
-            }
+            incoming.extend(decode_chunks(chunk).map_err(|()| RefusalReason::Malformed)?);
         }
         let mut seen = BTreeSet::new();
-        let new_changes: Vec<Change> = incoming
-            .into_iter()
-            .filter(|c| seen.insert(c.hash()) && self.doc.get_change_by_hash(&c.hash()).is_none())
-            .collect();
+        let new_changes: Vec<Change> =
+            incoming.into_iter().filter(|c| seen.insert(c.hash()) && !self.has_change(&c.hash())).collect();
         if new_changes.len() > limits.max_changes
             || new_changes.iter().map(Change::len).sum::<usize>() > limits.max_ops
         {
-            return Err(refuse(whole(RefusalReason::BatchTooLarge)));
+            return Err(RefusalReason::BatchTooLarge);
         }
+        Ok(new_changes)
+    }
+
+    /// Whether the document holds the change `hash`. Cheaper than `get_change_by_hash`, which
+    /// rebuilds the change: a missing-dependency query from `hash` is empty exactly when the
+    /// change is applied (a queued change always has a missing ancestor).
+    fn has_change(&self, hash: &ChangeHash) -> bool {
+        self.doc.get_missing_deps(&[*hash]).is_empty()
+    }
+
+    /// Decides a batch without applying it, for the case where it passes: returns the draft
+    /// paths it touches when it provably passes every check [`RegistrationDoc::check_on_fork`]
+    /// makes, and `None` whenever that is not certain (any refusal, an object it cannot place
+    /// by keys alone, a size estimate over the cap, changes queued in the document).
+    ///
+    /// Objects never move in Automerge: an object's path is fixed by the `make` operation that
+    /// created it. So an operation's path is found through the document for objects it has and
+    /// through the batch's own `make` operations for objects the batch creates, without applying
+    /// anything. Dependencies are checked against the document plus the batch, and the size
+    /// against the document's operations plus the batch's (an upper bound of the size after).
+    fn check_in_place(
+        &self,
+        changes: &[Change],
+        status: Status,
+        limits: IncomingLimits,
+    ) -> Option<BTreeSet<DraftPath>> {
+        if !self.doc.get_missing_deps(&[]).is_empty() {
+            return None;
+        }
+        let hashes: BTreeSet<ChangeHash> = changes.iter().map(Change::hash).collect();
+        let deps_present =
+            changes.iter().flat_map(|c| c.deps()).all(|d| hashes.contains(d) || self.has_change(d));
+        let batch_ops = changes.iter().map(|c| c.len() as u64).sum::<u64>();
+        if !deps_present || self.doc.stats().num_ops.saturating_add(batch_ops) > limits.max_document_ops {
+            return None;
+        }
+        let decoded: Vec<automerge::ExpandedChange> = changes.iter().map(Change::decode).collect();
+        // The objects the batch creates in maps: id -> (parent object, key).
+        let mut made: HashMap<(u64, &ActorId), (&ObjectId, &str)> = HashMap::new();
+        for change in &decoded {
+            let actor = change.actor_id.to_bytes();
+            if actor == GENESIS_ACTOR || actor == SERVER_ACTOR {
+                return None;
+            }
+            for (op, counter) in change.operations.iter().zip(change.start_op.get()..) {
+                if let (LegacyOp::Make(_), Key::Map(key)) = (&op.action, &op.key) {
+                    // An id the document already uses would make the batch's view ambiguous.
+                    if self.doc.import(&format!("{counter}@{}", change.actor_id)).is_ok() {
+                        return None;
+                    }
+                    made.insert((counter, &change.actor_id), (&op.obj, key.as_str()));
+                }
+            }
+        }
+        let mut touched = BTreeSet::new();
+        for op in decoded.iter().flat_map(|c| &c.operations) {
+            let path = self.place(&op.obj, &made)?;
+            let path = classify_path(path, op).ok()?;
+            if !status.can_edit(path.group()) {
+                return None;
+            }
+            touched.insert(path);
+        }
+        Some(touched)
+    }
+
+    /// The path of `obj` as map keys from the root, through the batch's `make` operations and
+    /// then the document; `None` if it passes through a list or cannot be found.
+    fn place(
+        &self,
+        obj: &ObjectId,
+        made: &HashMap<(u64, &ActorId), (&ObjectId, &str)>,
+    ) -> Option<Vec<String>> {
+        // Draft objects are at most three keys deep; deeper chains are refused anyway.
+        const MAX_DEPTH: usize = 8;
+        let mut keys = Vec::new();
+        let mut current = obj;
+        for _ in 0..MAX_DEPTH {
+            let ObjectId::Id(id) = current else {
+                keys.reverse();
+                return Some(keys);
+            };
+            match made.get(&(id.counter(), id.actor())) {
+                Some((parent, key)) => {
+                    keys.push((*key).to_owned());
+                    current = parent;
+                }
+                None => {
+                    let (exid, _) = self.doc.import(&format!("{}@{}", id.counter(), id.actor())).ok()?;
+                    let mut path = Vec::new();
+                    for parent in self.doc.parents(&exid).ok()? {
+                        let Prop::Map(key) = parent.prop else { return None };
+                        path.push(key);
+                    }
+                    path.reverse();
+                    keys.reverse();
+                    path.extend(keys);
+                    return Some(path);
+                }
+            }
+        }
+        None
+    }
+
+    /// The reference check: applies the batch on a fork of the whole document, inspects every
+    /// operation's path (resolved through the fork), type and size against `status`, and adopts
+    /// the fork if all pass. Used for every batch [`RegistrationDoc::check_in_place`] cannot
+    /// decide.
+    fn check_on_fork(
+        &mut self,
+        new_changes: Vec<Change>,
+        status: Status,
+        limits: IncomingLimits,
+    ) -> Result<Accepted, Refusal> {
         let mut fork = self.doc.fork();
         if fork.apply_changes(new_changes.iter().cloned()).is_err() {
-            return Err(refuse(whole(RefusalReason::Malformed)));
+            return Err(self.refusal(status, whole(RefusalReason::Malformed)));
         }
         if !fork.get_missing_deps(&[]).is_empty() {
-            return Err(refuse(whole(RefusalReason::MissingDependencies)));
+            return Err(self.refusal(status, whole(RefusalReason::MissingDependencies)));
         }
         if fork.stats().num_ops > limits.max_document_ops {
-            return Err(refuse(whole(RefusalReason::DocumentTooLarge)));
+            return Err(self.refusal(status, whole(RefusalReason::DocumentTooLarge)));
         }
 
         let mut refused = BTreeSet::new();
@@ -872,7 +1021,7 @@ impl RegistrationDoc {
             }
         }
         if !refused.is_empty() {
-            return Err(refuse(refused.into_iter().collect()));
+            return Err(self.refusal(status, refused.into_iter().collect()));
         }
         // The fork already holds exactly the accepted batch on top of this document: adopt it,
         // under this replica's actor, instead of applying the batch a second time.
@@ -880,6 +1029,11 @@ impl RegistrationDoc {
         self.doc = fork;
         Ok(Accepted { new_changes: new_changes.len(), touched, heads: self.doc.get_heads() })
     }
+}
+
+/// A refusal of the whole batch.
+fn whole(reason: RefusalReason) -> Vec<RefusedPath> {
+    vec![RefusedPath { path: "*".into(), reason }]
 }
 
 /// Most bytes a compressed change chunk may inflate to.
@@ -1003,8 +1157,14 @@ fn object_path(doc: &AutoCommit, obj: &ObjectId) -> Option<Vec<String>> {
 
 /// Maps one operation to the draft path it writes, or says why it may not.
 fn classify(doc: &AutoCommit, op: &automerge::legacy::Op) -> Result<DraftPath, RefusedPath> {
-    let mut path = object_path(doc, &op.obj)
+    let path = object_path(doc, &op.obj)
         .ok_or(RefusedPath { path: "*".into(), reason: RefusalReason::Malformed })?;
+    classify_path(path, op)
+}
+
+/// Maps one operation on the object at `path` to the draft path it writes, or says why it may
+/// not.
+fn classify_path(mut path: Vec<String>, op: &automerge::legacy::Op) -> Result<DraftPath, RefusedPath> {
     match &op.key {
         Key::Map(k) => path.push(k.to_string()),
         Key::Seq(_) => path.push("[]".into()),
