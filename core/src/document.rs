@@ -815,8 +815,8 @@ impl RegistrationDoc {
     /// operation is allowed. A refused batch leaves the document untouched.
     ///
     /// The common case, a batch that passes, is decided without copying the document (see
-    /// [`RegistrationDoc::check_in_place`]) and applied once. Anything that check cannot decide
-    /// exactly, every refusal included, is decided by [`RegistrationDoc::check_on_fork`], so a
+    /// `check_in_place`) and applied once. Anything that check cannot decide
+    /// exactly, every refusal included, is decided by `check_on_fork`, so a
     /// refusal is reported exactly as the fork check reports it.
     pub fn apply_incoming(&mut self, chunks: &[&[u8]], limits: IncomingLimits) -> Result<Accepted, Refusal> {
         let status = self.status();
