@@ -16,23 +16,17 @@ use baoming_core::sync::PeerSync;
 use baoming_core::wire::{BatchRequest, BatchResponse};
 use serde_json::{Value, json};
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, http};
+use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, register_candidate};
 
 const EXAM: &str = "ncre-2027-03";
-const PASSWORD: &str = "Lantern-Harbor-42";
 static ASTRONAUT_PNG: &[u8] = include_bytes!("../../core/tests/photos/astronaut.png");
 
 fn sha_hex(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
-/// Registers `login` and returns (account id, token).
 fn account(addr: SocketAddr, login: &str) -> (String, String) {
-    let body = serde_json::to_vec(&json!({ "login": login, "password": PASSWORD })).expect("json");
-    let r = http(addr, "POST", "/api/accounts", None, Some(&body)).expect("register");
-    assert_eq!(r.status, 201, "register: {:?}", r.json());
-    let v = r.json();
-    (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
+    register_candidate(addr, login)
 }
 
 fn operator_token(server: &Server, username: &str, password: &str) -> String {

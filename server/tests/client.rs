@@ -16,23 +16,14 @@ use baoming_core::client::{
 };
 use baoming_core::draft::ServerSection;
 use baoming_core::lifecycle::Status;
-use serde_json::json;
 
-use support::{OPERATOR_PASSWORD, Server, TestApp, http, test_env};
+use support::{OPERATOR_PASSWORD, Server, TestApp, candidate_session, test_env};
 
 const EXAM: &str = "ncre-2027-03";
-const PASSWORD: &str = "Lantern-Harbor-42";
 const SYNC: Duration = Duration::from_secs(20);
 
-/// Registers `login` and returns (account id, token).
 fn account(addr: SocketAddr, login: &str) -> (String, String) {
-    let body = serde_json::to_vec(&json!({ "login": login, "password": PASSWORD })).expect("json");
-    let r = http(addr, "POST", "/api/accounts", None, Some(&body)).expect("register");
-    assert!(r.status == 201 || r.status == 409, "register: {} {:?}", r.status, r.json());
-    let r = http(addr, "POST", "/api/sessions", None, Some(&body)).expect("login");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let v = r.json();
-    (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
+    candidate_session(addr, login)
 }
 
 /// Records every event for the test to inspect.

@@ -17,10 +17,9 @@ use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, resident_id, test_env};
+use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, register_candidate, resident_id, test_env};
 
 const EXAM: &str = "ncre-2027-03";
-const PASSWORD: &str = "Lantern-Harbor-42";
 const SYNC: Duration = Duration::from_secs(30);
 /// A center that reviews registrations.
 const REVIEWED: &str = "bj-haidian";
@@ -53,13 +52,8 @@ fn req(
     support::http_with(addr, method, path, Some(token), key, Some(&bytes)).expect("http")
 }
 
-/// Registers `login` and returns (account id, token).
 fn account(addr: SocketAddr, login: &str) -> (String, String) {
-    let body = serde_json::to_vec(&json!({ "login": login, "password": PASSWORD })).expect("json");
-    let r = http(addr, "POST", "/api/accounts", None, Some(&body)).expect("register");
-    assert_eq!(r.status, 201, "register: {:?}", r.json());
-    let v = r.json();
-    (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
+    register_candidate(addr, login)
 }
 
 fn operator_token(addr: SocketAddr, username: &str, password: &str) -> String {

@@ -22,22 +22,14 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use support::{Server, TestApp, http};
+use support::{Server, TestApp, candidate_session, http};
 
 const EXAM: &str = "ncre-2027-03";
-const PASSWORD: &str = "Lantern-Harbor-42";
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Registers `login` and returns (account id, token).
 fn account(addr: SocketAddr, login: &str) -> (String, String) {
-    let body = serde_json::to_vec(&json!({ "login": login, "password": PASSWORD })).expect("json");
-    let r = http(addr, "POST", "/api/accounts", None, Some(&body)).expect("register");
-    assert!(r.status == 201 || r.status == 409, "register: {} {:?}", r.status, r.json());
-    let r = http(addr, "POST", "/api/sessions", None, Some(&body)).expect("login");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let v = r.json();
-    (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
+    candidate_session(addr, login)
 }
 
 async fn connect(addr: SocketAddr, token: &str, storage_id: Option<&str>) -> Ws {

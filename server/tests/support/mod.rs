@@ -13,6 +13,9 @@ use baoming_server::app::{App, AppState};
 use baoming_server::config::{Argon2Config, Config};
 use baoming_server::storage::{SledStorage, Storage};
 
+/// The password of candidates the tests create.
+pub const CANDIDATE_PASSWORD: &str = "Lantern-Harbor-42";
+
 /// The demo operator password used by tests.
 pub const OPERATOR_PASSWORD: &str = "Demo-Operator-Pass-1";
 
@@ -245,4 +248,26 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Registers candidate `login` (a new account) and returns (account id, token).
+pub fn register_candidate(addr: SocketAddr, login: &str) -> (String, String) {
+    let body = serde_json::to_vec(&serde_json::json!({ "login": login, "password": CANDIDATE_PASSWORD }))
+        .expect("json");
+    let r = http(addr, "POST", "/api/accounts", None, Some(&body)).expect("register");
+    assert_eq!(r.status, 201, "register: {:?}", r.json());
+    let v = r.json();
+    (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
+}
+
+/// Registers candidate `login` if needed, then logs in; returns (account id, a fresh token).
+pub fn candidate_session(addr: SocketAddr, login: &str) -> (String, String) {
+    let body = serde_json::to_vec(&serde_json::json!({ "login": login, "password": CANDIDATE_PASSWORD }))
+        .expect("json");
+    let r = http(addr, "POST", "/api/accounts", None, Some(&body)).expect("register");
+    assert!(r.status == 201 || r.status == 409, "register: {} {:?}", r.status, r.json());
+    let r = http(addr, "POST", "/api/sessions", None, Some(&body)).expect("login");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let v = r.json();
+    (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
 }
