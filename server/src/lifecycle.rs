@@ -184,7 +184,7 @@ struct StoredAnswer {
 
 /// The stored answer for `idem`, if any: the answer itself, or a refusal when the key came with
 /// another request.
-fn replay(store: &dyn Storage, idem: &Idempotency) -> Result<Option<serde_json::Value>, ApiError> {
+pub fn replay(store: &dyn Storage, idem: &Idempotency) -> Result<Option<serde_json::Value>, ApiError> {
     let Some(raw) = store.get(Tree::Idempotency, &idem.key)? else { return Ok(None) };
     let stored: StoredAnswer = decode(Tree::Idempotency, &raw)?;
     if stored.fingerprint != idem.fingerprint {

@@ -143,6 +143,15 @@ pub async fn confirm(
     lookup: &Lookup,
     idem: Option<Idempotency>,
 ) -> Result<Value, ApiError> {
+    // A retried request gets its stored answer even when the window has closed since.
+    if let Some(idem) = &idem
+        && let Some(mut body) = lifecycle::replay(&*app.store, idem)?
+    {
+        if let Some(doc) = body["document_id"].as_str().map(str::to_owned) {
+            body["registration_id"] = json!(doc);
+        }
+        return Ok(body);
+    }
     let id = find(app, exam, center, lookup).await?;
     check_window(app, exam, center, OffsetDateTime::now_utc())?;
     let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_found)?;

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::catalog::{CatalogView, availability};
 use crate::error::ApiError;
-use crate::review::{load_draft, name_of, records_at};
+use crate::review::{load_draft, name_of, records_at, records_where};
 
 /// Whether a status counts as paid.
 fn is_paid(s: Status) -> bool {
@@ -45,10 +45,9 @@ pub async fn stats(
     let wanted = centers.to_vec();
     let (seats, records) = tokio::task::spawn_blocking(move || {
         let seats = availability(&*store, &v, &exam_id, None)?.unwrap_or_default();
-        let mut records = Vec::new();
-        for c in &wanted {
-            records.push(records_at(&*store, &exam_id, c)?);
-        }
+        let all = records_where(&*store, &exam_id, |c| wanted.iter().any(|w| w == c))?;
+        let records: Vec<Vec<_>> =
+            wanted.iter().map(|w| all.iter().filter(|(_, r)| &r.center == w).cloned().collect()).collect();
         Ok::<_, crate::storage::StorageError>((seats, records))
     })
     .await

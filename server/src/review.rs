@@ -148,21 +148,31 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<QueueQuery, ApiError> {
     Ok(QueueQuery { statuses, q, limit, start })
 }
 
+/// Every record of `exam` whose center passes `center`, with its document id, unordered. A full
+/// scan of the `registrations` tree (see [`crate::lifecycle::list_at_center`]).
+pub fn records_where(
+    store: &dyn Storage,
+    exam: &str,
+    center: impl Fn(&str) -> bool,
+) -> Result<Vec<(DocumentId, RegistrationRecord)>, StorageError> {
+    let mut out = Vec::new();
+    for (key, raw) in store.scan_prefix(Tree::Registrations, b"")? {
+        let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
+        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
+        if record.exam == exam && center(&record.center) {
+            out.push((DocumentId::from_bytes(bytes), record));
+        }
+    }
+    Ok(out)
+}
+
 /// Every record of `exam` at `center`, with its document id, unordered.
 pub fn records_at(
     store: &dyn Storage,
     exam: &str,
     center: &str,
 ) -> Result<Vec<(DocumentId, RegistrationRecord)>, StorageError> {
-    let mut out = Vec::new();
-    for (key, raw) in store.scan_prefix(Tree::Registrations, b"")? {
-        let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
-        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
-        if record.exam == exam && record.center == center {
-            out.push((DocumentId::from_bytes(bytes), record));
-        }
-    }
-    Ok(out)
+    records_where(store, exam, |c| c == center)
 }
 
 /// The draft of document `id`: from the live hub when it is open, else from storage (without

@@ -580,7 +580,7 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
     use baoming_core::lifecycle::Status;
-    use baoming_server::lifecycle::{RegistrationRecord, load_record};
+    use baoming_server::lifecycle::{Idempotency, RegistrationRecord, load_record};
     use baoming_server::notices::{self, NoticeInput};
     use baoming_server::onsite::{self, Lookup};
     use baoming_server::storage::{Tree, Txn, encode};
@@ -634,7 +634,13 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     };
     notices::check(&input, true).expect("valid");
     notices::create(app, "op_desk", EXAM, ONSITE, input).await.expect("notice");
-    let answer = onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, None).await.expect("confirmed");
+    let idem = || {
+        let body = serde_json::to_vec(&json!({ "registration_id": id.to_string() })).expect("json");
+        Idempotency::new("op:op_desk", "confirm-1", &format!("confirm\0{EXAM}\0{ONSITE}"), &body)
+            .expect("key")
+    };
+    let answer =
+        onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, Some(idem())).await.expect("confirmed");
     assert_eq!(answer["status"], "confirmed");
     assert_eq!(answer["registration_id"], id.to_string());
     let (record, _) = load_record(&*app.store, &id).expect("read").expect("record");
@@ -646,7 +652,10 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     assert_eq!(entry.actor, baoming_server::audit::Actor::Operator("op_desk".into()).label());
     assert_eq!(entry.detail["from"], "paid");
     assert_eq!(entry.detail["to"], "confirmed");
-    // Confirming twice is a typed refusal.
+    // A retry with the same key gets the stored answer; confirming again without it is a typed
+    // refusal.
+    let replayed = onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, Some(idem())).await.expect("replay");
+    assert_eq!(replayed, answer);
     let err = onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, None).await.expect_err("twice");
     assert_eq!(err.code(), "transition_not_allowed");
 }
