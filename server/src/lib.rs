@@ -6,7 +6,9 @@
 //! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
 //! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
 //!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
-//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs);
+//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs),
+//!   [`lifecycle`] (registration actions), and the operator's views of them: [`review`],
+//!   [`reports`], [`notices`], [`onsite`];
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
 //!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
@@ -29,11 +31,15 @@ pub mod durability;
 pub mod error;
 pub mod http;
 pub mod lifecycle;
+pub mod notices;
 pub mod notifier;
 pub mod oauth;
+pub mod onsite;
 pub mod operators;
 pub mod passwords;
 pub mod registrations;
+pub mod reports;
+pub mod review;
 pub mod seats;
 pub mod server;
 pub mod sessions;

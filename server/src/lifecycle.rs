@@ -1,4 +1,5 @@
-//! Lifecycle actions: submit, withdraw, apply for review, approve, reject and expiry.
+//! Lifecycle actions: submit, withdraw, apply for review, approve, reject, on-site confirmation
+//! and expiry.
 //!
 //! The server's truth about a registration is its [`RegistrationRecord`] in the `registrations`
 //! tree. Every action is decided by the core's [`transition`] on the record's status and commits
@@ -115,6 +116,8 @@ pub enum Action {
     },
     /// The payment deadline passed (the sweeper).
     Expire,
+    /// The center confirms the candidate on site (see [`crate::onsite`]).
+    ConfirmOnSite,
 }
 
 impl Action {
@@ -126,6 +129,7 @@ impl Action {
             Action::Approve => Event::Approve,
             Action::Reject { .. } => Event::Reject,
             Action::Expire => Event::DeadlinePassed,
+            Action::ConfirmOnSite => Event::ConfirmOnSite,
         }
     }
 
@@ -137,6 +141,7 @@ impl Action {
             Action::Approve => "registration.approve",
             Action::Reject { .. } => "registration.reject",
             Action::Expire => "registration.expire",
+            Action::ConfirmOnSite => "registration.confirm_onsite",
         }
     }
 }
@@ -179,7 +184,7 @@ struct StoredAnswer {
 
 /// The stored answer for `idem`, if any: the answer itself, or a refusal when the key came with
 /// another request.
-fn replay(store: &dyn Storage, idem: &Idempotency) -> Result<Option<serde_json::Value>, ApiError> {
+pub fn replay(store: &dyn Storage, idem: &Idempotency) -> Result<Option<serde_json::Value>, ApiError> {
     let Some(raw) = store.get(Tree::Idempotency, &idem.key)? else { return Ok(None) };
     let stored: StoredAnswer = decode(Tree::Idempotency, &raw)?;
     if stored.fingerprint != idem.fingerprint {
@@ -315,16 +320,21 @@ fn check_draft(
             ));
         }
     }
-    let id_key = exam.field_with_role(FieldRole::IdDocument).and_then(|field| {
-        let value = draft.fields.get(&field.key)?;
-        let doc = field.id_document(value).ok()?;
-        let material = format!("{}\0{}:{}", exam.id, doc.kind().as_str(), doc.number());
-        Some(hex::encode(app.keys.lookup_hash("registration_id_document", material.as_bytes())))
-    });
-    Ok(id_key)
+    Ok(exam
+        .field_with_role(FieldRole::IdDocument)
+        .and_then(|field| id_document_key(app, exam, draft.fields.get(&field.key)?)))
 }
 
-fn id_index_key(exam: &str, key_hex: &str) -> Vec<u8> {
+/// The ID-document index key (hex) of answer `value` (`kind:number`) of the exam's ID-document
+/// field, when it parses.
+pub fn id_document_key(app: &App, exam: &ExamSession, value: &str) -> Option<String> {
+    let doc = exam.field_with_role(FieldRole::IdDocument)?.id_document(value).ok()?;
+    let material = format!("{}\0{}:{}", exam.id, doc.kind().as_str(), doc.number());
+    Some(hex::encode(app.keys.lookup_hash("registration_id_document", material.as_bytes())))
+}
+
+/// The key of the `registration_by_id_document` index for `key_hex` in `exam`.
+pub fn id_index_key(exam: &str, key_hex: &str) -> Vec<u8> {
     let mut k = exam.as_bytes().to_vec();
     k.push(0);
     k.extend_from_slice(key_hex.as_bytes());

@@ -63,11 +63,13 @@ pub enum Tree {
     RegistrationByIdDocument,
     /// Answers of lifecycle actions by idempotency key: account ‖ 0 ‖ key → stored answer.
     Idempotency,
+    /// Test-center notices: exam ‖ 0 ‖ center ‖ 0 ‖ notice id → the notice.
+    Notices,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 22] = [
+    pub const ALL: [Tree; 23] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -90,6 +92,7 @@ impl Tree {
         Tree::Registrations,
         Tree::RegistrationByIdDocument,
         Tree::Idempotency,
+        Tree::Notices,
     ];
 
     /// The stable on-disk name.
@@ -117,6 +120,7 @@ impl Tree {
             Tree::Registrations => "registrations",
             Tree::RegistrationByIdDocument => "registration_by_id_document",
             Tree::Idempotency => "idempotency",
+            Tree::Notices => "notices",
         }
     }
 

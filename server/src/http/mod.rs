@@ -8,6 +8,7 @@ mod accounts;
 mod blobs;
 mod catalog;
 mod oauth;
+mod operator_views;
 mod operators;
 mod registrations;
 mod sync;
@@ -63,7 +64,9 @@ pub fn routes(
         .unify()
         .or(registrations::routes(app.clone()))
         .unify()
-        .or(blobs::routes(app))
+        .or(blobs::routes(app.clone()))
+        .unify()
+        .or(operator_views::routes(app))
         .unify()
         .recover(recover)
         .unify()
