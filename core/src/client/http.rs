@@ -1,12 +1,14 @@
 //! The client's plain HTTP calls, blocking (ureq with rustls), run on tokio's blocking pool by
-//! the async callers: photo blob uploads (`PUT /api/blobs/{sha256}`) and the batch form of sync
-//! (`POST /api/sync/batch`).
+//! the async callers: photo blob uploads (`PUT /api/blobs/{sha256}`), the batch form of sync
+//! (`POST /api/sync/batch`) and the outbox's lifecycle actions
+//! (`POST /api/registrations/{exam}/{action}`).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use super::ClientError;
 use super::events::{ClientEvent, UploadEvent};
+use super::outbox::{ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
 use super::sync_client::{Inner, PhotoFailure};
 use crate::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
 
@@ -170,5 +172,47 @@ pub(crate) fn post_batch(
         401 => Err(ClientError::Unauthorized),
         404 => Err(ClientError::DocumentUnavailable(exam_id.to_owned())),
         _ => Err(answer.server_error()),
+    }
+}
+
+/// Sends one queued lifecycle action with its stored idempotency key. `Ok` is a final answer
+/// (done or a typed refusal); `Err` is [`ClientError::Unauthorized`] or a transient failure
+/// (network, timeout, 408, 429, 5xx, an undecodable success body) after which the action stays
+/// queued.
+pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<ActionResult, ClientError> {
+    let url = format!("{}/api/registrations/{}/{}", inner.http_base, action.exam_id, action.kind.path());
+    let mut req = inner
+        .agent
+        .post(&url)
+        .header("authorization", &format!("Bearer {}", inner.token()))
+        .header("idempotency-key", &action.idempotency_key);
+    if action.kind == super::outbox::ActionKind::Submit {
+        req = req.content_type("application/json");
+    }
+    let answer = send(req, &action.body())?;
+    match answer.status {
+        200 => {
+            serde_json::from_slice::<RegistrationStatus>(&answer.body).map(ActionResult::Done).map_err(|e| {
+                ClientError::Protocol(format!("the answer to {} is not a registration: {e}", action.kind))
+            })
+        }
+        401 => Err(ClientError::Unauthorized),
+        408 | 429 | 500..=599 => Err(answer.server_error()),
+        status => {
+            let (code, message) = answer.error_fields();
+            let mut details = match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => serde_json::Map::new(),
+            };
+            details.remove("code");
+            details.remove("message");
+            let code = if code.is_empty() { format!("http_{status}") } else { code };
+            Ok(ActionResult::Refused(ActionRefusal {
+                code: code.into(),
+                http_status: status,
+                message,
+                details: serde_json::Value::Object(details),
+            }))
+        }
     }
 }
