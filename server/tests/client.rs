@@ -714,7 +714,8 @@ async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
     let submit = d.client.submit(EXAM).expect("queued");
     let withdraw = d.client.withdraw(EXAM).expect("queued");
 
-    let report = d.client.sync_now(SYNC).await.expect("sync");
+    // The batch form drains the outbox as the WebSocket does.
+    let report = d.client.sync_batch(SYNC).await.expect("sync");
     let got: Vec<(u64, RefusalCode, u16)> = report
         .outcomes
         .iter()

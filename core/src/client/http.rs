@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::ClientError;
 use super::events::{ClientEvent, UploadEvent};
-use super::outbox::{ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
+use super::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
 use super::sync_client::{Inner, PhotoFailure};
 use crate::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
 
@@ -186,16 +186,19 @@ pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<Action
         .post(&url)
         .header("authorization", &format!("Bearer {}", inner.token()))
         .header("idempotency-key", &action.idempotency_key);
-    if action.kind == super::outbox::ActionKind::Submit {
+    if action.kind == ActionKind::Submit {
         req = req.content_type("application/json");
     }
     let answer = send(req, &action.body())?;
+    classify_action_answer(action.kind, &answer)
+}
+
+/// Sorts the answer to a lifecycle action into final (`Ok`) and not (`Err`).
+fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionResult, ClientError> {
     match answer.status {
-        200 => {
-            serde_json::from_slice::<RegistrationStatus>(&answer.body).map(ActionResult::Done).map_err(|e| {
-                ClientError::Protocol(format!("the answer to {} is not a registration: {e}", action.kind))
-            })
-        }
+        200 => serde_json::from_slice::<RegistrationStatus>(&answer.body)
+            .map(ActionResult::Done)
+            .map_err(|e| ClientError::Protocol(format!("the answer to {kind} is not a registration: {e}"))),
         401 => Err(ClientError::Unauthorized),
         408 | 429 | 500..=599 => Err(answer.server_error()),
         status => {
@@ -214,5 +217,64 @@ pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<Action
                 details: serde_json::Value::Object(details),
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::RefusalCode;
+    use crate::lifecycle::Status;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn action_answers_are_final_or_transient() {
+        let view = r#"{"document_id":"d","exam":"e","status":"submitted","status_label_zh":"已提交",
+            "reason":null,"reason_paths":[],"deadline_ms":5,"center":"c","seats":["15"],
+            "amount_fen":6000,"updated_at_ms":4}"#;
+        match classify_action_answer(ActionKind::Submit, &answer(200, view)) {
+            Ok(ActionResult::Done(v)) => assert_eq!(
+                (v.status, v.center.as_deref(), v.amount_fen, v.seats),
+                (Status::Submitted, Some("c"), Some(6000), vec!["15".to_owned()])
+            ),
+            other => panic!("expected done, got {other:?}"),
+        }
+        let seat_gone = r#"{"code":"seat_gone","message":"no seat left","pools":[{"kind":"center"}]}"#;
+        match classify_action_answer(ActionKind::Submit, &answer(409, seat_gone)) {
+            Ok(ActionResult::Refused(r)) => {
+                assert_eq!(
+                    (r.code, r.http_status, r.message.as_str()),
+                    (RefusalCode::SeatGone, 409, "no seat left")
+                );
+                assert_eq!(
+                    r.details,
+                    serde_json::json!({ "pools": [{ "kind": "center" }] }),
+                    "only the extras"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        match classify_action_answer(ActionKind::Withdraw, &answer(404, "not json")) {
+            Ok(ActionResult::Refused(r)) => {
+                assert_eq!((r.code.as_str(), r.details), ("http_404", serde_json::json!({})))
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let busy = r#"{"code":"busy","message":"retry shortly"}"#;
+        for status in [408, 429, 500, 502, 503] {
+            let got = classify_action_answer(ActionKind::Submit, &answer(status, busy));
+            assert!(
+                matches!(got, Err(ClientError::Server { status: s, .. }) if s == status),
+                "{status}: {got:?}"
+            );
+        }
+        let got = classify_action_answer(ActionKind::Submit, &answer(401, ""));
+        assert!(matches!(got, Err(ClientError::Unauthorized)), "{got:?}");
+        // An unreadable success is retried, and then answered from the server's stored answer.
+        let got = classify_action_answer(ActionKind::ApplyForReview, &answer(200, "{}"));
+        assert!(matches!(got, Err(ClientError::Protocol(_))), "{got:?}");
     }
 }
