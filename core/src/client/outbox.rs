@@ -28,7 +28,7 @@
 //!   the error and the queued action keeps its key and, for a submission, its heads.
 //! * A transient failure (no network, timeout, HTTP 408, 429 or 5xx) keeps the action queued and
 //!   stops the drain: it is retried with exponential backoff and jitter (the client's
-//!   [`Backoff`](super::Backoff), reset by the next answer) and at once on the next
+//!   [`Backoff`], reset by the next answer) and at once on the next
 //!   (re)connection or explicit sync. A 401 stops the drain and keeps the action for after the
 //!   next sign-in.
 //! * Any other answer is final: the action leaves the queue and becomes an [`ActionOutcome`] —
