@@ -503,7 +503,9 @@ impl SyncClient {
     /// exchanges messages until both sides are in sync, and disconnects. Then sends the queued
     /// lifecycle actions (at once, whatever their retry delay; see [`outbox`]) and, if any got an
     /// answer, syncs once more so the documents show the server's new status
-    /// ([`SyncReport::outcomes`], [`SyncReport::actions_waiting`]). Fails with
+    /// ([`SyncReport::outcomes`], [`SyncReport::actions_waiting`]; should that second sync fail,
+    /// its error is returned and the outcomes stay in [`SyncClient::action_outcomes`] and the
+    /// events already delivered). Fails with
     /// [`ClientError::Timeout`] if that takes longer than `timeout`, and with
     /// [`ClientError::PhotoRejected`] (after syncing the others) if a registration was held back
     /// because the server refused its photo.
