@@ -15,6 +15,7 @@ use crate::document::RejectedEdit;
 use crate::draft::ServerSection;
 
 use super::ClientError;
+use super::outbox::{ActionOutcome, QueuedAction};
 
 /// Where a document change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,20 @@ pub enum ClientEvent {
     Synced,
     /// A sync attempt failed; see [`ConnectionState::Offline`] for the retry.
     SyncFailed(ClientError),
+    /// A queued lifecycle action got its final answer — done, with the server's status, or a
+    /// typed refusal — and left the outbox (also kept in `SyncClient::action_outcomes`).
+    ActionFinished(ActionOutcome),
+    /// A queued lifecycle action could not be sent now (no network, timeout, 408, 429, 5xx): it
+    /// stays queued with its key and is retried after `retry_in` by the background sync, or at
+    /// once by the next reconnection or explicit sync.
+    ActionDelayed {
+        /// The action, with its attempt count and this failure.
+        action: QueuedAction,
+        /// The failure, in English.
+        reason: String,
+        /// The backoff delay before the background sync tries again.
+        retry_in: Duration,
+    },
 }
 
 /// Receives the client's events: a `Send + Sync` trait object with one method, which the

@@ -1,12 +1,14 @@
 //! The client's plain HTTP calls, blocking (ureq with rustls), run on tokio's blocking pool by
-//! the async callers: photo blob uploads (`PUT /api/blobs/{sha256}`) and the batch form of sync
-//! (`POST /api/sync/batch`).
+//! the async callers: photo blob uploads (`PUT /api/blobs/{sha256}`), the batch form of sync
+//! (`POST /api/sync/batch`) and the outbox's lifecycle actions
+//! (`POST /api/registrations/{exam}/{action}`).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use super::ClientError;
 use super::events::{ClientEvent, UploadEvent};
+use super::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
 use super::sync_client::{Inner, PhotoFailure};
 use crate::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
 
@@ -170,5 +172,109 @@ pub(crate) fn post_batch(
         401 => Err(ClientError::Unauthorized),
         404 => Err(ClientError::DocumentUnavailable(exam_id.to_owned())),
         _ => Err(answer.server_error()),
+    }
+}
+
+/// Sends one queued lifecycle action with its stored idempotency key. `Ok` is a final answer
+/// (done or a typed refusal); `Err` is [`ClientError::Unauthorized`] or a transient failure
+/// (network, timeout, 408, 429, 5xx, an undecodable success body) after which the action stays
+/// queued.
+pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<ActionResult, ClientError> {
+    let url = format!("{}/api/registrations/{}/{}", inner.http_base, action.exam_id, action.kind.path());
+    let mut req = inner
+        .agent
+        .post(&url)
+        .header("authorization", &format!("Bearer {}", inner.token()))
+        .header("idempotency-key", &action.idempotency_key);
+    if action.kind == ActionKind::Submit {
+        req = req.content_type("application/json");
+    }
+    let answer = send(req, &action.body())?;
+    classify_action_answer(action.kind, &answer)
+}
+
+/// Sorts the answer to a lifecycle action into final (`Ok`) and not (`Err`).
+fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionResult, ClientError> {
+    match answer.status {
+        200 => serde_json::from_slice::<RegistrationStatus>(&answer.body)
+            .map(ActionResult::Done)
+            .map_err(|e| ClientError::Protocol(format!("the answer to {kind} is not a registration: {e}"))),
+        401 => Err(ClientError::Unauthorized),
+        408 | 429 | 500..=599 => Err(answer.server_error()),
+        status => {
+            let (code, message) = answer.error_fields();
+            let mut details = match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => serde_json::Map::new(),
+            };
+            details.remove("code");
+            details.remove("message");
+            let code = if code.is_empty() { format!("http_{status}") } else { code };
+            Ok(ActionResult::Refused(ActionRefusal {
+                code: code.into(),
+                http_status: status,
+                message,
+                details: serde_json::Value::Object(details),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::RefusalCode;
+    use crate::lifecycle::Status;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer { status, body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn action_answers_are_final_or_transient() {
+        let view = r#"{"document_id":"d","exam":"e","status":"submitted","status_label_zh":"已提交",
+            "reason":null,"reason_paths":[],"deadline_ms":5,"center":"c","seats":["15"],
+            "amount_fen":6000,"updated_at_ms":4}"#;
+        match classify_action_answer(ActionKind::Submit, &answer(200, view)) {
+            Ok(ActionResult::Done(v)) => assert_eq!(
+                (v.status, v.center.as_deref(), v.amount_fen, v.seats),
+                (Status::Submitted, Some("c"), Some(6000), vec!["15".to_owned()])
+            ),
+            other => panic!("expected done, got {other:?}"),
+        }
+        let seat_gone = r#"{"code":"seat_gone","message":"no seat left","pools":[{"kind":"center"}]}"#;
+        match classify_action_answer(ActionKind::Submit, &answer(409, seat_gone)) {
+            Ok(ActionResult::Refused(r)) => {
+                assert_eq!(
+                    (r.code, r.http_status, r.message.as_str()),
+                    (RefusalCode::SeatGone, 409, "no seat left")
+                );
+                assert_eq!(
+                    r.details,
+                    serde_json::json!({ "pools": [{ "kind": "center" }] }),
+                    "only the extras"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        match classify_action_answer(ActionKind::Withdraw, &answer(404, "not json")) {
+            Ok(ActionResult::Refused(r)) => {
+                assert_eq!((r.code.as_str(), r.details), ("http_404", serde_json::json!({})))
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let busy = r#"{"code":"busy","message":"retry shortly"}"#;
+        for status in [408, 429, 500, 502, 503] {
+            let got = classify_action_answer(ActionKind::Submit, &answer(status, busy));
+            assert!(
+                matches!(got, Err(ClientError::Server { status: s, .. }) if s == status),
+                "{status}: {got:?}"
+            );
+        }
+        let got = classify_action_answer(ActionKind::Submit, &answer(401, ""));
+        assert!(matches!(got, Err(ClientError::Unauthorized)), "{got:?}");
+        // An unreadable success is retried, and then answered from the server's stored answer.
+        let got = classify_action_answer(ActionKind::ApplyForReview, &answer(200, "{}"));
+        assert!(matches!(got, Err(ClientError::Protocol(_))), "{got:?}");
     }
 }

@@ -9,7 +9,9 @@
 //!   │ ClientEvent    │   └─ PUT /api/blobs/{sha256}   pending photos, before their reference
 //!   └── listener ◄───┤
 //!                    ├─ GET /api/sync  (WebSocket)    sync_now() once, or start() in background
-//!                    └─ POST /api/sync/batch (CBOR)   sync_batch() for background fetch
+//!                    ├─ POST /api/sync/batch (CBOR)   sync_batch() for background fetch
+//!                    └─ POST /api/registrations/{exam}/{submit|withdraw|apply-review}
+//!                                                     the outbox, after each successful sync
 //! ```
 //!
 //! * **Documents.** [`SyncClient::open_registration`] opens (or creates from genesis) the
@@ -31,6 +33,13 @@
 //!   sets the reference. A registration whose photo is not yet on the server is held back —
 //!   never synced — until the upload succeeds, so the server never sees a reference to a blob
 //!   it lacks; a rejected photo is a typed error and an [`UploadEvent::Failed`].
+//! * **Lifecycle actions** ([`outbox`]). [`SyncClient::submit`], [`SyncClient::withdraw`] and
+//!   [`SyncClient::apply_for_review`] queue the action with a fresh idempotency key (a submission
+//!   with the draft's heads at that moment) and persist it before returning, online or not. After
+//!   each successful sync the queue is sent in order over HTTP with the stored keys, so a retry
+//!   after a lost answer never acts twice; transient failures keep an action queued with backoff,
+//!   final answers leave the queue as [`ActionOutcome`]s ([`ClientEvent::ActionFinished`],
+//!   [`SyncClient::action_outcomes`]).
 //! * **Token.** The session token is given by the app and kept in memory only
 //!   ([`SyncClient::set_token`] after a new login).
 //!
@@ -40,6 +49,7 @@
 mod backoff;
 mod events;
 mod http;
+pub mod outbox;
 mod session;
 pub mod store;
 mod sync_client;
@@ -50,6 +60,10 @@ use automerge::ActorId;
 use crate::document::{DocError, DocumentId, RegistrationDoc};
 pub use backoff::Backoff;
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
+pub use outbox::{
+    ActionKind, ActionOutcome, ActionRefusal, ActionResult, QueueError, QueuedAction, RefusalCode,
+    RegistrationStatus,
+};
 pub use store::{CachedCatalog, LocalStore, StoreError};
 pub use sync_client::{ClientConfig, RunHandle, SyncClient, SyncReport};
 

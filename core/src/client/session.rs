@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use automerge::ChangeHash;
 
 use super::events::{ChangeOrigin, ClientEvent};
+use super::outbox::Outbox;
 use super::store::LocalStore;
 use super::{ClientError, persist, persist_replaced};
 use crate::document::{DocumentId, RefusalReason, RefusedPath, RegistrationDoc, RejectedEdit};
@@ -28,10 +29,11 @@ pub(crate) struct Entry {
     quiet: bool,
 }
 
-/// The store and every open registration.
+/// The store, every open registration and the outbox of lifecycle actions.
 pub(crate) struct Docs {
     pub(crate) store: LocalStore,
     pub(crate) entries: BTreeMap<DocumentId, Entry>,
+    pub(crate) outbox: Outbox,
 }
 
 fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
@@ -55,6 +57,11 @@ impl Docs {
         };
         restore_peer(&self.store, &id, &mut entry);
         self.entries.insert(id, entry);
+    }
+
+    /// Whether the registration for `exam_id` is open on this client.
+    pub(crate) fn is_open(&self, exam_id: &str) -> bool {
+        self.entries.values().any(|e| e.exam_id == exam_id)
     }
 
     /// The exam of an open document.
@@ -204,7 +211,8 @@ mod tests {
         let store = LocalStore::open(dir.path()).expect("store");
         let (id, mut doc) = super::super::open_registration(&store, "e", "a").expect("doc");
         doc.set_field("name", "张三").expect("edit");
-        let mut docs = Docs { store, entries: BTreeMap::new() };
+        let outbox = Outbox::load(&store, super::super::Backoff::default()).expect("outbox");
+        let mut docs = Docs { store, entries: BTreeMap::new(), outbox };
         docs.insert(id, "e", doc);
         // The "server": a plain replica that accepts everything.
         let mut server = RegistrationDoc::new("e", automerge::ActorId::random()).expect("server");

@@ -11,6 +11,7 @@
 //! <root>/catalog/etag, catalog/body     the cached catalog and its ETag
 //! <root>/photos/<sha256>.jpg            prepared photos, content-addressed
 //! <root>/uploads/<sha256>               photos waiting to be uploaded
+//! <root>/outbox.json                    queued lifecycle actions and their outcomes (`outbox`)
 //! ```
 //!
 //! Every file is written atomically (temporary file, fsync, rename, fsync of the folder), so a
@@ -27,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use automerge::ActorId;
 use ring::digest;
 
+use super::outbox::OutboxFile;
 use crate::catalog::hex;
 use crate::document::{DocumentId, RejectedEdit};
 
@@ -294,6 +296,25 @@ impl LocalStore {
     pub fn save_rejected_edits(&self, id: &DocumentId, edits: &[RejectedEdit]) -> Result<(), StoreError> {
         let path = self.doc_dir(id)?.join("rejected.json");
         let json = serde_json::to_vec_pretty(edits)
+            .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
+        write_atomic(&path, &json)
+    }
+
+    /// The outbox: queued lifecycle actions and the outcomes kept for the app (empty if none).
+    pub(crate) fn load_outbox(&self) -> Result<OutboxFile, StoreError> {
+        let path = self.root.join("outbox.json");
+        match read_opt(&path)? {
+            None => Ok(OutboxFile::default()),
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt { path, reason: e.to_string() })
+            }
+        }
+    }
+
+    /// Replaces the outbox in one atomic write.
+    pub(crate) fn save_outbox(&self, outbox: &OutboxFile) -> Result<(), StoreError> {
+        let path = self.root.join("outbox.json");
+        let json = serde_json::to_vec_pretty(outbox)
             .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
         write_atomic(&path, &json)
     }

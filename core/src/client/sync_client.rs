@@ -10,6 +10,7 @@ use tokio::sync::{Notify, watch};
 
 use super::backoff::{Backoff, Retry};
 use super::events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState};
+use super::outbox::{self, ActionKind, ActionOutcome, Outbox, QueueError, QueuedAction};
 use super::session::Docs;
 use super::store::LocalStore;
 use super::{ClientError, http, open_registration, persist, ws};
@@ -69,9 +70,24 @@ pub struct SyncReport {
     pub sent: usize,
     /// Sync messages received.
     pub received: usize,
+    /// Queued lifecycle actions that got their final answer in this sync, in the order sent.
+    pub outcomes: Vec<ActionOutcome>,
+    /// Queued lifecycle actions still waiting afterwards (a transient failure, or their
+    /// registration was held back).
+    pub actions_waiting: usize,
 }
 
 impl SyncReport {
+    /// Adds a later exchange's counts and changes to this one.
+    fn merge(&mut self, later: SyncReport) {
+        for exam in later.changed {
+            self.note_changed(Some(exam));
+        }
+        self.rejected.extend(later.rejected);
+        self.sent += later.sent;
+        self.received += later.received;
+    }
+
     pub(crate) fn note_changed(&mut self, exam_id: Option<String>) {
         if let Some(exam) = exam_id
             && !self.changed.contains(&exam)
@@ -123,6 +139,8 @@ pub(crate) struct Inner {
     pub(crate) changed: Notify,
     /// Signalled by [`SyncClient::reconnect_now`]: cuts a backoff wait short.
     retry: Notify,
+    /// Signalled when a lifecycle action is queued: a live session in sync sends it.
+    pub(crate) queued: Notify,
     /// One transport at a time.
     transport: tokio::sync::Mutex<()>,
 }
@@ -254,6 +272,7 @@ impl SyncClient {
         let (http_base, ws_url) = urls(&config.server_url)?;
         let store = LocalStore::open(&config.store_dir)?;
         let storage_id = store.storage_id()?;
+        let outbox = Outbox::load(&store, config.backoff)?;
         let agent = http::agent(config.request_timeout);
         Ok(SyncClient {
             inner: Arc::new(Inner {
@@ -263,11 +282,12 @@ impl SyncClient {
                 config,
                 agent,
                 token: RwLock::new(token.to_owned()),
-                docs: Mutex::new(Docs { store, entries: BTreeMap::new() }),
+                docs: Mutex::new(Docs { store, entries: BTreeMap::new(), outbox }),
                 listener: RwLock::new(None),
                 photo_failures: Mutex::new(HashMap::new()),
                 changed: Notify::new(),
                 retry: Notify::new(),
+                queued: Notify::new(),
                 transport: tokio::sync::Mutex::new(()),
             }),
         })
@@ -407,14 +427,91 @@ impl SyncClient {
         Ok(self.inner.docs().store.save_rejected_edits(&self.id_of(exam_id), &[])?)
     }
 
+    /// Queues a submission of the registration for `exam_id` as the draft stands now: its current
+    /// heads are recorded, so later edits are not part of it. The action gets a fresh
+    /// idempotency key and is persisted before this returns; it is sent after the next
+    /// successful sync (see [`outbox`] for the ordering rules). Refused locally when the
+    /// registration is not open, when no center or subject is chosen
+    /// ([`QueueError::NothingToSubmit`]; the server checks everything else) and when a
+    /// submission is already the registration's last queued action.
+    pub fn submit(&self, exam_id: &str) -> Result<QueuedAction, QueueError> {
+        self.queue(exam_id, ActionKind::Submit)
+    }
+
+    /// Queues a withdrawal (releases the seats; see [`SyncClient::submit`] for how it is queued
+    /// and sent).
+    pub fn withdraw(&self, exam_id: &str) -> Result<QueuedAction, QueueError> {
+        self.queue(exam_id, ActionKind::Withdraw)
+    }
+
+    /// Queues an application for the center's review (see [`SyncClient::submit`] for how it is
+    /// queued and sent).
+    pub fn apply_for_review(&self, exam_id: &str) -> Result<QueuedAction, QueueError> {
+        self.queue(exam_id, ActionKind::ApplyForReview)
+    }
+
+    fn queue(&self, exam_id: &str, kind: ActionKind) -> Result<QueuedAction, QueueError> {
+        let action = {
+            let mut guard = self.inner.docs();
+            let docs = &mut *guard;
+            let entry = docs
+                .entries
+                .get_mut(&self.id_of(exam_id))
+                .ok_or_else(|| QueueError::UnknownRegistration(exam_id.into()))?;
+            let heads = match kind {
+                ActionKind::Submit => {
+                    let draft = entry.doc.draft();
+                    let mut missing = Vec::new();
+                    if draft.center.is_none() {
+                        missing.push("center".to_owned());
+                    }
+                    if draft.subjects.is_empty() {
+                        missing.push("subjects".to_owned());
+                    }
+                    if !missing.is_empty() {
+                        return Err(QueueError::NothingToSubmit { exam_id: exam_id.to_owned(), missing });
+                    }
+                    entry.doc.heads().iter().map(ToString::to_string).collect()
+                }
+                ActionKind::Withdraw | ActionKind::ApplyForReview => Vec::new(),
+            };
+            docs.outbox.enqueue(&docs.store, exam_id, kind, heads)?
+        };
+        self.inner.queued.notify_one();
+        Ok(action)
+    }
+
+    /// The lifecycle actions waiting to be sent, oldest first.
+    pub fn queued_actions(&self) -> Vec<QueuedAction> {
+        self.inner.docs().outbox.queued().to_vec()
+    }
+
+    /// The final answers to queued actions (done or refused), oldest first, until dismissed
+    /// (the last [`outbox::MAX_OUTCOMES`] are kept).
+    pub fn action_outcomes(&self) -> Vec<ActionOutcome> {
+        self.inner.docs().outbox.outcomes().to_vec()
+    }
+
+    /// Forgets the kept action outcomes (the candidate has seen them).
+    pub fn dismiss_action_outcomes(&self) -> Result<(), ClientError> {
+        let mut guard = self.inner.docs();
+        let docs = &mut *guard;
+        Ok(docs.outbox.clear_outcomes(&docs.store)?)
+    }
+
     /// Syncs every open registration once over the WebSocket: connects, uploads pending photos,
-    /// exchanges messages until both sides are in sync, and disconnects. Fails with
+    /// exchanges messages until both sides are in sync, and disconnects. Then sends the queued
+    /// lifecycle actions (at once, whatever their retry delay; see [`outbox`]) and, if any got an
+    /// answer, syncs once more so the documents show the server's new status
+    /// ([`SyncReport::outcomes`], [`SyncReport::actions_waiting`]; should that second sync fail,
+    /// its error is returned and the outcomes stay in [`SyncClient::action_outcomes`] and the
+    /// events already delivered). Fails with
     /// [`ClientError::Timeout`] if that takes longer than `timeout`, and with
     /// [`ClientError::PhotoRejected`] (after syncing the others) if a registration was held back
     /// because the server refused its photo.
     pub async fn sync_now(&self, timeout: Duration) -> Result<SyncReport, ClientError> {
         let _one = self.inner.transport.try_lock().map_err(|_| ClientError::Busy)?;
-        match tokio::time::timeout(timeout, ws::sync_once(&self.inner)).await {
+        match tokio::time::timeout(timeout, sync_and_send(&self.inner, Transport::WebSocket)).await {
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout(format!("sync did not finish within {timeout:?}"))),
         }
@@ -423,10 +520,10 @@ impl SyncClient {
     /// The same exchange as [`SyncClient::sync_now`] over plain HTTP requests
     /// (`POST /api/sync/batch`), for platforms that only allow short background fetches: per
     /// registration, request/response rounds until neither side has anything to say (at most
-    /// 32 rounds).
+    /// 32 rounds); then the outbox, as for `sync_now`.
     pub async fn sync_batch(&self, timeout: Duration) -> Result<SyncReport, ClientError> {
         let _one = self.inner.transport.try_lock().map_err(|_| ClientError::Busy)?;
-        match tokio::time::timeout(timeout, batch(&self.inner)).await {
+        match tokio::time::timeout(timeout, sync_and_send(&self.inner, Transport::Batch)).await {
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout(format!("batch sync did not finish within {timeout:?}"))),
         }
@@ -497,6 +594,32 @@ async fn run(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) -> Result<(), C
     }
     inner.emit(offline("stopped", None));
     Ok(())
+}
+
+/// The two ways of syncing once.
+#[derive(Debug, Clone, Copy)]
+enum Transport {
+    WebSocket,
+    Batch,
+}
+
+/// One sync, then the outbox, then — if an action got an answer — one more sync so the documents
+/// carry the server's new status.
+async fn sync_and_send(inner: &Arc<Inner>, transport: Transport) -> Result<SyncReport, ClientError> {
+    let once = |inner: Arc<Inner>| async move {
+        match transport {
+            Transport::WebSocket => ws::sync_once(&inner).await,
+            Transport::Batch => batch(&inner).await,
+        }
+    };
+    let mut report = once(inner.clone()).await?;
+    let drained = outbox::drain(inner, &HashSet::new()).await?;
+    if !drained.outcomes.is_empty() {
+        report.merge(once(inner.clone()).await?);
+    }
+    report.outcomes = drained.outcomes;
+    report.actions_waiting = drained.waiting;
+    Ok(report)
 }
 
 /// [`SyncClient::sync_batch`].
@@ -586,6 +709,47 @@ mod tests {
         for bad in ["ftp://x", "bm.example.cn", "http://", "https:///x", "http://a b", "http://x?y=1"] {
             assert!(matches!(urls(bad), Err(ClientError::InvalidUrl(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn actions_are_checked_locally_and_queued_with_the_heads_of_the_moment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = ClientConfig::new(dir.path(), "http://127.0.0.1:9", "acct-2");
+        let client = SyncClient::open(config.clone(), "token").expect("open");
+        const EXAM: &str = "ncre-2027-03";
+        assert!(matches!(client.submit(EXAM), Err(QueueError::UnknownRegistration(e)) if e == EXAM));
+        client.open_registration(EXAM).expect("registration");
+        match client.submit(EXAM) {
+            Err(QueueError::NothingToSubmit { missing, .. }) => assert_eq!(missing, ["center", "subjects"]),
+            other => panic!("expected NothingToSubmit, got {other:?}"),
+        }
+        let catalog = crate::Catalog::demo();
+        let exam = catalog.exam(EXAM).expect("exam").clone();
+        client.edit(EXAM, |d| d.choose_center(&exam, "bj-dongcheng")).expect("center");
+        assert!(
+            matches!(client.submit(EXAM), Err(QueueError::NothingToSubmit { missing, .. }) if missing == ["subjects"])
+        );
+        assert!(client.queued_actions().is_empty(), "a refused action stores nothing");
+
+        client.edit(EXAM, |d| d.add_subject("15")).expect("subject");
+        let pressed: Vec<String> =
+            client.edit(EXAM, |d| Ok(d.heads())).expect("heads").iter().map(ToString::to_string).collect();
+        let submit = client.submit(EXAM).expect("queued");
+        assert_eq!((submit.kind, &submit.heads), (ActionKind::Submit, &pressed));
+        // A later edit is not part of the queued submission.
+        client.edit(EXAM, |d| d.set_field("name", "张三")).expect("edit");
+        assert!(matches!(
+            client.submit(EXAM),
+            Err(QueueError::AlreadyQueued { kind: ActionKind::Submit, .. })
+        ));
+        let withdraw = client.withdraw(EXAM).expect("withdraw");
+        assert!(withdraw.heads.is_empty());
+        assert_ne!(withdraw.idempotency_key, submit.idempotency_key);
+        drop(client);
+
+        let client = SyncClient::open(config, "token").expect("reopen");
+        assert_eq!(client.queued_actions(), vec![submit, withdraw], "persisted before returning");
+        assert!(client.action_outcomes().is_empty());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::backoff::Retry;
 use super::events::{ClientEvent, ConnectionState};
 use super::sync_client::{Inner, SyncReport, blocking};
-use super::{ClientError, http};
+use super::{ClientError, http, outbox};
 use crate::document::DocumentId;
 use crate::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
 
@@ -292,6 +292,22 @@ impl Conn {
         let _ = self.socket.close(None).await;
     }
 
+    /// The exams of the registrations this connection does not sync (held back or unavailable):
+    /// their queued actions wait.
+    fn not_synced_exams(&self) -> HashSet<String> {
+        let docs = self.inner.docs();
+        self.held.iter().chain(&self.unavailable).filter_map(|id| docs.exam_of(id)).collect()
+    }
+
+    /// Sends the queued lifecycle actions if their retry delay is over (or `now` regardless).
+    async fn send_actions(&self, now: bool) -> Result<(), ClientError> {
+        let due = now || self.inner.docs().outbox.due(Instant::now());
+        if due {
+            outbox::drain(&self.inner, &self.not_synced_exams()).await?;
+        }
+        Ok(())
+    }
+
     /// The first registration the server does not offer, as an error.
     fn unavailable_error(&self) -> Option<ClientError> {
         let docs = self.inner.docs();
@@ -324,7 +340,9 @@ pub(crate) async fn sync_once(inner: &Arc<Inner>) -> Result<SyncReport, ClientEr
 }
 
 /// A live session of the background sync: pushes local edits, applies server pushes, reports
-/// `Synced` whenever everything is in sync, and resets the backoff once it first is. Returns
+/// `Synced` whenever everything is in sync, and resets the backoff once it first is. Whenever it
+/// gets in sync, when an action is queued while in sync, and when an action's retry delay ends,
+/// it sends the outbox (see [`outbox`]). Returns
 /// `Ok` when stopped, an error when the connection is lost.
 pub(crate) async fn live(
     mut conn: Conn,
@@ -341,12 +359,19 @@ pub(crate) async fn live(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let mut in_sync = false;
+    let mut first_sync = true;
     loop {
         if !in_sync && conn.converged() {
             in_sync = true;
             retry.reset();
             inner.emit(ClientEvent::Synced);
+            // The server has every local change now: send the queued actions — at once on a new
+            // connection, else once their retry delay is over.
+            conn.send_actions(first_sync).await?;
+            first_sync = false;
+            last_heard = Instant::now();
         }
+        let wake = if in_sync { inner.docs().outbox.wake_at() } else { None };
         tokio::select! {
             _ = stop.changed() => {
                 conn.close().await;
@@ -364,6 +389,14 @@ pub(crate) async fn live(
                     conn.settle(&mut report).await?;
                     in_sync = false;
                 }
+            }
+            _ = inner.queued.notified(), if in_sync => {
+                conn.send_actions(false).await?;
+                last_heard = Instant::now();
+            }
+            _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now).into()), if wake.is_some() => {
+                conn.send_actions(false).await?;
+                last_heard = Instant::now();
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > ping_every * 5 / 2 {
