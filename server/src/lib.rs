@@ -6,7 +6,9 @@
 //! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
 //! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
 //!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
-//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs);
+//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs),
+//!   [`lifecycle`] and [`seats`] (registration actions and seat accounting), [`cancellations`]
+//!   (an administrator cancels a center or a session);
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
 //!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
@@ -21,6 +23,7 @@ pub mod app;
 pub mod audit;
 pub mod backup;
 pub mod blobs;
+pub mod cancellations;
 pub mod captcha;
 pub mod catalog;
 pub mod config;

@@ -63,11 +63,14 @@ pub enum Tree {
     RegistrationByIdDocument,
     /// Answers of lifecycle actions by idempotency key: account ‖ 0 ‖ key → stored answer.
     Idempotency,
+    /// Cancelled centers and sessions: exam ‖ 0 ‖ center (exam ‖ 0 for the whole session) →
+    /// the cancellation (reason, progress).
+    Cancellations,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 22] = [
+    pub const ALL: [Tree; 23] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -90,6 +93,7 @@ impl Tree {
         Tree::Registrations,
         Tree::RegistrationByIdDocument,
         Tree::Idempotency,
+        Tree::Cancellations,
     ];
 
     /// The stable on-disk name.
@@ -117,6 +121,7 @@ impl Tree {
             Tree::Registrations => "registrations",
             Tree::RegistrationByIdDocument => "registration_by_id_document",
             Tree::Idempotency => "idempotency",
+            Tree::Cancellations => "cancellations",
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod blobs;
+mod cancel;
 mod catalog;
 mod oauth;
 mod operators;
@@ -63,7 +64,9 @@ pub fn routes(
         .unify()
         .or(registrations::routes(app.clone()))
         .unify()
-        .or(blobs::routes(app))
+        .or(blobs::routes(app.clone()))
+        .unify()
+        .or(cancel::routes(app))
         .unify()
         .recover(recover)
         .unify()
