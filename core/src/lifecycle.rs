@@ -518,6 +518,36 @@ mod tests {
         assert_eq!(DraftPath::Field("name".into()).to_string(), "draft.fields.name");
     }
 
+    proptest::proptest! {
+        /// From wherever any sequence of events leads, an administrator's cancellation ends in
+        /// `cancelled`, releases seats exactly when some were held, and nothing moves a
+        /// cancelled registration again.
+        #[test]
+        fn cancellation_is_reachable_from_anywhere_and_final(
+            events in proptest::collection::vec(0usize..Event::ALL.len(), 0..24),
+            review in proptest::bool::ANY,
+            onsite in proptest::bool::ANY,
+        ) {
+            let policy = Policy { review, onsite_required: onsite };
+            let mut s = Draft;
+            for e in events {
+                if let Ok(t) = transition(s, Event::ALL[e], policy) {
+                    s = t.to;
+                }
+            }
+            if s != Cancelled {
+                let t = transition(s, Event::Cancel, policy).expect("cancel is always possible");
+                proptest::prop_assert_eq!(t.to, Cancelled);
+                proptest::prop_assert_eq!(t.seats == S::Release, s.holds_seats());
+                proptest::prop_assert_eq!(t.deadline, D::Clear);
+                s = t.to;
+            }
+            for e in Event::ALL {
+                proptest::prop_assert!(transition(s, e, policy).is_err(), "{:?} moved a cancelled registration", e);
+            }
+        }
+    }
+
     #[test]
     fn names_round_trip() {
         for s in Status::ALL {

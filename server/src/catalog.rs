@@ -179,6 +179,9 @@ pub struct CenterSeats {
     pub paid: u32,
     /// Free seats at the center (total capacity less every registration holding or paying).
     pub free: u32,
+    /// The administrator cancelled this center (or the whole session): nothing can be submitted
+    /// here any more (see [`crate::cancellations`]).
+    pub cancelled: bool,
     /// Per subject.
     pub subjects: Vec<SubjectSeats>,
 }
@@ -206,6 +209,7 @@ pub fn availability(
             held: total.held,
             paid: total.paid,
             free: total.free(),
+            cancelled: crate::cancellations::find(store, &exam.id, &center.id)?.is_some(),
             subjects,
         });
     }

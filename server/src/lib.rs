@@ -7,8 +7,9 @@
 //! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
 //!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
 //!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs),
-//!   [`lifecycle`] (registration actions), and the operator's views of them: [`review`],
-//!   [`reports`], [`notices`], [`onsite`];
+//!   [`lifecycle`] and [`seats`] (registration actions and seat accounting), [`cancellations`]
+//!   (an administrator cancels a center or a session), and the operator's views of them:
+//!   [`review`], [`reports`], [`notices`], [`onsite`];
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
 //!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
@@ -23,6 +24,7 @@ pub mod app;
 pub mod audit;
 pub mod backup;
 pub mod blobs;
+pub mod cancellations;
 pub mod captcha;
 pub mod catalog;
 pub mod config;

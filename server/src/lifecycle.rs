@@ -1,5 +1,5 @@
-//! Lifecycle actions: submit, withdraw, apply for review, approve, reject, on-site confirmation
-//! and expiry.
+//! Lifecycle actions: submit, withdraw, apply for review, approve, reject, on-site confirmation,
+//! expiry and cancellation (driven by [`crate::cancellations`]).
 //!
 //! The server's truth about a registration is its [`RegistrationRecord`] in the `registrations`
 //! tree. Every action is decided by the core's [`transition`] on the record's status and commits
@@ -56,6 +56,10 @@ pub struct RegistrationRecord {
     pub subjects: Vec<String>,
     /// Hex of the ID-document index key claimed while seats are held.
     pub id_document_key: Option<String>,
+    /// Cancelled by the administrator after payment: the fee is to be refunded (for the payments
+    /// work to pick up).
+    #[serde(default)]
+    pub refund_due: bool,
     /// The server section, as projected into the document.
     pub section: ServerSection,
 }
@@ -118,6 +122,12 @@ pub enum Action {
     Expire,
     /// The center confirms the candidate on site (see [`crate::onsite`]).
     ConfirmOnSite,
+    /// The administrator cancelled the registration's center or exam (only registrations that
+    /// hold seats are cancelled; for anything else this is "nothing due").
+    Cancel {
+        /// Why, shown to the candidate.
+        reason: String,
+    },
 }
 
 impl Action {
@@ -130,6 +140,7 @@ impl Action {
             Action::Reject { .. } => Event::Reject,
             Action::Expire => Event::DeadlinePassed,
             Action::ConfirmOnSite => Event::ConfirmOnSite,
+            Action::Cancel { .. } => Event::Cancel,
         }
     }
 
@@ -142,6 +153,7 @@ impl Action {
             Action::Reject { .. } => "registration.reject",
             Action::Expire => "registration.expire",
             Action::ConfirmOnSite => "registration.confirm_onsite",
+            Action::Cancel { .. } => "registration.cancel",
         }
     }
 }
@@ -174,6 +186,18 @@ impl Idempotency {
         f.extend_from_slice(body);
         Ok(Idempotency { key: k, fingerprint: hex::encode(sha256(&f)) })
     }
+}
+
+/// Adds the stored answer `body` of `idem` to `txn`; returns the index of the precondition that
+/// the key is still unused.
+pub(crate) fn stage_answer(txn: &mut Txn, idem: &Idempotency, body: &serde_json::Value) -> usize {
+    let check = txn.require_absent(Tree::Idempotency, idem.key.clone());
+    txn.put(
+        Tree::Idempotency,
+        idem.key.clone(),
+        encode(&StoredAnswer { fingerprint: idem.fingerprint.clone(), body: body.clone() }),
+    );
+    check
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -213,6 +237,7 @@ pub fn view(id: &DocumentId, exam: &str, record: Option<&RegistrationRecord>) ->
         "center": record.filter(|_| s.status.holds_seats()).map(|r| &r.center),
         "seats": s.seats,
         "amount_fen": s.amount_fen,
+        "refund_due": record.is_some_and(|r| r.refund_due),
         "updated_at_ms": s.updated_at_ms,
     })
 }
@@ -374,19 +399,23 @@ pub async fn act(
     let exam =
         view_.catalog.exam(&exam_id).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
 
+    // Taking part anew (submitting, applying for review again) needs the registration window
+    // open; holds already taken keep their deadline and run out through the sweeper.
+    if matches!(action, Action::Submit { .. } | Action::ApplyForReview)
+        && !exam.registration.contains(time::OffsetDateTime::now_utc())
+    {
+        return Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "window_closed",
+            "registration for this exam is not open",
+            json!({ "opens": exam.registration.opens.unix_timestamp(),
+                    "closes": exam.registration.closes.unix_timestamp() }),
+        ));
+    }
     // What a submission holds: checked once, outside the retry loop (the draft at the given heads
     // does not change).
     let submitted = match &action {
         Action::Submit { heads } => {
-            if !exam.registration.contains(time::OffsetDateTime::now_utc()) {
-                return Err(ApiError::refused(
-                    StatusCode::CONFLICT,
-                    "window_closed",
-                    "registration for this exam is not open",
-                    json!({ "opens": exam.registration.opens.unix_timestamp(),
-                            "closes": exam.registration.closes.unix_timestamp() }),
-                ));
-            }
             let draft = live.draft_at_hex(heads).await.ok_or_else(|| {
                 ApiError::refused(
                     StatusCode::CONFLICT,
@@ -395,6 +424,13 @@ pub async fn act(
                     json!({}),
                 )
             })?;
+            if let Some(c) = crate::cancellations::find(
+                &*app.store,
+                &exam.id,
+                draft.center.as_deref().unwrap_or_default(),
+            )? {
+                return Err(c.refusal());
+            }
             let id_key = check_draft(app, &view_, exam, &live.account, &draft)?;
             Some((draft, id_key))
         }
@@ -416,9 +452,12 @@ pub async fn act(
         let policy = policy_of(exam, &center);
         let t = match transition(status, action.event(), policy) {
             Ok(t) => t,
-            Err(_) if matches!(action, Action::Expire) => return Ok(None),
+            Err(_) if matches!(action, Action::Expire | Action::Cancel { .. }) => return Ok(None),
             Err(e) => return Err(transition_refused(e, status)),
         };
+        if matches!(action, Action::Cancel { .. }) && !status.holds_seats() {
+            return Ok(None);
+        }
         let now = now_ms();
         if matches!(action, Action::Expire) && old.and_then(|r| r.section.deadline_ms).is_none_or(|d| d > now)
         {
@@ -433,6 +472,7 @@ pub async fn act(
                 center: center.clone(),
                 subjects: draft.subjects.clone(),
                 id_document_key: id_key.clone(),
+                refund_due: false,
                 section: ServerSection {
                     amount_fen: exam.fee_fen(&center, &draft.subjects),
                     ..ServerSection::default()
@@ -449,8 +489,10 @@ pub async fn act(
         txn.require_equals(Tree::Registrations, live.id.as_bytes().to_vec(), raw);
 
         let mut dup_check = None;
+        let mut open_checks = None;
         match t.seats {
             SeatEffect::Hold => {
+                open_checks = Some(crate::cancellations::require_open(&mut txn, &exam.id, &record.center));
                 stage_move(&*app.store, &mut txn, exam, &record.center, &record.subjects, SeatMove::Hold)?
                     .map_err(seat_error)?;
                 record.section.seats = record.subjects.clone();
@@ -461,7 +503,13 @@ pub async fn act(
                 }
             }
             SeatEffect::Release => {
-                stage_move(&*app.store, &mut txn, exam, &record.center, &record.subjects, SeatMove::Release)?
+                // Paid seats go back from `paid`, held ones from `held`.
+                let movement = if matches!(status, Status::Paid | Status::Confirmed) {
+                    SeatMove::Refund
+                } else {
+                    SeatMove::Release
+                };
+                stage_move(&*app.store, &mut txn, exam, &record.center, &record.subjects, movement)?
                     .map_err(seat_error)?;
                 record.section.seats.clear();
                 if let Some(k) = &record.id_document_key {
@@ -485,6 +533,11 @@ pub async fn act(
                 record.section.reason = Some("payment deadline passed; seats released".into());
                 record.section.reason_paths.clear();
             }
+            Action::Cancel { reason } => {
+                record.section.reason = Some(reason.clone());
+                record.section.reason_paths.clear();
+                record.refund_due = matches!(status, Status::Paid | Status::Confirmed);
+            }
             _ => {
                 record.section.reason = None;
                 record.section.reason_paths.clear();
@@ -494,18 +547,11 @@ pub async fn act(
         txn.put(Tree::Registrations, live.id.as_bytes().to_vec(), encode(&record));
 
         let body = view(&live.id, &exam.id, Some(&record));
-        let mut idem_check = None;
-        if let Some(idem) = &idem {
-            idem_check = Some(txn.require_absent(Tree::Idempotency, idem.key.clone()));
-            txn.put(
-                Tree::Idempotency,
-                idem.key.clone(),
-                encode(&StoredAnswer { fingerprint: idem.fingerprint.clone(), body: body.clone() }),
-            );
-        }
+        let idem_check = idem.as_ref().map(|idem| stage_answer(&mut txn, idem, &body));
         let event = AuditEvent::new(actor.clone(), action.audit_action(), live.id.to_string()).with(json!({
             "from": status.as_str(), "to": t.to.as_str(), "center": record.center,
             "subjects": record.subjects, "deadline_ms": record.section.deadline_ms,
+            "reason": record.section.reason, "refund_due": record.refund_due,
         }));
         match app.commit(txn, event).await {
             Ok(()) => {
@@ -519,6 +565,11 @@ pub async fn act(
                     "this ID document is already registered for this exam",
                     json!({}),
                 ));
+            }
+            Err(CommitError::Precondition(i)) if open_checks.is_some_and(|c| c.contains(&i)) => {
+                let c = crate::cancellations::find(&*app.store, &exam.id, &record.center)?
+                    .ok_or_else(|| ApiError::Internal("a cancellation vanished".into()))?;
+                return Err(c.refusal());
             }
             Err(CommitError::Precondition(i)) if Some(i) == idem_check => {
                 if let Some(idem) = &idem
@@ -543,8 +594,8 @@ fn live_exam(app: &App, live: &LiveDoc) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::NotFound("no such registration".into()))
 }
 
-/// Checks an operator's rejection: a reason and the draft paths it concerns.
-pub fn check_rejection(reason: &str, paths: &[String]) -> Result<(), ApiError> {
+/// Checks a reason shown to candidates: 1–500 characters once trimmed.
+pub fn check_reason(reason: &str) -> Result<(), ApiError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON {
         return Err(ApiError::invalid(
@@ -552,6 +603,12 @@ pub fn check_rejection(reason: &str, paths: &[String]) -> Result<(), ApiError> {
             format!("a reason of 1–{MAX_REASON} characters is required"),
         ));
     }
+    Ok(())
+}
+
+/// Checks an operator's rejection: a reason and the draft paths it concerns.
+pub fn check_rejection(reason: &str, paths: &[String]) -> Result<(), ApiError> {
+    check_reason(reason)?;
     if paths.len() > 32 || paths.iter().any(|p| !p.starts_with("draft.") || p.len() > 200) {
         return Err(ApiError::invalid("paths_invalid", "paths are at most 32 draft paths (`draft.…`)"));
     }

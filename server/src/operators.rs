@@ -67,6 +67,8 @@ pub enum Permission<'a> {
     ManageCatalog,
     /// Read the audit log.
     ReadAudit,
+    /// Cancel a test center or a whole exam session.
+    CancelExam,
 }
 
 /// The authorization rule.
@@ -93,6 +95,7 @@ pub fn authorize(op: &Operator, perm: Permission<'_>) -> Result<(), ApiError> {
             Permission::ManageOperators => "only administrators manage operators".into(),
             Permission::ManageCatalog => "only administrators import catalogs".into(),
             Permission::ReadAudit => "only administrators and auditors read the audit log".into(),
+            Permission::CancelExam => "only administrators cancel centers and exam sessions".into(),
         }))
     }
 }
@@ -181,6 +184,9 @@ mod tests {
         assert!(authorize(&auditor, Permission::ReadCenter("sh-01")).is_ok());
         assert!(authorize(&auditor, Permission::ReadAudit).is_ok());
         assert!(authorize(&auditor, Permission::ManageCatalog).is_err());
+        assert!(authorize(&admin, Permission::CancelExam).is_ok());
+        assert!(authorize(&auditor, Permission::CancelExam).is_err());
+        assert!(authorize(&center, Permission::CancelExam).is_err());
         assert!(check_username("center.bj-01").is_ok());
         assert!(check_username("Admin").is_err());
         assert!("auditor".parse::<Role>().is_ok() && "root".parse::<Role>().is_err());

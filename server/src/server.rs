@@ -65,6 +65,15 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
             full = false;
         }
     });
+    // A cancellation interrupted by a crash or a stop finishes now.
+    let cancel_app = app.clone();
+    tokio::spawn(async move {
+        match crate::cancellations::resume(&cancel_app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(finished = n, "interrupted cancellations finished"),
+            Err(e) => tracing::warn!(error = %e, "resuming cancellations failed"),
+        }
+    });
     serve_http(listener, app.clone(), shutdown_signal()).await;
     app.store.flush()?;
     tracing::info!("storage flushed; bye");

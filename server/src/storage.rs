@@ -65,11 +65,14 @@ pub enum Tree {
     Idempotency,
     /// Test-center notices: exam ‖ 0 ‖ center ‖ 0 ‖ notice id → the notice.
     Notices,
+    /// Cancelled centers and sessions: exam ‖ 0 ‖ center (exam ‖ 0 for the whole session) →
+    /// the cancellation (reason, progress).
+    Cancellations,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 23] = [
+    pub const ALL: [Tree; 24] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -93,6 +96,7 @@ impl Tree {
         Tree::RegistrationByIdDocument,
         Tree::Idempotency,
         Tree::Notices,
+        Tree::Cancellations,
     ];
 
     /// The stable on-disk name.
@@ -121,6 +125,7 @@ impl Tree {
             Tree::RegistrationByIdDocument => "registration_by_id_document",
             Tree::Idempotency => "idempotency",
             Tree::Notices => "notices",
+            Tree::Cancellations => "cancellations",
         }
     }
 

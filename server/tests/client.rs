@@ -517,6 +517,8 @@ fn done_status(outcome: &ActionOutcome) -> Status {
 async fn a_submit_queued_offline_is_sent_once_after_the_sync_on_reconnect() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Server::start(data.path());
+    // Submissions need the registration window open: a catalog whose windows sit around now.
+    support::import_catalog(server.addr, &support::open_demo_catalog());
     let addr = server.addr;
     let (account_id, token) = account(addr, "outbox-offline@example.org");
     server.crash();
@@ -654,6 +656,8 @@ impl LossyProxy {
 async fn a_lost_answer_is_retried_with_the_stored_key_and_acts_once() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Server::start(data.path());
+    // Submissions need the registration window open: a catalog whose windows sit around now.
+    support::import_catalog(server.addr, &support::open_demo_catalog());
     let (account_id, token) = account(server.addr, "outbox-lost@example.org");
     let proxy = LossyProxy::start(server.addr).await;
     let d = device(proxy.addr, &account_id, &token);
@@ -703,6 +707,8 @@ async fn a_lost_answer_is_retried_with_the_stored_key_and_acts_once() {
 async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
     let data = tempfile::tempdir().expect("tempdir");
     let server = Server::start(data.path());
+    // Submissions need the registration window open: a catalog whose windows sit around now.
+    support::import_catalog(server.addr, &support::open_demo_catalog());
     let (account_id, token) = account(server.addr, "outbox-refused@example.org");
     let d = device(server.addr, &account_id, &token);
     let catalog = baoming_core::Catalog::demo();

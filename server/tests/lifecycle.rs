@@ -26,7 +26,15 @@ const REVIEWED: &str = "bj-haidian";
 /// A small center without review: 8 seats in total, 4 for subject 15 and 4 for subject 66.
 const SMALL: &str = "bj-dongcheng";
 
+/// Starts the server with the demo catalog's registration window open around now (the tests never
+/// depend on the calendar).
 fn start(dir: &Path, payment_window_secs: Option<u64>) -> Server {
+    let server = start_bare(dir, payment_window_secs);
+    support::import_catalog(server.addr, &support::open_demo_catalog());
+    server
+}
+
+fn start_bare(dir: &Path, payment_window_secs: Option<u64>) -> Server {
     let mut cmd = Command::new(support::BIN);
     test_env(&mut cmd)
         .args(["--data-dir"])
@@ -451,6 +459,7 @@ async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
         center: SMALL.into(),
         subjects: vec!["15".into()],
         id_document_key: None,
+        refund_due: false,
         section: ServerSection {
             status: Status::Submitted,
             seats: vec!["15".into()],
@@ -466,4 +475,316 @@ async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
     assert_eq!(live.server_section().await.status, Status::Draft, "a routine pass only expires");
     assert_eq!(sweep(app, true).await.expect("sweep"), 0);
     assert_eq!(live.server_section().await, record.section, "the projection caught up");
+}
+
+fn closed_demo_catalog() -> String {
+    support::catalog_around_now(baoming_core::catalog::DEMO_CATALOG_TOML, support::Windows::CLOSED)
+}
+
+/// When registration closes nothing new is taken (submissions and new applications for review are
+/// refused `window_closed`), holds keep their payment deadline and the sweeper expires them, and
+/// edits at sync keep obeying the lifecycle's lock table. The window is closed by re-importing
+/// the catalog with a registration window that ended a second ago.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_window_takes_nothing_new_and_lets_the_holds_run_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), Some(12));
+    let addr = server.addr;
+    let held = Candidate::new(addr, 21, SMALL, &["15"]).await;
+    let rejected = Candidate::new(addr, 22, REVIEWED, &["15"]).await;
+    let drafting = Candidate::new(addr, 23, SMALL, &["66"]).await;
+    // A second device of `held` that last synced while the registration was a draft.
+    let (stale, _stale_dir) = held.device().await;
+
+    let r = submit(addr, &rejected, "r-submit");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let doc = r.json()["document_id"].as_str().expect("id").to_owned();
+    assert_eq!(action(addr, &rejected.token, "apply-review", "r-apply").status, 200);
+    let admin = operator_token(addr, "admin", OPERATOR_PASSWORD);
+    let r = req(
+        addr,
+        "POST",
+        &format!("/api/operator/registrations/{doc}/reject"),
+        &admin,
+        None,
+        json!({ "reason": "请重新上传照片", "paths": ["draft.photo"] }),
+    );
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let r = submit(addr, &held, "h-submit");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let deadline = r.json()["deadline_ms"].as_i64().expect("a payment deadline runs");
+
+    support::import_catalog(addr, &closed_demo_catalog());
+
+    // Nothing new is taken.
+    let r = submit(addr, &drafting, "d-submit");
+    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("window_closed")), "{:?}", r.json());
+    let r = action(addr, &rejected.token, "apply-review", "r-apply-again");
+    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("window_closed")), "{:?}", r.json());
+    // The hold keeps its deadline.
+    let v = status_of(addr, &held.token);
+    assert_eq!((v["status"].clone(), v["deadline_ms"].as_i64()), (json!("submitted"), Some(deadline)), "{v}");
+
+    // Edits at sync follow the lock table, not the window: while submitted the choices are
+    // locked (the stale device's offline change is refused at sync) and the answers are open.
+    stale.edit(EXAM, |d| d.remove_subject("15")).expect("an offline edit while it looked editable");
+    stale.sync_batch(SYNC).await.expect("sync");
+    assert!(!stale.rejected_edits(EXAM).expect("rejected").is_empty(), "choices are locked");
+    assert_eq!(stale.draft(EXAM).expect("draft").subjects, vec!["15".to_owned()]);
+    assert_eq!(synced_status(&held).await, Status::Submitted);
+    held.client.edit(EXAM, |d| d.set_field("mobile", "13900139000")).expect("answers are editable");
+    held.client.sync_batch(SYNC).await.expect("sync");
+    assert!(held.client.rejected_edits(EXAM).expect("rejected").is_empty(), "answers stay open");
+    // A draft stays editable; it just cannot be submitted.
+    drafting.client.edit(EXAM, |d| d.remove_subject("66")).expect("draft edit");
+    drafting.client.sync_batch(SYNC).await.expect("sync");
+    assert!(drafting.client.rejected_edits(EXAM).expect("rejected").is_empty(), "drafts stay editable");
+
+    // The sweeper expires the hold at its deadline; it cannot be submitted again.
+    let until = Instant::now() + Duration::from_secs(30);
+    while status_of(addr, &held.token)["status"] != "expired" {
+        assert!(Instant::now() < until, "the hold did not expire: {}", status_of(addr, &held.token));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = submit(addr, &held, "h-submit-again");
+    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("window_closed")), "{:?}", r.json());
+    // Withdrawing only gives seats back, so it stays possible.
+    let r = action(addr, &rejected.token, "withdraw", "r-withdraw");
+    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("withdrawn")), "{:?}", r.json());
+    for center in [SMALL, REVIEWED] {
+        let (center_held, subjects) = assert_invariant(&seats(addr, center));
+        assert_eq!(center_held, 0, "{center}");
+        assert!(subjects.iter().all(|(_, held)| *held == 0), "{center}: {subjects:?}");
+    }
+}
+
+fn cancel(addr: SocketAddr, token: &str, path: &str, key: Option<&str>, body: Value) -> HttpResponse {
+    req(addr, "POST", &format!("/api/admin/exams/{EXAM}{path}/cancel"), token, key, body)
+}
+
+/// An administrator cancels a center, then the whole session: every registration holding seats
+/// there becomes `cancelled` with the reason (devices see it live), the seats come back, the pool
+/// refuses submissions with `cancelled`, every step is audited, and the endpoint is idempotent
+/// and for administrators only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_cancels_a_center_and_then_the_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), None);
+    let addr = server.addr;
+    let a = Candidate::new(addr, 31, SMALL, &["15"]).await;
+    let b = Candidate::new(addr, 32, SMALL, &["66"]).await;
+    let c = Candidate::new(addr, 33, REVIEWED, &["15"]).await;
+    let late = Candidate::new(addr, 34, SMALL, &["15"]).await;
+    let elsewhere = Candidate::new(addr, 35, "bj-changping", &["15"]).await;
+    for (cand, key) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+        let r = submit(addr, cand, key);
+        assert_eq!(r.status, 200, "{:?}", r.json());
+    }
+    assert_eq!(action(addr, &c.token, "apply-review", "c-apply").status, 200);
+    let run = a.client.start();
+
+    // Only administrators cancel.
+    let admin = operator_token(addr, "admin", OPERATOR_PASSWORD);
+    for (name, role, centers) in
+        [("audit", "auditor", json!([])), ("dongcheng", "center_operator", json!([SMALL]))]
+    {
+        let r = req(
+            addr,
+            "POST",
+            "/api/operator/operators",
+            &admin,
+            None,
+            json!({ "username": name, "password": "Quiet-Ledger-Pass-7", "role": role, "centers": centers }),
+        );
+        assert_eq!(r.status, 201, "{:?}", r.json());
+        let token = operator_token(addr, name, "Quiet-Ledger-Pass-7");
+        let r = cancel(addr, &token, &format!("/centers/{SMALL}"), None, json!({ "reason": "x" }));
+        assert_eq!((r.status, r.json()["code"].clone()), (403, json!("forbidden")), "{name}");
+    }
+    let r = cancel(addr, &a.token, &format!("/centers/{SMALL}"), None, json!({ "reason": "x" }));
+    assert_eq!(r.status, 401, "a candidate token is not an operator's");
+    let r = cancel(addr, &admin, &format!("/centers/{SMALL}"), None, json!({ "reason": "  " }));
+    assert_eq!((r.status, r.json()["code"].clone()), (422, json!("reason_invalid")));
+    let r = cancel(addr, &admin, "/centers/nowhere", None, json!({ "reason": "x" }));
+    assert_eq!(r.status, 404, "{:?}", r.json());
+    assert_eq!(assert_invariant(&seats(addr, SMALL)).0, 2, "nothing changed yet");
+
+    // Cancel the small center.
+    let reason = "考点停用 / the center is closed";
+    let r = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-1"), json!({ "reason": reason }));
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let first = r.json();
+    assert_eq!(first["status"], "finished");
+    assert_eq!(first["registrations_cancelled"], 2);
+    assert_eq!(first["refunds_due"], 0);
+    assert_eq!(first["progress"]["cancelled_now"], 2, "{first}");
+    assert_eq!(first["progress"]["already_cancelled"], 0, "{first}");
+    let again = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-1"), json!({ "reason": reason }));
+    assert_eq!((again.status, again.json()), (200, first.clone()), "the key replays the answer");
+    let other = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-1"), json!({ "reason": "y" }));
+    assert_eq!((other.status, other.json()["code"].clone()), (422, json!("idempotency_key_reused")));
+    let rerun = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-2"), json!({ "reason": reason }));
+    assert_eq!(rerun.status, 200, "{:?}", rerun.json());
+    assert_eq!(rerun.json()["progress"]["cancelled_now"], 0, "a re-run changes nothing");
+    assert_eq!(rerun.json()["progress"]["already_cancelled"], 2);
+
+    for cand in [&a, &b] {
+        let v = status_of(addr, &cand.token);
+        assert_eq!((v["status"].clone(), v["reason"].clone()), (json!("cancelled"), json!(reason)), "{v}");
+        assert_eq!((v["seats"].clone(), v["refund_due"].clone()), (json!([]), json!(false)), "{v}");
+    }
+    let small = seats(addr, SMALL);
+    assert_eq!(small["cancelled"], true, "{small}");
+    let (center_held, subjects) = assert_invariant(&small);
+    assert_eq!(center_held, 0);
+    assert!(subjects.iter().all(|(_, held)| *held == 0), "{subjects:?}");
+    // The connected device sees it without asking.
+    let until = Instant::now() + Duration::from_secs(20);
+    while a.client.server(EXAM).expect("server").status != Status::Cancelled {
+        assert!(Instant::now() < until, "the device never saw the cancellation");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a.client.server(EXAM).expect("server").reason.as_deref(), Some(reason));
+    run.stop().await.expect("stop");
+    assert!(a.client.edit(EXAM, |d| d.set_field("name", "李四")).is_err(), "everything is locked");
+    // The pool is closed: a submission there is refused with the typed reason.
+    let r = submit(addr, &late, "late");
+    let v = r.json();
+    assert_eq!(
+        (r.status, v["code"].clone(), v["center"].clone()),
+        (409, json!("cancelled"), json!(SMALL)),
+        "{v}"
+    );
+    // Other centers are untouched.
+    assert_eq!(status_of(addr, &c.token)["status"], "under_review");
+    assert_eq!(seats(addr, REVIEWED)["cancelled"], false);
+
+    // Cancel the whole session: the rest follows, and every center is closed.
+    let r = cancel(addr, &admin, "", Some("ex-1"), json!({ "reason": "考试取消" }));
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let v = r.json();
+    assert_eq!(
+        (v["progress"]["cancelled_now"].clone(), v["registrations_cancelled"].clone()),
+        (json!(1), json!(3)),
+        "{v}"
+    );
+    assert_eq!(status_of(addr, &c.token)["status"], "cancelled");
+    assert_eq!(assert_invariant(&seats(addr, REVIEWED)).0, 0);
+    let r = submit(addr, &elsewhere, "elsewhere");
+    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("cancelled")), "{:?}", r.json());
+
+    // Every step is in the audit log.
+    let r = http(addr, "GET", "/api/operator/audit?from=1&limit=1000", Some(&admin), None).expect("audit");
+    let actions: Vec<String> = r
+        .json()
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .collect();
+    let count = |a: &str| actions.iter().filter(|x| *x == a).count();
+    assert_eq!(
+        (
+            count("center.cancel"),
+            count("exam.cancel"),
+            count("registration.cancel"),
+            count("cancel.finished")
+        ),
+        (1, 1, 3, 3),
+        "{actions:?}"
+    );
+}
+
+/// A cancellation interrupted after its marker was committed (a crash) is finished by the
+/// start-up pass: registrations still holding seats are cancelled (a paid one with `refund_due`
+/// and its seats back from `paid`), one already cancelled without its projection is repaired,
+/// one that held nothing is left alone, and the counters match. In-process: the crash window
+/// cannot be hit from outside the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_cancellation_is_finished_at_start_up() {
+    use baoming_core::document::DocumentId;
+    use baoming_core::draft::ServerSection;
+    use baoming_core::seats::SeatMove;
+    use baoming_server::cancellations::{Cancellation, marker_key, resume};
+    use baoming_server::lifecycle::{RegistrationRecord, load_record};
+    use baoming_server::seats::stage_move;
+    use baoming_server::storage::{Tree, Txn, encode};
+
+    let t = support::TestApp::new();
+    let app = &t.app;
+    let view = app.catalog().expect("catalog");
+    let exam = view.catalog.exam(EXAM).expect("exam").clone();
+    let subjects = vec!["15".to_owned()];
+    let cases = [
+        ("acc_held", Status::Submitted, &[SeatMove::Hold][..]),
+        ("acc_paid", Status::Paid, &[SeatMove::Hold, SeatMove::Pay][..]),
+        ("acc_gone", Status::Withdrawn, &[][..]),
+        ("acc_half", Status::Cancelled, &[][..]),
+    ];
+    for (account, status, moves) in cases {
+        for m in moves {
+            let mut txn = Txn::new();
+            stage_move(&*app.store, &mut txn, &exam, SMALL, &subjects, *m).expect("read").expect("move");
+            app.store.commit(&txn).expect("seats");
+        }
+        let record = RegistrationRecord {
+            account: account.into(),
+            exam: EXAM.into(),
+            center: SMALL.into(),
+            subjects: subjects.clone(),
+            id_document_key: None,
+            refund_due: false,
+            section: ServerSection {
+                status,
+                seats: if status.holds_seats() { subjects.clone() } else { Vec::new() },
+                reason: (status == Status::Cancelled).then(|| "closed".to_owned()),
+                updated_at_ms: 1,
+                ..ServerSection::default()
+            },
+        };
+        let mut txn = Txn::new();
+        txn.put(Tree::Registrations, DocumentId::derive(EXAM, account).as_bytes().to_vec(), encode(&record));
+        app.store.commit(&txn).expect("record");
+    }
+    let marker = Cancellation {
+        exam: EXAM.into(),
+        center: Some(SMALL.into()),
+        reason: "closed".into(),
+        by: "op_test".into(),
+        started_at_ms: 1,
+        finished_at_ms: None,
+        registrations_cancelled: 0,
+        refunds_due: 0,
+    };
+    let mut txn = Txn::new();
+    txn.put(Tree::Cancellations, marker_key(EXAM, Some(SMALL)), encode(&marker));
+    app.store.commit(&txn).expect("the marker only");
+
+    assert_eq!(resume(app).await.expect("resume"), 1);
+    let status = |account: &str| {
+        load_record(&*app.store, &DocumentId::derive(EXAM, account)).expect("read").expect("record").0
+    };
+    assert_eq!(
+        (status("acc_held").section.status, status("acc_held").refund_due),
+        (Status::Cancelled, false)
+    );
+    assert_eq!((status("acc_paid").section.status, status("acc_paid").refund_due), (Status::Cancelled, true));
+    assert_eq!(status("acc_gone").section.status, Status::Withdrawn);
+    for account in ["acc_held", "acc_paid", "acc_half"] {
+        let live = app.hub.open(app, DocumentId::derive(EXAM, account), account, EXAM).await.expect("open");
+        let shown = live.server_section().await;
+        assert_eq!((shown.status, shown.reason.as_deref()), (Status::Cancelled, Some("closed")), "{account}");
+    }
+    let seats = baoming_server::catalog::availability(&*app.store, &view, EXAM, Some(SMALL))
+        .expect("read")
+        .expect("exam");
+    assert_eq!((seats[0].held, seats[0].paid, seats[0].free, seats[0].cancelled), (0, 0, 8, true));
+    let s15 = seats[0].subjects.iter().find(|s| s.code == "15").expect("15");
+    assert_eq!((s15.counter.held, s15.counter.paid), (0, 0));
+    let stored =
+        app.store.get(Tree::Cancellations, &marker_key(EXAM, Some(SMALL))).expect("read").expect("marker");
+    let done: Cancellation = baoming_server::storage::decode(Tree::Cancellations, &stored).expect("decode");
+    assert!(done.finished_at_ms.is_some());
+    assert_eq!((done.registrations_cancelled, done.refunds_due), (3, 1));
+    assert_eq!(resume(app).await.expect("resume"), 0, "nothing left to finish");
 }

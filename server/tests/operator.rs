@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use baoming_core::Catalog;
+use baoming_core::catalog::DEMO_CATALOG_TOML;
 use baoming_core::client::{ClientConfig, SyncClient};
 use baoming_core::form::encode_id_document;
 use baoming_core::id_document::IdKind;
@@ -17,13 +18,15 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, register_candidate, resident_id};
+use support::{
+    HttpResponse, OPERATOR_PASSWORD, Server, Windows, http, http_with, register_candidate, resident_id,
+};
 
 const EXAM: &str = "ncre-2027-03";
 const SYNC: Duration = Duration::from_secs(30);
 /// Reviews registrations.
 const REVIEWED: &str = "bj-haidian";
-/// Requires on-site confirmation (catalog window in January 2027).
+/// Requires on-site confirmation (its catalog window opens in twenty days in these tests).
 const ONSITE: &str = "bj-chaoyang";
 /// Neither review nor on-site confirmation.
 const PLAIN: &str = "bj-dongcheng";
@@ -196,6 +199,7 @@ async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved(
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
     let addr = server.addr;
+    support::import_catalog(addr, &support::catalog_around_now(DEMO_CATALOG_TOML, Windows::ONSITE_LATER));
     let desks = Desks::new(addr, &[REVIEWED, ONSITE]);
     let a = Candidate::new(addr, 1, "张三丰", REVIEWED).await;
     let b = Candidate::new(addr, 2, "李\"四,五", REVIEWED).await;
@@ -419,6 +423,7 @@ async fn notices_and_on_site_confirmation_refusals_respect_center_scope() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
     let addr = server.addr;
+    support::import_catalog(addr, &support::catalog_around_now(DEMO_CATALOG_TOML, Windows::ONSITE_LATER));
     let desks = Desks::new(addr, &[REVIEWED, ONSITE]);
     let e = Candidate::new(addr, 21, "赵六", ONSITE).await;
     let f = Candidate::new(addr, 22, "钱七", PLAIN).await;
@@ -430,7 +435,7 @@ async fn notices_and_on_site_confirmation_refusals_respect_center_scope() {
     let confirm = |center: &str| format!("/api/operator/exams/{EXAM}/centers/{center}/confirm");
     let desk = desks.of(ONSITE);
 
-    // Before any notice, confirmation waits for the catalog's window (January 2027).
+    // Before any notice, confirmation waits for the catalog's window (in twenty days).
     let r = call(addr, "POST", &confirm(ONSITE), desk, Some(json!({ "registration_id": ide })));
     assert_eq!(code(&r), (409, "confirmation_window_closed".to_owned()), "{:?}", r.json());
     assert_eq!(r.json()["windows"][0]["source"], "catalog");
@@ -592,6 +597,7 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     let paid = |account: &str, center: &str| {
         let id = DocumentId::derive(EXAM, account);
         let record = RegistrationRecord {
+            refund_due: false,
             account: account.into(),
             exam: EXAM.into(),
             center: center.into(),

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod blobs;
+mod cancel;
 mod catalog;
 mod oauth;
 mod operator_views;
@@ -66,7 +67,9 @@ pub fn routes(
         .unify()
         .or(blobs::routes(app.clone()))
         .unify()
-        .or(operator_views::routes(app))
+        .or(operator_views::routes(app.clone()))
+        .unify()
+        .or(cancel::routes(app))
         .unify()
         .recover(recover)
         .unify()

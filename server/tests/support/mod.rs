@@ -271,3 +271,87 @@ pub fn candidate_session(addr: SocketAddr, login: &str) -> (String, String) {
     let v = r.json();
     (v["account_id"].as_str().expect("id").to_owned(), v["token"].as_str().expect("token").to_owned())
 }
+
+/// The windows of a test catalog, in seconds relative to the moment it is generated, so that
+/// tests never depend on the calendar.
+#[derive(Debug, Clone, Copy)]
+pub struct Windows {
+    /// When registration opens (negative: in the past).
+    pub registration_opens: i64,
+    /// When registration closes (negative: already closed).
+    pub registration_closes: i64,
+    /// When every center's on-site confirmation window opens.
+    pub onsite_opens: i64,
+    /// When it closes.
+    pub onsite_closes: i64,
+}
+
+impl Windows {
+    /// Registration opened a day ago and stays open for thirty days.
+    /// On-site confirmation runs from an hour ago to two days from now.
+    pub const OPEN: Windows = Windows {
+        registration_opens: -86_400,
+        registration_closes: 30 * 86_400,
+        onsite_opens: -3_600,
+        onsite_closes: 2 * 86_400,
+    };
+    /// Registration open as in [`Windows::OPEN`]; on-site confirmation opens in twenty days.
+    pub const ONSITE_LATER: Windows =
+        Windows { onsite_opens: 20 * 86_400, onsite_closes: 22 * 86_400, ..Windows::OPEN };
+    /// Registration opened two days ago and closed a second ago.
+    pub const CLOSED: Windows =
+        Windows { registration_opens: -2 * 86_400, registration_closes: -1, ..Windows::OPEN };
+}
+
+/// `toml` (a catalog in the demo catalog's layout, e.g. `DEMO_CATALOG_TOML`) with every exam's
+/// registration window set to `windows` around now, the printing window opening 40 days from
+/// now, and every on-site confirmation window set to `windows` too.
+/// Only the one-line `registration = {…}`, `printing = {…}` and `window = {…}` entries are
+/// rewritten; everything else is kept byte for byte.
+pub fn catalog_around_now(toml: &str, windows: Windows) -> String {
+    let at = |offset_secs: i64| {
+        let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs);
+        t.format(&time::format_description::well_known::Rfc3339).expect("format a time")
+    };
+    let window = |key: &str, opens: i64, closes: i64| {
+        format!("{key} = {{ opens = \"{}\", closes = \"{}\" }}", at(opens), at(closes))
+    };
+    let mut out = String::with_capacity(toml.len());
+    for line in toml.lines() {
+        let trimmed = line.trim_start();
+        let replaced = if trimmed.starts_with("registration = {") {
+            window("registration", windows.registration_opens, windows.registration_closes)
+        } else if trimmed.starts_with("printing = {") {
+            window("printing", 40 * 86_400, 48 * 86_400)
+        } else if trimmed.starts_with("window = {") {
+            window("window", windows.onsite_opens, windows.onsite_closes)
+        } else {
+            line.to_owned()
+        };
+        out.push_str(&replaced);
+        out.push('\n');
+    }
+    out
+}
+
+/// The demo catalog with registration open from a day ago for thirty days.
+pub fn open_demo_catalog() -> String {
+    catalog_around_now(baoming_core::catalog::DEMO_CATALOG_TOML, Windows::OPEN)
+}
+
+/// Logs operator `username` in; returns the bearer token.
+pub fn operator_login(addr: SocketAddr, username: &str, password: &str) -> String {
+    let body =
+        serde_json::to_vec(&serde_json::json!({ "username": username, "password": password })).expect("json");
+    let r = http(addr, "POST", "/api/operator/sessions", None, Some(&body)).expect("operator login");
+    assert_eq!(r.status, 200, "operator login: {:?}", r.json());
+    r.json()["token"].as_str().expect("token").to_owned()
+}
+
+/// Imports `toml` through the administrator's catalog endpoint (`PUT /api/operator/catalog`),
+/// as the demo administrator.
+pub fn import_catalog(addr: SocketAddr, toml: &str) {
+    let admin = operator_login(addr, "admin", OPERATOR_PASSWORD);
+    let r = http(addr, "PUT", "/api/operator/catalog", Some(&admin), Some(toml.as_bytes())).expect("import");
+    assert_eq!(r.status, 200, "catalog import: {:?}", r.json());
+}
