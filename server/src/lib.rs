@@ -6,7 +6,8 @@
 //! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
 //! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
 //!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
-//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs);
+//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs),
+//!   [`payments`] (the gateway interface, the Alipay-style adapter and the sandbox platform);
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
 //!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
@@ -33,6 +34,7 @@ pub mod notifier;
 pub mod oauth;
 pub mod operators;
 pub mod passwords;
+pub mod payments;
 pub mod registrations;
 pub mod seats;
 pub mod server;
