@@ -129,56 +129,89 @@ impl Dispatcher {
             tokio::spawn(async move {
                 tokio::time::sleep(window).await;
                 let held = std::mem::take(&mut *lock(&shared.dispatcher.held));
-                for o in held.into_iter().rev() {
-                    spawn_delivery(&shared, o);
-                }
+                release_newest_first(&shared, held);
             });
         }
-        for o in release.into_iter().rev() {
-            spawn_delivery(shared, o);
-        }
+        release_newest_first(shared, release);
     }
 }
 
-fn spawn_delivery(shared: &Arc<Shared>, o: Outgoing) {
-    let shared = shared.clone();
+/// Runs `future` until it ends or the sandbox stops.
+fn spawn_until_stopped(shared: &Arc<Shared>, future: impl Future<Output = ()> + Send + 'static) {
     let mut stop = shared.dispatcher.stop_tx.subscribe();
     tokio::spawn(async move {
         tokio::select! {
-            () = deliver(&shared, o) => {}
+            () = future => {}
             _ = stop.wait_for(|s| *s) => {}
         }
     });
 }
 
-/// Sends `o` until it is acknowledged or the schedule runs out.
-async fn deliver(shared: &Arc<Shared>, o: Outgoing) {
+fn spawn_delivery(shared: &Arc<Shared>, o: Outgoing) {
+    let task = shared.clone();
+    spawn_until_stopped(shared, async move { deliver(&task, o).await });
+}
+
+/// Held notifications go out newest first: their first attempts one after the other, in
+/// that order; re-sends then follow each one's own schedule.
+fn release_newest_first(shared: &Arc<Shared>, held: Vec<Outgoing>) {
+    if held.is_empty() {
+        return;
+    }
+    let task = shared.clone();
+    spawn_until_stopped(shared, async move {
+        delay(&task).await;
+        for o in held.into_iter().rev() {
+            if !attempt(&task, &o, 1).await {
+                let again = task.clone();
+                spawn_until_stopped(&task, async move { resend_from(&again, o, 2).await });
+            }
+        }
+    });
+}
+
+async fn delay(shared: &Shared) {
     let delay = lock(&shared.faults).delay_ms;
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let attempts = u32::try_from(RETRY_SCHEDULE.len()).unwrap_or(7) + 1;
-    for attempt in 1..=attempts {
-        // While the platform is down nothing goes out; the attempt waits for it.
-        while lock(&shared.faults).down {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let copies = if lock(&shared.faults).duplicate { 2 } else { 1 };
-        let mut acknowledged = false;
-        for copy in 1..=copies {
-            let outcome = send(shared, &o).await;
-            acknowledged |= outcome == DeliveryOutcome::Acknowledged;
-            shared.dispatcher.record(&o, attempt, copy, outcome);
-        }
-        if acknowledged {
+}
+
+/// Sends `o` until it is acknowledged or the schedule runs out.
+async fn deliver(shared: &Arc<Shared>, o: Outgoing) {
+    delay(shared).await;
+    if !attempt(shared, &o, 1).await {
+        resend_from(shared, o, 2).await;
+    }
+}
+
+/// Attempt `n` and the following ones, each after its interval of the schedule.
+async fn resend_from(shared: &Arc<Shared>, o: Outgoing, first: u32) {
+    let last = u32::try_from(RETRY_SCHEDULE.len()).unwrap_or(7) + 1;
+    for n in first..=last {
+        let wait = RETRY_SCHEDULE.get(n as usize - 2).copied().unwrap_or_default();
+        tokio::time::sleep(shared.config.scaled(wait)).await;
+        if attempt(shared, &o, n).await {
             return;
         }
-        match RETRY_SCHEDULE.get(attempt as usize - 1) {
-            Some(wait) => tokio::time::sleep(shared.config.scaled(*wait)).await,
-            None => break,
-        }
     }
-    shared.dispatcher.record(&o, attempts, 1, DeliveryOutcome::GaveUp);
+    shared.dispatcher.record(&o, last, 1, DeliveryOutcome::GaveUp);
+}
+
+/// One attempt (two copies under the `duplicate` fault), after waiting out a `down` platform;
+/// whether it was acknowledged.
+async fn attempt(shared: &Arc<Shared>, o: &Outgoing, n: u32) -> bool {
+    while lock(&shared.faults).down {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let copies = if lock(&shared.faults).duplicate { 2 } else { 1 };
+    let mut acknowledged = false;
+    for copy in 1..=copies {
+        let outcome = send(shared, o).await;
+        acknowledged |= outcome == DeliveryOutcome::Acknowledged;
+        shared.dispatcher.record(o, n, copy, outcome);
+    }
+    acknowledged
 }
 
 /// One POST of the notification; blocking I/O on the blocking pool.
