@@ -211,6 +211,9 @@ impl PaymentGateway for AlipayGateway {
         if order.subject.trim().is_empty() || order.subject.chars().count() > 256 {
             return Err(GatewayError::InvalidRequest("subject must be 1 to 256 characters".into()));
         }
+        if order.expires_at <= time::OffsetDateTime::now_utc() {
+            return Err(GatewayError::InvalidRequest("expires_at is not in the future".into()));
+        }
         let biz = json!({
             "out_trade_no": order.out_trade_no,
             "product_code": "FAST_INSTANT_TRADE_PAY",
@@ -455,7 +458,7 @@ mod tests {
             return_url: None,
             timeout: Duration::from_secs(1),
         });
-        let expires_at = time::macros::datetime!(2026-11-25 04:00:00 UTC);
+        let expires_at = time::macros::datetime!(2099-11-25 04:00:00 UTC);
         let checkout = gateway
             .create_order(&OrderRequest {
                 out_trade_no: "BM-7".into(),
@@ -474,7 +477,7 @@ mod tests {
         let biz: Value = serde_json::from_str(&get("biz_content")).expect("json");
         assert_eq!(biz["total_amount"], "88.00");
         // 04:00 UTC is noon in China Standard Time.
-        assert_eq!(biz["time_expire"], "2026-11-25 12:00:00");
+        assert_eq!(biz["time_expire"], "2099-11-25 12:00:00");
         assert!(matches!(
             gateway.create_order(&OrderRequest {
                 out_trade_no: "BM-7".into(),
@@ -483,6 +486,15 @@ mod tests {
                 expires_at
             }),
             Err(GatewayError::Amount(_))
+        ));
+        assert!(matches!(
+            gateway.create_order(&OrderRequest {
+                out_trade_no: "BM-7".into(),
+                amount_fen: 100,
+                subject: "x".into(),
+                expires_at: time::OffsetDateTime::now_utc() - time::Duration::seconds(1),
+            }),
+            Err(GatewayError::InvalidRequest(_))
         ));
         // Nothing listens on port 9: a typed transport error.
         assert!(matches!(gateway.query("BM-7"), Err(GatewayError::Transport(_))));

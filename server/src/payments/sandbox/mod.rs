@@ -139,8 +139,13 @@ impl SandboxConfig {
 
     /// A schedule interval scaled by [`SandboxConfig::time_scale`].
     pub fn scaled(&self, d: Duration) -> Duration {
-        if self.time_scale.is_finite() && self.time_scale > 0.0 { d.mul_f64(self.time_scale) } else { d }
+        scale(d, self.time_scale)
     }
+}
+
+/// `d` × `factor`; a factor that is not a positive number leaves `d` as it is.
+fn scale(d: Duration, factor: f64) -> Duration {
+    if factor.is_finite() && factor > 0.0 { d.mul_f64(factor) } else { d }
 }
 
 /// The state shared by the routes, the dispatcher and the expiry sweeper.
@@ -267,4 +272,61 @@ impl Sandbox {
 /// Locks a mutex, recovering from poisoning (the state stays consistent per operation).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payments::alipay::{AlipayConfig, AlipayGateway};
+    use crate::payments::gateway::{GatewayError, PaymentGateway};
+
+    /// The library entry point: a sandbox served in-process, controlled through its handle.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_in_process_and_is_controlled_through_its_handle() {
+        let (merchant, platform) = tokio::task::spawn_blocking(|| {
+            (Rsa2Signer::generate().expect("key"), Rsa2Signer::generate().expect("key"))
+        })
+        .await
+        .expect("keys");
+        let app = SandboxApp {
+            app_id: "2021000000000009".into(),
+            seller_id: "2088000000000009".into(),
+            merchant_key: merchant.verifier().clone(),
+        };
+        let handle = Sandbox::spawn(SandboxConfig::new(platform.clone(), app), ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("spawn");
+        assert_eq!(handle.sandbox.platform_public_key().pem(), platform.verifier().pem());
+        let gateway = std::sync::Arc::new(AlipayGateway::new(AlipayConfig {
+            gateway_url: handle.gateway_url(),
+            app_id: "2021000000000009".into(),
+            seller_id: None,
+            merchant_key: merchant,
+            platform_key: platform.verifier().clone(),
+            notify_url: "http://127.0.0.1:9/notify".into(),
+            return_url: None,
+            timeout: Duration::from_secs(10),
+        }));
+        let query = |g: std::sync::Arc<AlipayGateway>| async move {
+            tokio::task::spawn_blocking(move || g.query("BM-1")).await.expect("join")
+        };
+        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::TradeNotFound)));
+        let faults = handle.sandbox.set_faults(FaultsPatch { down: Some(true), ..FaultsPatch::default() });
+        assert!(faults.down);
+        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::Unavailable(503))));
+        handle.sandbox.set_faults(FaultsPatch { down: Some(false), ..FaultsPatch::default() });
+        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::TradeNotFound)));
+        handle.stop().await;
+        assert!(matches!(query(gateway).await, Err(GatewayError::Transport(_))));
+    }
+
+    #[test]
+    fn the_schedule_scales() {
+        assert_eq!(scale(RETRY_SCHEDULE[0], 0.001), Duration::from_millis(240));
+        assert_eq!(scale(RETRY_SCHEDULE[6], 0.001), Duration::from_secs(54));
+        assert_eq!(scale(RETRY_SCHEDULE[0], 0.0), RETRY_SCHEDULE[0]);
+        assert_eq!(scale(RETRY_SCHEDULE[0], f64::NAN), RETRY_SCHEDULE[0]);
+        // Eight attempts over 24 h 24 min, as the platform does.
+        assert_eq!(RETRY_SCHEDULE.iter().sum::<Duration>(), Duration::from_secs(24 * 3600 + 24 * 60));
+    }
 }
