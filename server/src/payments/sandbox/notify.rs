@@ -124,12 +124,12 @@ impl Dispatcher {
         };
         if release.is_empty() {
             // Alone for now: released when a second one comes, or when the window ends.
-            let shared = shared.clone();
+            let task = shared.clone();
             let window = shared.config.reorder_window;
-            tokio::spawn(async move {
+            spawn_until_stopped(shared, async move {
                 tokio::time::sleep(window).await;
-                let held = std::mem::take(&mut *lock(&shared.dispatcher.held));
-                release_newest_first(&shared, held);
+                let held = std::mem::take(&mut *lock(&task.dispatcher.held));
+                release_newest_first(&task, held);
             });
         }
         release_newest_first(shared, release);
