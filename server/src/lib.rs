@@ -10,6 +10,7 @@
 //!   [`lifecycle`] and [`seats`] (registration actions and seat accounting), [`cancellations`]
 //!   (an administrator cancels a center or a session), and the operator's views of them:
 //!   [`review`], [`reports`], [`notices`], [`onsite`];
+//!   and [`payments`] (the gateway interface, the Alipay-style adapter and the sandbox platform);
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
 //!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
@@ -39,6 +40,7 @@ pub mod oauth;
 pub mod onsite;
 pub mod operators;
 pub mod passwords;
+pub mod payments;
 pub mod registrations;
 pub mod reports;
 pub mod review;
