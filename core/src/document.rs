@@ -485,6 +485,16 @@ impl RegistrationDoc {
         if parsed.is_empty() || parsed.iter().any(|h| self.doc.get_change_by_hash(h).is_none()) {
             return None;
         }
+        // The usual case, a client submitting what it has synced, needs no fork: forking
+        // re-applies the whole history.
+        let mut current = self.doc.get_heads();
+        let mut asked = parsed.clone();
+        current.sort();
+        asked.sort();
+        asked.dedup();
+        if asked == current {
+            return Some(self.draft());
+        }
         let past = self.doc.fork_at(&parsed).ok()?;
         Some(RegistrationDoc { doc: past, exam: self.exam.clone(), saved: Vec::new() }.draft())
     }

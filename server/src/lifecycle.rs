@@ -285,10 +285,17 @@ fn payment_window_ms(app: &App, exam: &ExamSession) -> i64 {
     i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
-/// Live seat counts as the validator wants them.
-fn live_availability(app: &App, view: &CatalogView, exam: &str) -> Result<Availability, ApiError> {
+/// Live seat counts of `center` as the validator wants them (it checks only the chosen
+/// center's pools, so the other centers' counters are not read).
+fn live_availability(
+    app: &App,
+    view: &CatalogView,
+    exam: &str,
+    center: Option<&str>,
+) -> Result<Availability, ApiError> {
     let mut a = Availability::unknown();
-    for c in availability(&*app.store, view, exam, None)?.unwrap_or_default() {
+    let Some(center) = center else { return Ok(a) };
+    for c in availability(&*app.store, view, exam, Some(center))?.unwrap_or_default() {
         a.set_center(&c.center, c.free);
         for s in &c.subjects {
             a.set_subject(&c.center, &s.code, s.free);
@@ -306,7 +313,8 @@ fn check_draft(
     account: &str,
     draft: &Draft,
 ) -> Result<Option<String>, ApiError> {
-    let issues = validate(draft, &view.catalog, &live_availability(app, view, &exam.id)?);
+    let seats = live_availability(app, view, &exam.id, draft.center.as_deref())?;
+    let issues = validate(draft, &view.catalog, &seats);
     if !issues.is_empty() {
         let has = |c: IssueCode| issues.iter().any(|i| i.code == c);
         let details = json!({ "issues": issues });

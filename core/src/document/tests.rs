@@ -125,6 +125,20 @@ fn incremental_saves_rebuild_the_document() {
 }
 
 #[test]
+fn the_draft_at_heads_is_the_current_draft_or_a_past_one() {
+    let mut doc = RegistrationDoc::new(EXAM, actor(1)).expect("doc");
+    doc.set_field("name", "李四").expect("set");
+    let hex = |heads: Vec<ChangeHash>| heads.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let then = hex(doc.heads());
+    doc.set_field("name", "李四五").expect("set");
+    let now = hex(doc.heads());
+    let field = |d: Option<Draft>| d.expect("known heads").fields.get("name").cloned();
+    assert_eq!(field(doc.draft_at_hex(&now)), Some("李四五".to_owned()), "the current heads, unforked");
+    assert_eq!(field(doc.draft_at_hex(&then)), Some("李四".to_owned()), "past heads, forked");
+    assert!(doc.draft_at_hex(&[]).is_none() && doc.draft_at_hex(&["00".repeat(32)]).is_none());
+}
+
+#[test]
 fn server_section_is_written_and_read() {
     let mut doc = RegistrationDoc::new(EXAM, actor(1)).expect("doc");
     let mut server = server_replica(&mut doc);

@@ -1,0 +1,487 @@
+//! Seat-race benchmark against the real release server binary (DESIGN §7): `BENCH_CANDIDATES`
+//! candidates (default 20 000) with complete drafts submit at once for `BENCH_SEATS` seats
+//! (default 2 000), every decision a durable sled commit (group commit, nothing disabled).
+//!
+//! * Setup, timed separately and not part of the figure: a catalog generated from the demo
+//!   catalog (every date shifted so that registration opened an hour ago; the Changping center
+//!   gets `BENCH_SEATS` seats in total and as many per subject, so its one center pool is the
+//!   counter every submission races on); the candidates' accounts, their photo uploads and their
+//!   drafts (over the sync WebSocket), `BENCH_SETUP_WORKERS` candidates at a time.
+//! * Timed: every candidate's `POST /api/registrations/{exam}/submit` with an `Idempotency-Key`,
+//!   over `BENCH_CONNECTIONS` keep-alive connections (default 256), each sending its next
+//!   candidate's submission as soon as the previous one is answered. Accepted and refused
+//!   submissions both count as answered; latency is per request.
+//! * Checked: exactly `BENCH_SEATS` holds in the seat counters (center and subjects, with
+//!   `held + paid + free == capacity`) and in the operator's registration listing, every refusal
+//!   `409 seat_gone`.
+//!
+//! `BENCH_RUNS` (default 1) repeats setup and race on fresh servers and reports the median;
+//! `BENCH_PAUSE_SECS` waits that long between setup and race, printing the server's process id
+//! (e.g. for `perf record -p`).
+//! Run: `cargo build --release -p baoming-server && cargo bench -p baoming-tests --bench submits`.
+//! Under `cargo test` it runs once with 400 candidates for 40 seats and asserts only the
+//! exactly-N-holds property, against the release binary if present and otherwise reports that
+//! it was not measured.
+#![allow(clippy::print_stdout)] // printing the figures is what this harness is for
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use baoming_core::Catalog;
+use baoming_core::form::encode_id_document;
+use baoming_core::id_document::IdKind;
+use baoming_core::photo::PhotoRef;
+use baoming_tests::{Device, EXAM, HttpConn, OPERATOR_PASSWORD, ServerProcess, release_binary};
+use serde_json::{Value, json};
+
+/// The center whose seats are raced for.
+const CENTER: &str = "bj-changping";
+/// Its subjects; candidate `i` chooses subject `i % 6`.
+const SUBJECTS: [&str; 6] = ["14", "15", "17", "24", "65", "66"];
+/// Answered submissions per second the design asks for.
+const BUDGET: f64 = 2000.0;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    candidates: usize,
+    seats: usize,
+    connections: usize,
+    setup_workers: usize,
+    runs: usize,
+    /// Seconds between setup and race (to attach a profiler to the server).
+    pause: u64,
+}
+
+fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let load = if smoke {
+        Load { candidates: 400, seats: 40, connections: 32, setup_workers: 16, runs: 1, pause: 0 }
+    } else {
+        Load {
+            candidates: env_or("BENCH_CANDIDATES", 20_000) as usize,
+            seats: env_or("BENCH_SEATS", 2_000) as usize,
+            connections: env_or("BENCH_CONNECTIONS", 256) as usize,
+            setup_workers: env_or("BENCH_SETUP_WORKERS", 64) as usize,
+            runs: env_or("BENCH_RUNS", 1).max(1) as usize,
+            pause: env_or("BENCH_PAUSE_SECS", 0),
+        }
+    };
+    let binary = match release_binary() {
+        Ok(b) => b,
+        Err(why) if smoke => {
+            println!("submit harness smoke run not measured: {why}");
+            return;
+        }
+        Err(why) => panic!("{why}"),
+    };
+    let catalog = bench_catalog(load.seats);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!(
+        "== seat race ({}): {} candidates, {} seats, {} connections, {} run(s)",
+        binary.display(),
+        load.candidates,
+        load.seats,
+        load.connections,
+        load.runs
+    );
+    let mut runs = Vec::new();
+    for run in 1..=load.runs {
+        let server = ServerProcess::start_with_catalog(&binary, Some(&catalog)).expect("start server");
+        let figures = runtime.block_on(race(&server, &load));
+        println!("run {run}: {}", figures.describe());
+        if smoke {
+            assert_eq!(figures.accepted, load.seats, "every seat sold once, none twice");
+            println!(
+                "submit harness smoke run: exactly {} holds for {} candidates",
+                load.seats, load.candidates
+            );
+            return;
+        }
+        runs.push(figures);
+    }
+    report(&runs, &load);
+}
+
+/// The demo catalog with every date shifted so that registration opened an hour ago, and
+/// [`CENTER`] holding `seats` seats in total and as many per subject.
+fn bench_catalog(seats: usize) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let mut doc: toml::Table =
+        toml::from_str(baoming_core::catalog::DEMO_CATALOG_TOML).expect("the demo catalog is TOML");
+    let exam = doc["exam"].as_array_mut().and_then(|a| a.first_mut()).and_then(|e| e.as_table_mut());
+    let exam = exam.expect("one exam");
+    let opens = exam["registration"]["opens"].as_str().expect("opens");
+    let opens = time::OffsetDateTime::parse(opens, &Rfc3339).expect("RFC 3339");
+    let shift = time::OffsetDateTime::now_utc() - time::Duration::hours(1) - opens;
+    fn shift_dates(v: &mut toml::Value, by: time::Duration) {
+        match v {
+            toml::Value::String(s) => {
+                if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+                    *s = (t + by).format(&Rfc3339).expect("format");
+                }
+            }
+            toml::Value::Array(a) => a.iter_mut().for_each(|x| shift_dates(x, by)),
+            toml::Value::Table(t) => t.iter_mut().for_each(|(_, x)| shift_dates(x, by)),
+            _ => {}
+        }
+    }
+    for (_, v) in exam.iter_mut() {
+        shift_dates(v, shift);
+    }
+    let capacity = toml::Value::Integer(seats as i64);
+    let centers = exam["center"].as_array_mut().expect("centers");
+    let center = centers.iter_mut().find(|c| c["id"].as_str() == Some(CENTER)).expect("the raced center");
+    center["total_capacity"] = capacity.clone();
+    for s in center["subject"].as_array_mut().expect("subjects") {
+        s["capacity"] = capacity.clone();
+    }
+    let text = toml::to_string(&doc).expect("serialise");
+    Catalog::from_toml_str(&text).expect("the generated catalog is valid");
+    text
+}
+
+/// A candidate ready to submit.
+struct Candidate {
+    token: String,
+    heads: Vec<String>,
+}
+
+/// What one run measured.
+struct Figures {
+    setup: Duration,
+    setup_stages: [Duration; 3],
+    elapsed: Duration,
+    accepted: usize,
+    refused: usize,
+    median: Duration,
+    p99: Duration,
+}
+
+impl Figures {
+    fn per_second(&self) -> f64 {
+        (self.accepted + self.refused) as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "setup {:.1} s (worker time: accounts {:.0} s, photos {:.0} s, drafts {:.0} s); {} submits in {:.2} s = {:.0}/s ({} accepted, {} refused seat_gone); median {:.1} ms, p99 {:.1} ms",
+            self.setup.as_secs_f64(),
+            self.setup_stages[0].as_secs_f64(),
+            self.setup_stages[1].as_secs_f64(),
+            self.setup_stages[2].as_secs_f64(),
+            self.accepted + self.refused,
+            self.elapsed.as_secs_f64(),
+            self.per_second(),
+            self.accepted,
+            self.refused,
+            ms(self.median),
+            ms(self.p99)
+        )
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Setup, race and checks on one fresh server.
+async fn race(server: &ServerProcess, load: &Load) -> Figures {
+    let addr = server.addr;
+    let started = Instant::now();
+    let (candidates, setup_stages) = setup(addr, load).await;
+    let setup = started.elapsed();
+    if load.pause > 0 {
+        println!("setup done; server pid {}; the race starts in {} s", server.pid(), load.pause);
+        tokio::time::sleep(Duration::from_secs(load.pause)).await;
+    }
+
+    // The race: every connection takes the next candidate as soon as its previous answer came.
+    let candidates = Arc::new(candidates);
+    let next = Arc::new(AtomicUsize::new(0));
+    let path = format!("/api/registrations/{EXAM}/submit");
+    let started = Instant::now();
+    let workers: Vec<_> = (0..load.connections)
+        .map(|_| {
+            let (candidates, next, path) = (Arc::clone(&candidates), Arc::clone(&next), path.clone());
+            tokio::spawn(async move {
+                let mut conn = HttpConn::new(addr);
+                let mut answers = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(c) = candidates.get(i) else { break };
+                    let body = serde_json::to_vec(&json!({ "heads": c.heads })).expect("json");
+                    let auth = format!("Bearer {}", c.token);
+                    let t = Instant::now();
+                    let answer = conn
+                        .request(
+                            "POST",
+                            &path,
+                            &[
+                                ("authorization", &auth),
+                                ("idempotency-key", "bench-submit"),
+                                ("content-type", "application/json"),
+                            ],
+                            &body,
+                        )
+                        .await
+                        .expect("submit");
+                    answers.push((t.elapsed(), answer));
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(candidates.len());
+    for w in workers {
+        answers.extend(w.await.expect("submit worker"));
+    }
+    let elapsed = started.elapsed();
+
+    let (mut accepted, mut refused) = (0, 0);
+    for (_, a) in &answers {
+        match (a.status, a.json()["code"].as_str()) {
+            (200, _) => accepted += 1,
+            (409, Some("seat_gone")) => refused += 1,
+            (status, _) => {
+                panic!("a submission was neither accepted nor refused seat_gone: {status} {}", a.json())
+            }
+        }
+    }
+    let mut latencies: Vec<Duration> = answers.iter().map(|(l, _)| *l).collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    check_holds(addr, load.seats, accepted).await;
+    Figures { setup, setup_stages, elapsed, accepted, refused, median: pct(0.5), p99: pct(0.99) }
+}
+
+/// Exactly `seats` holds: in the seat counters (center and subjects, each with
+/// `held + paid + free == capacity`), in the operator's listing, and as accepted answers.
+async fn check_holds(addr: SocketAddr, seats: usize, accepted: usize) {
+    let mut conn = HttpConn::new(addr);
+    let a = conn
+        .request("GET", &format!("/api/exams/{EXAM}/centers/{CENTER}/availability"), &[], b"")
+        .await
+        .expect("availability");
+    assert_eq!(a.status, 200, "{}", a.json());
+    let v = a.json();
+    let n = |x: &Value| x.as_u64().expect("number") as usize;
+    assert_eq!(n(&v["held"]) + n(&v["paid"]) + n(&v["free"]), n(&v["total_capacity"]), "center: {v}");
+    let mut subjects_held = 0;
+    for s in v["subjects"].as_array().expect("subjects") {
+        assert_eq!(n(&s["held"]) + n(&s["paid"]) + n(&s["free"]), n(&s["capacity"]), "subject: {s}");
+        subjects_held += n(&s["held"]);
+    }
+    let login =
+        serde_json::to_vec(&json!({ "username": "admin", "password": OPERATOR_PASSWORD })).expect("json");
+    let t = conn.request("POST", "/api/operator/sessions", &[], &login).await.expect("operator login");
+    assert_eq!(t.status, 200, "{}", t.json());
+    let auth = format!("Bearer {}", t.json()["token"].as_str().expect("token"));
+    let list = conn
+        .request(
+            "GET",
+            &format!("/api/operator/exams/{EXAM}/centers/{CENTER}/registrations"),
+            &[("authorization", &auth)],
+            b"",
+        )
+        .await
+        .expect("listing");
+    assert_eq!(list.status, 200, "{}", list.json());
+    let listing = list.json();
+    let listed = listing.as_array().or_else(|| listing["registrations"].as_array()).expect("a list");
+    let holding = listed.iter().filter(|r| r["seats"].as_array().is_some_and(|s| !s.is_empty())).count();
+    assert_eq!(
+        (n(&v["held"]), subjects_held, holding, listed.len(), accepted),
+        (seats, seats, seats, seats, seats),
+        "exactly {seats} holds (center counter, subject counters, holding registrations, listed, accepted)"
+    );
+}
+
+/// Accounts, photos and drafts for every candidate, `load.setup_workers` at a time. Returns the
+/// candidates and the time spent in each stage (summed over workers).
+async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3]) {
+    let catalog = Catalog::demo();
+    let exam = catalog.exam(EXAM).expect("exam").clone();
+    let photo = {
+        let source = include_bytes!("../../core/assets/samples/photo.jpg");
+        baoming_core::photo::prepare(source, &exam.photo).expect("prepare the sample photo")
+    };
+    let photo_ref = PhotoRef {
+        sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &photo.jpeg)),
+        bytes: photo.jpeg.len() as u32,
+        width: photo.report.width.expect("width"),
+        height: photo.report.height.expect("height"),
+    };
+    let shared = Arc::new((exam, photo.jpeg, photo_ref));
+    let next = Arc::new(AtomicUsize::new(0));
+    let n = load.candidates;
+    let workers: Vec<_> = (0..load.setup_workers)
+        .map(|_| {
+            let (shared, next) = (Arc::clone(&shared), Arc::clone(&next));
+            tokio::spawn(async move {
+                let (exam, jpeg, photo) = &*shared;
+                let mut conn = HttpConn::new(addr);
+                let url = format!("ws://{addr}/api/sync");
+                let mut made = Vec::new();
+                let mut stages = [Duration::ZERO; 3];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let body = serde_json::to_vec(
+                        &json!({ "login": format!("race{i}@example.org"), "password": "Harness-Pass-9271" }),
+                    )
+                    .expect("json");
+                    let r = conn.request("POST", "/api/accounts", &[], &body).await.expect("register");
+                    assert_eq!(r.status, 201, "register: {}", r.json());
+                    let v = r.json();
+                    let (account, token) = (
+                        v["account_id"].as_str().expect("id").to_owned(),
+                        v["token"].as_str().expect("token").to_owned(),
+                    );
+                    let auth = format!("Bearer {token}");
+                    stages[0] += t.elapsed();
+
+                    let t = Instant::now();
+                    let r = conn
+                        .request(
+                            "PUT",
+                            &format!("/api/blobs/{}?exam={EXAM}", photo.sha256),
+                            &[("authorization", &auth), ("content-type", "image/jpeg")],
+                            jpeg,
+                        )
+                        .await
+                        .expect("upload");
+                    assert!(r.status == 201 || r.status == 200, "upload: {} {}", r.status, r.json());
+                    stages[1] += t.elapsed();
+
+                    let t = Instant::now();
+                    let mut device =
+                        Device::connect(&url, &account, &token, i as u32).await.expect("connect");
+                    let base = device.doc.heads();
+                    fill(&mut device, exam, photo, i).expect("fill the draft");
+                    // One sync message carrying every change since the genesis both sides hold,
+                    // so the server has the draft once it answers, however busy it is.
+                    let heads = device.doc.heads();
+                    let message = automerge::sync::Message {
+                        heads: heads.clone(),
+                        need: Vec::new(),
+                        have: vec![automerge::sync::Have {
+                            last_sync: base.clone(),
+                            bloom: automerge::sync::BloomFilter::default(),
+                        }],
+                        changes: device
+                            .doc
+                            .changes_since(&base)
+                            .iter()
+                            .map(|c| c.raw_bytes().to_vec())
+                            .collect::<Vec<_>>()
+                            .into(),
+                        flags: None,
+                        version: automerge::sync::MessageVersion::V1,
+                    };
+                    device.send_scripted(message.encode()).await.expect("sync the draft");
+                    let heads = heads.iter().map(ToString::to_string).collect();
+                    stages[2] += t.elapsed();
+                    made.push((i, Candidate { token, heads }));
+                }
+                (made, stages)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(n);
+    let mut stages = [Duration::ZERO; 3];
+    for w in workers {
+        let (made, s) = w.await.expect("setup worker");
+        all.extend(made);
+        for (total, part) in stages.iter_mut().zip(s) {
+            *total += part;
+        }
+    }
+    all.sort_by_key(|(i, _)| *i);
+    (all.into_iter().map(|(_, c)| c).collect(), stages)
+}
+
+/// A complete draft for candidate `i`: the agreement, every required field (with a distinct
+/// resident ID), the center, one subject, the photo and the declaration.
+fn fill(
+    device: &mut Device,
+    exam: &baoming_core::catalog::ExamSession,
+    photo: &PhotoRef,
+    i: usize,
+) -> Result<(), baoming_core::document::DocError> {
+    let d = &mut device.doc;
+    d.accept_agreement(&exam.agreement, 1)?;
+    // Distinct numbers for 100 000 candidates: the district digits and the sequence vary; the
+    // sequence's last digit gives the gender (odd = male), the birth date is the field's.
+    let id = resident_id(&format!("1101{:02}19900101{:03}", (i / 1000) % 100, i % 1000));
+    let gender = if i % 2 == 1 { "male" } else { "female" };
+    for (k, v) in [
+        ("name", "张三丰"),
+        ("gender", gender),
+        ("birth_date", "1990-01-01"),
+        ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
+        ("ethnicity", "han"),
+        ("mobile", "13800138000"),
+        ("education", "bachelor"),
+        ("occupation", "student"),
+    ] {
+        d.set_field(k, v)?;
+    }
+    d.choose_center(exam, CENTER)?;
+    d.add_subject(SUBJECTS[i % SUBJECTS.len()])?;
+    d.set_photo(photo)?;
+    d.declare(2)
+}
+
+/// A resident ID number from its first 17 digits, with its GB 11643 check character.
+fn resident_id(body17: &str) -> String {
+    let check = baoming_core::id_document::gb11643_check_char(body17).expect("17 digits");
+    format!("{body17}{check}")
+}
+
+fn report(runs: &[Figures], load: &Load) {
+    let median_by = |key: &dyn Fn(&Figures) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(key).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let rate = median_by(&|f| f.per_second());
+    let last = runs.last().expect("a run");
+    println!(
+        "\n== seat race: {} candidates for {} seats, {} keep-alive connections, median of {} run(s)",
+        load.candidates,
+        load.seats,
+        load.connections,
+        runs.len()
+    );
+    println!("| figure | measured | budget | met? |\n|---|---|---|---|");
+    println!(
+        "| answered submits/s (accepted + refused) | {rate:.0} | ≥ {BUDGET:.0}/s | {} ({:.2}× the budget) |",
+        if rate >= BUDGET { "yes" } else { "no" },
+        rate / BUDGET
+    );
+    println!(
+        "| accepted / refused `seat_gone` | {} / {} | exactly {} holds | yes |",
+        last.accepted, last.refused, load.seats
+    );
+    println!(
+        "| latency median / p99 | {:.1} ms / {:.1} ms | — | — |",
+        median_by(&|f| ms(f.median)),
+        median_by(&|f| ms(f.p99))
+    );
+    println!(
+        "| setup (not timed): accounts, photos, drafts | {:.1} s wall; worker time {:.0} / {:.0} / {:.0} s | — | — |",
+        median_by(&|f| f.setup.as_secs_f64()),
+        last.setup_stages[0].as_secs_f64(),
+        last.setup_stages[1].as_secs_f64(),
+        last.setup_stages[2].as_secs_f64()
+    );
+}
