@@ -119,6 +119,20 @@ pub struct OnsiteConfirmation {
     pub notice: Bilingual,
 }
 
+/// An examination room (考场) of a test center, used to arrange candidates into seats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    /// Stable id, unique in the center (letters, digits, `-`, `_`).
+    pub id: String,
+    /// Name as printed on the admission ticket, e.g. `第001考场（1号楼201）`.
+    pub name: Bilingual,
+    /// Seats in the room per time slot (1–999); seats are numbered from 1.
+    pub capacity: u16,
+}
+
+/// Most seats one room may have (seat numbers have three digits in ticket numbers).
+pub const MAX_ROOM_CAPACITY: u16 = 999;
+
 /// A test center.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestCenter {
@@ -139,6 +153,10 @@ pub struct TestCenter {
     /// The subjects offered.
     #[serde(rename = "subject")]
     pub subjects: Vec<OfferedSubject>,
+    /// Examination rooms, in arrangement order; optional (a center without rooms cannot be
+    /// arranged).
+    #[serde(default, rename = "room", skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<Room>,
 }
 
 impl TestCenter {
@@ -195,6 +213,11 @@ pub struct ExamSession {
     /// Test centers.
     #[serde(rename = "center")]
     pub centers: Vec<TestCenter>,
+    /// The exam's Ed25519 public key (32 bytes, lower-case hex) that verifies admission ticket
+    /// QR codes offline ([`crate::ticket::verify_ticket`]). Filled by the server from the key it
+    /// generated for the exam; a value written in the TOML is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 impl ExamSession {
@@ -401,6 +424,22 @@ impl Catalog {
                 if center.subjects.is_empty() {
                     report(cat.clone(), "offers no subject".into());
                 }
+                let mut rooms = BTreeSet::new();
+                for room in &center.rooms {
+                    let rat = format!("{cat}.room[{}]", room.id);
+                    if !is_identifier(&room.id) {
+                        report(rat.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
+                    }
+                    if !rooms.insert(room.id.clone()) {
+                        report(rat.clone(), "duplicate room id in the center".into());
+                    }
+                    if room.capacity == 0 || room.capacity > MAX_ROOM_CAPACITY {
+                        report(
+                            rat,
+                            format!("capacity must be 1–{MAX_ROOM_CAPACITY}, it is {}", room.capacity),
+                        );
+                    }
+                }
                 let mut offered = BTreeSet::new();
                 for offer in &center.subjects {
                     let oat = format!("{cat}.subject[{}]", offer.code);
@@ -497,6 +536,21 @@ mod tests {
             )
         });
         assert!(p.iter().any(|m| m.contains(".registration") && m.contains("opens must be before")), "{p:?}");
+    }
+
+    #[test]
+    fn rooms_are_optional_and_checked() {
+        let catalog = Catalog::demo();
+        let exam = &catalog.exams[0];
+        assert!(exam.centers.iter().any(|c| !c.rooms.is_empty()), "the demo has rooms");
+        assert!(exam.centers.iter().any(|c| c.rooms.is_empty()), "and a center without");
+        assert!(exam.public_key.is_none(), "the server fills the key");
+        let room = "[[exam.center.room]]\nid = \"r1\"\nname = { zh = \"一\", en = \"One\" }\n";
+        let p = broken(|t| {
+            t.push_str(&format!("{room}capacity = 0\n{room}capacity = 3\n"));
+        });
+        assert!(p.iter().any(|m| m.contains("room[r1]") && m.contains("capacity must be 1–999")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("room[r1]") && m.contains("duplicate room id")), "{p:?}");
     }
 
     #[test]

@@ -70,9 +70,9 @@ fn durable(store: &dyn Storage, txn: Txn, event: AuditEvent) -> Result<(), Admin
 pub fn catalog_import(config: &Config, path: &Path) -> Result<String, AdminError> {
     let text = read_text(path)?;
     let store = open_store(config)?;
-    open_keys(config, &*store)?;
+    let (keys, _) = open_keys(config, &*store)?;
     let mut txn = Txn::new();
-    let view = catalog::import(&*store, &mut txn, &text, crate::app::now())
+    let view = catalog::import(&*store, &keys, &mut txn, &text, crate::app::now())
         .map_err(|e| AdminError::Message(e.to_string()))?;
     let event = AuditEvent::new(Actor::Cli, "catalog.import", &view.sha256)
         .with(serde_json::json!({ "exams": view.catalog.exams.iter().map(|e| &e.id).collect::<Vec<_>>() }));

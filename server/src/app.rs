@@ -147,7 +147,7 @@ impl AppState {
         let mut txn = Txn::new();
         let t = now();
         if catalog::load(&*self.store)?.is_none() {
-            catalog::import(&*self.store, &mut txn, baoming_core::catalog::DEMO_CATALOG_TOML, t)
+            catalog::import(&*self.store, &self.keys, &mut txn, baoming_core::catalog::DEMO_CATALOG_TOML, t)
                 .map_err(|e| seed_err(e.to_string()))?;
         }
         let mut generated = None;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use baoming_core::catalog::{Catalog, CatalogError};
 
+use crate::crypto::Keys;
 use crate::storage::{Storage, StorageError, Tree, Txn, decode, encode};
 
 const CURRENT: &[u8] = b"current";
@@ -120,19 +121,23 @@ pub enum ImportError {
 pub fn load(store: &dyn Storage) -> Result<Option<CatalogView>, StorageError> {
     let Some(raw) = store.get(Tree::Catalog, CURRENT)? else { return Ok(None) };
     let stored: StoredCatalog = decode(Tree::Catalog, &raw)?;
-    let catalog = Catalog::from_toml_str(&stored.toml)
+    let mut catalog = Catalog::from_toml_str(&stored.toml)
         .map_err(|e| StorageError::Corrupt { tree: "catalog", reason: e.to_string() })?;
+    crate::exam_keys::fill_public_keys(store, &mut catalog)?;
     Ok(Some(CatalogView { catalog, sha256: stored.sha256 }))
 }
 
-/// Validates `toml_text` and adds its import (catalog + seat counters) to `txn`.
+/// Validates `toml_text` and adds its import (catalog + seat counters + a signing key for every
+/// exam that has none, see [`crate::exam_keys`]) to `txn`.
 pub fn import(
     store: &dyn Storage,
+    keys: &Keys,
     txn: &mut Txn,
     toml_text: &str,
     now: i64,
 ) -> Result<CatalogView, ImportError> {
-    let catalog = Catalog::from_toml_str(toml_text)?;
+    let mut catalog = Catalog::from_toml_str(toml_text)?;
+    crate::exam_keys::stage_missing(store, keys, txn, &mut catalog, now)?;
     let sha256 = hex::encode(crate::crypto::sha256(toml_text.as_bytes()));
     for exam in &catalog.exams {
         for center in &exam.centers {
@@ -227,7 +232,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStorage::open(dir.path()).expect("open");
         let mut t = Txn::new();
-        let view = import(&s, &mut t, DEMO_CATALOG_TOML, 1).expect("import");
+        let view = import(&s, &Keys::from_master(&[1; 32]), &mut t, DEMO_CATALOG_TOML, 1).expect("import");
         s.commit(&t).expect("commit");
         let exam = &view.catalog.exams[0];
         let center = &exam.centers[0];
@@ -238,7 +243,7 @@ mod tests {
         t.put(Tree::Seats, key.clone(), encode(&SeatCounter { capacity: offer.capacity, held: 2, paid: 1 }));
         s.commit(&t).expect("hold");
         let mut t = Txn::new();
-        import(&s, &mut t, DEMO_CATALOG_TOML, 2).expect("reimport");
+        import(&s, &Keys::from_master(&[1; 32]), &mut t, DEMO_CATALOG_TOML, 2).expect("reimport");
         s.commit(&t).expect("commit");
         let seats = availability(&s, &load(&s).expect("load").expect("some"), &exam.id, Some(&center.id))
             .expect("read")
@@ -253,7 +258,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStorage::open(dir.path()).expect("open");
         let mut t = Txn::new();
-        assert!(matches!(import(&s, &mut t, "exam = 3", 1), Err(ImportError::Catalog(_))));
+        assert!(matches!(
+            import(&s, &Keys::from_master(&[1; 32]), &mut t, "exam = 3", 1),
+            Err(ImportError::Catalog(_))
+        ));
         assert!(t.writes.is_empty());
     }
 }

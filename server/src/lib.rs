@@ -10,7 +10,9 @@
 //!   [`lifecycle`] and [`seats`] (registration actions and seat accounting), [`cancellations`]
 //!   (an administrator cancels a center or a session), and the operator's views of them:
 //!   [`review`], [`reports`], [`notices`], [`onsite`];
-//!   and [`payments`] (the gateway interface, the Alipay-style adapter and the sandbox platform);
+//!   [`payments`] (the gateway interface, the Alipay-style adapter and the sandbox platform);
+//!   and the exam day: [`exam_keys`] (each exam's ticket signing key), [`arrangement`] (rooms,
+//!   seats and ticket numbers) and [`documents`] (PDF downloads and the check-in scan);
 //! * [`app`] — the injected state and the single durable write path;
 //! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
 //!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
@@ -22,6 +24,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod arrangement;
 pub mod audit;
 pub mod backup;
 pub mod blobs;
@@ -30,8 +33,10 @@ pub mod captcha;
 pub mod catalog;
 pub mod config;
 pub mod crypto;
+pub mod documents;
 pub mod durability;
 pub mod error;
+pub mod exam_keys;
 pub mod http;
 pub mod lifecycle;
 pub mod notices;

@@ -83,7 +83,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = SledStorage::open(dir.path()).expect("open");
         let mut t = Txn::new();
-        let view = import(&s, &mut t, DEMO_CATALOG_TOML, 1).expect("import");
+        let view = import(&s, &crate::crypto::Keys::from_master(&[1; 32]), &mut t, DEMO_CATALOG_TOML, 1)
+            .expect("import");
         s.commit(&t).expect("commit");
         let exam = view.catalog.exams[0].clone();
         (dir, s, exam)

@@ -68,11 +68,18 @@ pub enum Tree {
     /// Cancelled centers and sessions: exam ‖ 0 ‖ center (exam ‖ 0 for the whole session) →
     /// the cancellation (reason, progress).
     Cancellations,
+    /// Exam signing keys: exam id → the Ed25519 key pair (PKCS#8 sealed with the data key) and
+    /// its public key (see [`crate::documents`]).
+    ExamKeys,
+    /// Room arrangements: exam ‖ 0 ‖ center → the arrangement (seats and ticket numbers).
+    Arrangements,
+    /// Check-ins at the exam: exam ‖ 0 ‖ ticket number → when and by whom.
+    CheckIns,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 24] = [
+    pub const ALL: [Tree; 27] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -97,6 +104,9 @@ impl Tree {
         Tree::Idempotency,
         Tree::Notices,
         Tree::Cancellations,
+        Tree::ExamKeys,
+        Tree::Arrangements,
+        Tree::CheckIns,
     ];
 
     /// The stable on-disk name.
@@ -126,6 +136,9 @@ impl Tree {
             Tree::Idempotency => "idempotency",
             Tree::Notices => "notices",
             Tree::Cancellations => "cancellations",
+            Tree::ExamKeys => "exam_keys",
+            Tree::Arrangements => "arrangements",
+            Tree::CheckIns => "check_ins",
         }
     }
 

@@ -8,6 +8,7 @@ mod accounts;
 mod blobs;
 mod cancel;
 mod catalog;
+mod documents;
 mod oauth;
 mod operator_views;
 mod operators;
@@ -69,7 +70,9 @@ pub fn routes(
         .unify()
         .or(operator_views::routes(app.clone()))
         .unify()
-        .or(cancel::routes(app))
+        .or(cancel::routes(app.clone()))
+        .unify()
+        .or(documents::routes(app))
         .unify()
         .recover(recover)
         .unify()

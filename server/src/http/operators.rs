@@ -154,7 +154,7 @@ async fn import_catalog(app: &App, ctx: &OperatorCtx, body: Bytes) -> Result<Res
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("catalog_encoding", "the catalog must be UTF-8 TOML"))?;
     let mut txn = Txn::new();
-    let view = catalog::import(&*app.store, &mut txn, text, now()).map_err(|e| match e {
+    let view = catalog::import(&*app.store, &app.keys, &mut txn, text, now()).map_err(|e| match e {
         catalog::ImportError::Storage(s) => ApiError::Storage(s),
         other => ApiError::invalid("catalog_invalid", other.to_string()),
     })?;

@@ -284,6 +284,10 @@ pub struct Windows {
     pub onsite_opens: i64,
     /// When it closes.
     pub onsite_closes: i64,
+    /// When the exam's admission-ticket printing window opens.
+    pub printing_opens: i64,
+    /// When it closes.
+    pub printing_closes: i64,
 }
 
 impl Windows {
@@ -294,7 +298,12 @@ impl Windows {
         registration_closes: 30 * 86_400,
         onsite_opens: -3_600,
         onsite_closes: 2 * 86_400,
+        printing_opens: 40 * 86_400,
+        printing_closes: 48 * 86_400,
     };
+    /// As [`Windows::OPEN`], with the printing window open from an hour ago for two days.
+    pub const PRINTING: Windows =
+        Windows { printing_opens: -3_600, printing_closes: 2 * 86_400, ..Windows::OPEN };
     /// Registration open as in [`Windows::OPEN`]; on-site confirmation opens in twenty days.
     pub const ONSITE_LATER: Windows =
         Windows { onsite_opens: 20 * 86_400, onsite_closes: 22 * 86_400, ..Windows::OPEN };
@@ -304,8 +313,8 @@ impl Windows {
 }
 
 /// `toml` (a catalog in the demo catalog's layout, e.g. `DEMO_CATALOG_TOML`) with every exam's
-/// registration window set to `windows` around now, the printing window opening 40 days from
-/// now, and every on-site confirmation window set to `windows` too.
+/// registration and printing windows set to `windows` around now (printing opens 40 days from now
+/// unless the test moves it), and every on-site confirmation window set to `windows` too.
 /// Only the one-line `registration = {…}`, `printing = {…}` and `window = {…}` entries are
 /// rewritten; everything else is kept byte for byte.
 pub fn catalog_around_now(toml: &str, windows: Windows) -> String {
@@ -322,7 +331,7 @@ pub fn catalog_around_now(toml: &str, windows: Windows) -> String {
         let replaced = if trimmed.starts_with("registration = {") {
             window("registration", windows.registration_opens, windows.registration_closes)
         } else if trimmed.starts_with("printing = {") {
-            window("printing", 40 * 86_400, 48 * 86_400)
+            window("printing", windows.printing_opens, windows.printing_closes)
         } else if trimmed.starts_with("window = {") {
             window("window", windows.onsite_opens, windows.onsite_closes)
         } else {
