@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 languages=("$@")
 [ ${#languages[@]} -eq 0 ] && languages=(kotlin swift python)
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --locked --quiet -p baoming-bindings --lib --bin uniffi-bindgen
+# (run-tests.sh has built everything already, with the test command's features.)
+if [ -z "${BINDINGS_SKIP_BUILD:-}" ]; then
+  cargo build --locked --quiet -p baoming-bindings --lib --bin uniffi-bindgen
+fi
 lib="$target/debug/libbaoming_bindings.so"
 for lang in "${languages[@]}"; do
   out="bindings/generated/$lang"

@@ -14,8 +14,9 @@ progress() { printf -- '--- bindings: %s\n' "$*"; }
 started=$SECONDS
 
 progress "building the server binary and generating Kotlin, Swift and Python"
-cargo build --locked --quiet -p baoming-server --bin baoming-server
-bash bindings/generate.sh
+# The same features as the test command's build, so after it this compiles almost nothing.
+cargo build --locked --quiet --workspace --all-features --lib --bins
+BINDINGS_SKIP_BUILD=1 bash bindings/generate.sh
 lib_dir="$target/debug"
 export BINDINGS_SERVER_BIN="$target/debug/baoming-server" BINDINGS_REPO="$repo"
 

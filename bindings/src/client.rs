@@ -31,8 +31,9 @@ pub(crate) struct Signed {
 /// The device client: one per app, opened on a folder the app owns and the server's URL.
 ///
 /// Every method blocks until done and may be called from any thread: call it off the UI
-/// thread. Call [`BaomingClient::close`] (or Kotlin's `close()`/`use {}`, Python's `with`-less
-/// `close()`) when done; the client also closes when the last reference goes.
+/// thread. Call [`BaomingClient::shutdown`] when done (or free the object: Kotlin's generated
+/// `close()` / `use {}`, Swift's last reference, Python's last reference), which stops the live
+/// sync and releases the folder.
 #[derive(uniffi::Object)]
 pub struct BaomingClient {
     pub(crate) folder: PathBuf,
@@ -202,14 +203,14 @@ impl BaomingClient {
         let folder = PathBuf::from(folder);
         let api = AccountApi::new(&server_url, REQUEST_TIMEOUT)?;
         let catalog_store = LocalStore::open(folder.join("catalog"))
-            .map_err(|e| BaomingError::Storage { message: e.to_string() })?;
+            .map_err(|e| BaomingError::Storage { detail: e.to_string() })?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("baoming-client")
             .enable_all()
             .build()
             .map_err(|e| BaomingError::Storage {
-                message: format!("cannot start the client's threads: {e}"),
+                detail: format!("cannot start the client's threads: {e}"),
             })?;
         Ok(Arc::new(BaomingClient {
             folder,
@@ -245,7 +246,7 @@ impl BaomingClient {
                 Catalog::from_json_slice(&fresh.body).map_err(|e| BaomingError::Server {
                     status: 200,
                     code: "bad_catalog".into(),
-                    message: e.to_string(),
+                    detail: e.to_string(),
                 })?;
                 self.with_catalog_store(|s| s.save_catalog(&fresh).map_err(store))?;
                 Ok(true)
@@ -267,14 +268,14 @@ impl BaomingClient {
     /// Stops the live sync, ends the local session (the server session stays valid: use
     /// `log_out` for that) and releases the folder, so another client may open it. Every later
     /// call fails with `Closed`. Harmless to call twice.
-    pub fn close(&self) {
+    pub fn shutdown(&self) {
         self.end_session();
         self.catalog_store.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
 }
 
 pub(crate) fn store(e: baoming_core::client::StoreError) -> BaomingError {
-    BaomingError::Storage { message: e.to_string() }
+    BaomingError::Storage { detail: e.to_string() }
 }
 
 impl BaomingClient {
@@ -330,7 +331,7 @@ impl BaomingClient {
             return Err(BaomingError::Closed);
         }
         if account_id.is_empty() || account_id.contains(['/', '\\', '.']) {
-            return Err(BaomingError::InvalidInput { message: format!("not an account id: `{account_id}`") });
+            return Err(BaomingError::InvalidInput { detail: format!("not an account id: `{account_id}`") });
         }
         let dir = self.folder.join("accounts").join(&account_id);
         let sync = SyncClient::open(ClientConfig::new(dir, &self.server_url, &account_id), &token)?;
@@ -344,12 +345,12 @@ impl BaomingClient {
     pub(crate) fn catalog(&self) -> Result<Catalog, BaomingError> {
         let cached: CachedCatalog =
             self.with_catalog_store(|s| s.load_catalog().map_err(store))?.ok_or(BaomingError::NoCatalog)?;
-        Catalog::from_json_slice(&cached.body).map_err(|e| BaomingError::Storage { message: e.to_string() })
+        Catalog::from_json_slice(&cached.body).map_err(|e| BaomingError::Storage { detail: e.to_string() })
     }
 
     pub(crate) fn exam_session(&self, exam_id: &str) -> Result<ExamSession, BaomingError> {
         self.catalog()?.exam(exam_id).cloned().ok_or_else(|| BaomingError::InvalidInput {
-            message: format!("no exam `{exam_id}` in the catalog"),
+            detail: format!("no exam `{exam_id}` in the catalog"),
         })
     }
 }

@@ -9,10 +9,10 @@ use baoming_core::document::DocError;
 pub enum BaomingError {
     /// The server cannot be reached (no network, refused, timed out): keep working offline and
     /// retry later; edits and queued actions are kept.
-    #[error("the server cannot be reached: {message}")]
+    #[error("the server cannot be reached: {detail}")]
     Network {
         /// Details, in English, for logs.
-        message: String,
+        detail: String,
     },
     /// Wrong account or password.
     #[error("wrong account or password")]
@@ -25,44 +25,44 @@ pub enum BaomingError {
     #[error("the captcha answer was wrong")]
     CaptchaWrong,
     /// Too many attempts: wait before trying again.
-    #[error("too many attempts: {message}")]
+    #[error("too many attempts: {detail}")]
     TooManyRequests {
         /// The server's text.
-        message: String,
+        detail: String,
     },
     /// No session, or the server refused the session token: log in (or resume) again.
     #[error("sign in first")]
     SignInRequired,
     /// The registration's status locks this part of the draft (e.g. under review).
-    #[error("{path} cannot be changed now: {message}")]
+    #[error("{path} cannot be changed now: {detail}")]
     NotEditable {
         /// The draft path, e.g. `draft.center`.
         path: String,
         /// Why.
-        message: String,
+        detail: String,
     },
     /// A value, id or URL the app passed is not valid (unknown exam or center, bad server URL …).
-    #[error("invalid input: {message}")]
+    #[error("invalid input: {detail}")]
     InvalidInput {
         /// What is wrong.
-        message: String,
+        detail: String,
     },
     /// No catalog is cached yet: call `refresh_catalog` once online.
     #[error("no catalog is cached yet: refresh it once online")]
     NoCatalog,
     /// The photo cannot be used; `problems` are the checker's codes (e.g. `too_small`).
-    #[error("the photo cannot be used: {message}")]
+    #[error("the photo cannot be used: {detail}")]
     PhotoRejected {
         /// Stable problem codes.
         problems: Vec<String>,
         /// Explanation, in English.
-        message: String,
+        detail: String,
     },
     /// A lifecycle action cannot be queued (e.g. nothing chosen yet, or already queued).
-    #[error("the action cannot be queued: {message}")]
+    #[error("the action cannot be queued: {detail}")]
     ActionNotQueued {
         /// Why.
-        message: String,
+        detail: String,
     },
     /// The client was closed: open a new one.
     #[error("the client is closed")]
@@ -71,61 +71,63 @@ pub enum BaomingError {
     #[error("another sync is already running")]
     Busy,
     /// The server answered with an error: `code` is its machine-readable code.
-    #[error("the server answered {status} {code}: {message}")]
+    #[error("the server answered {status} {code}: {detail}")]
     Server {
         /// HTTP status (0 for a sync-level refusal).
         status: u16,
         /// Machine-readable code.
         code: String,
         /// Text.
-        message: String,
+        detail: String,
     },
     /// The device's storage failed (disk full, permissions, another client on the same
     /// folder).
-    #[error("local storage: {message}")]
+    #[error("local storage: {detail}")]
     Storage {
         /// Details.
-        message: String,
+        detail: String,
     },
     /// The ticket code does not verify (`code`: `ticket_format`, `ticket_signature`, …).
-    #[error("the ticket does not verify ({code}): {message}")]
+    #[error("the ticket does not verify ({code}): {detail}")]
     InvalidTicket {
         /// Stable code.
         code: String,
         /// Text.
-        message: String,
+        detail: String,
     },
 }
 
 impl From<ClientError> for BaomingError {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::Store(s) => BaomingError::Storage { message: s.to_string() },
+            ClientError::Store(s) => BaomingError::Storage { detail: s.to_string() },
             ClientError::Document(d) => d.into(),
             ClientError::InvalidUrl(_) | ClientError::UnknownRegistration(_) => {
-                BaomingError::InvalidInput { message: e.to_string() }
+                BaomingError::InvalidInput { detail: e.to_string() }
             }
             ClientError::Network(_) | ClientError::Timeout(_) => {
-                BaomingError::Network { message: e.to_string() }
+                BaomingError::Network { detail: e.to_string() }
             }
             ClientError::Unauthorized => BaomingError::SignInRequired,
             ClientError::Server { status, code, message } => match code.as_str() {
                 "bad_credentials" => BaomingError::WrongCredentials,
                 "captcha_required" => BaomingError::CaptchaRequired,
                 "captcha_wrong" => BaomingError::CaptchaWrong,
-                "too_many_requests" => BaomingError::TooManyRequests { message },
+                "too_many_requests" => BaomingError::TooManyRequests { detail: message },
                 _ if status == 401 => BaomingError::SignInRequired,
-                _ => BaomingError::Server { status, code, message },
+                _ => BaomingError::Server { status, code, detail: message },
             },
-            ClientError::Refused { code, message } => BaomingError::Server { status: 0, code, message },
+            ClientError::Refused { code, message } => {
+                BaomingError::Server { status: 0, code, detail: message }
+            }
             ClientError::Protocol(m) => {
-                BaomingError::Server { status: 0, code: "protocol".into(), message: m }
+                BaomingError::Server { status: 0, code: "protocol".into(), detail: m }
             }
             ClientError::PhotoRejected { code, message, .. } => {
-                BaomingError::PhotoRejected { problems: vec![code], message }
+                BaomingError::PhotoRejected { problems: vec![code], detail: message }
             }
             ClientError::DocumentUnavailable(_) => {
-                BaomingError::Server { status: 404, code: "doc_unavailable".into(), message: e.to_string() }
+                BaomingError::Server { status: 404, code: "doc_unavailable".into(), detail: e.to_string() }
             }
             ClientError::Busy => BaomingError::Busy,
         }
@@ -136,13 +138,13 @@ impl From<DocError> for BaomingError {
     fn from(e: DocError) -> Self {
         match e {
             DocError::Locked { ref path, .. } => {
-                BaomingError::NotEditable { path: path.clone(), message: e.to_string() }
+                BaomingError::NotEditable { path: path.clone(), detail: e.to_string() }
             }
             DocError::InvalidValue { .. } | DocError::UnknownCenter(_) | DocError::BadDocumentId => {
-                BaomingError::InvalidInput { message: e.to_string() }
+                BaomingError::InvalidInput { detail: e.to_string() }
             }
             DocError::Corrupt(_) | DocError::NotARegistration => {
-                BaomingError::Storage { message: e.to_string() }
+                BaomingError::Storage { detail: e.to_string() }
             }
         }
     }
@@ -151,11 +153,11 @@ impl From<DocError> for BaomingError {
 impl From<QueueError> for BaomingError {
     fn from(e: QueueError) -> Self {
         match e {
-            QueueError::UnknownRegistration(_) => BaomingError::InvalidInput { message: e.to_string() },
+            QueueError::UnknownRegistration(_) => BaomingError::InvalidInput { detail: e.to_string() },
             QueueError::NothingToSubmit { .. } | QueueError::AlreadyQueued { .. } => {
-                BaomingError::ActionNotQueued { message: e.to_string() }
+                BaomingError::ActionNotQueued { detail: e.to_string() }
             }
-            other => BaomingError::Storage { message: other.to_string() },
+            other => BaomingError::Storage { detail: other.to_string() },
         }
     }
 }

@@ -76,7 +76,7 @@ impl BaomingClient {
     /// face-aware crop, resize, re-encode. `PhotoRejected` when the picture cannot become one.
     pub fn prepare_photo(&self, exam_id: String, picture: Vec<u8>) -> Result<PreparedPhoto, BaomingError> {
         let prepared = prepare(&picture, &self.photo_rules(&exam_id)?).map_err(|e| {
-            BaomingError::PhotoRejected { problems: vec![e.code().to_owned()], message: e.message_en() }
+            BaomingError::PhotoRejected { problems: vec![e.code().to_owned()], detail: e.message_en() }
         })?;
         Ok(PreparedPhoto {
             width: prepared.report.width.unwrap_or_default(),
@@ -94,7 +94,7 @@ impl BaomingClient {
         let (Some(width), Some(height), true) = (report.width, report.height, report.passed()) else {
             let problems = report.problems.iter().map(|p| p.code().to_owned()).collect();
             let message = report.problems.iter().map(|p| p.message_en()).collect::<Vec<_>>().join("; ");
-            return Err(BaomingError::PhotoRejected { problems, message });
+            return Err(BaomingError::PhotoRejected { problems, detail: message });
         };
         self.with_sync(|s| Ok(s.attach_photo(&exam_id, &jpeg, width, height)?.sha256))
     }

@@ -42,7 +42,7 @@ pub struct TicketInfo {
 #[uniffi::export]
 pub fn verify_ticket(code: String, exam_public_key: Vec<u8>) -> Result<TicketInfo, BaomingError> {
     let t = core_verify(&code, &exam_public_key)
-        .map_err(|e| BaomingError::InvalidTicket { code: e.code().to_owned(), message: e.to_string() })?;
+        .map_err(|e| BaomingError::InvalidTicket { code: e.code().to_owned(), detail: e.to_string() })?;
     Ok(TicketInfo {
         exam: t.exam,
         ticket_number: t.ticket_number,

@@ -72,7 +72,7 @@ def test_the_candidate_journey(server, tmp_path):
     with pytest.raises(baoming.BaomingError.WrongCredentials):
         a.log_in("journey@example.com", "not the password", None, None)
     session = a.log_in("journey@example.com", PASSWORD, None, None)
-    a.close()
+    a.shutdown()
 
     # A second device of the same candidate syncs the empty registration now.
     b = baoming.BaomingClient.open(device_b, server.url)
@@ -80,7 +80,7 @@ def test_the_candidate_journey(server, tmp_path):
     b.refresh_catalog()
     b.open_registration(EXAM)
     b.sync_now(60_000)
-    b.close()
+    b.shutdown()
 
     # Offline: the same folder with a server that cannot be reached. The token comes back
     # from where the app keeps it (the keychain / keystore).
@@ -124,7 +124,7 @@ def test_the_candidate_journey(server, tmp_path):
         a.sync_now(20_000)
     draft = a.draft(EXAM)
     assert draft.center == "bj-chaoyang" and draft.subjects == ["15"] and draft.declared
-    a.close()
+    a.shutdown()
 
     # Back online: the photo is uploaded, the draft synced, the submission sent.
     a = baoming.BaomingClient.open(device_a, server.url)
@@ -147,7 +147,7 @@ def test_the_candidate_journey(server, tmp_path):
     # The submission locks the center on this device too.
     with pytest.raises(baoming.BaomingError.NotEditable):
         a.choose_center(EXAM, "bj-haidian")
-    a.close()
+    a.shutdown()
 
     # Device B still believes the draft is editable: the subject it adds is refused by the
     # server (subjects are locked once submitted), the draft returns to the server's state and
@@ -168,7 +168,7 @@ def test_the_candidate_journey(server, tmp_path):
     assert b_recorder.seen(lambda e: e.is_edits_rejected())
     b.dismiss_rejected_edits(EXAM)
     assert b.rejected_edits(EXAM) == []
-    b.close()
+    b.shutdown()
 
 
 def test_account_errors_and_password_change(server, tmp_path):
@@ -191,7 +191,7 @@ def test_account_errors_and_password_change(server, tmp_path):
     c.resume_session("someone-else", "0" * 64)
     with pytest.raises(baoming.BaomingError.SignInRequired):
         c.status(EXAM)
-    c.close()
+    c.shutdown()
 
 
 def test_the_server_unreachable_is_a_typed_network_error(tmp_path):
@@ -202,7 +202,7 @@ def test_the_server_unreachable_is_a_typed_network_error(tmp_path):
         c.refresh_catalog()
     with pytest.raises(baoming.BaomingError.InvalidInput):
         baoming.BaomingClient.open(str(tmp_path / "other"), "ftp://example.invalid")
-    c.close()
+    c.shutdown()
 
 
 def test_a_ticket_that_is_not_one_does_not_verify():
