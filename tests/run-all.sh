@@ -36,3 +36,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --all-features --locked --no-fail-fast
 fi
+
+step "bindings: generate Kotlin/Swift/Python and run the host suites"
+bash bindings/run-tests.sh

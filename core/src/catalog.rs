@@ -296,6 +296,16 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// Parses and validates a catalog in the JSON form the server publishes (`GET /api/catalog`,
+    /// the TOML's shape), e.g. a device's cached copy. (Feature `client`.)
+    #[cfg(feature = "client")]
+    pub fn from_json_slice(json: &[u8]) -> Result<Catalog, CatalogError> {
+        let mut catalog: Catalog =
+            serde_json::from_slice(json).map_err(|e| CatalogError::Syntax(format!("JSON: {e}")))?;
+        catalog.prepare()?;
+        Ok(catalog)
+    }
+
     /// The demo catalog shipped with the project.
     pub fn demo() -> Catalog {
         // The demo catalog is part of the build and covered by tests.
@@ -489,6 +499,16 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn the_published_json_form_loads_back_into_the_same_catalog() {
+        let demo = Catalog::demo();
+        let json = serde_json::to_vec(&demo).expect("json");
+        let back = Catalog::from_json_slice(&json).expect("loads");
+        assert_eq!(serde_json::to_value(&back).expect("json"), serde_json::to_value(&demo).expect("json"));
+        assert!(matches!(Catalog::from_json_slice(b"{}"), Err(CatalogError::Syntax(_))));
+    }
 
     #[test]
     fn demo_catalog_is_valid_and_realistic() {

@@ -30,13 +30,92 @@ fn network(e: ureq::Error) -> ClientError {
     }
 }
 
-/// A response's status and body (bounded).
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
+/// A response's status and body (bounded), with the headers the account calls read.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+    /// The `ETag` header.
+    pub(crate) etag: Option<String>,
+    /// The `X-Captcha-Id` header.
+    pub(crate) captcha_id: Option<String>,
+}
+
+/// One request of the account calls: any method, optional headers, a JSON body or none.
+pub(crate) struct Request<'a> {
+    agent: &'a ureq::Agent,
+    method: &'a str,
+    url: &'a str,
+    headers: Vec<(String, String)>,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(agent: &'a ureq::Agent, method: &'a str, url: &'a str) -> Request<'a> {
+        Request { agent, method, url, headers: Vec::new() }
+    }
+
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Request<'a> {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub(crate) fn json(self, body: &serde_json::Value) -> Result<Answer, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.run(Some(bytes))
+    }
+
+    pub(crate) fn empty(self) -> Result<Answer, ClientError> {
+        self.run(None)
+    }
+
+    fn run(self, body: Option<Vec<u8>>) -> Result<Answer, ClientError> {
+        macro_rules! with_headers {
+            ($req:expr) => {{
+                let mut req = $req;
+                for (k, v) in &self.headers {
+                    req = req.header(k.as_str(), v.as_str());
+                }
+                req
+            }};
+        }
+        let resp = match (self.method, body) {
+            ("GET", _) => with_headers!(self.agent.get(self.url)).call(),
+            ("DELETE", _) => with_headers!(self.agent.delete(self.url)).call(),
+            (method, body) => {
+                let req = match method {
+                    "PUT" => self.agent.put(self.url),
+                    _ => self.agent.post(self.url),
+                };
+                let req = with_headers!(req);
+                match body {
+                    Some(b) => req.content_type("application/json").send(&b[..]),
+                    None => req.send_empty(),
+                }
+            }
+        };
+        read(resp.map_err(network)?)
+    }
+}
+
+fn read(mut resp: ureq::http::Response<ureq::Body>) -> Result<Answer, ClientError> {
+    let status = resp.status().as_u16();
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (etag, captcha_id) = (header("etag"), header("x-captcha-id"));
+    let body =
+        resp.body_mut().with_config().limit(MAX_FRAME_BYTES as u64 + 1).read_to_vec().map_err(network)?;
+    Ok(Answer { status, body, etag, captcha_id })
 }
 
 impl Answer {
+    /// The error this (unexpected) answer stands for: 401 without a known code is
+    /// [`ClientError::Unauthorized`], anything else [`ClientError::Server`].
+    pub(crate) fn into_error(self) -> ClientError {
+        let (code, _) = self.error_fields();
+        if self.status == 401 && (code.is_empty() || code == "unauthorized") {
+            return ClientError::Unauthorized;
+        }
+        self.server_error()
+    }
+
     /// `(code, message)` of a JSON error body, or the status text.
     fn error_fields(&self) -> (String, String) {
         let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
@@ -55,11 +134,7 @@ impl Answer {
 }
 
 fn send(req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &[u8]) -> Result<Answer, ClientError> {
-    let mut resp = req.send(body).map_err(network)?;
-    let status = resp.status().as_u16();
-    let body =
-        resp.body_mut().with_config().limit(MAX_FRAME_BYTES as u64 + 1).read_to_vec().map_err(network)?;
-    Ok(Answer { status, body })
+    read(req.send(body).map_err(network)?)
 }
 
 /// Uploads one photo. `Ok` means the server has it.
@@ -227,7 +302,7 @@ mod tests {
     use crate::lifecycle::Status;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer { status, body: body.as_bytes().to_vec() }
+        Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
     }
 
     #[test]

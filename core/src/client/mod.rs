@@ -46,6 +46,7 @@
 //! Edits are synchronous (they write files); everything that talks to the network is `async`
 //! and needs a tokio runtime (the HTTP calls run on its blocking pool).
 
+pub mod account;
 mod backoff;
 mod events;
 mod http;
@@ -58,6 +59,7 @@ mod ws;
 use automerge::ActorId;
 
 use crate::document::{DocError, DocumentId, RegistrationDoc};
+pub use account::{AccountApi, Captcha, CaptchaAnswer, CatalogFetch, CenterSeats, Session, SubjectSeats};
 pub use backoff::Backoff;
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{

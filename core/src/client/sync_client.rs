@@ -204,7 +204,7 @@ impl Inner {
 }
 
 /// Splits a base URL into the HTTP base and the WebSocket sync URL.
-fn urls(server_url: &str) -> Result<(String, String), ClientError> {
+pub(crate) fn urls(server_url: &str) -> Result<(String, String), ClientError> {
     let base = server_url.trim().trim_end_matches('/');
     let (ws_scheme, rest) = if let Some(rest) = base.strip_prefix("http://") {
         ("ws", rest)

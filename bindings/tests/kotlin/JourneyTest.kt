@@ -1,0 +1,258 @@
+// The candidate's journey through the generated Kotlin bindings on the JVM (JNA), against the
+// real server: register and log in, cache the catalog, edit the draft offline with validation
+// issues, prepare a photo, sync, submit, status and seats; and the error paths: wrong
+// password, a refused edit from a second device, the server unreachable.
+//
+// A plain `main`: each check throws, the process exits non-zero on the first failure and
+// prints "N passed, 0 failed" at the end. Run by bindings/run-tests.sh, which sets
+// BINDINGS_SERVER_BIN and BINDINGS_REPO.
+package org.baoming.client.test
+
+import java.io.File
+import java.net.HttpURLConnection
+import java.net.URI
+import java.nio.file.Files
+import java.time.Instant
+import java.time.temporal.ChronoUnit
+import java.util.Collections
+import kotlin.system.exitProcess
+import org.baoming.client.BaomingClient
+import org.baoming.client.BaomingException
+import org.baoming.client.Event
+import org.baoming.client.Listener
+
+const val EXAM = "ncre-2027-03"
+const val PASSWORD = "correct horse battery 1"
+const val OPERATOR_PASSWORD = "bindings-admin-pass-1"
+const val UNREACHABLE = "http://127.0.0.1:9"
+val repo = File(System.getenv("BINDINGS_REPO") ?: ".")
+
+fun check(condition: Boolean, what: () -> String) {
+    if (!condition) throw AssertionError(what())
+}
+
+inline fun <reified E : Throwable> expectThrows(what: String, block: () -> Unit): E {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is E) return e
+        throw AssertionError("$what: expected ${E::class.simpleName}, got $e", e)
+    }
+    throw AssertionError("$what: expected ${E::class.simpleName}, nothing was thrown")
+}
+
+/** `baoming-server serve` on a free port with a fresh data folder. */
+class Server {
+    private val dir: File = Files.createTempDirectory("baoming-kotlin-").toFile()
+    private val process: Process
+    val url: String
+
+    init {
+        val pb = ProcessBuilder(
+            System.getenv("BINDINGS_SERVER_BIN") ?: "target/debug/baoming-server",
+            "--data-dir", dir.path, "serve", "--listen", "127.0.0.1:0",
+        )
+        val env = pb.environment()
+        // Every BAOMING_* variable is server configuration: start from none of the caller's.
+        env.keys.filter { it.startsWith("BAOMING_") }.forEach { env.remove(it) }
+        env["BAOMING_ARGON2__MEMORY_KIB"] = "256"
+        env["BAOMING_ARGON2__ALLOW_WEAK_FOR_TESTS"] = "true"
+        env["BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE"] = "1000000"
+        env["BAOMING_LOG"] = "warn"
+        env["BAOMING_DEMO_OPERATOR_PASSWORD"] = OPERATOR_PASSWORD
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD)
+        process = pb.start()
+        val reader = process.inputStream.bufferedReader()
+        var found: String? = null
+        for (i in 0 until 20) {
+            val line = reader.readLine() ?: break
+            val m = Regex("listening on (http://\\S+)").find(line)
+            if (m != null) {
+                found = m.groupValues[1]
+                break
+            }
+        }
+        url = found ?: throw IllegalStateException("the server did not start")
+        // Keep draining stdout so the server never blocks on a full pipe.
+        Thread { reader.forEachLine { } }.apply { isDaemon = true }.start()
+    }
+
+    fun http(method: String, path: String, body: String?, token: String? = null): Pair<Int, String> {
+        val c = URI(url + path).toURL().openConnection() as HttpURLConnection
+        c.requestMethod = method
+        if (token != null) c.setRequestProperty("authorization", "Bearer $token")
+        if (body != null) {
+            c.doOutput = true
+            c.setRequestProperty("content-type", if (body.startsWith("{")) "application/json" else "text/plain")
+            c.outputStream.use { it.write(body.toByteArray()) }
+        }
+        val status = c.responseCode
+        val text = (if (status < 400) c.inputStream else c.errorStream)?.bufferedReader()?.readText() ?: ""
+        return status to text
+    }
+
+    /** Imports the demo catalog with registration open from a day ago for thirty days. */
+    fun importOpenCatalog() {
+        val (s, body) = http("POST", "/api/operator/sessions", """{"username":"admin","password":"$OPERATOR_PASSWORD"}""")
+        check(s == 200) { "operator login: $s $body" }
+        val admin = Regex("\"token\"\\s*:\\s*\"([^\"]+)\"").find(body)!!.groupValues[1]
+        val now = Instant.now().truncatedTo(ChronoUnit.SECONDS)
+        fun at(secs: Long) = now.plusSeconds(secs).toString()
+        val toml = File(repo, "core/catalog/demo.toml").readLines().joinToString("\n") { line ->
+            val t = line.trimStart()
+            when {
+                t.startsWith("registration = {") -> "registration = { opens = \"${at(-86400)}\", closes = \"${at(30L * 86400)}\" }"
+                t.startsWith("printing = {") -> "printing = { opens = \"${at(40L * 86400)}\", closes = \"${at(48L * 86400)}\" }"
+                t.startsWith("window = {") -> "window = { opens = \"${at(-3600)}\", closes = \"${at(2L * 86400)}\" }"
+                else -> line
+            }
+        } + "\n"
+        val (status, answer) = http("PUT", "/api/operator/catalog", toml, admin)
+        check(status == 200) { "catalog import: $status $answer" }
+    }
+
+    fun stop() {
+        process.destroy()
+        process.waitFor()
+        dir.deleteRecursively()
+    }
+}
+
+/** Collects the client's events (delivered on its own threads). */
+class Recorder : Listener {
+    val events: MutableList<Event> = Collections.synchronizedList(mutableListOf())
+    override fun onEvent(event: Event) {
+        events.add(event)
+    }
+    fun seen(p: (Event) -> Boolean) = synchronized(events) { events.any(p) }
+}
+
+fun residentId(body17: String): String {
+    val weights = intArrayOf(7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    val sum = body17.mapIndexed { i, c -> (c - '0') * weights[i] }.sum()
+    return body17 + "10X98765432"[sum % 11]
+}
+
+fun tempFolder(name: String): String = Files.createTempDirectory("baoming-device-$name-").toString()
+
+fun theCandidateJourney(server: Server) {
+    val deviceA = tempFolder("a")
+    val deviceB = tempFolder("b")
+    val login = "kotlin@example.com"
+
+    var a = BaomingClient.open(deviceA, server.url)
+    expectThrows<BaomingException.NoCatalog>("exams before any catalog") { a.exams() }
+    val session = a.register(login, PASSWORD)
+    check(session.accountId.isNotEmpty() && a.accountId() == session.accountId) { "registered: $session" }
+    check(a.refreshCatalog()) { "a first catalog is stored" }
+    check(!a.refreshCatalog()) { "the cached catalog is current (ETag)" }
+    a.logOut()
+    expectThrows<BaomingException.WrongCredentials>("wrong password") { a.logIn(login, "not the password", null, null) }
+    val again = a.logIn(login, PASSWORD, null, null)
+    a.close()
+
+    // A second device of the same candidate syncs the empty registration now.
+    var b = BaomingClient.open(deviceB, server.url)
+    b.logIn(login, PASSWORD, null, null)
+    b.refreshCatalog()
+    b.openRegistration(EXAM)
+    b.syncNow(60_000u)
+    b.close()
+
+    // Offline: the same folder, a server that cannot be reached; the token comes from where
+    // the app keeps it (the Android keystore).
+    a = BaomingClient.open(deviceA, UNREACHABLE)
+    a.resumeSession(again.accountId, again.token)
+    val exam = a.exam(EXAM)
+    val fee = exam.centers.first { it.id == "bj-chaoyang" }.subjects.first { it.code == "15" }.feeFen
+    a.openRegistration(EXAM)
+    val first = a.validate(EXAM).map { it.code }.toSet()
+    check(first.containsAll(listOf("agreement_missing", "field_required", "center_missing", "photo_missing"))) { "$first" }
+    a.acceptAgreement(EXAM)
+    for ((k, v) in listOf(
+        "name" to "李四", "gender" to "female", "birth_date" to "1990-01-01",
+        "id_document" to "resident_id:" + residentId("11010519900101042"), "ethnicity" to "han",
+        "mobile" to "13800138000", "education" to "bachelor", "occupation" to "student",
+    )) a.setField(EXAM, k, v)
+    check(a.chooseCenter(EXAM, "bj-chaoyang").isEmpty()) { "nothing dropped" }
+    a.addSubject(EXAM, "15")
+    a.declare(EXAM)
+    check(a.validate(EXAM).map { it.code } == listOf("photo_missing")) { "${a.validate(EXAM)}" }
+    val prepared = a.preparePhoto(EXAM, File(repo, "core/assets/samples/photo.jpg").readBytes())
+    val verdict = a.checkPhoto(EXAM, prepared.jpeg)
+    check(verdict.passed && verdict.problems.isEmpty()) { "$verdict" }
+    val bad = expectThrows<BaomingException.PhotoRejected>("a file that is no photo") {
+        a.attachPhoto(EXAM, "not a jpeg".toByteArray())
+    }
+    check(bad.problems.isNotEmpty()) { "problems listed" }
+    val sha = a.attachPhoto(EXAM, prepared.jpeg)
+    check(a.validate(EXAM).isEmpty()) { "${a.validate(EXAM)}" }
+    check(a.submit(EXAM).action == "submit") { "queued" }
+    expectThrows<BaomingException.Network>("sync with the server down") { a.syncNow(20_000u) }
+    check(a.queuedActions().map { it.action } == listOf("submit")) { "still queued" }
+    a.close()
+
+    // Online again: photo uploaded, draft synced, submission sent.
+    a = BaomingClient.open(deviceA, server.url)
+    val recorder = Recorder()
+    a.setListener(recorder)
+    a.resumeSession(again.accountId, again.token)
+    a.openRegistration(EXAM)
+    val summary = a.syncNow(60_000u)
+    check(summary.actionsFinished.map { it.action to it.done } == listOf("submit" to true)) { "$summary" }
+    val status = a.status(EXAM)
+    check(status.status == "submitted" && status.center == "bj-chaoyang" && status.amountFen == fee) { "$status" }
+    check(recorder.seen { it is Event.PhotoUploaded && it.sha256 == sha }) { "photo uploaded event" }
+    check(recorder.seen { it is Event.StatusChanged && it.status == "submitted" }) { "status event" }
+    val seats = a.seats(EXAM).first { it.center == "bj-chaoyang" }
+    check(seats.free == seats.capacity - 1u) { "$seats" }
+    expectThrows<BaomingException.NotEditable>("center locked after submit") { a.chooseCenter(EXAM, "bj-haidian") }
+    a.close()
+
+    // Device B adds a subject it still believes editable: refused (subjects are locked once
+    // submitted), listed, reverted.
+    b = BaomingClient.open(deviceB, server.url)
+    b.logIn(login, PASSWORD, null, null)
+    b.openRegistration(EXAM)
+    b.addSubject(EXAM, "65")
+    b.syncNow(60_000u)
+    val rejected = b.rejectedEdits(EXAM)
+    check(rejected.map { it.path } == listOf("draft.subjects")) { "$rejected" }
+    check(b.draft(EXAM).subjects == listOf("15")) { "reverted to the server's state" }
+    b.close()
+}
+
+fun theServerUnreachable() {
+    val c = BaomingClient.open(tempFolder("down"), UNREACHABLE)
+    expectThrows<BaomingException.Network>("register offline") { c.register("nobody@example.com", PASSWORD) }
+    expectThrows<BaomingException.Network>("catalog offline") { c.refreshCatalog() }
+    expectThrows<BaomingException.InvalidInput>("bad URL") { BaomingClient.open(tempFolder("bad"), "ftp://x") }
+    c.close()
+}
+
+fun main() {
+    val server = Server()
+    var passed = 0
+    var failed = 0
+    try {
+        server.importOpenCatalog()
+        for ((name, test) in listOf<Pair<String, () -> Unit>>(
+            "the candidate journey" to { theCandidateJourney(server) },
+            "the server unreachable is a typed network error" to { theServerUnreachable() },
+        )) {
+            try {
+                test()
+                println("ok   $name")
+                passed++
+            } catch (e: Throwable) {
+                println("FAIL $name: $e")
+                e.printStackTrace()
+                failed++
+            }
+        }
+    } finally {
+        server.stop()
+    }
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}
