@@ -68,11 +68,16 @@ pub enum Tree {
     /// Cancelled centers and sessions: exam ‖ 0 ‖ center (exam ‖ 0 for the whole session) →
     /// the cancellation (reason, progress).
     Cancellations,
+    /// Payment orders: out_trade_no → the order (registration, amount, expiry, state).
+    Orders,
+    /// Index: out_trade_no → empty, for every order the payment reconciler still has to look
+    /// at (open, or paid and due for a refund).
+    OrdersPending,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 24] = [
+    pub const ALL: [Tree; 26] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -97,6 +102,8 @@ impl Tree {
         Tree::Idempotency,
         Tree::Notices,
         Tree::Cancellations,
+        Tree::Orders,
+        Tree::OrdersPending,
     ];
 
     /// The stable on-disk name.
@@ -126,6 +133,8 @@ impl Tree {
             Tree::Idempotency => "idempotency",
             Tree::Notices => "notices",
             Tree::Cancellations => "cancellations",
+            Tree::Orders => "orders",
+            Tree::OrdersPending => "orders_pending",
         }
     }
 
