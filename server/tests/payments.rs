@@ -262,10 +262,13 @@ impl Candidate {
     }
 }
 
-/// Opens the payment page like a browser and presses "pay" (the page's form, POSTed).
+/// Opens the payment page like a browser and presses "pay" (the page's form, POSTed); the
+/// page's status when it does not open.
 fn pay_on_page(url: &str) -> u16 {
     let mut r = agent().get(url).call().expect("page");
-    assert_eq!(r.status().as_u16(), 200);
+    if r.status().as_u16() != 200 {
+        return r.status().as_u16();
+    }
     let html = r.body_mut().read_to_string().expect("html");
     assert!(html.contains(r#"<form method="post" action="/cashier">"#), "no form in {html}");
     let field = "name=\"trade_no\" value=\"";
@@ -494,4 +497,158 @@ async fn the_embedded_sandbox_takes_a_payment_through_to_on_site_confirmation() 
     let r = http(addr, "POST", &path, Some(&admin), Some(&body)).expect("confirm");
     assert_eq!(r.status, 200, "{:?}", r.json());
     assert_eq!(a.status()["status"], "confirmed");
+}
+
+/// DESIGN §2.9 with the platform unreachable at the deadline: the sweeper cannot close the
+/// trades, so the holds expire and the seats go back; payments made just before then are found
+/// by the reconciler once the platform is back. Each keeps its seat when one is free (taken
+/// again atomically), else is refunded through the platform and the candidate is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_after_expiry_keeps_a_free_seat_or_is_refunded() {
+    let sandbox = PaySandbox::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(dir.path(), Some(&sandbox), Some(4));
+    let addr = server.addr;
+    // Four candidates take the four seats of subject 15 and open their orders.
+    let mut late = Vec::new();
+    for n in 0..4 {
+        let c = Candidate::submitted(addr, 10 + n, SMALL, &["15"]).await;
+        let (no, url, _) = c.open_order(&format!("late-{n}"));
+        late.push((c, no, url));
+    }
+    // They pay; the platform's notifications are lost, then the platform goes down.
+    sandbox.set_faults(json!({ "lost": true }));
+    for (_, _, url) in &late {
+        assert_eq!(pay_on_page(url), 200);
+    }
+    sandbox.set_faults(json!({ "down": true }));
+    wait_for("the holds to expire", Duration::from_secs(15), || {
+        late.iter().all(|(c, _, _)| c.status()["status"] == "expired")
+    });
+    assert_eq!(invariant(&seats(addr, SMALL)), (0, 0), "expired holds gave their seats back");
+    // Two newcomers take two of the freed seats.
+    let b1 = Candidate::submitted(addr, 20, SMALL, &["15"]).await;
+    let b2 = Candidate::submitted(addr, 21, SMALL, &["15"]).await;
+    assert_eq!(invariant(&seats(addr, SMALL)), (2, 0));
+    // The platform is back: the reconciler finds the four payments.
+    sandbox.set_faults(json!({ "down": false, "lost": false }));
+    wait_for("the late payments to settle", Duration::from_secs(20), || {
+        late.iter().all(|(c, _, _)| {
+            let v = c.status();
+            v["status"] == "paid" || (v["status"] == "expired" && has_refund(c))
+        })
+    });
+    let mut paid = 0;
+    let mut refunded = 0;
+    for (c, _, _) in &late {
+        c.client.sync_batch(SYNC).await.expect("sync");
+        let s = c.client.server(EXAM).expect("server");
+        match s.status {
+            Status::Paid => {
+                paid += 1;
+                assert_eq!(s.seats, vec!["15".to_owned()]);
+            }
+            Status::Expired => {
+                refunded += 1;
+                assert_eq!(s.refunded_fen, Some(8_000), "{s:?}");
+                assert!(s.reason.as_deref().is_some_and(|r| r.contains("refunded")), "{s:?}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((paid, refunded), (2, 2), "two seats were free");
+    assert_eq!(invariant(&seats(addr, SMALL)), (2, 2));
+    assert_eq!(
+        (b1.status()["status"].clone(), b2.status()["status"].clone()),
+        (json!("submitted"), json!("submitted"))
+    );
+}
+
+/// Whether the candidate's document shows a refund.
+fn has_refund(c: &Candidate) -> bool {
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| rt.block_on(c.client.sync_batch(SYNC))).expect("sync");
+    c.client.server(EXAM).expect("server").refunded_fen.is_some()
+}
+
+/// Paying races the hold's expiry: many registrations in parallel against one server, each
+/// paid at a random moment around its deadline (some before, some after, some exactly while
+/// the sweeper closes the trade), with "refresh" pressed meanwhile. Every order ends paid with
+/// its seat, or closed (or refunded) without money kept; the platform agrees; the seat
+/// invariant holds. `PAY_RACE_N` sets how many (default 40).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paying_races_the_deadline_and_no_order_is_orphaned() {
+    let n: u32 = std::env::var("PAY_RACE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let started = Instant::now();
+    let sandbox = PaySandbox::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = 3;
+    let server = start_server(dir.path(), Some(&sandbox), Some(window));
+    let addr = server.addr;
+    let mut racers = Vec::new();
+    let mut threads = Vec::new();
+    for i in 0..n {
+        let c = Arc::new(Candidate::submitted(addr, 100 + i, ONSITE, &["15"]).await);
+        let r = c.pay(&format!("race-{i}"));
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let v = r.json();
+        let deadline = v["deadline_ms"].as_i64().expect("deadline");
+        let url = v["payment"]["url"].as_str().expect("url").to_owned();
+        racers.push(Arc::clone(&c));
+        // It pays at a pseudo-random moment from 1.5 s before to 0.5 s after its deadline.
+        let offset = (i64::from(i) * 7919) % 2000 - 1500;
+        threads.push(std::thread::spawn(move || {
+            let now = i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_millis(),
+            )
+            .expect("ms");
+            let wait = deadline + offset - now;
+            if wait > 0 {
+                std::thread::sleep(Duration::from_millis(wait.unsigned_abs()));
+            }
+            let paid = pay_on_page(&url) == 200;
+            if i % 3 == 0 {
+                let _ = c.refresh();
+            }
+            paid
+        }));
+    }
+    let paid_at_platform: Vec<bool> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
+    // Everything settles: nothing awaits payment any more.
+    wait_for("every order to settle", Duration::from_secs(30), || {
+        racers.iter().all(|c| c.status()["status"] != "awaiting_payment")
+    });
+    let (mut paid, mut closed, mut refunded) = (0, 0, 0);
+    for (c, at_platform) in racers.iter().zip(&paid_at_platform) {
+        let r = c.refresh();
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let v = r.json();
+        let platform = v["payment"]["platform_status"].clone();
+        match (v["status"].as_str(), v["payment"]["state"].as_str()) {
+            (Some("paid"), Some("paid")) => {
+                assert!(*at_platform, "paid without paying: {v}");
+                assert_eq!(platform, json!("TRADE_SUCCESS"), "{v}");
+                paid += 1;
+            }
+            (Some("expired"), Some("closed")) => {
+                assert!(!*at_platform, "money kept without a seat: {v}");
+                assert!(platform.is_null() || platform == json!("TRADE_CLOSED"), "{v}");
+                closed += 1;
+            }
+            (Some("expired"), Some("refunded")) => {
+                assert_eq!(v["payment"]["refunded_fen"], 8_000, "{v}");
+                refunded += 1;
+            }
+            other => panic!("orphaned: {other:?} {v}"),
+        }
+    }
+    let (held, paid_seats) = invariant(&seats(addr, ONSITE));
+    assert_eq!((held, paid_seats), (0, paid), "paid seats are exactly the paid orders");
+    eprintln!(
+        "pay-vs-expire race: {n} orders → {paid} paid, {closed} closed, {refunded} refunded in {:?}",
+        started.elapsed()
+    );
 }

@@ -386,8 +386,10 @@ pub async fn refresh(app: &App, account: &str, exam_id: &str) -> Result<serde_js
     })?;
     let gw = gateway(app)?;
     let q = no.clone();
+    let mut platform_status = None;
     match call(&gw, move |g| g.query(&q)).await {
         Ok(trade) => {
+            platform_status = Some(trade.status.as_str());
             let observed = Observed {
                 status: trade.status,
                 trade_no: trade.trade_no,
@@ -404,7 +406,11 @@ pub async fn refresh(app: &App, account: &str, exam_id: &str) -> Result<serde_js
         Err(e) if e.is_transient() => return Err(platform_down(&e)),
         Err(e) => return Err(ApiError::Internal(format!("payment query: {e}"))),
     }
-    answer(app, &id, exam_id)
+    let mut v = answer(app, &id, exam_id)?;
+    if v["payment"].is_object() {
+        v["payment"]["platform_status"] = json!(platform_status);
+    }
+    Ok(v)
 }
 
 /// `POST /api/payments/notify`: verifies the platform's notification and applies it. Answers
