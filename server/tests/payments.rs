@@ -450,6 +450,22 @@ async fn lost_notifications_are_reconciled_without_the_button() {
     let r = a.refresh();
     assert_eq!((r.status, r.json()["code"].clone()), (503, json!("payment_platform_unavailable")));
     assert_eq!(a.status()["status"], "paid");
+    sandbox.set_faults(json!({ "down": false }));
+
+    // The administrator cancels the center: the paid registration is flagged, and the
+    // reconciler refunds it through the platform and clears the flag.
+    let admin = support::operator_login(server.addr, "admin", OPERATOR_PASSWORD);
+    let body = serde_json::to_vec(&json!({ "reason": "考点停用" })).expect("json");
+    let path = format!("/api/admin/exams/{EXAM}/centers/{SMALL}/cancel");
+    let r =
+        http_with(server.addr, "POST", &path, Some(&admin), Some("cancel-1"), Some(&body)).expect("cancel");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    wait_for("the cancellation", Duration::from_secs(10), || a.status()["status"] == "cancelled");
+    wait_for("the refund", Duration::from_secs(10), || a.status()["refund_due"] == false);
+    a.client.sync_batch(SYNC).await.expect("sync");
+    let s = a.client.server(EXAM).expect("server");
+    assert_eq!((s.status, s.refunded_fen), (Status::Cancelled, Some(19_800)), "{s:?}");
+    assert_eq!(invariant(&seats(server.addr, SMALL)), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
