@@ -591,50 +591,78 @@ fn has_refund(c: &Candidate) -> bool {
 /// paid at a random moment around its deadline (some before, some after, some exactly while
 /// the sweeper closes the trade), with "refresh" pressed meanwhile. Every order ends paid with
 /// its seat, or closed (or refunded) without money kept; the platform agrees; the seat
-/// invariant holds. `PAY_RACE_N` sets how many (default 40).
+/// invariant holds. `PAY_RACE_N` sets how many (default 1 000: about 130 s on two busy cores;
+/// the registrations are prepared in four lanes, which is most of the time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paying_races_the_deadline_and_no_order_is_orphaned() {
-    let n: u32 = std::env::var("PAY_RACE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let n: u32 = std::env::var("PAY_RACE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let started = Instant::now();
     let sandbox = PaySandbox::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let window = 3;
     let server = start_server(dir.path(), Some(&sandbox), Some(window));
     let addr = server.addr;
+    // Room for every racer at the on-site center's subject 15.
+    let catalog = support::open_demo_catalog();
+    let at = catalog.find("id = \"bj-chaoyang\"").expect("center");
+    let (head, tail) = catalog.split_at(at);
+    let tail = tail.replacen("total_capacity = 400", "total_capacity = 4000", 1).replacen(
+        "code = \"15\"\ncapacity = 150",
+        "code = \"15\"\ncapacity = 2000",
+        1,
+    );
+    support::import_catalog(addr, &format!("{head}{tail}"));
+    // Registrations are prepared in four lanes at once (each with its own runtime); each is paid
+    // by its own thread at a pseudo-random moment from 1.5 s before to 0.5 s after its deadline.
+    const LANES: u32 = 4;
+    let lanes: Vec<_> = (0..LANES)
+        .map(|lane| {
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let mut out = Vec::new();
+                for i in (lane..n).step_by(LANES as usize) {
+                    let c = Arc::new(rt.block_on(Candidate::submitted(addr, 100 + i, ONSITE, &["15"])));
+                    let r = c.pay(&format!("race-{i}"));
+                    assert_eq!(r.status, 200, "{:?}", r.json());
+                    let v = r.json();
+                    let deadline = v["deadline_ms"].as_i64().expect("deadline");
+                    let url = v["payment"]["url"].as_str().expect("url").to_owned();
+                    let offset = (i64::from(i) * 7919) % 2000 - 1500;
+                    let payer = Arc::clone(&c);
+                    let handle = std::thread::spawn(move || {
+                        let now = i64::try_from(
+                            std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .expect("clock")
+                                .as_millis(),
+                        )
+                        .expect("ms");
+                        let wait = deadline + offset - now;
+                        if wait > 0 {
+                            std::thread::sleep(Duration::from_millis(wait.unsigned_abs()));
+                        }
+                        let paid = pay_on_page(&url) == 200;
+                        if i % 3 == 0 {
+                            let _ = payer.refresh();
+                        }
+                        paid
+                    });
+                    out.push((c, handle));
+                }
+                out
+            })
+        })
+        .collect();
     let mut racers = Vec::new();
-    let mut threads = Vec::new();
-    for i in 0..n {
-        let c = Arc::new(Candidate::submitted(addr, 100 + i, ONSITE, &["15"]).await);
-        let r = c.pay(&format!("race-{i}"));
-        assert_eq!(r.status, 200, "{:?}", r.json());
-        let v = r.json();
-        let deadline = v["deadline_ms"].as_i64().expect("deadline");
-        let url = v["payment"]["url"].as_str().expect("url").to_owned();
-        racers.push(Arc::clone(&c));
-        // It pays at a pseudo-random moment from 1.5 s before to 0.5 s after its deadline.
-        let offset = (i64::from(i) * 7919) % 2000 - 1500;
-        threads.push(std::thread::spawn(move || {
-            let now = i64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .expect("clock")
-                    .as_millis(),
-            )
-            .expect("ms");
-            let wait = deadline + offset - now;
-            if wait > 0 {
-                std::thread::sleep(Duration::from_millis(wait.unsigned_abs()));
-            }
-            let paid = pay_on_page(&url) == 200;
-            if i % 3 == 0 {
-                let _ = c.refresh();
-            }
-            paid
-        }));
+    let mut paid_at_platform = Vec::new();
+    for lane in lanes {
+        for (c, handle) in lane.join().expect("lane") {
+            paid_at_platform.push(handle.join().expect("payer"));
+            racers.push(c);
+        }
     }
-    let paid_at_platform: Vec<bool> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
     // Everything settles: nothing awaits payment any more.
-    wait_for("every order to settle", Duration::from_secs(30), || {
+    wait_for("every order to settle", Duration::from_secs(90), || {
         racers.iter().all(|c| c.status()["status"] != "awaiting_payment")
     });
     let (mut paid, mut closed, mut refunded) = (0, 0, 0);
