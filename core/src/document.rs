@@ -511,6 +511,9 @@ impl RegistrationDoc {
             order: self.str_at(&s, "order"),
             amount_fen: self.int_at(&s, "amount_fen"),
             ticket: self.str_at(&s, "ticket"),
+            trade_no: self.str_at(&s, "trade_no"),
+            paid_at_ms: self.int_at(&s, "paid_at"),
+            refunded_fen: self.int_at(&s, "refunded_fen"),
             updated_at_ms: self.int_at(&s, "updated_at").unwrap_or(0),
         }
     }
@@ -809,6 +812,15 @@ impl RegistrationDoc {
             None => self.doc.delete(&s, "amount_fen")?,
         }
         put_opt_str(&mut self.doc, &s, "ticket", section.ticket.as_deref())?;
+        put_opt_str(&mut self.doc, &s, "trade_no", section.trade_no.as_deref())?;
+        match section.paid_at_ms {
+            Some(ms) => self.doc.put(&s, "paid_at", ScalarValue::Timestamp(ms))?,
+            None => self.doc.delete(&s, "paid_at")?,
+        }
+        match section.refunded_fen {
+            Some(v) => self.doc.put(&s, "refunded_fen", v)?,
+            None => self.doc.delete(&s, "refunded_fen")?,
+        }
         self.doc.put(&s, "updated_at", ScalarValue::Timestamp(section.updated_at_ms))?;
         self.doc.commit_with(
             CommitOptions::default()

@@ -65,6 +65,16 @@ pub struct ServerSection {
     pub amount_fen: Option<i64>,
     /// Admission ticket number, once arranged.
     pub ticket: Option<String>,
+    /// Receipt: the payment platform's trade number of the payment that paid the registration.
+    #[serde(default)]
+    pub trade_no: Option<String>,
+    /// Receipt: when the payment was made (Unix milliseconds, as the platform reported it).
+    #[serde(default)]
+    pub paid_at_ms: Option<i64>,
+    /// Refunded to the candidate so far, in fen (a late payment without a free seat, or a
+    /// cancellation after payment).
+    #[serde(default)]
+    pub refunded_fen: Option<i64>,
     /// When the server last changed this section (Unix milliseconds).
     pub updated_at_ms: i64,
 }

@@ -73,6 +73,8 @@ pub struct AppState {
     /// Photo checks running on the blocking pool: one slot per core, so a burst of uploads
     /// queues instead of occupying every blocking thread.
     pub photo_checks: tokio::sync::Semaphore,
+    /// The payment platform, once started (see [`crate::payments::orders::start`]).
+    pub payments: std::sync::OnceLock<crate::payments::orders::Payments>,
     catalog: RwLock<Option<Arc<CatalogView>>>,
     write_lock: Mutex<()>,
     ready: AtomicBool,
@@ -123,6 +125,7 @@ impl AppState {
             photo_checks: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2),
             ),
+            payments: std::sync::OnceLock::new(),
             hasher,
             keys,
             store,

@@ -67,6 +67,66 @@ pub struct Config {
     pub oauth: Vec<OAuthProviderConfig>,
     /// Registration lifecycle: the expiry sweeper and the payment window.
     pub lifecycle: LifecycleConfig,
+    /// The payment platform and the reconciler.
+    pub payments: PaymentsConfig,
+}
+
+/// The payment platform (Alipay-style open API) and the reconciler.
+///
+/// Without `gateway_url` the server starts the sandbox platform in-process with keys generated
+/// at start (a demo: no real money moves); with it, `app_id`, the merchant's private key and
+/// the platform's public key are required.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// The platform's gateway (`https://…/gateway.do`); absent: the embedded sandbox.
+    pub gateway_url: Option<String>,
+    /// Our application id at the platform.
+    pub app_id: String,
+    /// Our seller id; notifications for another seller are refused.
+    pub seller_id: Option<String>,
+    /// Our RSA private key (PKCS#8 or PKCS#1 PEM), inline.
+    pub merchant_private_key_pem: Option<String>,
+    /// … or from a file.
+    pub merchant_private_key_file: Option<PathBuf>,
+    /// The platform's RSA public key (PEM or bare base64), inline.
+    pub platform_public_key_pem: Option<String>,
+    /// … or from a file.
+    pub platform_public_key_file: Option<PathBuf>,
+    /// The base URL the platform reaches this server at (`https://baoming.example.org`); the
+    /// notification URL is this plus `/api/payments/notify`. Absent: `http://` + the listening
+    /// address.
+    pub notify_url_base: Option<String>,
+    /// Where the browser returns after paying, if anywhere.
+    pub return_url: Option<String>,
+    /// How often the reconciler queries pending orders, in seconds.
+    pub reconcile_interval_secs: u64,
+    /// Timeout of one platform call, in seconds.
+    pub timeout_secs: u64,
+    /// The embedded sandbox's address (port 0 picks a free one).
+    pub sandbox_listen: SocketAddr,
+    /// The embedded sandbox's retry-schedule factor (1.0 = the platform's real schedule).
+    pub sandbox_time_scale: f64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> PaymentsConfig {
+        PaymentsConfig {
+            gateway_url: None,
+            app_id: "2021000000000001".into(),
+            seller_id: Some("2088000000000001".into()),
+            merchant_private_key_pem: None,
+            merchant_private_key_file: None,
+            platform_public_key_pem: None,
+            platform_public_key_file: None,
+            notify_url_base: None,
+            return_url: None,
+            reconcile_interval_secs: 60,
+            timeout_secs: 10,
+            sandbox_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sandbox_time_scale: 1.0,
+        }
+    }
 }
 
 /// The registration lifecycle's timing.
@@ -175,6 +235,7 @@ impl Default for Config {
             demo_operator_password: None,
             oauth: Vec::new(),
             lifecycle: LifecycleConfig::default(),
+            payments: PaymentsConfig::default(),
         }
     }
 }
@@ -260,6 +321,23 @@ impl Config {
         }
         if a.max_concurrent == 0 || a.parallelism == 0 {
             return Err(ConfigError::Invalid("argon2 max_concurrent and parallelism ≥ 1".into()));
+        }
+        let p = &self.payments;
+        if p.reconcile_interval_secs == 0 || p.timeout_secs == 0 {
+            return Err(ConfigError::Invalid("payments intervals and timeouts must be ≥ 1 second".into()));
+        }
+        if !(p.sandbox_time_scale.is_finite() && p.sandbox_time_scale > 0.0) {
+            return Err(ConfigError::Invalid("payments.sandbox_time_scale must be positive".into()));
+        }
+        if p.gateway_url.is_some()
+            && (p.app_id.is_empty()
+                || (p.merchant_private_key_pem.is_none() && p.merchant_private_key_file.is_none())
+                || (p.platform_public_key_pem.is_none() && p.platform_public_key_file.is_none()))
+        {
+            return Err(ConfigError::Invalid(
+                "payments.gateway_url needs app_id, the merchant private key and the platform public key"
+                    .into(),
+            ));
         }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid("body_limit_bytes must be at least 1024".into()));

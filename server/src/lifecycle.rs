@@ -128,6 +128,53 @@ pub enum Action {
         /// Why, shown to the candidate.
         reason: String,
     },
+    // ---- payments (driven by crate::payments::orders) ----
+    /// A payment order was opened for the registration; `staged` writes the order itself.
+    StartPayment {
+        /// The order's `out_trade_no`.
+        order: String,
+        /// The order's writes, committed with the status change.
+        staged: Staged,
+    },
+    /// The payment platform reports the order paid: held seats become paid ones (or, after
+    /// expiry, free seats are taken again as paid ones when there are any).
+    PaymentSucceeded {
+        /// The order's `out_trade_no`.
+        order: String,
+        /// The platform's trade number.
+        trade_no: String,
+        /// When the candidate paid (Unix milliseconds).
+        paid_at_ms: i64,
+        /// The order's writes, committed with the status change.
+        staged: Staged,
+    },
+}
+
+/// Writes of another module committed in the same transaction as a lifecycle action, with
+/// preconditions; when one of these fails the action answers `order_changed` (409) and nothing
+/// is stored.
+#[derive(Debug, Clone, Default)]
+pub struct Staged {
+    /// Keys that must hold exactly these bytes (`None`: absent).
+    pub requires: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+    /// Keys to write.
+    pub puts: Vec<(Tree, Vec<u8>, Vec<u8>)>,
+    /// Keys to delete.
+    pub deletes: Vec<(Tree, Vec<u8>)>,
+}
+
+impl Staged {
+    fn stage(&self, txn: &mut Txn) -> Vec<usize> {
+        let checks =
+            self.requires.iter().map(|(t, k, v)| txn.require_equals(*t, k.clone(), v.clone())).collect();
+        for (t, k, v) in &self.puts {
+            txn.put(*t, k.clone(), v.clone());
+        }
+        for (t, k) in &self.deletes {
+            txn.delete(*t, k.clone());
+        }
+        checks
+    }
 }
 
 impl Action {
@@ -141,6 +188,8 @@ impl Action {
             Action::Expire => Event::DeadlinePassed,
             Action::ConfirmOnSite => Event::ConfirmOnSite,
             Action::Cancel { .. } => Event::Cancel,
+            Action::StartPayment { .. } => Event::StartPayment,
+            Action::PaymentSucceeded { .. } => Event::PaymentSucceeded,
         }
     }
 
@@ -154,6 +203,8 @@ impl Action {
             Action::Expire => "registration.expire",
             Action::ConfirmOnSite => "registration.confirm_onsite",
             Action::Cancel { .. } => "registration.cancel",
+            Action::StartPayment { .. } => "registration.payment_started",
+            Action::PaymentSucceeded { .. } => "registration.paid",
         }
     }
 }
@@ -498,7 +549,36 @@ pub async fn act(
 
         let mut dup_check = None;
         let mut open_checks = None;
-        match t.seats {
+        // ---- payments: a payment moves held seats to paid, or re-takes free ones after expiry.
+        let staged_checks = match &action {
+            Action::StartPayment { staged, .. } | Action::PaymentSucceeded { staged, .. } => {
+                staged.stage(&mut txn)
+            }
+            _ => Vec::new(),
+        };
+        let seat_effect = match &action {
+            Action::PaymentSucceeded { .. } => {
+                let movement = if status.holds_seats() {
+                    SeatMove::Pay
+                } else {
+                    open_checks =
+                        Some(crate::cancellations::require_open(&mut txn, &exam.id, &record.center));
+                    if let Some(k) = &record.id_document_key {
+                        let key = id_index_key(&exam.id, k);
+                        dup_check = Some(txn.require_absent(Tree::RegistrationByIdDocument, key.clone()));
+                        txn.put(Tree::RegistrationByIdDocument, key, live.id.as_bytes().to_vec());
+                    }
+                    SeatMove::Rehold
+                };
+                stage_move(&*app.store, &mut txn, exam, &record.center, &record.subjects, movement)?
+                    .map_err(seat_error)?;
+                record.section.seats = record.subjects.clone();
+                SeatEffect::None
+            }
+            _ => t.seats,
+        };
+        // ---- end payments
+        match seat_effect {
             SeatEffect::Hold => {
                 open_checks = Some(crate::cancellations::require_open(&mut txn, &exam.id, &record.center));
                 stage_move(&*app.store, &mut txn, exam, &record.center, &record.subjects, SeatMove::Hold)?
@@ -546,6 +626,18 @@ pub async fn act(
                 record.section.reason_paths.clear();
                 record.refund_due = matches!(status, Status::Paid | Status::Confirmed);
             }
+            Action::StartPayment { order, .. } => {
+                record.section.order = Some(order.clone());
+                record.section.reason = None;
+                record.section.reason_paths.clear();
+            }
+            Action::PaymentSucceeded { order, trade_no, paid_at_ms, .. } => {
+                record.section.order = Some(order.clone());
+                record.section.trade_no = Some(trade_no.clone());
+                record.section.paid_at_ms = Some(*paid_at_ms);
+                record.section.reason = None;
+                record.section.reason_paths.clear();
+            }
             _ => {
                 record.section.reason = None;
                 record.section.reason_paths.clear();
@@ -578,6 +670,14 @@ pub async fn act(
                 let c = crate::cancellations::find(&*app.store, &exam.id, &record.center)?
                     .ok_or_else(|| ApiError::Internal("a cancellation vanished".into()))?;
                 return Err(c.refusal());
+            }
+            Err(CommitError::Precondition(i)) if staged_checks.contains(&i) => {
+                return Err(ApiError::refused(
+                    StatusCode::CONFLICT,
+                    "order_changed",
+                    "the payment order changed meanwhile; read it again",
+                    json!({}),
+                ));
             }
             Err(CommitError::Precondition(i)) if Some(i) == idem_check => {
                 if let Some(idem) = &idem
@@ -642,6 +742,12 @@ pub async fn sweep(app: &App, full: bool) -> Result<usize, ApiError> {
             continue;
         }
         let live = app.hub.open(app, id, &record.account, &record.exam).await?;
+        // ---- payments: close the trade at the platform first (DESIGN §2.9: paying and
+        // expiring race safely); a payment found now is applied instead of the expiry.
+        if due {
+            crate::payments::orders::before_expiry(app, &live, &record).await?;
+        }
+        // ---- end payments
         if !due {
             let _guard = live.action_lock().await;
             reconcile(app, &live).await?;

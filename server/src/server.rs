@@ -34,7 +34,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let local = listener
         .local_addr()
         .map_err(|e| StartError::Config(crate::config::ConfigError::Invalid(e.to_string())))?;
-    banner(&local.to_string(), &data_dir.display().to_string(), &startup);
+    let sandbox = crate::payments::orders::start(&app, local)
+        .await
+        .map_err(|e| StartError::Config(crate::config::ConfigError::Invalid(e)))?;
+    banner(&local.to_string(), &data_dir.display().to_string(), &startup, sandbox);
     tracing::info!(%local, "listening");
 
     let sweeper_app = app.clone();
@@ -63,6 +66,23 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
             }
             full = false;
+        }
+    });
+    // The payment reconciler: pending orders are queried without waiting for the candidate.
+    let reconcile_app = app.clone();
+    tokio::spawn(async move {
+        let secs = reconcile_app.config.payments.reconcile_interval_secs.max(1);
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(secs));
+        loop {
+            every.tick().await;
+            if reconcile_app.payments.get().is_none() {
+                continue;
+            }
+            match crate::payments::orders::reconcile(&reconcile_app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changed = n, "payment orders reconciled"),
+                Err(e) => tracing::warn!(error = %e, "payment reconciliation failed"),
+            }
         }
     });
     // A cancellation interrupted by a crash or a stop finishes now.
@@ -146,12 +166,18 @@ async fn accept_loop<S>(
 }
 
 #[allow(clippy::print_stdout)]
-fn banner(local: &str, data_dir: &str, startup: &crate::app::Startup) {
+fn banner(local: &str, data_dir: &str, startup: &crate::app::Startup, sandbox: Option<std::net::SocketAddr>) {
     println!("Baoming server listening on http://{local}");
     println!(
         "  database: {data_dir} (sled){}",
         if startup.seeded { ", seeded with the demo catalog" } else { "" }
     );
+    match sandbox {
+        Some(addr) => println!(
+            "  payments: SANDBOX platform at http://{addr}/gateway.do (demo keys generated now; no real money)"
+        ),
+        None => println!("  payments: the platform configured in [payments]"),
+    }
     match &startup.demo_password {
         Some(p) => {
             println!(

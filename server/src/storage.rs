@@ -75,11 +75,16 @@ pub enum Tree {
     Arrangements,
     /// Check-ins at the exam: exam ‖ 0 ‖ ticket number → when and by whom.
     CheckIns,
+    /// Payment orders: out_trade_no → the order (registration, amount, expiry, state).
+    Orders,
+    /// Index: out_trade_no → empty, for every order the payment reconciler still has to look
+    /// at (open, or paid and due for a refund).
+    OrdersPending,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 27] = [
+    pub const ALL: [Tree; 29] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -107,6 +112,8 @@ impl Tree {
         Tree::ExamKeys,
         Tree::Arrangements,
         Tree::CheckIns,
+        Tree::Orders,
+        Tree::OrdersPending,
     ];
 
     /// The stable on-disk name.
@@ -139,6 +146,8 @@ impl Tree {
             Tree::ExamKeys => "exam_keys",
             Tree::Arrangements => "arrangements",
             Tree::CheckIns => "check_ins",
+            Tree::Orders => "orders",
+            Tree::OrdersPending => "orders_pending",
         }
     }
 

@@ -151,6 +151,9 @@ fn server_section_is_written_and_read() {
         order: Some("BM202701010001".into()),
         amount_fen: Some(19_800),
         ticket: None,
+        trade_no: Some("2027010122001000000000000001".into()),
+        paid_at_ms: Some(1_790_000_000_000),
+        refunded_fen: Some(19_800),
         updated_at_ms: 1_700_000_000_000,
     };
     server.write_server(&section).expect("write");

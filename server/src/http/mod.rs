@@ -12,6 +12,7 @@ mod documents;
 mod oauth;
 mod operator_views;
 mod operators;
+mod payments;
 mod registrations;
 mod sync;
 pub mod upgrade;
@@ -63,6 +64,9 @@ pub fn routes(
         .or(oauth::routes(app.clone()))
         .unify()
         .or(sync::routes(app.clone()))
+        .unify()
+        // Before the registrations' `{exam}/{action}` route, which takes the body.
+        .or(payments::routes(app.clone()))
         .unify()
         .or(registrations::routes(app.clone()))
         .unify()

@@ -10,11 +10,13 @@
 //!   page, notifications with the platform's retry schedule, query/close/refund, and switches
 //!   that inject faults. It runs in-process or as the `baoming-paysandbox` binary.
 //!
-//! Nothing here is wired into the registration lifecycle yet.
+//! * [`orders`] — the wiring into the registration lifecycle: orders, notifications, refresh,
+//!   the reconciler, refunds and closing the trade before a hold expires.
 
 pub mod alipay;
 pub mod gateway;
 pub mod money;
+pub mod orders;
 pub mod rsa2;
 pub mod sandbox;
 
