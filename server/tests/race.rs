@@ -316,7 +316,7 @@ fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R +
 fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
     let total = Instant::now();
     let candidates: usize =
-        std::env::var("RACE_CANDIDATES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+        std::env::var("RACE_CANDIDATES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = Command::new(support::BIN);
     test_env(&mut cmd)
