@@ -17,8 +17,6 @@ use baoming_core::client::{
     ClientListener, ConnectionState, RefusalCode, SyncClient, UploadEvent,
 };
 use baoming_core::draft::ServerSection;
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::Status;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -433,48 +431,10 @@ fn device_config(store: &Path, addr: SocketAddr, account_id: &str) -> ClientConf
     config
 }
 
-fn prepared_photo() -> (Vec<u8>, u32, u32) {
-    static PHOTO: std::sync::OnceLock<(Vec<u8>, u32, u32)> = std::sync::OnceLock::new();
-    PHOTO
-        .get_or_init(|| {
-            let catalog = baoming_core::Catalog::demo();
-            let rules = &catalog.exam(EXAM).expect("exam").photo;
-            let source = include_bytes!("../../core/assets/samples/photo.jpg");
-            let p = baoming_core::photo::prepare(source, rules).expect("prepare");
-            (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
-        })
-        .clone()
-}
-
-/// Fills a draft that the server accepts for submission at `center` for subject 15 (as
-/// server/tests/lifecycle.rs does), offline: the photo waits in the store for the next sync.
+/// Fills a draft that the server accepts for submission at `center` for subject 15, offline: the
+/// photo waits in the store for the next sync.
 fn fill_complete_draft(client: &SyncClient, n: u32, center: &str) {
-    let catalog = baoming_core::Catalog::demo();
-    let exam = catalog.exam(EXAM).expect("exam").clone();
-    let id = support::resident_id(&format!("11010519900101{:03}", n % 1000));
-    let gender = if n % 2 == 1 { "male" } else { "female" };
-    client
-        .edit(EXAM, |d| {
-            d.accept_agreement(&exam.agreement, 1)?;
-            for (k, v) in [
-                ("name", "张三丰"),
-                ("gender", gender),
-                ("birth_date", "1990-01-01"),
-                ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-                ("ethnicity", "han"),
-                ("mobile", "13800138000"),
-                ("education", "bachelor"),
-                ("occupation", "student"),
-            ] {
-                d.set_field(k, v)?;
-            }
-            d.choose_center(&exam, center)?;
-            d.add_subject("15")?;
-            d.declare(2)
-        })
-        .expect("fill");
-    let (jpeg, w, h) = prepared_photo();
-    client.attach_photo(EXAM, &jpeg, w, h).expect("photo");
+    support::fill_complete_draft(client, n, "张三丰", center, &["15"]);
 }
 
 /// The server's view of the candidate's registration.
@@ -715,7 +675,7 @@ async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
     let exam = catalog.exam(EXAM).expect("exam").clone();
     d.client.edit(EXAM, |doc| doc.choose_center(&exam, SMALL)).expect("center");
     d.client.edit(EXAM, |doc| doc.add_subject("15")).expect("subject");
-    let (jpeg, w, h) = prepared_photo();
+    let (jpeg, w, h) = support::prepared_photo();
     d.client.attach_photo(EXAM, &jpeg, w, h).expect("photo");
     let submit = d.client.submit(EXAM).expect("queued");
     let withdraw = d.client.withdraw(EXAM).expect("queued");

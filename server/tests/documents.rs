@@ -11,11 +11,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baoming_core::Catalog;
 use baoming_core::client::{ClientConfig, SyncClient};
 use baoming_core::document::DocumentId;
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
 use baoming_server::lifecycle::load_record;
@@ -102,19 +99,6 @@ fn foreign_code(ticket_number: &str, center: &str) -> String {
     ticket::sign_ticket(&payload, &key)
 }
 
-fn prepared_photo() -> (Vec<u8>, u32, u32) {
-    static PHOTO: std::sync::OnceLock<(Vec<u8>, u32, u32)> = std::sync::OnceLock::new();
-    PHOTO
-        .get_or_init(|| {
-            let catalog = Catalog::demo();
-            let rules = &catalog.exam(EXAM).expect("exam").photo;
-            let source = include_bytes!("../../core/assets/samples/photo.jpg");
-            let p = baoming_core::photo::prepare(source, rules).expect("prepare");
-            (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
-        })
-        .clone()
-}
-
 /// A candidate whose draft is complete for `center` and `subjects`, synced and submitted.
 struct Candidate {
     account_id: String,
@@ -131,33 +115,7 @@ impl Candidate {
         config.connect_timeout = Duration::from_secs(10);
         let client = SyncClient::open(config, &token).expect("client");
         client.open_registration(EXAM).expect("registration");
-        let exam = Catalog::demo().exam(EXAM).expect("exam").clone();
-        let photo = prepared_photo();
-        let id = support::resident_id(&format!("11010519900101{:03}", n % 1000));
-        let gender = if n % 2 == 1 { "male" } else { "female" };
-        client
-            .edit(EXAM, |d| {
-                d.accept_agreement(&exam.agreement, 1)?;
-                for (k, v) in [
-                    ("name", "张三丰"),
-                    ("gender", gender),
-                    ("birth_date", "1990-01-01"),
-                    ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-                    ("ethnicity", "han"),
-                    ("mobile", "13800138000"),
-                    ("education", "bachelor"),
-                    ("occupation", "student"),
-                ] {
-                    d.set_field(k, v)?;
-                }
-                d.choose_center(&exam, center)?;
-                for s in subjects {
-                    d.add_subject(s)?;
-                }
-                d.declare(2)
-            })
-            .expect("fill");
-        client.attach_photo(EXAM, &photo.0, photo.1, photo.2).expect("photo");
+        support::fill_complete_draft(&client, n, "张三丰", center, subjects);
         client.sync_batch(SYNC).await.expect("sync");
         let heads: Vec<String> =
             client.edit(EXAM, |d| Ok(d.heads())).expect("heads").iter().map(ToString::to_string).collect();

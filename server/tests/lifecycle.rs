@@ -10,14 +10,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baoming_core::Catalog;
 use baoming_core::client::{ClientConfig, SyncClient};
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, register_candidate, resident_id, test_env};
+use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, register_candidate, test_env};
 
 const EXAM: &str = "ncre-2027-03";
 const SYNC: Duration = Duration::from_secs(30);
@@ -93,35 +90,7 @@ impl Candidate {
         config.connect_timeout = Duration::from_secs(10);
         let client = SyncClient::open(config, &token).expect("client");
         client.open_registration(EXAM).expect("registration");
-        let catalog = Catalog::demo();
-        let exam = catalog.exam(EXAM).expect("exam").clone();
-        let photo = prepared_photo();
-        // Birth date 1990-01-01; the sequence's last digit decides the gender (odd = male).
-        let id = resident_id(&format!("11010519900101{:03}", n % 1000));
-        let gender = if n % 2 == 1 { "male" } else { "female" };
-        client
-            .edit(EXAM, |d| {
-                d.accept_agreement(&exam.agreement, 1)?;
-                for (k, v) in [
-                    ("name", "张三丰"),
-                    ("gender", gender),
-                    ("birth_date", "1990-01-01"),
-                    ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-                    ("ethnicity", "han"),
-                    ("mobile", "13800138000"),
-                    ("education", "bachelor"),
-                    ("occupation", "student"),
-                ] {
-                    d.set_field(k, v)?;
-                }
-                d.choose_center(&exam, center)?;
-                for s in subjects {
-                    d.add_subject(s)?;
-                }
-                d.declare(2)
-            })
-            .expect("fill");
-        client.attach_photo(EXAM, &photo.0, photo.1, photo.2).expect("photo");
+        support::fill_complete_draft(&client, n, "张三丰", center, subjects);
         client.sync_batch(SYNC).await.expect("sync");
         Candidate { account_id, addr, token, client, _dir: dir }
     }
@@ -139,19 +108,6 @@ impl Candidate {
     fn heads(&self) -> Vec<String> {
         self.client.edit(EXAM, |d| Ok(d.heads())).expect("heads").iter().map(ToString::to_string).collect()
     }
-}
-
-fn prepared_photo() -> (Vec<u8>, u32, u32) {
-    static PHOTO: std::sync::OnceLock<(Vec<u8>, u32, u32)> = std::sync::OnceLock::new();
-    PHOTO
-        .get_or_init(|| {
-            let catalog = Catalog::demo();
-            let rules = &catalog.exam(EXAM).expect("exam").photo;
-            let source = include_bytes!("../../core/assets/samples/photo.jpg");
-            let p = baoming_core::photo::prepare(source, rules).expect("prepare");
-            (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
-        })
-        .clone()
 }
 
 fn submit(addr: SocketAddr, c: &Candidate, key: &str) -> HttpResponse {

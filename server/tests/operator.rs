@@ -110,31 +110,7 @@ impl Candidate {
         config.connect_timeout = Duration::from_secs(10);
         let client = SyncClient::open(config, &token).expect("client");
         client.open_registration(EXAM).expect("registration");
-        let exam = Catalog::demo().exam(EXAM).expect("exam").clone();
-        let id_number = resident_id(&format!("11010519900101{:03}", n % 1000));
-        let gender = if n % 2 == 1 { "male" } else { "female" };
-        client
-            .edit(EXAM, |d| {
-                d.accept_agreement(&exam.agreement, 1)?;
-                for (k, v) in [
-                    ("name", name),
-                    ("gender", gender),
-                    ("birth_date", "1990-01-01"),
-                    ("id_document", &encode_id_document(IdKind::ResidentId, &id_number)),
-                    ("ethnicity", "han"),
-                    ("mobile", "13800138000"),
-                    ("education", "bachelor"),
-                    ("occupation", "student"),
-                ] {
-                    d.set_field(k, v)?;
-                }
-                d.choose_center(&exam, center)?;
-                d.add_subject("15")?;
-                d.declare(2)
-            })
-            .expect("fill");
-        let photo = prepared_photo();
-        client.attach_photo(EXAM, &photo.0, photo.1, photo.2).expect("photo");
+        let id_number = support::fill_complete_draft(&client, n, name, center, &["15"]);
         client.sync_batch(SYNC).await.expect("sync");
         Candidate { token, client, id_number, _dir: dir }
     }
@@ -158,19 +134,6 @@ impl Candidate {
         let r = http_with(addr, "POST", &path, Some(&self.token), Some(key), Some(b"")).expect("apply");
         assert_eq!((r.status, r.json()["status"].clone()), (200, json!("under_review")), "{:?}", r.json());
     }
-}
-
-fn prepared_photo() -> (Vec<u8>, u32, u32) {
-    static PHOTO: std::sync::OnceLock<(Vec<u8>, u32, u32)> = std::sync::OnceLock::new();
-    PHOTO
-        .get_or_init(|| {
-            let catalog = Catalog::demo();
-            let rules = &catalog.exam(EXAM).expect("exam").photo;
-            let source = include_bytes!("../../core/assets/samples/photo.jpg");
-            let p = baoming_core::photo::prepare(source, rules).expect("prepare");
-            (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
-        })
-        .clone()
 }
 
 fn review_path(center: &str, query: &str) -> String {
@@ -238,7 +201,7 @@ async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved(
     let url = item["photo"]["url"].as_str().expect("url");
     let photo = get(addr, url, desks.of(REVIEWED));
     assert_eq!((photo.status, photo.header("content-type")), (200, Some("image/jpeg")));
-    assert_eq!(photo.body, prepared_photo().0);
+    assert_eq!(photo.body, support::prepared_photo().0);
     let queued: Vec<i64> = all["items"]
         .as_array()
         .expect("items")

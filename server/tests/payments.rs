@@ -14,19 +14,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use baoming_core::Catalog;
 use baoming_core::client::{ClientConfig, SyncClient};
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::Status;
 use baoming_server::payments::money::fen_to_yuan;
 use baoming_server::payments::platform_time;
 use baoming_server::payments::rsa2::{NOTIFICATION_EXCLUDED, Rsa2Signer};
 use serde_json::{Value, json};
 
-use support::{
-    HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, register_candidate, resident_id, test_env,
-};
+use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, register_candidate, test_env};
 
 const EXAM: &str = "ncre-2027-03";
 const SYNC: Duration = Duration::from_secs(30);
@@ -169,19 +164,6 @@ struct Candidate {
     _dir: tempfile::TempDir,
 }
 
-fn prepared_photo() -> (Vec<u8>, u32, u32) {
-    static PHOTO: OnceLock<(Vec<u8>, u32, u32)> = OnceLock::new();
-    PHOTO
-        .get_or_init(|| {
-            let catalog = Catalog::demo();
-            let rules = &catalog.exam(EXAM).expect("exam").photo;
-            let source = include_bytes!("../../core/assets/samples/photo.jpg");
-            let p = baoming_core::photo::prepare(source, rules).expect("prepare");
-            (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
-        })
-        .clone()
-}
-
 impl Candidate {
     /// Registers candidate `n`, fills the draft on a device and submits it.
     async fn submitted(addr: SocketAddr, n: u32, center: &str, subjects: &[&str]) -> Candidate {
@@ -191,33 +173,7 @@ impl Candidate {
         config.connect_timeout = Duration::from_secs(10);
         let client = SyncClient::open(config, &token).expect("client");
         client.open_registration(EXAM).expect("registration");
-        let exam = Catalog::demo().exam(EXAM).expect("exam").clone();
-        let photo = prepared_photo();
-        let id = resident_id(&format!("11010519900101{:03}", n % 1000));
-        let gender = if n % 2 == 1 { "male" } else { "female" };
-        client
-            .edit(EXAM, |d| {
-                d.accept_agreement(&exam.agreement, 1)?;
-                for (k, v) in [
-                    ("name", "张三丰"),
-                    ("gender", gender),
-                    ("birth_date", "1990-01-01"),
-                    ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-                    ("ethnicity", "han"),
-                    ("mobile", "13800138000"),
-                    ("education", "bachelor"),
-                    ("occupation", "student"),
-                ] {
-                    d.set_field(k, v)?;
-                }
-                d.choose_center(&exam, center)?;
-                for s in subjects {
-                    d.add_subject(s)?;
-                }
-                d.declare(2)
-            })
-            .expect("fill");
-        client.attach_photo(EXAM, &photo.0, photo.1, photo.2).expect("photo");
+        support::fill_complete_draft(&client, n, "张三丰", center, subjects);
         client.sync_batch(SYNC).await.expect("sync");
         let c = Candidate { addr, token, client, _dir: dir };
         let heads: Vec<String> =

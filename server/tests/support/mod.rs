@@ -364,3 +364,67 @@ pub fn import_catalog(addr: SocketAddr, toml: &str) {
     let r = http(addr, "PUT", "/api/operator/catalog", Some(&admin), Some(toml.as_bytes())).expect("import");
     assert_eq!(r.status, 200, "catalog import: {:?}", r.json());
 }
+
+/// The demo exam the seeded catalog holds.
+pub const DEMO_EXAM: &str = "ncre-2027-03";
+
+/// The core's sample photo prepared with the demo exam's rules: (JPEG, width, height), made
+/// once per test binary.
+pub fn prepared_photo() -> (Vec<u8>, u32, u32) {
+    static PHOTO: std::sync::OnceLock<(Vec<u8>, u32, u32)> = std::sync::OnceLock::new();
+    PHOTO
+        .get_or_init(|| {
+            let catalog = baoming_core::Catalog::demo();
+            let rules = &catalog.exam(DEMO_EXAM).expect("exam").photo;
+            let source = include_bytes!("../../../core/assets/samples/photo.jpg");
+            let p = baoming_core::photo::prepare(source, rules).expect("prepare");
+            (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
+        })
+        .clone()
+}
+
+/// Fills `client`'s draft of the demo exam, offline, so that the server accepts it for
+/// submission: candidate `n` (the resident ID number and the gender follow from it) named
+/// `name`, at `center` for `subjects`, declared, with the prepared photo attached (it uploads on
+/// the next sync). Returns the resident ID number.
+pub fn fill_complete_draft(
+    client: &baoming_core::client::SyncClient,
+    n: u32,
+    name: &str,
+    center: &str,
+    subjects: &[&str],
+) -> String {
+    use baoming_core::form::encode_id_document;
+    use baoming_core::id_document::IdKind;
+
+    let catalog = baoming_core::Catalog::demo();
+    let exam = catalog.exam(DEMO_EXAM).expect("exam").clone();
+    // Birth date 1990-01-01; the sequence's last digit decides the gender (odd = male).
+    let id = resident_id(&format!("11010519900101{:03}", n % 1000));
+    let gender = if n % 2 == 1 { "male" } else { "female" };
+    client
+        .edit(DEMO_EXAM, |d| {
+            d.accept_agreement(&exam.agreement, 1)?;
+            for (k, v) in [
+                ("name", name),
+                ("gender", gender),
+                ("birth_date", "1990-01-01"),
+                ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
+                ("ethnicity", "han"),
+                ("mobile", "13800138000"),
+                ("education", "bachelor"),
+                ("occupation", "student"),
+            ] {
+                d.set_field(k, v)?;
+            }
+            d.choose_center(&exam, center)?;
+            for s in subjects {
+                d.add_subject(s)?;
+            }
+            d.declare(2)
+        })
+        .expect("fill");
+    let (jpeg, w, h) = prepared_photo();
+    client.attach_photo(DEMO_EXAM, &jpeg, w, h).expect("photo");
+    id
+}
