@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use warp::http::StatusCode;
 
 use super::alipay::{AlipayConfig, AlipayGateway};
-use super::gateway::{GatewayError, OrderRequest, PaymentGateway, RefundRequest, TradeStatus};
+use super::gateway::{GatewayError, OrderRequest, PaymentGateway, RefundRequest, Trade, TradeStatus};
 use super::rsa2::{Rsa2Signer, Rsa2Verifier};
 use super::sandbox::{Sandbox, SandboxApp, SandboxConfig};
 use crate::app::App;
@@ -126,6 +126,13 @@ pub struct Observed {
     pub total_fen: i64,
     /// When it was paid (Unix ms), when known.
     pub paid_at_ms: Option<i64>,
+}
+
+impl From<Trade> for Observed {
+    /// A trade as a query reports it (a query tells no payment time).
+    fn from(t: Trade) -> Observed {
+        Observed { status: t.status, trade_no: t.trade_no, total_fen: t.total_fen, paid_at_ms: None }
+    }
 }
 
 /// Why a payment result was not applied.
@@ -390,12 +397,7 @@ pub async fn refresh(app: &App, account: &str, exam_id: &str) -> Result<serde_js
     match call(&gw, move |g| g.query(&q)).await {
         Ok(trade) => {
             platform_status = Some(trade.status.as_str());
-            let observed = Observed {
-                status: trade.status,
-                trade_no: trade.trade_no,
-                total_fen: trade.total_fen,
-                paid_at_ms: None,
-            };
+            let observed = Observed::from(trade);
             apply(app, &no, &observed).await.map_err(|e| match e {
                 ApplyError::Api(e) => e,
                 other => ApiError::Internal(other.to_string()),
@@ -621,12 +623,7 @@ pub async fn before_expiry(
             let q = no.clone();
             match call(&gw, move |g| g.query(&q)).await {
                 Ok(t) => {
-                    let observed = Observed {
-                        status: t.status,
-                        trade_no: t.trade_no,
-                        total_fen: t.total_fen,
-                        paid_at_ms: None,
-                    };
+                    let observed = Observed::from(t);
                     apply(app, &no, &observed).await
                 }
                 Err(e) => {
@@ -728,12 +725,7 @@ async fn reconcile_one(app: &App, gw: &Arc<dyn PaymentGateway>, no: &str) -> Res
                     }
                 }
                 Ok(t) => {
-                    let observed = Observed {
-                        status: t.status,
-                        trade_no: t.trade_no,
-                        total_fen: t.total_fen,
-                        paid_at_ms: None,
-                    };
+                    let observed = Observed::from(t);
                     apply(app, no, &observed).await
                 }
                 Err(GatewayError::TradeNotFound) if order.expires_at_ms <= now_ms() => {
