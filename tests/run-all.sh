@@ -10,6 +10,14 @@ step() { printf '\n==> %s\n' "$*"; }
 step "npm packages of the interop test (a stock automerge-repo client)"
 npm install --prefix tests/interop --no-save --no-audit --no-fund --loglevel=error
 
+step "a real browser for the payment page test (Debian's chromium, driven by playwright-core)"
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq chromium >/dev/null
+fi
+npm install --prefix tests/browser --no-save --no-audit --no-fund --loglevel=error
+
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
