@@ -681,7 +681,7 @@ impl RegistrationDoc {
         accepted_heads: &[ChangeHash],
         refused: &[RefusedPath],
     ) -> Result<Vec<RejectedEdit>, DocError> {
-        let before = self.draft();
+        let (before, typed) = self.own_unaccepted_edits(accepted_heads)?;
         let mut reset = self.doc.fork_at(accepted_heads)?;
         reset.set_actor(ActorId::random());
         self.doc = reset;
@@ -700,9 +700,14 @@ impl RegistrationDoc {
         };
         let mut rejected = Vec::new();
         let mut redo: Vec<(DraftPath, Option<String>)> = Vec::new();
-        let mut consider = |path: DraftPath, value: Option<String>| match refusal_of(&path) {
-            Some(reason) => rejected.push(RejectedEdit { path: path.to_string(), value, reason }),
-            None => redo.push((path, value)),
+        let mut consider = |path: DraftPath, value: Option<String>| {
+            if !typed.contains(&path) {
+                return;
+            }
+            match refusal_of(&path) {
+                Some(reason) => rejected.push(RejectedEdit { path: path.to_string(), value, reason }),
+                None => redo.push((path, value)),
+            }
         };
         if before.agreement != after.agreement {
             consider(DraftPath::Agreement, before.agreement.as_ref().map(|a| a.version.clone()));
@@ -735,6 +740,43 @@ impl RegistrationDoc {
             self.commit("re-apply edits after refusal");
         }
         Ok(rejected)
+    }
+
+    /// What this replica typed that the server has not accepted: the draft as its own changes
+    /// since `accepted_heads` left it, and the draft paths those changes write.
+    ///
+    /// The draft is read at the replica's own last change, not at its current heads: a
+    /// concurrent write of the same key received since (another device's, already accepted by
+    /// the server) may win the merge and would otherwise hide the value the candidate typed.
+    /// The replica's unaccepted changes are all by its current actor, which every reset renews.
+    fn own_unaccepted_edits(
+        &mut self,
+        accepted_heads: &[ChangeHash],
+    ) -> Result<(Draft, BTreeSet<DraftPath>), DocError> {
+        let actor = self.doc.get_actor().clone();
+        let own: Vec<Change> =
+            self.doc.get_changes(accepted_heads).into_iter().filter(|c| c.actor_id() == &actor).collect();
+        let deps: BTreeSet<ChangeHash> = own.iter().flat_map(|c| c.deps().iter().copied()).collect();
+        let heads: Vec<ChangeHash> = own.iter().map(Change::hash).filter(|h| !deps.contains(h)).collect();
+        if heads.is_empty() {
+            return Ok((self.draft(), BTreeSet::new()));
+        }
+        let view = self.doc.fork_at(&heads)?;
+        let typed = own
+            .iter()
+            .flat_map(|c| c.decode().operations)
+            .filter_map(|op| {
+                let mut path = object_path(&view, &op.obj)?;
+                if let Key::Map(key) = &op.key {
+                    path.push(key.to_string());
+                }
+                draft_path_of(&path)
+            })
+            .collect();
+        let current = std::mem::replace(&mut self.doc, view);
+        let draft = self.draft();
+        self.doc = current;
+        Ok((draft, typed))
     }
 
     /// Writes `path` back to its value in `draft` (inside the current transaction).
@@ -1182,6 +1224,21 @@ fn classify(doc: &AutoCommit, op: &automerge::legacy::Op) -> Result<DraftPath, R
     let path = object_path(doc, &op.obj)
         .ok_or(RefusedPath { path: "*".into(), reason: RefusalReason::Malformed })?;
     classify_path(path, op)
+}
+
+/// The draft path a write at `path` (map keys from the root) belongs to, whether or not the
+/// write itself is allowed; `None` outside `draft`.
+fn draft_path_of(path: &[String]) -> Option<DraftPath> {
+    let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+    Some(match segs.as_slice() {
+        ["draft", "fields", key, ..] => DraftPath::Field((*key).to_owned()),
+        ["draft", "center", ..] => DraftPath::Center,
+        ["draft", "subjects", ..] => DraftPath::Subjects,
+        ["draft", "photo", ..] => DraftPath::Photo,
+        ["draft", "agreement", ..] => DraftPath::Agreement,
+        ["draft", "declaration", ..] => DraftPath::Declaration,
+        _ => return None,
+    })
 }
 
 /// Maps one operation on the object at `path` to the draft path it writes, or says why it may

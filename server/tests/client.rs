@@ -713,3 +713,39 @@ async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
     let again = d.client.sync_now(SYNC).await.expect("quiet");
     assert!(again.outcomes.is_empty() && again.actions_waiting == 0);
 }
+
+/// A second device that synced the empty registration changes the center offline after another
+/// device chose one and submitted. The other device's concurrent choice wins the merge on the
+/// stale device before the refusal arrives; the center the candidate chose there must still be
+/// listed as a rejected edit, not silently replaced. The seat stays where the submission took it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_device_cannot_move_a_submitted_registration_to_another_center() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(data.path());
+    support::import_catalog(server.addr, &support::open_demo_catalog());
+    let addr = server.addr;
+    let (account_id, token) = account(addr, "stale-device@example.org");
+    let phone = device(addr, &account_id, &token);
+    let tablet = device(addr, &account_id, &token);
+    tablet.client.sync_now(SYNC).await.expect("tablet syncs the empty registration");
+    fill_complete_draft(&phone.client, 3, SMALL);
+    phone.client.sync_now(SYNC).await.expect("phone syncs");
+
+    phone.client.submit(EXAM).expect("submit");
+    phone.client.sync_now(SYNC).await.expect("the queued submission goes out after the sync");
+    assert_eq!(done_status(&phone.client.action_outcomes()[0]), Status::Submitted);
+
+    // The tablet has not heard of the submission: its local status still allows the change.
+    let catalog = baoming_core::Catalog::demo();
+    let exam = catalog.exam(EXAM).expect("exam").clone();
+    tablet.client.edit(EXAM, |d| d.choose_center(&exam, "bj-haidian")).expect("offline center change");
+    let report = tablet.client.sync_now(SYNC).await.expect("tablet syncs after the submission");
+    let rejected: Vec<(&str, Option<&str>, &str)> =
+        report.rejected.iter().map(|r| (r.path.as_str(), r.value.as_deref(), r.reason.as_str())).collect();
+    assert_eq!(rejected, vec![("draft.center", Some("bj-haidian"), "locked")], "{report:?}");
+    assert_eq!(tablet.client.rejected_edits(EXAM).expect("kept"), report.rejected);
+    assert_eq!(tablet.client.draft(EXAM).expect("draft").center.as_deref(), Some(SMALL));
+    assert_eq!(tablet.client.server(EXAM).expect("server").status, Status::Submitted);
+    assert_eq!(server_status(addr, &token)["center"], SMALL);
+    assert_eq!(held_at(addr, SMALL), 1);
+}

@@ -176,6 +176,38 @@ fn allowed_edits_survive_a_refusal_of_their_batch() {
 }
 
 #[test]
+fn a_refused_write_is_listed_even_when_a_concurrent_write_wins_the_merge() {
+    let catalog = Catalog::demo();
+    let exam = &catalog.exams[0];
+    let mut net = Net::new(2);
+    net.sync(0);
+    // Device 1 chooses a center and is submitted; device 0, stale, chooses another offline.
+    // Device 1's write has the higher operation id (an answer came first), so it wins the merge
+    // on device 0 as soon as it arrives: only what device 0 itself wrote tells what the
+    // candidate typed there.
+    net.devices[1].doc.set_field("name", "王五").expect("answer");
+    net.devices[1].doc.choose_center(exam, "bj-haidian").expect("center");
+    net.sync(1);
+    net.set_status(Status::Submitted);
+    net.devices[0].doc.choose_center(exam, "bj-chaoyang").expect("offline center");
+    net.devices[0].doc.set_field("address", "北京市朝阳区").expect("offline answer");
+    // A new connection: the peers start from nothing, so device 0 hears the server's changes
+    // (device 1's center among them) before it sends its own.
+    (net.devices[0].sync, net.server_peers[0]) = (PeerSync::new(), PeerSync::new());
+    net.sync(0);
+
+    let device = &net.devices[0];
+    let rejected: Vec<(&str, Option<&str>, &str)> =
+        device.rejected.iter().map(|r| (r.path.as_str(), r.value.as_deref(), r.reason.as_str())).collect();
+    assert_eq!(rejected, vec![("draft.center", Some("bj-chaoyang"), "locked")]);
+    let server = net.server.draft();
+    assert_eq!(server.center.as_deref(), Some("bj-haidian"));
+    assert_eq!(server.fields.get("address").map(String::as_str), Some("北京市朝阳区"), "re-applied");
+    assert_eq!(device.doc.draft(), server);
+    assert_eq!(net.sync(0), 0, "nothing loops");
+}
+
+#[test]
 fn duplicated_messages_and_a_server_restart_still_converge() {
     let mut net = Net::new(2);
     net.duplicate = true;
