@@ -493,6 +493,7 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     let section = payer.client.server(EXAM).expect("server section");
     assert_eq!(section.ticket.as_deref(), Some(number.as_str()));
     assert_eq!(section.status, Status::Paid);
+    assert_eq!(payer.status()["ticket"], number, "and in the registration's view");
     unpaid.client.sync_batch(SYNC).await.expect("sync");
     assert_eq!(unpaid.client.server(EXAM).expect("server").ticket, None, "not arranged, no number");
     // A re-run that keeps every seat changes no document.
