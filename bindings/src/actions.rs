@@ -83,7 +83,7 @@ impl From<ActionOutcome> for ActionOutcomeInfo {
     }
 }
 
-/// Where a registration stands: status, reason, deadline, seats, amount.
+/// Where a registration stands: status, reason, deadline, seats, amount, ticket number.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct StatusInfo {
     /// `draft`, `submitted`, `under_review`, `rejected`, `approved`, `awaiting_payment`,
@@ -101,6 +101,9 @@ pub struct StatusInfo {
     pub seats: Vec<String>,
     /// Amount due or paid, in fen.
     pub amount_fen: Option<i64>,
+    /// The admission ticket number (准考证号), once the center's room arrangement seated the
+    /// candidate.
+    pub ticket: Option<String>,
 }
 
 impl From<RegistrationStatus> for StatusInfo {
@@ -113,6 +116,7 @@ impl From<RegistrationStatus> for StatusInfo {
             center: s.center,
             seats: s.seats,
             amount_fen: s.amount_fen,
+            ticket: s.ticket,
         }
     }
 }
@@ -192,6 +196,7 @@ impl BaomingClient {
             center: None,
             seats: s.seats,
             amount_fen: s.amount_fen,
+            ticket: s.ticket,
         })
     }
 

@@ -19,6 +19,14 @@
 //! shortage. The arrangement of a center is one record in the `arrangements` tree, written with
 //! a precondition on the previous one and audited as `arrangement.run`.
 //!
+//! The same transaction writes each candidate's ticket number into their registration record's
+//! `server` section (`ticket`), and removes it from the records of candidates no longer
+//! arranged, with a precondition on every record it changes; records already showing the right
+//! number are not touched, so a stable re-run changes no document. After the commit the changed
+//! sections are written into the documents the way the lifecycle writes them (under the
+//! document's action lock, durably, pushed to connected devices); a document missed there is
+//! repaired by the lifecycle's reconciliation.
+//!
 //! **Ticket numbers** (准考证号) have 15 digits `EEEE CC SS RRR NNN K`:
 //! `EEEE` the last four digits of the exam id (zero-padded; `ncre-2027-03` → `2703`), `CC` the
 //! center's position in the exam's catalog entry, `SS` the slot's position, `RRR` the room's
@@ -40,7 +48,7 @@ use warp::http::StatusCode;
 use crate::app::App;
 use crate::audit::{Actor, AuditEvent};
 use crate::error::ApiError;
-use crate::lifecycle::RegistrationRecord;
+use crate::lifecycle::{RegistrationRecord, load_record};
 use crate::storage::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
 /// Commit attempts before giving up under contention.
@@ -304,21 +312,80 @@ pub fn load(
     }
 }
 
+/// A registration record of the center, with its raw bytes for a precondition.
+struct AtCenter {
+    id: DocumentId,
+    record: RegistrationRecord,
+    raw: Vec<u8>,
+}
+
+/// Every registration of `exam` at `center` (any status).
+fn records_at(store: &dyn Storage, exam: &str, center: &str) -> Result<Vec<AtCenter>, StorageError> {
+    let mut out = Vec::new();
+    for (k, raw) in store.scan_prefix(Tree::Registrations, b"")? {
+        let Ok(bytes) = <[u8; 16]>::try_from(k.as_slice()) else { continue };
+        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
+        if record.exam == exam && record.center == center {
+            out.push(AtCenter { id: DocumentId::from_bytes(bytes), record, raw });
+        }
+    }
+    Ok(out)
+}
+
+fn eligible_of(records: &[AtCenter], center: &TestCenter) -> BTreeMap<String, Vec<String>> {
+    records
+        .iter()
+        .filter(|r| eligibility(&r.record, center).is_ok())
+        .map(|r| (r.id.to_string(), r.record.subjects.clone()))
+        .collect()
+}
+
 /// The candidates of `exam` at `center` who may sit the exam: registration id → subjects.
 pub fn eligible(
     store: &dyn Storage,
     exam: &str,
     center: &TestCenter,
 ) -> Result<BTreeMap<String, Vec<String>>, StorageError> {
-    let mut out = BTreeMap::new();
-    for (k, raw) in store.scan_prefix(Tree::Registrations, b"")? {
-        let Ok(bytes) = <[u8; 16]>::try_from(k.as_slice()) else { continue };
-        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
-        if record.exam == exam && record.center == center.id && eligibility(&record, center).is_ok() {
-            out.insert(DocumentId::from_bytes(bytes).to_string(), record.subjects.clone());
+    Ok(eligible_of(&records_at(store, exam, &center.id)?, center))
+}
+
+/// Stages, into `txn`, the ticket number of every registration at the center whose record does
+/// not show the one `planned` gives it (none for a candidate not arranged), each with a
+/// precondition on the record. Returns the documents whose `server` section changes, with
+/// their accounts.
+fn stage_tickets(
+    txn: &mut Txn,
+    records: Vec<AtCenter>,
+    planned: &Arrangement,
+    now_ms: i64,
+) -> Vec<(DocumentId, String)> {
+    let mut changed = Vec::new();
+    for AtCenter { id, mut record, raw } in records {
+        let ticket = planned.candidates.get(&id.to_string()).map(|a| a.ticket_number.clone());
+        if record.section.ticket == ticket {
+            continue;
         }
+        record.section.ticket = ticket;
+        record.section.updated_at_ms = now_ms;
+        txn.require_equals(Tree::Registrations, id.as_bytes().to_vec(), Some(raw));
+        txn.put(Tree::Registrations, id.as_bytes().to_vec(), encode(&record));
+        changed.push((id, record.account));
     }
-    Ok(out)
+    changed
+}
+
+/// Writes the stored record's section into document `id` (open or not) and tells its devices,
+/// under the document's action lock, as the lifecycle does; nothing when the document already
+/// shows it.
+async fn project(app: &App, id: DocumentId, account: &str, exam: &str, actor: Actor) -> Result<(), ApiError> {
+    let live = app.hub.open(app, id, account, exam).await?;
+    let _guard = live.action_lock().await;
+    if let Some((record, _)) = load_record(&*app.store, &id)?
+        && live.server_section().await != record.section
+    {
+        live.write_server_section(app, &record.section, actor).await?;
+    }
+    Ok(())
 }
 
 /// The JSON view of an arrangement.
@@ -349,7 +416,8 @@ pub async fn run(
 ) -> Result<Value, ApiError> {
     for _ in 0..MAX_ATTEMPTS {
         let previous = load(&*app.store, &exam.id, &center.id)?;
-        let candidates = eligible(&*app.store, &exam.id, center)?;
+        let records = records_at(&*app.store, &exam.id, &center.id)?;
+        let candidates = eligible_of(&records, center);
         let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
         let planned = plan(exam, center, &candidates, previous.as_ref().map(|(a, _)| a), now_ms)?;
         let before: BTreeSet<&String> = previous.iter().flat_map(|(a, _)| a.candidates.keys()).collect();
@@ -367,10 +435,20 @@ pub async fn run(
             previous.as_ref().map(|(_, raw)| raw.clone()),
         );
         txn.put(Tree::Arrangements, key(&exam.id, &center.id), encode(&planned));
+        let changed = stage_tickets(&mut txn, records, &planned, now_ms);
+        let mut details = counts.clone();
+        details["tickets_written"] = json!(changed.len());
         let event = AuditEvent::new(actor.clone(), "arrangement.run", format!("{}/{}", exam.id, center.id))
-            .with(counts.clone());
+            .with(details);
         match app.commit(txn, event).await {
             Ok(()) => {
+                // The records are the truth; a document not updated here (an error, a crash) is
+                // repaired by the lifecycle's reconciliation (next action, start-up sweep).
+                for (id, account) in changed {
+                    if let Err(e) = project(app, id, &account, &exam.id, actor.clone()).await {
+                        tracing::warn!(document = %id, error = %e, "ticket number not yet in the document");
+                    }
+                }
                 let mut body = to_json(&planned, center);
                 body["counts"] = counts;
                 return Ok(body);

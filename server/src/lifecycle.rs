@@ -288,6 +288,7 @@ pub fn view(id: &DocumentId, exam: &str, record: Option<&RegistrationRecord>) ->
         "center": record.filter(|_| s.status.holds_seats()).map(|r| &r.center),
         "seats": s.seats,
         "amount_fen": s.amount_fen,
+        "ticket": s.ticket,
         "refund_due": record.is_some_and(|r| r.refund_due),
         "updated_at_ms": s.updated_at_ms,
     })

@@ -21,7 +21,9 @@ use baoming_server::payments::platform_time;
 use baoming_server::payments::rsa2::{NOTIFICATION_EXCLUDED, Rsa2Signer};
 use serde_json::{Value, json};
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, register_candidate, test_env};
+use support::{
+    HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, pay_on_page, register_candidate, test_env,
+};
 
 const EXAM: &str = "ncre-2027-03";
 const SYNC: Duration = Duration::from_secs(30);
@@ -252,29 +254,6 @@ impl Candidate {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-/// Opens the payment page like a browser and presses "pay" (the page's form, POSTed); the
-/// page's status when it does not open.
-fn pay_on_page(url: &str) -> u16 {
-    let mut r = agent().get(url).call().expect("page");
-    if r.status().as_u16() != 200 {
-        return r.status().as_u16();
-    }
-    let html = r.body_mut().read_to_string().expect("html");
-    assert!(html.contains(r#"<form method="post" action="/cashier">"#), "no form in {html}");
-    let field = "name=\"trade_no\" value=\"";
-    let start = html.find(field).expect("hidden trade_no") + field.len();
-    let trade_no = &html[start..start + html[start..].find('"').expect("quote")];
-    let base = url.split("/gateway.do").next().expect("base");
-    let mut r = agent()
-        .post(&format!("{base}/cashier"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(format!("trade_no={trade_no}&action=pay"))
-        .expect("cashier");
-    let status = r.status().as_u16();
-    let _ = r.body_mut().read_to_string();
-    status
 }
 
 /// A notification as the platform signs it (with `key`).

@@ -156,6 +156,9 @@ pub struct RegistrationStatus {
     /// The fee in fen.
     #[serde(default)]
     pub amount_fen: Option<i64>,
+    /// The admission ticket number, once the center's room arrangement has seated the candidate.
+    #[serde(default)]
+    pub ticket: Option<String>,
     /// When the server last changed the registration (Unix milliseconds).
     #[serde(default)]
     pub updated_at_ms: i64,
@@ -569,6 +572,7 @@ mod tests {
             center: None,
             seats: vec![],
             amount_fen: None,
+            ticket: None,
             updated_at_ms: 1,
         })
     }
