@@ -937,6 +937,33 @@ impl RegistrationDoc {
         Ok(new_changes)
     }
 
+    /// The changes that neither this document nor `chunks` (changes received ahead of their
+    /// dependencies) hold, walking back from `from` through the chunks' dependencies: what a
+    /// peer still has to send before the chunks can be checked. Undecodable chunks add nothing.
+    pub(crate) fn missing_before(&self, chunks: &[&[u8]], from: &[ChangeHash]) -> Vec<ChangeHash> {
+        let held: HashMap<ChangeHash, Change> = chunks
+            .iter()
+            .filter_map(|chunk| decode_chunks(chunk).ok())
+            .flatten()
+            .map(|c| (c.hash(), c))
+            .collect();
+        let mut missing = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut stack = from.to_vec();
+        while let Some(hash) = stack.pop() {
+            if !seen.insert(hash) || self.has_change(&hash) {
+                continue;
+            }
+            match held.get(&hash) {
+                Some(change) => stack.extend(change.deps().iter().copied()),
+                None => {
+                    missing.insert(hash);
+                }
+            }
+        }
+        missing.into_iter().collect()
+    }
+
     /// Whether the document holds the change `hash`. Cheaper than `get_change_by_hash`, which
     /// rebuilds the change: a missing-dependency query from `hash` is empty exactly when the
     /// change is applied (a queued change always has a missing ancestor).

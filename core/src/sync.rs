@@ -114,7 +114,31 @@ impl PeerSync {
             }
             self.diverged = Some(heads);
         }
-        doc.automerge().sync().generate_sync_message(&mut self.state).map(sync::Message::encode)
+        let mut message = doc.automerge().sync().generate_sync_message(&mut self.state)?;
+        if !self.waiting.is_empty() {
+            self.ask_for_missing(doc, &mut message);
+        }
+        Some(message.encode())
+    }
+
+    /// Names in `need` the changes the waiting ones depend on. Automerge cannot: the waiting
+    /// changes are kept out of the document (they are unchecked), so it asks only for the peer's
+    /// heads, which the peer has already sent. A change the peer left out because this side's
+    /// Bloom filter falsely claimed it would otherwise be left out on every round.
+    fn ask_for_missing(&self, doc: &RegistrationDoc, message: &mut sync::Message) {
+        let chunks: Vec<&[u8]> = self.waiting.iter().map(Vec::as_slice).collect();
+        let their_heads: Vec<ChangeHash> = self.state.their_heads.iter().flatten().copied().collect();
+        let from: Vec<ChangeHash> = self.waiting_heads.iter().chain(&their_heads).copied().collect();
+        let missing = doc.missing_before(&chunks, &from);
+        if missing.is_empty() {
+            return;
+        }
+        // As Automerge does: no summary of this side's changes until the peer's advertised heads
+        // cover everything asked for, so the peer answers the request alone.
+        if !missing.iter().all(|h| their_heads.contains(h)) {
+            message.have.clear();
+        }
+        message.need = missing;
     }
 
     /// Server side: checks the message's changes on a fork and applies them only if allowed.
