@@ -19,10 +19,11 @@ use crate::draft::RejectedEditInfo;
 use crate::errors::BaomingError;
 
 /// Something the app may want to show; delivered to the [`Listener`].
-// Events cross the FFI by value, one at a time; boxing the larger variant would only add an
-// indirection uniffi flattens again.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, uniffi::Enum)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "uniffi lifts enum fields by value (no Box); events are few and short-lived"
+)]
 pub enum Event {
     /// A registration's draft changed (already stored): re-read it.
     DocumentChanged {

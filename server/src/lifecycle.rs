@@ -288,9 +288,15 @@ pub fn view(id: &DocumentId, exam: &str, record: Option<&RegistrationRecord>) ->
         "center": record.filter(|_| s.status.holds_seats()).map(|r| &r.center),
         "seats": s.seats,
         "amount_fen": s.amount_fen,
-        "ticket": s.ticket,
         "refund_due": record.is_some_and(|r| r.refund_due),
         "updated_at_ms": s.updated_at_ms,
+        // The receipt and the ticket number (written by the room arrangement), as the synced
+        // server section carries them.
+        "order": s.order,
+        "trade_no": s.trade_no,
+        "paid_at_ms": s.paid_at_ms,
+        "refunded_fen": s.refunded_fen,
+        "ticket": s.ticket,
     })
 }
 
