@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The mobile demo's test: builds everything (see build.sh), starts a real baoming-server with
+# the demo catalog open and a demo candidate, and runs the headless scripted journey through
+# the view-models: login, announcements, agreement, form with an inline validation error,
+# center and subjects with live seats, photo, submit, status with the deadline, payment on
+# the sandbox platform's page, the registration form PDF. Exits non-zero on any failure.
+set -euo pipefail
+source "$(dirname "$0")/build.sh"
+demo_progress "scripted journey (headless, view-models only)"
+demo_java org.baoming.demo.script.ScriptedJourneyKt --server-bin "$server_bin" --repo "$repo"
