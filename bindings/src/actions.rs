@@ -65,7 +65,7 @@ impl From<ActionOutcome> for ActionOutcomeInfo {
                 exam_id,
                 action,
                 done: true,
-                status: Some(s.into()),
+                status: Some((*s).into()),
                 refusal_code: None,
                 refusal_message: None,
                 refusal_details_json: None,
@@ -83,7 +83,8 @@ impl From<ActionOutcome> for ActionOutcomeInfo {
     }
 }
 
-/// Where a registration stands: status, reason, deadline, seats, amount.
+/// Where a registration stands: status, reason, deadline, seats, amount, the payment reference
+/// and receipt, and the ticket number.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct StatusInfo {
     /// `draft`, `submitted`, `under_review`, `rejected`, `approved`, `awaiting_payment`,
@@ -101,6 +102,19 @@ pub struct StatusInfo {
     pub seats: Vec<String>,
     /// Amount due or paid, in fen.
     pub amount_fen: Option<i64>,
+    /// The payment reference: the current payment order's number (`out_trade_no`), once `pay`
+    /// opened one (also printed on the registration form).
+    pub payment_reference: Option<String>,
+    /// Receipt: the payment platform's trade number, once paid.
+    pub receipt_trade_no: Option<String>,
+    /// Receipt: when it was paid (Unix milliseconds).
+    pub paid_at_ms: Option<i64>,
+    /// Refunded so far, in fen (a late payment without a seat, or a cancellation after payment).
+    pub refunded_fen: Option<i64>,
+    /// Whether a refund is due and not yet made.
+    pub refund_due: bool,
+    /// The admission ticket number, once the center arranged the candidate.
+    pub ticket_number: Option<String>,
 }
 
 impl From<RegistrationStatus> for StatusInfo {
@@ -113,6 +127,12 @@ impl From<RegistrationStatus> for StatusInfo {
             center: s.center,
             seats: s.seats,
             amount_fen: s.amount_fen,
+            payment_reference: s.order,
+            receipt_trade_no: s.trade_no,
+            paid_at_ms: s.paid_at_ms,
+            refunded_fen: s.refunded_fen,
+            refund_due: s.refund_due,
+            ticket_number: s.ticket,
         }
     }
 }
@@ -181,7 +201,8 @@ impl BaomingClient {
         Ok(self.api.registration_status(&self.token()?, &exam_id)?.into())
     }
 
-    /// The registration as of the last sync (offline).
+    /// The registration as of the last sync (offline). `center` and `refund_due` are only known
+    /// online (`None` / `false` here).
     pub fn local_status(&self, exam_id: String) -> Result<StatusInfo, BaomingError> {
         let s = self.with_sync(|s| Ok(s.server(&exam_id)?))?;
         Ok(StatusInfo {
@@ -192,6 +213,12 @@ impl BaomingClient {
             center: None,
             seats: s.seats,
             amount_fen: s.amount_fen,
+            payment_reference: s.order,
+            receipt_trade_no: s.trade_no,
+            paid_at_ms: s.paid_at_ms,
+            refunded_fen: s.refunded_fen,
+            refund_due: false,
+            ticket_number: s.ticket,
         })
     }
 

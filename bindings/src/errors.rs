@@ -1,7 +1,7 @@
 //! [`BaomingError`]: the one error every call of the bindings can raise. Each variant says what
 //! the app should do; the core's many internal errors are mapped onto these few.
 
-use baoming_core::client::{ClientError, QueueError};
+use baoming_core::client::{ClientError, DocumentRefusal, QueueError};
 use baoming_core::document::DocError;
 
 /// What went wrong, in terms the app can act on.
@@ -87,6 +87,32 @@ pub enum BaomingError {
         /// Details.
         detail: String,
     },
+    /// The registration form exists once the registration is paid: call `pay`, pay on the
+    /// page, then `refresh_payment`. `status` is the registration's status now.
+    #[error("the registration form is available once the registration is paid (status {status})")]
+    NotPaid {
+        /// The registration's status.
+        status: String,
+    },
+    /// Admission tickets are printed only inside the exam's printing window: show when it opens
+    /// and try again then (Unix milliseconds, when the server said).
+    #[error("admission tickets can only be printed inside the exam's printing window")]
+    PrintingWindowClosed {
+        /// When the window opens.
+        opens_ms: Option<i64>,
+        /// When it closes.
+        closes_ms: Option<i64>,
+    },
+    /// This registration has no admission ticket (yet). `reason`: `not_registered` (submit
+    /// first), `not_paid` (pay first), `not_confirmed_on_site` (confirm at the center first,
+    /// see `announcements`), `not_arranged` (the center has not assigned rooms yet: try later).
+    #[error("no admission ticket for this registration ({reason})")]
+    NotEligible {
+        /// Why, as above.
+        reason: String,
+        /// The registration's status.
+        status: String,
+    },
     /// The ticket code does not verify (`code`: `ticket_format`, `ticket_signature`, …).
     #[error("the ticket does not verify ({code}): {detail}")]
     InvalidTicket {
@@ -130,6 +156,15 @@ impl From<ClientError> for BaomingError {
                 BaomingError::Server { status: 404, code: "doc_unavailable".into(), detail: e.to_string() }
             }
             ClientError::Busy => BaomingError::Busy,
+            ClientError::DocumentRefused(r) => match r {
+                DocumentRefusal::NotPaid { status } => BaomingError::NotPaid { status },
+                DocumentRefusal::PrintingWindowClosed { opens_ms, closes_ms } => {
+                    BaomingError::PrintingWindowClosed { opens_ms, closes_ms }
+                }
+                DocumentRefusal::NotEligible { reason, status } => {
+                    BaomingError::NotEligible { reason, status }
+                }
+            },
         }
     }
 }

@@ -11,7 +11,9 @@
 //! | [`draft`] | the registration draft: agreement, fields, center, subjects, declaration, validation |
 //! | [`photo`] | checking and preparing an ID photo, attaching it |
 //! | [`sync`] | syncing once or live, change notifications through a foreign [`Listener`], rejected edits |
-//! | [`actions`] | submit, withdraw, apply for review; status, deadline and seats |
+//! | [`actions`] | submit, withdraw, apply for review; status, deadline, receipt, ticket number and seats |
+//! | [`payment`] | pay (the payment page's URL) and "I have paid, refresh" |
+//! | [`documents`] | the registration form and admission ticket PDFs; the center's announcements |
 //! | [`ticket`] | offline verification of an admission ticket's QR code |
 //! | [`errors`] | [`BaomingError`], the one public error |
 //!
@@ -25,8 +27,10 @@ uniffi::setup_scaffolding!("baoming");
 pub mod account;
 pub mod actions;
 pub mod client;
+pub mod documents;
 pub mod draft;
 pub mod errors;
+pub mod payment;
 pub mod photo;
 pub mod sync;
 pub mod ticket;

@@ -20,6 +20,10 @@ use crate::errors::BaomingError;
 
 /// Something the app may want to show; delivered to the [`Listener`].
 #[derive(Debug, Clone, uniffi::Enum)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "uniffi lifts enum fields by value (no Box); events are few and short-lived"
+)]
 pub enum Event {
     /// A registration's draft changed (already stored): re-read it.
     DocumentChanged {

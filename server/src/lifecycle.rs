@@ -290,6 +290,12 @@ pub fn view(id: &DocumentId, exam: &str, record: Option<&RegistrationRecord>) ->
         "amount_fen": s.amount_fen,
         "refund_due": record.is_some_and(|r| r.refund_due),
         "updated_at_ms": s.updated_at_ms,
+        // The receipt and the ticket number, as the synced server section carries them.
+        "order": s.order,
+        "trade_no": s.trade_no,
+        "paid_at_ms": s.paid_at_ms,
+        "refunded_fen": s.refunded_fen,
+        "ticket": s.ticket,
     })
 }
 

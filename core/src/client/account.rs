@@ -108,7 +108,7 @@ impl AccountApi {
         Ok(AccountApi { base, agent: http::agent(timeout) })
     }
 
-    fn call(
+    pub(super) fn call(
         &self,
         method: &str,
         path: &str,
@@ -130,7 +130,10 @@ impl AccountApi {
         }
     }
 
-    fn expect<T: serde::de::DeserializeOwned>(answer: http::Answer, ok: &[u16]) -> Result<T, ClientError> {
+    pub(super) fn expect<T: serde::de::DeserializeOwned>(
+        answer: http::Answer,
+        ok: &[u16],
+    ) -> Result<T, ClientError> {
         if !ok.contains(&answer.status) {
             return Err(answer.into_error());
         }

@@ -272,7 +272,7 @@ pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<Action
 fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionResult, ClientError> {
     match answer.status {
         200 => serde_json::from_slice::<RegistrationStatus>(&answer.body)
-            .map(ActionResult::Done)
+            .map(|s| ActionResult::Done(Box::new(s)))
             .map_err(|e| ClientError::Protocol(format!("the answer to {kind} is not a registration: {e}"))),
         401 => Err(ClientError::Unauthorized),
         408 | 429 | 500..=599 => Err(answer.server_error()),

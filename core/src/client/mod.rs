@@ -14,6 +14,10 @@
 //!                                                     the outbox, after each successful sync
 //! ```
 //!
+//! [`AccountApi`] holds the online-only calls: the account ([`account`]), the catalog, status
+//! and seats, and what comes after submission ([`after_submit`]: pay, refresh the payment,
+//! the PDFs, the center's notices).
+//!
 //! * **Documents.** [`SyncClient::open_registration`] opens (or creates from genesis) the
 //!   candidate's document for an exam session; [`SyncClient::edit`] runs one of the
 //!   [`RegistrationDoc`] edit operations and persists it atomically before returning;
@@ -47,6 +51,7 @@
 //! and needs a tokio runtime (the HTTP calls run on its blocking pool).
 
 pub mod account;
+pub mod after_submit;
 mod backoff;
 mod events;
 mod http;
@@ -60,6 +65,9 @@ use automerge::ActorId;
 
 use crate::document::{DocError, DocumentId, RegistrationDoc};
 pub use account::{AccountApi, Captcha, CaptchaAnswer, CatalogFetch, CenterSeats, Session, SubjectSeats};
+pub use after_submit::{
+    CandidateDocument, CenterNotices, DocumentRefusal, Notice, PaymentAnswer, PaymentOrder, idempotency_key,
+};
 pub use backoff::Backoff;
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{
@@ -137,6 +145,10 @@ pub enum ClientError {
     /// Another sync (WebSocket, batch or the background task) is running; wait for it.
     #[error("another sync is already running")]
     Busy,
+    /// The server will not hand out this document now (not paid, outside the printing window,
+    /// not eligible for a ticket).
+    #[error(transparent)]
+    DocumentRefused(#[from] DocumentRefusal),
 }
 
 /// Opens the registration document of `account_id` for `exam_id` from the store, or creates it

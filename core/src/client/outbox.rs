@@ -159,6 +159,24 @@ pub struct RegistrationStatus {
     /// When the server last changed the registration (Unix milliseconds).
     #[serde(default)]
     pub updated_at_ms: i64,
+    /// The current payment order's reference (`out_trade_no`), once one was opened.
+    #[serde(default)]
+    pub order: Option<String>,
+    /// Receipt: the payment platform's trade number of the payment that paid the registration.
+    #[serde(default)]
+    pub trade_no: Option<String>,
+    /// Receipt: when it was paid (Unix milliseconds, as the platform reported it).
+    #[serde(default)]
+    pub paid_at_ms: Option<i64>,
+    /// Refunded so far, in fen.
+    #[serde(default)]
+    pub refunded_fen: Option<i64>,
+    /// Whether a refund is due (a payment the registration could not take).
+    #[serde(default)]
+    pub refund_due: bool,
+    /// The admission ticket number, once the center arranged the candidate.
+    #[serde(default)]
+    pub ticket: Option<String>,
 }
 
 /// The machine-readable code of a refused action (the `code` of the server's JSON error body).
@@ -260,7 +278,7 @@ pub struct ActionRefusal {
 pub enum ActionResult {
     /// The server performed it (or had performed it: a replayed answer); this is the
     /// registration now.
-    Done(RegistrationStatus),
+    Done(Box<RegistrationStatus>),
     /// The server refused it; nothing changed on the server.
     Refused(ActionRefusal),
 }
@@ -340,7 +358,7 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 /// A fresh idempotency key: `bm-` and 128 random bits in hex.
-fn fresh_key() -> Result<String, QueueError> {
+pub(crate) fn fresh_key() -> Result<String, QueueError> {
     use ring::rand::{SecureRandom, SystemRandom};
     let mut b = [0u8; 16];
     SystemRandom::new().fill(&mut b).map_err(|_| QueueError::Random)?;
@@ -559,7 +577,7 @@ mod tests {
     }
 
     fn done(exam: &str, status: Status) -> ActionResult {
-        ActionResult::Done(RegistrationStatus {
+        ActionResult::Done(Box::new(RegistrationStatus {
             document_id: "doc".into(),
             exam: exam.into(),
             status,
@@ -570,7 +588,13 @@ mod tests {
             seats: vec![],
             amount_fen: None,
             updated_at_ms: 1,
-        })
+            order: None,
+            trade_no: None,
+            paid_at_ms: None,
+            refunded_fen: None,
+            refund_due: false,
+            ticket: None,
+        }))
     }
 
     #[test]
