@@ -197,7 +197,24 @@ class Journey(private val app: AppViewModel, private val photo: File, private va
         step(Screen.PAYMENT, "pay on the platform's page, refresh until paid") {
             val pay = app.payment
             pay.reload().await()
-            val order = pay.pay().await()
+            // The embedded sandbox makes its keys in the background at start: until then the
+            // server answers 503 `payments_unavailable`, which the candidate would retry.
+            val order = run {
+                val until = System.currentTimeMillis() + 20_000
+                while (true) {
+                    val attempt = pay.pay()
+                    try {
+                        return@run attempt.get(60, TimeUnit.SECONDS)
+                    } catch (e: ExecutionException) {
+                        val c = e.cause
+                        val retry = c is org.baoming.client.BaomingException.Server && c.code == "payments_unavailable"
+                        if (!retry || System.currentTimeMillis() > until) throw StepFailed("pay: ${UserMessage.of(c ?: e)}")
+                        Thread.sleep(300)
+                    }
+                }
+                @Suppress("UNREACHABLE_CODE")
+                throw StepFailed("unreachable")
+            }
             expect(order.url.startsWith("http") && order.amountFen > 0 && order.expiresAtMs > System.currentTimeMillis()) { "$order" }
             val posted = payOnPlatformPage(order.url)
             expect(posted == 200) { "the payment page answered $posted" }

@@ -21,7 +21,7 @@ class PaymentScreen(private val vm: PaymentViewModel, private val app: AppViewMo
         if (st != null) add(label("当前状态：${statusLabel(st.status).first}", 13f, color = Theme.muted))
         val amount = s.order?.amountFen ?: st?.amountFen
         amount?.let { add(label("应缴 ¥${yuan(it)}", 22f, bold = true)) }
-        (s.order?.expiresAtMs ?: st?.deadlineMs)?.let { add(label("请在 ${at(it)} 前完成支付", 13f, color = Theme.danger)) }
+        (s.order?.expiresAtMs ?: st?.deadlineMs)?.takeIf { !s.paid }?.let { add(label("请在 ${at(it)} 前完成支付", 13f, color = Theme.danger)) }
         s.order?.let { add(paragraph("订单号 ${it.orderId}", 12f, Theme.muted)) }
         add(gap(12))
         if (s.paid) {

@@ -41,6 +41,21 @@ data class UserMessage(val zh: String, val en: String, val kind: String) {
                 UserMessage("服务器拒绝了请求（${e.code}）：${e.detail}", "The server refused (${e.code}): ${e.detail}", "server")
             is BaomingException.Storage ->
                 UserMessage("本机存储出错：${e.detail}", "Storage on this phone failed: ${e.detail}", "storage")
+            is BaomingException.NotPaid ->
+                UserMessage("缴费后才能下载报名表（当前状态：${e.status}）", "The registration form is available once paid (status ${e.status})", "not_paid")
+            is BaomingException.PrintingWindowClosed ->
+                UserMessage("未到准考证打印时间" + (e.opensMs?.let { "，${java.text.SimpleDateFormat("yyyy-MM-dd HH:mm").format(java.util.Date(it))} 开放" } ?: ""),
+                    "Admission tickets are not printable now" + (e.opensMs?.let { "; printing opens at ${java.time.Instant.ofEpochMilli(it)}" } ?: ""), "printing_window_closed")
+            is BaomingException.NotEligible ->
+                UserMessage(
+                    when (e.reason) {
+                        "not_paid" -> "请先缴费"
+                        "not_confirmed_on_site" -> "请先到考点现场确认"
+                        "not_arranged" -> "考点尚未编排考场，请稍后再试"
+                        else -> "请先提交报名"
+                    } + "，才能下载准考证",
+                    "No admission ticket yet (${e.reason})", "not_eligible",
+                )
             is BaomingException.InvalidTicket ->
                 UserMessage("准考证无效（${e.code}）", "The ticket does not verify (${e.code})", "invalid_ticket")
             is BaomingException ->

@@ -58,11 +58,16 @@ private val LABELS = mapOf(
 fun statusLabel(status: String): Pair<String, String> = LABELS[status] ?: (status to status)
 
 /**
- * The timeline for [status] at a center that [review]s or not: the usual path, with the
- * current step marked; an ending off the path (rejected, expired, …) is shown failed.
+ * The timeline for [status] at a center that [review]s or not and requires an [onsite]
+ * confirmation or not: the usual path, with the current step marked; an ending off the path
+ * (rejected, expired, …) is shown failed.
  */
-fun timeline(status: String, review: Boolean): List<Step> {
-    val path = listOfNotNull("draft", "submitted", if (review) "under_review" else null, if (review) "approved" else null, "paid", "confirmed")
+fun timeline(status: String, review: Boolean, onsite: Boolean): List<Step> {
+    val path = listOfNotNull(
+        "draft", "submitted",
+        "under_review".takeIf { review }, "approved".takeIf { review },
+        "paid", "confirmed".takeIf { onsite || status == "confirmed" },
+    )
     val at = when (status) {
         "awaiting_payment" -> path.indexOf("paid") - 1
         else -> path.indexOf(status)
@@ -144,10 +149,13 @@ class StatusViewModel(private val client: BaomingClient, background: Background)
         val info = client.exam(exam)
         val centerId = status.center ?: client.draft(exam).center
         val review = info.centers.firstOrNull { it.id == centerId }?.review ?: false
+        // Whether the center wants an on-site confirmation after payment (its rule is online).
+        val onsite = !offline && status.center != null &&
+            runCatching { client.announcements(exam).onsiteRequired }.getOrDefault(false)
         return StatusState(
             status = status,
             offline = offline,
-            timeline = timeline(status.status, review),
+            timeline = timeline(status.status, review, onsite),
             missing = if (status.status == "draft") client.validate(exam) else emptyList(),
             queued = client.queuedActions().map { it.action },
             lastOutcome = current.lastOutcome,
