@@ -86,6 +86,9 @@ class Journey(private val app: AppViewModel, private val photo: File, private va
     private var n = 0
     val steps = mutableListOf<String>()
 
+    /** Free seats of the subject at the center before submitting. */
+    private var freeBefore: Int? = null
+
     private fun step(screen: Screen, title: String, body: () -> String) {
         n++
         app.navigate(screen)
@@ -163,6 +166,7 @@ class Journey(private val app: AppViewModel, private val photo: File, private va
             c.toggle(SUBJECT).await()
             val sub = c.current.subjects.firstOrNull { it.code == SUBJECT } ?: throw StepFailed("no subject $SUBJECT")
             expect(sub.chosen && sub.free != null && c.current.totalFen == sub.feeFen && c.current.issues.isEmpty()) { "${c.current}" }
+            freeBefore = sub.free
             "${row.nameZh}: ${row.free}/${row.capacity} free; subject $SUBJECT ${sub.nameZh}: ${sub.free}/${sub.capacity} free, ¥${sub.feeFen / 100}"
         }
         step(Screen.PHOTO, "photo: pick, report, prepare, preview, attach") {
@@ -192,7 +196,9 @@ class Journey(private val app: AppViewModel, private val photo: File, private va
             val current = s.current.timeline.single { it.state == org.baoming.demo.viewmodel.StepState.CURRENT }
             expect(current.status == "submitted") { "${s.current.timeline}" }
             app.center.refreshSeats().await()
-            "${s.current.timeline.joinToString(" → ") { it.en + if (it == current) "*" else "" }}; pay within ${s.current.remaining(System.currentTimeMillis())}"
+            val free = app.center.current.subjects.first { it.code == SUBJECT }.free
+            expect(free == freeBefore!! - 1) { "the held seat is not counted: $freeBefore free before, $free now" }
+            "seats of $SUBJECT: $freeBefore → $free free; " + "${s.current.timeline.joinToString(" → ") { it.en + if (it == current) "*" else "" }}; pay within ${s.current.remaining(System.currentTimeMillis())}"
         }
         step(Screen.PAYMENT, "pay on the platform's page, refresh until paid") {
             val pay = app.payment
@@ -232,7 +238,10 @@ class Journey(private val app: AppViewModel, private val photo: File, private va
             val doc = d.registrationForm().await()
             val head = doc.file.readBytes().copyOf(5).decodeToString()
             expect(head == "%PDF-" && doc.bytes > 1000) { "not a PDF: $head, ${doc.bytes} bytes" }
-            "${doc.file.name}, ${doc.bytes / 1024} KB"
+            // The admission ticket is printed only inside the printing window (weeks away here).
+            val refused = d.admissionTicket().awaitFailure()
+            expect(refused.kind == "printing_window_closed" && d.current.error == refused) { "admission ticket: $refused" }
+            "${doc.file.name}, ${doc.bytes / 1024} KB; admission ticket: “${refused.zh}”"
         }
         step(Screen.STATUS, "status after payment") {
             val st = app.status.sync().await().let { app.status.current.status!! }

@@ -67,7 +67,7 @@ class DocumentsScreen(private val vm: DocumentsViewModel) : RebuiltScreen<Docume
         add(gap(12))
         for (d in s.saved) {
             add(label("✓ ${d.titleZh}：${d.bytes / 1024} KB", 13f, bold = true, color = Theme.ok))
-            add(paragraph(d.file.path, 11f, Theme.muted))
+            add(paragraph(d.file.name, 11f, Theme.muted))
             add(button("打开") { runCatching { java.awt.Desktop.getDesktop().open(d.file) } })
             add(gap())
         }

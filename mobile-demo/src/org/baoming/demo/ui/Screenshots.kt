@@ -48,7 +48,7 @@ fun main(args: Array<String>) {
     val repo = File(opts["--repo"] ?: ".")
     val out = File(opts["--out"] ?: "docs/mobile-demo.png")
     Theme.install(File(repo, "core/assets/fonts/NotoSansCJKsc-Regular.otf"))
-    val wanted = listOf(Screen.LOGIN, Screen.FORM, Screen.CENTER, Screen.PHOTO, Screen.STATUS, Screen.PAYMENT)
+    val wanted = Screen.entries.toList()
     val shots = linkedMapOf<Screen, BufferedImage>()
     val folder = Files.createTempDirectory("baoming-demo-shots-").toFile()
     var code = 0
