@@ -35,13 +35,16 @@ class Observable<T>(initial: T) {
         return Subscription { observers.remove(observer) }
     }
 
-    /** Replaces the value with `transform(value)` atomically and notifies the observers. */
+    /**
+     * Replaces the value with `transform(value)` atomically and, if it changed, notifies the
+     * observers with the latest value (so a slower notification never shows an older state).
+     */
     fun update(transform: (T) -> T) {
-        val next = synchronized(this) {
-            value = transform(value)
-            value
+        val changed = synchronized(this) {
+            val next = transform(value)
+            (next != value).also { value = next }
         }
-        observers.forEach { it(next) }
+        if (changed) observers.forEach { it(value) }
     }
 }
 
