@@ -36,7 +36,8 @@ class PaymentScreen(private val vm: PaymentViewModel, private val app: AppViewMo
             })
             if (s.order != null) {
                 add(gap())
-                add(paragraph("已在浏览器中打开支付页面。支付完成后点“我已支付”。", 12f, Theme.muted))
+                add(paragraph("已在浏览器中打开支付页面（未打开时请复制下面的地址）。支付完成后点“我已支付”。", 12f, Theme.muted))
+                add(paragraph(s.order.url, 11f, Theme.primary).apply { isEnabled = true })
                 add(gap())
                 add(button("我已支付，刷新", primary = true) { vm.refresh() })
             }
@@ -45,12 +46,12 @@ class PaymentScreen(private val vm: PaymentViewModel, private val app: AppViewMo
         add(errorLine(s.error))
     }
 
+    /** Opens the payment page in the desktop's browser, as a phone opens it in a web view. */
     private fun openBrowser(url: String) {
-        if (Desktop.isDesktopSupported() && Desktop.getDesktop().isSupported(Desktop.Action.BROWSE)) {
-            Desktop.getDesktop().browse(URI(url))
-        } else {
-            println("payment page: $url")
-        }
+        val opened = Desktop.isDesktopSupported() && Desktop.getDesktop().isSupported(Desktop.Action.BROWSE) &&
+            runCatching { Desktop.getDesktop().browse(URI(url)) }.isSuccess
+        // Without a browser the page's address stays on the screen to copy.
+        if (!opened) println("payment page (no browser could be opened): $url")
     }
 }
 
