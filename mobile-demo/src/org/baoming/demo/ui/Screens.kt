@@ -60,7 +60,15 @@ abstract class RebuiltScreen<S>(state: Observable<S>) {
     val component: JComponent = scroll(column)
 
     init {
-        state.observe { s -> onEdt { column.removeAll(); build(s); column.revalidate(); column.repaint() } }
+        state.observe { s -> onEdt { render(s) } }
+    }
+
+    /** Shows [s] (on the Swing thread). */
+    protected fun render(s: S) {
+        column.removeAll()
+        build(s)
+        column.revalidate()
+        column.repaint()
     }
 
     /** Adds the components showing [s] to [column]. */
@@ -391,6 +399,11 @@ class PhotoScreen(private val vm: PhotoViewModel, private val app: AppViewModel)
 /** The timeline, the deadline, what is missing, submit / sync / withdraw. */
 class StatusScreen(private val vm: StatusViewModel, private val app: AppViewModel) :
     RebuiltScreen<StatusState>(vm.state) {
+    init {
+        // The time left to pay counts down while the screen is up.
+        javax.swing.Timer(30_000) { if (vm.current.status?.deadlineMs != null) render(vm.current) }.start()
+    }
+
     override fun build(s: StatusState) {
         val st = s.status
         add(label("报名状态", 18f, bold = true))
