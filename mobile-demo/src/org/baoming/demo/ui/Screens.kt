@@ -430,6 +430,11 @@ class StatusScreen(private val vm: StatusViewModel, private val app: AppViewMode
             }
             st.amountFen?.let { add(label("费用 ¥${yuan(it)}", 14f)) }
             if (st.seats.isNotEmpty()) add(label("已锁定座位：${st.center ?: ""} ${st.seats.joinToString("、")}", 12f, color = Theme.muted))
+            st.paymentReference?.let { add(label("订单号 $it", 12f, color = Theme.muted)) }
+            st.receiptTradeNo?.let { add(label("支付流水号 $it", 12f, color = Theme.muted)) }
+            st.refundedFen?.takeIf { it > 0 }?.let { add(label("已退款 ¥${yuan(it)}", 13f, color = Theme.danger)) }
+            if (st.refundDue) add(label("退款处理中", 13f, color = Theme.danger))
+            st.ticketNumber?.let { add(label("准考证号 $it", 14f, bold = true)) }
         }
         if (s.missing.isNotEmpty()) {
             add(gap())
