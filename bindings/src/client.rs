@@ -82,6 +82,9 @@ pub struct ExamInfo {
     pub fields: Vec<FieldInfo>,
     /// The test centers.
     pub centers: Vec<CenterInfo>,
+    /// The exam's 32-byte Ed25519 public key, which verifies its admission tickets offline
+    /// (`verify_ticket`); empty if the server has not published one.
+    pub public_key: Vec<u8>,
 }
 
 /// One field of the exam's form.
@@ -224,8 +227,17 @@ impl From<&ExamSession> for ExamInfo {
                         .collect(),
                 })
                 .collect(),
+            public_key: e.public_key.as_deref().and_then(hex_bytes).unwrap_or_default(),
         }
     }
+}
+
+/// The bytes of a hex text (`None` if it is not hex).
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[uniffi::export]

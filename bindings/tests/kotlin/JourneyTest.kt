@@ -1,7 +1,10 @@
 // The candidate's journey through the generated Kotlin bindings on the JVM (JNA), against the
 // real server: register and log in, cache the catalog, edit the draft offline with validation
-// issues, prepare a photo, sync, submit, status and seats; and the error paths: wrong
-// password, a refused edit from a second device, the server unreachable.
+// issues, prepare a photo, sync, submit, status and seats; after submission pay on the payment
+// platform's page, refresh until paid, the registration form, the admission ticket's typed
+// refusals, the center's announcements, on-site confirmation and arrangement (as the operator,
+// over HTTP) and the ticket itself; and the error paths: wrong password, a refused edit from a
+// second device, the server unreachable.
 //
 // A plain `main`: each check throws, the process exits non-zero on the first failure and
 // prints "N passed, 0 failed" at the end. Run by bindings/run-tests.sh, which sets
@@ -20,6 +23,7 @@ import org.baoming.client.BaomingClient
 import org.baoming.client.BaomingException
 import org.baoming.client.Event
 import org.baoming.client.Listener
+import org.baoming.client.verifyTicket
 
 const val EXAM = "ncre-2027-03"
 const val PASSWORD = "correct horse battery 1"
@@ -77,10 +81,17 @@ class Server {
         Thread { reader.forEachLine { } }.apply { isDaemon = true }.start()
     }
 
-    fun http(method: String, path: String, body: String?, token: String? = null): Pair<Int, String> {
+    fun http(
+        method: String,
+        path: String,
+        body: String?,
+        token: String? = null,
+        headers: Map<String, String> = emptyMap(),
+    ): Pair<Int, String> {
         val c = URI(url + path).toURL().openConnection() as HttpURLConnection
         c.requestMethod = method
         if (token != null) c.setRequestProperty("authorization", "Bearer $token")
+        for ((k, v) in headers) c.setRequestProperty(k, v)
         if (body != null) {
             c.doOutput = true
             c.setRequestProperty("content-type", if (body.startsWith("{")) "application/json" else "text/plain")
@@ -91,18 +102,31 @@ class Server {
         return status to text
     }
 
-    /** Imports the demo catalog with registration open from a day ago for thirty days. */
-    fun importOpenCatalog() {
+    fun adminToken(): String {
         val (s, body) = http("POST", "/api/operator/sessions", """{"username":"admin","password":"$OPERATOR_PASSWORD"}""")
         check(s == 200) { "operator login: $s $body" }
-        val admin = Regex("\"token\"\\s*:\\s*\"([^\"]+)\"").find(body)!!.groupValues[1]
+        return jsonText(body, "token")
+    }
+
+    /** A call as the demo administrator over plain HTTP. */
+    fun operator(method: String, path: String, body: String? = null, headers: Map<String, String> = emptyMap()) =
+        http(method, path, body, adminToken(), headers)
+
+    /**
+     * Imports the demo catalog with registration open from a day ago for thirty days, on-site
+     * confirmation from an hour ago for two days, and the printing window in forty days — or,
+     * with [printingNow], from an hour ago for two days.
+     */
+    fun importOpenCatalog(printingNow: Boolean = false) {
+        val admin = adminToken()
+        val (printOpens, printCloses) = if (printingNow) -3600L to 2L * 86400 else 40L * 86400 to 48L * 86400
         val now = Instant.now().truncatedTo(ChronoUnit.SECONDS)
         fun at(secs: Long) = now.plusSeconds(secs).toString()
         val toml = File(repo, "core/catalog/demo.toml").readLines().joinToString("\n") { line ->
             val t = line.trimStart()
             when {
                 t.startsWith("registration = {") -> "registration = { opens = \"${at(-86400)}\", closes = \"${at(30L * 86400)}\" }"
-                t.startsWith("printing = {") -> "printing = { opens = \"${at(40L * 86400)}\", closes = \"${at(48L * 86400)}\" }"
+                t.startsWith("printing = {") -> "printing = { opens = \"${at(printOpens)}\", closes = \"${at(printCloses)}\" }"
                 t.startsWith("window = {") -> "window = { opens = \"${at(-3600)}\", closes = \"${at(2L * 86400)}\" }"
                 else -> line
             }
@@ -117,6 +141,34 @@ class Server {
         dir.deleteRecursively()
     }
 }
+
+/** The string value of `key` in a flat JSON text (enough for the answers the suite reads). */
+fun jsonText(json: String, key: String): String =
+    Regex("\"$key\"\\s*:\\s*\"([^\"]*)\"").find(json)?.groupValues?.get(1)
+        ?: throw AssertionError("no \"$key\" in $json")
+
+/**
+ * Pays on the payment platform's page as a browser does: opens the page, reads its form's hidden
+ * `trade_no` and posts the form with `action=pay` (see server/tests/payments.rs). Returns the
+ * cashier's HTTP status.
+ */
+fun payOnPage(pageUrl: String): Int {
+    val page = URI(pageUrl).toURL().openConnection() as HttpURLConnection
+    check(page.responseCode == 200) { "payment page: ${page.responseCode}" }
+    val html = page.inputStream.bufferedReader().readText()
+    check(html.contains("<form method=\"post\" action=\"/cashier\">")) { "no form in $html" }
+    val tradeNo = Regex("name=\"trade_no\" value=\"([^\"]+)\"").find(html)!!.groupValues[1]
+    val cashier = URI(pageUrl.substringBefore("/gateway.do") + "/cashier").toURL().openConnection() as HttpURLConnection
+    cashier.requestMethod = "POST"
+    cashier.doOutput = true
+    cashier.setRequestProperty("content-type", "application/x-www-form-urlencoded")
+    cashier.outputStream.use { it.write("trade_no=${java.net.URLEncoder.encode(tradeNo, "UTF-8")}&action=pay".toByteArray()) }
+    val status = cashier.responseCode
+    (if (status < 400) cashier.inputStream else cashier.errorStream)?.use { it.readBytes() }
+    return status
+}
+
+fun isPdf(bytes: ByteArray) = bytes.size in 5 until 1_000_000 && String(bytes, 0, 5, Charsets.ISO_8859_1) == "%PDF-"
 
 /** Collects the client's events (delivered on its own threads). */
 class Recorder : Listener {
@@ -221,6 +273,88 @@ fun theCandidateJourney(server: Server) {
     check(rejected.map { it.path } == listOf("draft.subjects")) { "$rejected" }
     check(b.draft(EXAM).subjects == listOf("15")) { "reverted to the server's state" }
     b.close()
+
+    // Pay: the order and its page, paid on the page as a browser would, then "I have paid,
+    // refresh" until the platform confirms.
+    a = BaomingClient.open(deviceA, server.url)
+    a.resumeSession(again.accountId, again.token)
+    val notPaid = expectThrows<BaomingException.NotPaid>("the form before payment") { a.registrationFormPdf(EXAM) }
+    check(notPaid.status == "submitted") { "$notPaid" }
+    val order = a.pay(EXAM)
+    check(order.url.contains("/gateway.do?") && order.state == "open") { "$order" }
+    check(order.amountFen == fee && order.orderId.isNotEmpty()) { "$order" }
+    check(order.expiresAtMs > System.currentTimeMillis()) { "$order" }
+    check(order.status.status == "awaiting_payment" && order.status.paymentReference == order.orderId) { "$order" }
+    check(a.pay(EXAM).orderId == order.orderId) { "the open order is answered again" }
+    check(a.refreshPayment(EXAM).status == "awaiting_payment") { "the page was not even opened" }
+    check(payOnPage(order.url) == 200) { "the cashier took the payment" }
+    var paid = a.refreshPayment(EXAM)
+    val giveUp = System.nanoTime() + 30_000_000_000L
+    while (paid.status != "paid" && System.nanoTime() < giveUp) {
+        Thread.sleep(200)
+        paid = a.refreshPayment(EXAM)
+    }
+    check(paid.status == "paid" && paid.receiptTradeNo != null && paid.paidAtMs != null) { "$paid" }
+    val afterPaying = a.status(EXAM)
+    check(afterPaying.status == "paid" && afterPaying.paymentReference == order.orderId) { "$afterPaying" }
+    check(afterPaying.receiptTradeNo == paid.receiptTradeNo) { "$afterPaying" }
+
+    // The registration form now; the admission ticket only inside the printing window.
+    val form = a.registrationFormPdf(EXAM)
+    check(isPdf(form)) { "the form is a PDF under 1 MB (${form.size} bytes)" }
+    val closed = expectThrows<BaomingException.PrintingWindowClosed>("the ticket before printing opens") {
+        a.admissionTicketPdf(EXAM)
+    }
+    check((closed.opensMs ?: 0) > System.currentTimeMillis()) { "$closed" }
+
+    // The center publishes a notice: the candidate's announcements show it.
+    val center = "/api/operator/exams/$EXAM/centers/bj-chaoyang"
+    val now = Instant.now().truncatedTo(ChronoUnit.SECONDS)
+    val (created, noticeBody) = server.operator(
+        "POST", "$center/notices",
+        """{"title":"考场开放时间","body":"考试当天8:00开放入场。","opens":"${now.minusSeconds(300)}",""" +
+            """"closes":"${now.plusSeconds(86400)}","requires_onsite_confirmation":false}""",
+    )
+    check(created == 201) { "notice: $created $noticeBody" }
+    val news = a.announcements(EXAM)
+    check(news.center == "bj-chaoyang" && news.onsiteRequired) { "$news" }
+    check(news.notices.map { it.title } == listOf("考场开放时间")) { "$news" }
+
+    // Printing opens (the administrator moves the window to now): the ticket needs the on-site
+    // confirmation this center requires, then the center's room arrangement.
+    server.importOpenCatalog(printingNow = true)
+    a.refreshCatalog()
+    val unconfirmed = expectThrows<BaomingException.NotEligible>("the ticket before on-site confirmation") {
+        a.admissionTicketPdf(EXAM)
+    }
+    check(unconfirmed.reason == "not_confirmed_on_site") { "$unconfirmed" }
+    val (confirmed, confirmBody) = server.operator(
+        "POST", "$center/confirm",
+        """{"name":"李四","id_document":"${residentId("11010519900101042")}"}""",
+        mapOf("idempotency-key" to "kotlin-journey-confirm"),
+    )
+    check(confirmed == 200) { "confirm: $confirmed $confirmBody" }
+    check(a.status(EXAM).status == "confirmed") { "confirmed on site" }
+    val unarranged = expectThrows<BaomingException.NotEligible>("the ticket before the arrangement") {
+        a.admissionTicketPdf(EXAM)
+    }
+    check(unarranged.reason == "not_arranged") { "$unarranged" }
+    val (arrangedStatus, arrangement) = server.operator("POST", "$center/arrangement")
+    check(arrangedStatus == 200) { "arrangement: $arrangedStatus $arrangement" }
+    val ticket = a.admissionTicketPdf(EXAM)
+    check(isPdf(ticket)) { "the ticket is a PDF under 1 MB (${ticket.size} bytes)" }
+    check(a.status(EXAM).ticketNumber == jsonText(arrangement, "ticket_number")) { "${a.status(EXAM)}" }
+
+    // Verifying tickets at the door: the exam's key comes with the cached catalog. No server API
+    // hands out the ticket's QR text, so a genuine code is not checked here (the server's
+    // documents test decodes the printed QR); a forged one is refused.
+    val key = a.exam(EXAM).publicKey
+    check(key.size == 32) { "a 32-byte key" }
+    val forged = expectThrows<BaomingException.InvalidTicket>("a forged ticket") {
+        verifyTicket("BMT1:" + "A".repeat(120), key)
+    }
+    check(forged.code.startsWith("ticket_")) { "$forged" }
+    a.close()
 }
 
 fun theServerUnreachable() {

@@ -14,6 +14,8 @@ import re
 import subprocess
 import tempfile
 import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -24,9 +26,11 @@ OPERATOR_PASSWORD = "bindings-admin-pass-1"
 EXAM = "ncre-2027-03"
 
 
-def catalog_open_now(toml: str) -> str:
-    """The demo catalog with registration open from a day ago for thirty days (as
-    server/tests/support/mod.rs `catalog_around_now(.., Windows::OPEN)` does)."""
+def catalog_open_now(toml: str, printing_now: bool = False) -> str:
+    """The demo catalog with registration open from a day ago for thirty days and on-site
+    confirmation from an hour ago for two days (as server/tests/support/mod.rs
+    `catalog_around_now(.., Windows::OPEN)` does); the admission-ticket printing window opens in
+    forty days, or, with `printing_now`, opened an hour ago for two days (`Windows::PRINTING`)."""
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
     def at(offset_secs: int) -> str:
@@ -38,19 +42,29 @@ def catalog_open_now(toml: str) -> str:
         if t.startswith("registration = {"):
             line = f'registration = {{ opens = "{at(-86400)}", closes = "{at(30 * 86400)}" }}'
         elif t.startswith("printing = {"):
-            line = f'printing = {{ opens = "{at(40 * 86400)}", closes = "{at(48 * 86400)}" }}'
+            opens, closes = (-3600, 2 * 86400) if printing_now else (40 * 86400, 48 * 86400)
+            line = f'printing = {{ opens = "{at(opens)}", closes = "{at(closes)}" }}'
         elif t.startswith("window = {"):
             line = f'window = {{ opens = "{at(-3600)}", closes = "{at(2 * 86400)}" }}'
         out.append(line)
     return "\n".join(out) + "\n"
 
 
-def http(base: str, method: str, path: str, body: bytes | None = None, token: str | None = None):
+def http(
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+):
     req = urllib.request.Request(base + path, data=body, method=method)
     if token:
         req.add_header("authorization", f"Bearer {token}")
     if body is not None:
         req.add_header("content-type", "application/json" if body[:1] == b"{" else "text/plain")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, resp.read()
@@ -94,7 +108,7 @@ class Server:
         # Keep draining stdout so the server never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
-    def import_open_catalog(self):
+    def admin_token(self) -> str:
         status, body = http(
             self.url,
             "POST",
@@ -102,10 +116,23 @@ class Server:
             json.dumps({"username": "admin", "password": OPERATOR_PASSWORD}).encode(),
         )
         assert status == 200, body
-        admin = json.loads(body)["token"]
-        toml = catalog_open_now((REPO / "core" / "catalog" / "demo.toml").read_text(encoding="utf-8"))
-        status, body = http(self.url, "PUT", "/api/operator/catalog", toml.encode(), admin)
+        return json.loads(body)["token"]
+
+    def import_open_catalog(self, printing_now: bool = False):
+        toml = catalog_open_now(
+            (REPO / "core" / "catalog" / "demo.toml").read_text(encoding="utf-8"), printing_now
+        )
+        status, body = http(self.url, "PUT", "/api/operator/catalog", toml.encode(), self.admin_token())
         assert status == 200, body
+
+    def operator(self, method: str, path: str, payload=None, headers=None):
+        """A call as the demo administrator over plain HTTP; returns (status, JSON or bytes)."""
+        body = None if payload is None else json.dumps(payload).encode()
+        status, raw = http(self.url, method, path, body, self.admin_token(), headers)
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw
 
     def stop(self):
         if self.proc.poll() is None:
@@ -129,6 +156,27 @@ def server():
 def folder():
     with tempfile.TemporaryDirectory(prefix="baoming-device-") as d:
         yield d
+
+
+def pay_on_page(url: str) -> int:
+    """Pays on the payment platform's page as a browser does: opens the page, reads its form's
+    hidden `trade_no` and posts the form with `action=pay` (see server/tests/payments.rs).
+    Returns the cashier's HTTP status."""
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        assert resp.status == 200, resp.status
+        html = resp.read().decode("utf-8")
+    assert '<form method="post" action="/cashier">' in html, html
+    trade_no = re.search(r'name="trade_no" value="([^"]+)"', html).group(1)
+    base = url.split("/gateway.do")[0]
+    form = urllib.parse.urlencode({"trade_no": trade_no, "action": "pay"}).encode()
+    req = urllib.request.Request(base + "/cashier", data=form, method="POST")
+    req.add_header("content-type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def resident_id(body17: str) -> str:

@@ -1,15 +1,19 @@
 """The candidate's journey through the generated Python bindings, against the real server:
 register and log in, cache the catalog, edit the draft offline with validation issues shown,
 prepare a photo, sync, submit, status and seats; and the error paths: wrong password, a refused
-edit from a second device, the server unreachable."""
+edit from a second device, the server unreachable. After submission: pay on the payment
+platform's page, refresh until paid, the registration form, the admission ticket's typed
+refusals, the center's announcements, on-site confirmation and arrangement (as the operator,
+over HTTP) and the ticket itself."""
 
-import os
+import datetime
 import threading
+import time
 
 import pytest
 
 import baoming
-from conftest import EXAM, resident_id, sample_photo
+from conftest import EXAM, pay_on_page, resident_id, sample_photo
 
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
 PASSWORD = "correct horse battery 1"
@@ -169,6 +173,91 @@ def test_the_candidate_journey(server, tmp_path):
     b.dismiss_rejected_edits(EXAM)
     assert b.rejected_edits(EXAM) == []
     b.shutdown()
+
+    # Pay: the order and its page, paid on the page as a browser would, then "I have paid,
+    # refresh" until the platform confirms.
+    a = baoming.BaomingClient.open(device_a, server.url)
+    a.resume_session(session.account_id, session.token)
+    with pytest.raises(baoming.BaomingError.NotPaid) as not_paid:
+        a.registration_form_pdf(EXAM)
+    assert not_paid.value.status == "submitted"
+    order = a.pay(EXAM)
+    assert "/gateway.do?" in order.url and order.state == "open", order
+    assert order.amount_fen == fee and order.order_id
+    assert order.expires_at_ms > time.time() * 1000
+    assert order.status.status == "awaiting_payment" and order.status.deadline_ms == order.expires_at_ms
+    assert order.status.payment_reference == order.order_id
+    assert a.pay(EXAM).order_id == order.order_id, "the open order is answered again"
+    assert a.refresh_payment(EXAM).status == "awaiting_payment", "the page was not even opened"
+    assert pay_on_page(order.url) == 200
+    paid = a.refresh_payment(EXAM)
+    give_up = time.monotonic() + 30
+    while paid.status != "paid" and time.monotonic() < give_up:
+        time.sleep(0.2)
+        paid = a.refresh_payment(EXAM)
+    assert paid.status == "paid", paid
+    assert paid.receipt_trade_no and paid.paid_at_ms and paid.payment_reference == order.order_id
+    status = a.status(EXAM)
+    assert (status.status, status.amount_fen) == ("paid", fee)
+    assert (status.payment_reference, status.receipt_trade_no) == (order.order_id, paid.receipt_trade_no)
+
+    # The registration form now; the admission ticket only inside the printing window.
+    form = a.registration_form_pdf(EXAM)
+    assert form.startswith(b"%PDF-") and len(form) < 1_000_000, len(form)
+    with pytest.raises(baoming.BaomingError.PrintingWindowClosed) as closed:
+        a.admission_ticket_pdf(EXAM)
+    assert closed.value.opens_ms > time.time() * 1000
+
+    # The center publishes a notice: the candidate's announcements show it.
+    center = f"/api/operator/exams/{EXAM}/centers/bj-chaoyang"
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    notice = {
+        "title": "考场开放时间",
+        "body": "考试当天8:00开放入场。",
+        "opens": (now - datetime.timedelta(minutes=5)).isoformat(),
+        "closes": (now + datetime.timedelta(days=1)).isoformat(),
+        "requires_onsite_confirmation": False,
+    }
+    code, body = server.operator("POST", center + "/notices", notice)
+    assert code == 201, body
+    news = a.announcements(EXAM)
+    assert news.center == "bj-chaoyang" and news.onsite_required and news.onsite_notice_zh
+    assert [(n.title, n.body) for n in news.notices] == [(notice["title"], notice["body"])]
+
+    # Printing opens (the administrator moves the window to now): the ticket needs the on-site
+    # confirmation this center requires, then the center's room arrangement.
+    server.import_open_catalog(printing_now=True)
+    a.refresh_catalog()
+    with pytest.raises(baoming.BaomingError.NotEligible) as not_eligible:
+        a.admission_ticket_pdf(EXAM)
+    assert not_eligible.value.reason == "not_confirmed_on_site", not_eligible.value
+    code, body = server.operator(
+        "POST",
+        center + "/confirm",
+        {"name": "张三丰", "id_document": resident_id("11010519900101031")},
+        {"idempotency-key": "bindings-journey-confirm"},
+    )
+    assert code == 200, body
+    assert a.status(EXAM).status == "confirmed"
+    with pytest.raises(baoming.BaomingError.NotEligible) as not_eligible:
+        a.admission_ticket_pdf(EXAM)
+    assert not_eligible.value.reason == "not_arranged", not_eligible.value
+    code, arrangement = server.operator("POST", center + "/arrangement")
+    assert code == 200, arrangement
+    (arranged,) = arrangement["candidates"]
+    ticket = a.admission_ticket_pdf(EXAM)
+    assert ticket.startswith(b"%PDF-") and len(ticket) < 1_000_000, len(ticket)
+    assert a.status(EXAM).ticket_number == arranged["ticket_number"]
+
+    # Verifying tickets at the door: the exam's key comes with the cached catalog. No server
+    # API hands out the ticket's QR text, so a genuine code is not checked here (the server's
+    # documents test decodes the printed QR); a forged one is refused.
+    key = a.exam(EXAM).public_key
+    assert len(key) == 32
+    with pytest.raises(baoming.BaomingError.InvalidTicket) as forged:
+        baoming.verify_ticket("BMT1:" + "A" * 120, key)
+    assert forged.value.code.startswith("ticket_"), forged.value
+    a.shutdown()
 
 
 def test_account_errors_and_password_change(server, tmp_path):

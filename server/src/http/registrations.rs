@@ -145,7 +145,16 @@ pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
             run(&app, async {
                 let id = candidate_doc(&app, &ctx.account_id, &exam)?;
                 let record = load_record(&*app.store, &id)?.map(|(r, _)| r);
-                Ok(json(StatusCode::OK, &lifecycle::view(&id, &exam, record.as_ref())))
+                let mut view = lifecycle::view(&id, &exam, record.as_ref());
+                // The ticket number is kept in the center's arrangement, not in the section.
+                if let Some(r) = record.as_ref().filter(|r| r.section.ticket.is_none())
+                    && r.section.status.holds_seats()
+                    && let Some((a, _)) = crate::arrangement::load(&*app.store, &exam, &r.center)?
+                    && let Some(arranged) = a.candidates.get(&id.to_string())
+                {
+                    view["ticket"] = arranged.ticket_number.clone().into();
+                }
+                Ok(json(StatusCode::OK, &view))
             })
             .await
         })
