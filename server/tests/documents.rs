@@ -392,6 +392,9 @@ async fn paid_candidates_are_arranged_print_their_documents_and_check_in_once() 
     // Its admission ticket: name, subjects, ticket number, and a QR code that verifies.
     let arranged = by_id(&third, &c.id().to_string()).expect("arranged");
     let number = arranged["ticket_number"].as_str().expect("number").to_owned();
+    let status =
+        http(addr, "GET", &format!("/api/registrations/{EXAM}"), Some(&c.token), None).expect("status");
+    assert_eq!(status.json()["ticket"].as_str(), Some(number.as_str()), "the status shows the ticket number");
     let ticket_pdf =
         pdf_of(&doc(addr, &c.token, "admission-ticket.pdf"), &format!("admission-ticket-{EXAM}.pdf"));
     let text = squeeze(&pdf_extract::extract_text_from_mem(&ticket_pdf).expect("text"));

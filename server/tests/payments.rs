@@ -350,6 +350,12 @@ async fn notifications_are_verified_deduplicated_and_never_move_backward() {
     assert_eq!(refreshed.status, 200, "{:?}", refreshed.json());
     let v = a.status();
     assert_eq!(v["status"], "paid", "{v}");
+    assert_eq!(
+        (v["order"].as_str(), v["trade_no"].as_str()),
+        (Some(no.as_str()), Some(format!("T{no}").as_str())),
+        "the status carries the payment reference and the receipt: {v}"
+    );
+    assert!(v["paid_at_ms"].is_i64(), "{v}");
     assert_eq!(invariant(&seats(addr, SMALL)), (0, 1), "one payment moved one seat");
     // Again, later: acknowledged, nothing changes.
     assert_eq!(post_notify(addr, &good), (200, "success".to_owned()));
