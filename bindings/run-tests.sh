@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The bindings' host suites: generates the Kotlin, Swift and Python bindings, then runs the
-# Python suite (pytest) and the Kotlin suite (JVM + JNA) against the real baoming-server.
+# Python suite (pytest), the Kotlin suite (JVM + JNA) and the mobile demo's scripted journey
+# (mobile-demo/run-scripted.sh) against the real baoming-server.
 # Installs what is missing by itself, idempotently: JNA (Debian's libjna-java / libjna-jni),
 # the Kotlin compiler (npm package kotlin-compiler, into bindings/tests/kotlin/.tools) and
 # pytest (into the venv bindings/tests/python/.venv).
@@ -58,5 +59,9 @@ kotlin_lib="$(dirname "$kotlinc")/../lib"
 progress "Kotlin suite (JVM + JNA)"
 java -Djna.library.path="$lib_dir" -cp "$build/journey.jar:$jna:$kotlin_lib/kotlin-stdlib.jar" \
   org.baoming.client.test.JourneyTestKt
+
+# --- Mobile demo (mobile-demo/, its own README) --------------------------------------------
+progress "mobile demo: the scripted journey through its view-models"
+MOBILE_DEMO_SKIP_CARGO=1 bash mobile-demo/run-scripted.sh
 
 progress "done in $((SECONDS - started)) s (Swift generated in bindings/generated/swift, not compiled here)"

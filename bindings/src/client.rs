@@ -76,6 +76,8 @@ pub struct ExamInfo {
     pub agreement_version: String,
     /// The agreement's full text.
     pub agreement_text: String,
+    /// The exam's announcements (the catalog's, readable offline), newest first.
+    pub announcements: Vec<AnnouncementInfo>,
     /// The form, in display order.
     pub fields: Vec<FieldInfo>,
     /// The test centers.
@@ -100,6 +102,23 @@ pub struct FieldInfo {
     pub kind: String,
     /// The allowed values of a choice field.
     pub options: Vec<String>,
+}
+
+/// An announcement of the exam, from the catalog.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct AnnouncementInfo {
+    /// Stable id.
+    pub id: String,
+    /// Title in Chinese.
+    pub title_zh: String,
+    /// Title in English.
+    pub title_en: String,
+    /// Text in Chinese.
+    pub body_zh: String,
+    /// Text in English.
+    pub body_en: String,
+    /// When it was published (Unix milliseconds).
+    pub published_ms: i64,
 }
 
 /// A test center and what it offers.
@@ -152,6 +171,22 @@ impl From<&ExamSession> for ExamInfo {
             payment_window_hours: e.payment_window_hours,
             agreement_version: e.agreement.version.clone(),
             agreement_text: e.agreement.text.clone(),
+            announcements: {
+                let mut list: Vec<AnnouncementInfo> = e
+                    .announcements
+                    .iter()
+                    .map(|a| AnnouncementInfo {
+                        id: a.id.clone(),
+                        title_zh: a.title.zh.clone(),
+                        title_en: a.title.en.clone(),
+                        body_zh: a.body.zh.clone(),
+                        body_en: a.body.en.clone(),
+                        published_ms: (a.published.unix_timestamp_nanos() / 1_000_000) as i64,
+                    })
+                    .collect();
+                list.sort_by_key(|a| std::cmp::Reverse(a.published_ms));
+                list
+            },
             fields: e
                 .form
                 .iter()

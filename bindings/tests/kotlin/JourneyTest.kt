@@ -216,6 +216,7 @@ fun theCandidateJourney(server: Server) {
     a = BaomingClient.open(deviceA, UNREACHABLE)
     a.resumeSession(again.accountId, again.token)
     val exam = a.exam(EXAM)
+    check(exam.announcements.map { it.id } == listOf("a-2026-11-15", "a-2026-11-01")) { "announcements, newest first: ${exam.announcements}" }
     val fee = exam.centers.first { it.id == "bj-chaoyang" }.subjects.first { it.code == "15" }.feeFen
     a.openRegistration(EXAM)
     val first = a.validate(EXAM).map { it.code }.toSet()
