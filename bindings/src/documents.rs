@@ -4,10 +4,27 @@
 //! Downloads are online only. A document the server will not hand out yet is a typed error
 //! saying what to do: `NotPaid`, `PrintingWindowClosed`, `NotEligible` (with its reason).
 
-use baoming_core::client::{CandidateDocument, CenterNotices};
+use baoming_core::client::{CandidateDocument, CenterNotices, TicketCode};
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;
+
+/// The admission ticket as the app shows it on screen: its number and the signed code to draw
+/// as a QR (the same code the printed ticket carries). Staff devices check the code offline
+/// with `verify_ticket` and the exam's public key.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct TicketCodeInfo {
+    /// The ticket number (准考证号).
+    pub ticket_number: String,
+    /// The signed code.
+    pub code: String,
+}
+
+impl From<TicketCode> for TicketCodeInfo {
+    fn from(t: TicketCode) -> Self {
+        TicketCodeInfo { ticket_number: t.ticket_number, code: t.code }
+    }
+}
 
 /// A notice of the candidate's test center.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -88,6 +105,12 @@ impl BaomingClient {
     /// (`not_paid`, `not_confirmed_on_site`, `not_arranged`, `not_registered`) otherwise.
     pub fn admission_ticket_pdf(&self, exam_id: String) -> Result<Vec<u8>, BaomingError> {
         Ok(self.api.document(&self.token()?, &exam_id, CandidateDocument::AdmissionTicket)?)
+    }
+
+    /// The admission ticket's number and signed code, to show as a QR on screen (online), under
+    /// the same rules and typed errors as [`BaomingClient::admission_ticket_pdf`].
+    pub fn admission_ticket_code(&self, exam_id: String) -> Result<TicketCodeInfo, BaomingError> {
+        Ok(self.api.admission_ticket_code(&self.token()?, &exam_id)?.into())
     }
 
     /// The notices open now at the center of the candidate's registration for `exam_id`, and

@@ -7,7 +7,8 @@
 //!   — paid, confirmed on site where the center requires it, and arranged into rooms (409
 //!   `not_eligible` with the reason: `not_registered`, `not_paid`, `not_confirmed_on_site`,
 //!   `not_arranged`). Its QR code is the ticket payload signed with the exam's key
-//!   ([`crate::exam_keys`]).
+//!   ([`crate::exam_keys`]). The same code, with the ticket number, is also given as JSON under
+//!   the same rules ([`admission_ticket_code`]) for apps that show it on screen.
 //!
 //! Both are rendered on demand by the core's renderers ([`baoming_core::documents`]) from the
 //! current record, the document's answers, the sealed photo blob and the arrangement; nothing is
@@ -224,6 +225,31 @@ pub async fn admission_ticket(
     exam_id: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, ApiError> {
+    let view = ticket_view(app, account, exam_id, now).await?;
+    render(move || render_ticket(&view)).await
+}
+
+/// The admission ticket's number and the signed code its QR carries, issued at `now` under
+/// the same rules as the PDF: for an app that shows the code on screen, or hands it to a
+/// staff device, without printing.
+pub async fn admission_ticket_code(
+    app: &App,
+    account: &str,
+    exam_id: &str,
+    now: OffsetDateTime,
+) -> Result<Value, ApiError> {
+    let view = ticket_view(app, account, exam_id, now).await?;
+    Ok(json!({ "ticket_number": view.ticket_number, "code": view.qr_text }))
+}
+
+/// Everything the admission ticket shows, its QR code signed at `now`; the typed refusals when
+/// the printing window is closed or the registration may not sit the exam.
+async fn ticket_view(
+    app: &App,
+    account: &str,
+    exam_id: &str,
+    now: OffsetDateTime,
+) -> Result<TicketView, ApiError> {
     let l = load(app, account, exam_id)?;
     let exam = l.exam(exam_id)?;
     if !exam.printing.contains(now) {
@@ -276,7 +302,7 @@ pub async fn admission_ticket(
             }
         })
         .collect();
-    let view = TicketView {
+    Ok(TicketView {
         exam_name: exam.name.zh.clone(),
         photo_jpeg: photo,
         name,
@@ -287,8 +313,7 @@ pub async fn admission_ticket(
         center_address: center.address.zh.clone(),
         rules: TICKET_RULES.to_owned(),
         qr_text,
-    };
-    render(move || render_ticket(&view)).await
+    })
 }
 
 fn payload_of(

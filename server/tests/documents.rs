@@ -458,6 +458,8 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     assert_eq!(v["status"], "submitted");
     let v = refused(&doc(addr, &unpaid.token, "admission-ticket.pdf"), 409, "not_eligible");
     assert_eq!((v["reason"].as_str(), v["status"].as_str()), (Some("not_paid"), Some("submitted")), "{v}");
+    let v = refused(&doc(addr, &unpaid.token, "admission-ticket.code"), 409, "not_eligible");
+    assert_eq!(v["reason"], "not_paid", "the code follows the ticket's rules");
     // Paid but not arranged yet.
     let v = refused(&doc(addr, &payer.token, "admission-ticket.pdf"), 409, "not_eligible");
     assert_eq!(v["reason"], "not_arranged");
@@ -526,6 +528,17 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
         (EXAM, number.as_str(), ROOMS, "张三丰")
     );
     assert_eq!(payload.sittings.len(), 2, "{payload:?}");
+    // The same code without printing, for an app that shows the ticket on screen.
+    let r = doc(addr, &payer.token, "admission-ticket.code");
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    let shown = r.json();
+    assert_eq!(shown["ticket_number"], number);
+    let on_screen = ticket::verify_ticket(shown["code"].as_str().expect("code"), &public_key(addr))
+        .expect("the on-screen code verifies");
+    assert_eq!(
+        (on_screen.ticket_number, on_screen.name, on_screen.sittings),
+        (payload.ticket_number.clone(), payload.name.clone(), payload.sittings.clone())
+    );
 
     // Check-in over HTTP: once, then "already checked in" with the first time.
     let desk = center_operator(addr, &admin, "desk.changping", ROOMS);

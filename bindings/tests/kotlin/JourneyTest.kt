@@ -345,15 +345,25 @@ fun theCandidateJourney(server: Server) {
     check(isPdf(ticket)) { "the ticket is a PDF under 1 MB (${ticket.size} bytes)" }
     check(a.status(EXAM).ticketNumber == jsonText(arrangement, "ticket_number")) { "${a.status(EXAM)}" }
 
-    // Verifying tickets at the door: the exam's key comes with the cached catalog. No server API
-    // hands out the ticket's QR text, so a genuine code is not checked here (the server's
-    // documents test decodes the printed QR); a forged one is refused.
+    // The ticket on screen: its number and the signed code the printed QR carries. A staff
+    // device verifies it offline with the exam's key from the cached catalog; a code changed by
+    // one character, or forged, is refused.
+    val shown = a.admissionTicketCode(EXAM)
+    check(shown.ticketNumber == jsonText(arrangement, "ticket_number")) { "$shown" }
     val key = a.exam(EXAM).publicKey
     check(key.size == 32) { "a 32-byte key" }
-    val forged = expectThrows<BaomingException.InvalidTicket>("a forged ticket") {
-        verifyTicket("BMT1:" + "A".repeat(120), key)
+    val verified = verifyTicket(shown.code, key)
+    check(verified.exam == EXAM && verified.ticketNumber == shown.ticketNumber) { "$verified" }
+    check(verified.name == "李四" && verified.sittings.isNotEmpty()) { "$verified" }
+    val at = shown.code.length - 40
+    val tampered = shown.code.substring(0, at) + (if (shown.code[at] != 'B') "B" else "C") +
+        shown.code.substring(at + 1)
+    for (bad in listOf(tampered, "BMT1:" + "A".repeat(120))) {
+        val refused = expectThrows<BaomingException.InvalidTicket>("a tampered or forged ticket") {
+            verifyTicket(bad, key)
+        }
+        check(refused.code.startsWith("ticket_")) { "$refused" }
     }
-    check(forged.code.startsWith("ticket_")) { "$forged" }
     a.close()
 }
 

@@ -249,14 +249,23 @@ def test_the_candidate_journey(server, tmp_path):
     assert ticket.startswith(b"%PDF-") and len(ticket) < 1_000_000, len(ticket)
     assert a.status(EXAM).ticket_number == arranged["ticket_number"]
 
-    # Verifying tickets at the door: the exam's key comes with the cached catalog. No server
-    # API hands out the ticket's QR text, so a genuine code is not checked here (the server's
-    # documents test decodes the printed QR); a forged one is refused.
+    # The ticket on screen: its number and the signed code the printed QR carries. A staff
+    # device verifies it offline with the exam's key from the cached catalog; a code changed by
+    # one character, or forged, is refused.
+    shown = a.admission_ticket_code(EXAM)
+    assert shown.ticket_number == arranged["ticket_number"], shown
     key = a.exam(EXAM).public_key
     assert len(key) == 32
-    with pytest.raises(baoming.BaomingError.InvalidTicket) as forged:
-        baoming.verify_ticket("BMT1:" + "A" * 120, key)
-    assert forged.value.code.startswith("ticket_"), forged.value
+    verified = baoming.verify_ticket(shown.code, key)
+    assert verified.exam == EXAM and verified.ticket_number == shown.ticket_number, verified
+    assert verified.name == "张三丰" and verified.center == "bj-chaoyang", verified
+    assert [s.subject for s in verified.sittings] == ["15"], verified
+    at = len(shown.code) - 40
+    tampered = shown.code[:at] + ("B" if shown.code[at] != "B" else "C") + shown.code[at + 1 :]
+    for bad in [tampered, "BMT1:" + "A" * 120]:
+        with pytest.raises(baoming.BaomingError.InvalidTicket) as refused:
+            baoming.verify_ticket(bad, key)
+        assert refused.value.code.startswith("ticket_"), refused.value
     a.shutdown()
 
 

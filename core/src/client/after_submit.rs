@@ -58,6 +58,15 @@ pub struct PaymentAnswer {
     pub payment: Option<PaymentOrder>,
 }
 
+/// The admission ticket as an app shows it on screen.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TicketCode {
+    /// The ticket number (准考证号).
+    pub ticket_number: String,
+    /// The signed code the ticket's QR carries.
+    pub code: String,
+}
+
 /// A document the candidate downloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CandidateDocument {
@@ -189,6 +198,21 @@ impl AccountApi {
                 return Err(ClientError::Protocol("the document is not a PDF".into()));
             }
             return Ok(answer.body);
+        }
+        match document_refusal(&answer) {
+            Some(r) => Err(ClientError::DocumentRefused(r)),
+            None => Err(answer.into_error()),
+        }
+    }
+
+    /// The admission ticket's number and the signed code its QR carries, under the ticket's
+    /// rules (refusals as for [`CandidateDocument::AdmissionTicket`]): for showing the ticket on
+    /// screen; [`crate::ticket::verify_ticket`] checks the code offline.
+    pub fn admission_ticket_code(&self, token: &str, exam_id: &str) -> Result<TicketCode, ClientError> {
+        let path = format!("/api/registrations/{exam_id}/documents/admission-ticket.code");
+        let answer = self.call("GET", &path, Some(token), None, &[])?;
+        if answer.status == 200 {
+            return Self::expect(answer, &[200]);
         }
         match document_refusal(&answer) {
             Some(r) => Err(ClientError::DocumentRefused(r)),

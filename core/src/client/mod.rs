@@ -66,7 +66,8 @@ use automerge::ActorId;
 use crate::document::{DocError, DocumentId, RegistrationDoc};
 pub use account::{AccountApi, Captcha, CaptchaAnswer, CatalogFetch, CenterSeats, Session, SubjectSeats};
 pub use after_submit::{
-    CandidateDocument, CenterNotices, DocumentRefusal, Notice, PaymentAnswer, PaymentOrder, idempotency_key,
+    CandidateDocument, CenterNotices, DocumentRefusal, Notice, PaymentAnswer, PaymentOrder, TicketCode,
+    idempotency_key,
 };
 pub use backoff::Backoff;
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};

@@ -49,6 +49,12 @@ async fn download(app: &App, account: &str, exam: &str, what: &str) -> Result<Re
                     .await?;
             pdf(bytes, &format!("admission-ticket-{}.pdf", safe(exam)))
         }
+        "admission-ticket.code" => {
+            let code =
+                crate::documents::admission_ticket_code(app, account, exam, time::OffsetDateTime::now_utc())
+                    .await?;
+            Ok(json(StatusCode::OK, &code))
+        }
         other => Err(ApiError::NotFound(format!("no document `{other}`"))),
     }
 }
