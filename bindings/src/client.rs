@@ -100,8 +100,19 @@ pub struct FieldInfo {
     pub required: bool,
     /// The field's type (`text`, `date`, `select`, …).
     pub kind: String,
-    /// The allowed values of a choice field.
-    pub options: Vec<String>,
+    /// The choices of a `select` field, in the catalog's order (empty for other kinds).
+    pub options: Vec<ChoiceInfo>,
+}
+
+/// One choice of a `select` field: the value `set_field` stores, and the label to show.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ChoiceInfo {
+    /// The stored value (e.g. `han`).
+    pub value: String,
+    /// Label in Chinese (e.g. 汉族).
+    pub label_zh: String,
+    /// Label in English.
+    pub label_en: String,
 }
 
 /// An announcement of the exam, from the catalog.
@@ -199,7 +210,15 @@ impl From<&ExamSession> for ExamInfo {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_default(),
-                    options: f.options.iter().map(|o| o.value.clone()).collect(),
+                    options: f
+                        .options
+                        .iter()
+                        .map(|o| ChoiceInfo {
+                            value: o.value.clone(),
+                            label_zh: o.label.zh.clone(),
+                            label_en: o.label.en.clone(),
+                        })
+                        .collect(),
                 })
                 .collect(),
             centers: e

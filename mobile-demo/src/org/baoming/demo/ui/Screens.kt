@@ -206,7 +206,10 @@ class FormScreen(private val vm: FormViewModel, private val app: AppViewModel) {
                 val input = inputs[f.key]
                 when (input) {
                     is JTextField -> if (!input.hasFocus() && input.text != f.value) input.text = f.value
-                    is JComboBox<*> -> if (input.selectedItem != f.value) input.selectedItem = f.value
+                    is JComboBox<*> -> if ((input.selectedItem as Choice?)?.value != f.value) {
+                        input.selectedItem = (0 until input.itemCount).map(input::getItemAt)
+                            .firstOrNull { (it as Choice).value == f.value }
+                    }
                 }
                 val issue = s.visibleError(f.key)
                 errors[f.key]?.text = issue?.messageZh ?: " "
@@ -241,8 +244,9 @@ class FormScreen(private val vm: FormViewModel, private val app: AppViewModel) {
             column.add(gap(6))
             column.add(label(f.labelZh + if (f.required) " *" else "", 13f, bold = true))
             val input: JComponent = if (f.kind == "select") {
-                JComboBox((listOf("") + f.options).toTypedArray()).apply {
-                    addActionListener { if (!rendering) vm.setValue(f.key, selectedItem as String? ?: "") }
+                val choices = listOf(Choice("", "")) + f.options.map { Choice(it.value, it.labelZh) }
+                JComboBox(choices.toTypedArray()).apply {
+                    addActionListener { if (!rendering) vm.setValue(f.key, (selectedItem as Choice?)?.value ?: "") }
                 }
             } else {
                 JTextField().apply {
@@ -274,6 +278,11 @@ class FormScreen(private val vm: FormViewModel, private val app: AppViewModel) {
         "mobile" -> "13800138000"
         else -> null
     }
+}
+
+/** A `select` field's choice in its combo box: shows the label, stores the value. */
+private data class Choice(val value: String, val label: String) {
+    override fun toString() = label
 }
 
 /** Centers with live seats, the chosen center's subjects with their seats and fees. */

@@ -2,7 +2,8 @@
 // run-scripted.sh: against a local server, it types into the login screen's fields and
 // clicks its buttons (no display: the components are driven directly on the Swing thread) and
 // checks that the view-models act and the panels render their state — sign-in and navigation,
-// accepting the agreement, and the form's inline validation error under the mobile field.
+// accepting the agreement, the form's inline validation error under the mobile field, and a
+// choice list that shows labels and stores values.
 //
 //   --server-bin FILE --repo DIR
 package org.baoming.demo.ui
@@ -12,6 +13,7 @@ import java.awt.Container
 import java.io.File
 import java.nio.file.Files
 import javax.swing.AbstractButton
+import javax.swing.JComboBox
 import javax.swing.JComponent
 import javax.swing.JLabel
 import javax.swing.JPasswordField
@@ -108,6 +110,21 @@ fun main(args: Array<String>) {
                 }
                 waitFor("the inline error gone") { texts(card(Screen.FORM)).none { it.contains("请填写11位大陆手机号码") } }
                 ok("typed a short mobile number: its error is shown under the field, and gone once fixed")
+
+                // A choice shows its label and stores its value.
+                val ethnicity = edt {
+                    val boxes = all(card(Screen.FORM)).filterIsInstance<JComboBox<*>>().toList()
+                    val selectKeys = app.form.current.fields.filter { it.kind == "select" }.map { it.key }
+                    boxes[selectKeys.indexOf("ethnicity")]
+                }
+                edt {
+                    val han = (0 until ethnicity.itemCount).map(ethnicity::getItemAt).first { it.toString() == "汉族" }
+                    ethnicity.selectedItem = han
+                }
+                waitFor("the ethnicity stored as its value") {
+                    app.form.current.fields.first { it.key == "ethnicity" }.value == "han"
+                }
+                ok("picked 汉族 in the ethnicity list: the draft stores `han`")
             }
         }
         println("$passed UI checks passed")

@@ -5,6 +5,7 @@ package org.baoming.demo.viewmodel
 
 import java.util.concurrent.CompletableFuture
 import org.baoming.client.BaomingClient
+import org.baoming.client.ChoiceInfo
 import org.baoming.client.ValidationIssue
 
 /** One field of the form as shown. */
@@ -15,7 +16,8 @@ data class FieldState(
     /** `text`, `date`, `select`, `id_document`, `mobile`, `email`, `integer`. */
     val kind: String,
     val required: Boolean,
-    val options: List<String>,
+    /** The choices of a `select` field: the stored value and its label. */
+    val options: List<ChoiceInfo>,
     val value: String,
     /** The validator's complaint about this field, shown under it (once touched). */
     val error: ValidationIssue? = null,
