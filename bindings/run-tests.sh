@@ -34,20 +34,7 @@ LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   "$venv/bin/python" -m pytest -q -p no:cacheprovider bindings/tests/python
 
 # --- Kotlin -------------------------------------------------------------------------------
-jna=/usr/share/java/jna.jar
-if [ ! -f "$jna" ]; then
-  progress "installing JNA (libjna-java, libjna-jni)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq libjna-java libjna-jni >/dev/null
-fi
-tools=bindings/tests/kotlin/.tools
-kotlinc="$tools/node_modules/kotlin-compiler/bin/kotlinc"
-if [ ! -x "$kotlinc" ]; then
-  progress "installing the Kotlin compiler (npm kotlin-compiler) into $tools"
-  mkdir -p "$tools"
-  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error kotlin-compiler >/dev/null
-fi
+source bindings/kotlin-toolchain.sh
 build=bindings/tests/kotlin/build
 mkdir -p "$build" && rm -f "$build/journey.jar"
 progress "compiling the Kotlin bindings and suite (kotlinc)"

@@ -21,20 +21,7 @@ if [ -z "${MOBILE_DEMO_SKIP_CARGO:-}" ]; then
 fi
 [ -f bindings/generated/kotlin/org/baoming/client/baoming.kt ] || { echo "the Kotlin bindings were not generated" >&2; exit 1; }
 
-jna=/usr/share/java/jna.jar
-if [ ! -f "$jna" ]; then
-  demo_progress "installing JNA (libjna-java, libjna-jni)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq libjna-java libjna-jni >/dev/null
-fi
-tools=bindings/tests/kotlin/.tools
-kotlinc="$tools/node_modules/kotlin-compiler/bin/kotlinc"
-if [ ! -x "$kotlinc" ]; then
-  demo_progress "installing the Kotlin compiler (npm kotlin-compiler) into $tools"
-  mkdir -p "$tools"
-  npm install --prefix "$tools" --no-save --no-audit --no-fund --loglevel=error kotlin-compiler >/dev/null
-fi
+source bindings/kotlin-toolchain.sh
 kotlin_lib="$(cd "$(dirname "$kotlinc")/../lib" && pwd)"
 
 build=mobile-demo/build

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baoming_core::client::{ClientConfig, SyncClient};
+use baoming_core::client::SyncClient;
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
@@ -24,7 +24,9 @@ use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 use serde_json::{Value, json};
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, Windows, catalog_around_now, http, http_with};
+use support::{
+    CandidateDevice, HttpResponse, OPERATOR_PASSWORD, Server, Windows, catalog_around_now, http, http_with,
+};
 
 const EXAM: &str = "ncre-2027-03";
 /// A center with three rooms of 30 seats and no review.
@@ -113,22 +115,13 @@ struct Candidate {
 
 impl Candidate {
     async fn submitted(addr: SocketAddr, n: u32, center: &str, subjects: &[&str]) -> Candidate {
-        let (account_id, token) = support::register_candidate(addr, &format!("doc{n}@example.org"));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = ClientConfig::new(dir.path(), &format!("http://{addr}"), &account_id);
-        config.connect_timeout = Duration::from_secs(10);
-        let client = SyncClient::open(config, &token).expect("client");
-        client.open_registration(EXAM).expect("registration");
-        support::fill_complete_draft(&client, n, "张三丰", center, subjects);
-        client.sync_batch(SYNC).await.expect("sync");
-        let heads: Vec<String> =
-            client.edit(EXAM, |d| Ok(d.heads())).expect("heads").iter().map(ToString::to_string).collect();
-        let body = serde_json::to_vec(&json!({ "heads": heads })).expect("json");
-        let path = format!("/api/registrations/{EXAM}/submit");
-        let r = http_with(addr, "POST", &path, Some(&token), Some(&format!("submit-{n}")), Some(&body))
-            .expect("submit");
+        let device =
+            CandidateDevice::with_complete_draft(addr, &format!("doc{n}@example.org"), n, center, subjects)
+                .await;
+        let r = device.submit(addr, &format!("submit-{n}"));
         assert_eq!(r.status, 200, "submit: {:?}", r.json());
-        Candidate { addr, account_id, token, client, _dir: dir }
+        let CandidateDevice { account_id, token, client, store } = device;
+        Candidate { addr, account_id, token, client, _dir: store }
     }
 
     fn id(&self) -> DocumentId {

@@ -14,7 +14,7 @@ use baoming_core::client::{ClientConfig, SyncClient};
 use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
 
-use support::{HttpResponse, OPERATOR_PASSWORD, Server, http, register_candidate, test_env};
+use support::{CandidateDevice, HttpResponse, OPERATOR_PASSWORD, Server, http, test_env};
 
 const EXAM: &str = "ncre-2027-03";
 const SYNC: Duration = Duration::from_secs(30);
@@ -57,10 +57,6 @@ fn req(
     support::http_with(addr, method, path, Some(token), key, Some(&bytes)).expect("http")
 }
 
-fn account(addr: SocketAddr, login: &str) -> (String, String) {
-    register_candidate(addr, login)
-}
-
 fn operator_token(addr: SocketAddr, username: &str, password: &str) -> String {
     let body = serde_json::to_vec(&json!({ "username": username, "password": password })).expect("json");
     let r = http(addr, "POST", "/api/operator/sessions", None, Some(&body)).expect("login");
@@ -84,15 +80,15 @@ impl Candidate {
 
     /// A candidate `login_n` whose ID document is number `n`.
     async fn with_id(addr: SocketAddr, login_n: u32, n: u32, center: &str, subjects: &[&str]) -> Candidate {
-        let (account_id, token) = account(addr, &format!("cand{login_n}@example.org"));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = ClientConfig::new(dir.path(), &format!("http://{addr}"), &account_id);
-        config.connect_timeout = Duration::from_secs(10);
-        let client = SyncClient::open(config, &token).expect("client");
-        client.open_registration(EXAM).expect("registration");
-        support::fill_complete_draft(&client, n, "张三丰", center, subjects);
-        client.sync_batch(SYNC).await.expect("sync");
-        Candidate { account_id, addr, token, client, _dir: dir }
+        let CandidateDevice { account_id, token, client, store } = CandidateDevice::with_complete_draft(
+            addr,
+            &format!("cand{login_n}@example.org"),
+            n,
+            center,
+            subjects,
+        )
+        .await;
+        Candidate { account_id, addr, token, client, _dir: store }
     }
 
     /// Another device of the same candidate, synced now.

@@ -10,112 +10,29 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baoming_core::client::{ClientConfig, SyncClient};
+use baoming_core::client::SyncClient;
 use baoming_core::lifecycle::Status;
 use baoming_server::payments::money::fen_to_yuan;
 use baoming_server::payments::platform_time;
 use baoming_server::payments::rsa2::{NOTIFICATION_EXCLUDED, Rsa2Signer};
 use serde_json::{Value, json};
 
+use support::paysandbox::{APP_ID, PaySandbox, SELLER_ID, agent, keys};
 use support::{
-    HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, pay_on_page, register_candidate, test_env,
+    CandidateDevice, HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, pay_on_page, test_env,
 };
 
 const EXAM: &str = "ncre-2027-03";
 const SYNC: Duration = Duration::from_secs(30);
-const APP_ID: &str = "2021000000000077";
-const SELLER_ID: &str = "2088000000000077";
 /// No review, no on-site confirmation: 8 seats, subjects 15 (4 seats, 80 yuan) and 66 (4 seats,
 /// 118 yuan).
 const SMALL: &str = "bj-dongcheng";
 /// No review; requires on-site confirmation.
 const ONSITE: &str = "bj-chaoyang";
-const PAYSANDBOX: &str = env!("CARGO_BIN_EXE_baoming-paysandbox");
-
-/// The merchant's and the platform's keys, generated once per test run.
-fn keys() -> &'static (Rsa2Signer, Rsa2Signer) {
-    static KEYS: OnceLock<(Rsa2Signer, Rsa2Signer)> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        (Rsa2Signer::generate().expect("merchant key"), Rsa2Signer::generate().expect("platform key"))
-    })
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into()
-}
-
-/// A running `baoming-paysandbox` with the test keys.
-struct PaySandbox {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl PaySandbox {
-    fn start(extra: &[&str]) -> PaySandbox {
-        use std::io::BufRead;
-        let (merchant, platform) = keys();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let merchant_pem = dir.path().join("merchant-public.pem");
-        let platform_pem = dir.path().join("platform-private.pem");
-        std::fs::write(&merchant_pem, merchant.verifier().pem()).expect("write");
-        std::fs::write(&platform_pem, platform.to_pkcs8_pem().expect("pem")).expect("write");
-        let mut child = Command::new(PAYSANDBOX)
-            .args(["--listen", "127.0.0.1:0", "--app-id", APP_ID, "--seller-id", SELLER_ID])
-            .arg("--merchant-public-key")
-            .arg(&merchant_pem)
-            .arg("--platform-private-key")
-            .arg(&platform_pem)
-            .args(["--time-scale", "0.001"])
-            .args(extra)
-            .env("BAOMING_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn sandbox");
-        let mut reader = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        reader.read_line(&mut line).expect("banner");
-        let addr = line
-            .trim()
-            .strip_prefix("Baoming pay sandbox listening on http://")
-            .unwrap_or_else(|| panic!("banner: {line:?}"))
-            .parse()
-            .expect("address");
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
-            }
-        });
-        PaySandbox { child, addr, _dir: dir }
-    }
-
-    fn set_faults(&self, patch: Value) {
-        let r = agent()
-            .put(&format!("http://{}/sandbox/faults", self.addr))
-            .header("Content-Type", "application/json")
-            .send(patch.to_string())
-            .expect("faults");
-        assert_eq!(r.status().as_u16(), 200);
-    }
-}
-
-impl Drop for PaySandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Starts the server against `sandbox` (or its embedded sandbox when `None`) with the open demo
 /// catalog imported.
@@ -169,23 +86,13 @@ struct Candidate {
 impl Candidate {
     /// Registers candidate `n`, fills the draft on a device and submits it.
     async fn submitted(addr: SocketAddr, n: u32, center: &str, subjects: &[&str]) -> Candidate {
-        let (account_id, token) = register_candidate(addr, &format!("payer{n}@example.org"));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = ClientConfig::new(dir.path(), &format!("http://{addr}"), &account_id);
-        config.connect_timeout = Duration::from_secs(10);
-        let client = SyncClient::open(config, &token).expect("client");
-        client.open_registration(EXAM).expect("registration");
-        support::fill_complete_draft(&client, n, "张三丰", center, subjects);
-        client.sync_batch(SYNC).await.expect("sync");
-        let c = Candidate { addr, token, client, _dir: dir };
-        let heads: Vec<String> =
-            c.client.edit(EXAM, |d| Ok(d.heads())).expect("heads").iter().map(ToString::to_string).collect();
-        let body = serde_json::to_vec(&json!({ "heads": heads })).expect("json");
-        let path = format!("/api/registrations/{EXAM}/submit");
-        let r = http_with(addr, "POST", &path, Some(&c.token), Some(&format!("submit-{n}")), Some(&body))
-            .expect("submit");
+        let device =
+            CandidateDevice::with_complete_draft(addr, &format!("payer{n}@example.org"), n, center, subjects)
+                .await;
+        let r = device.submit(addr, &format!("submit-{n}"));
         assert_eq!(r.status, 200, "submit: {:?}", r.json());
-        c
+        let CandidateDevice { token, client, store, .. } = device;
+        Candidate { addr, token, client, _dir: store }
     }
 
     fn pay(&self, key: &str) -> HttpResponse {

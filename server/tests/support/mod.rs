@@ -1,6 +1,8 @@
 //! Shared helpers for the server's integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod paysandbox;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -381,6 +383,54 @@ pub fn prepared_photo() -> (Vec<u8>, u32, u32) {
             (p.jpeg, p.report.width.expect("w"), p.report.height.expect("h"))
         })
         .clone()
+}
+
+/// A candidate's device: the account, its session and a client on its own store folder.
+pub struct CandidateDevice {
+    pub account_id: String,
+    pub token: String,
+    pub client: baoming_core::client::SyncClient,
+    pub store: tempfile::TempDir,
+}
+
+impl CandidateDevice {
+    /// Registers candidate `login` and fills, on a new device, a draft complete for `center`
+    /// and `subjects` (candidate number `n`, see [`fill_complete_draft`]), synced.
+    pub async fn with_complete_draft(
+        addr: SocketAddr,
+        login: &str,
+        n: u32,
+        center: &str,
+        subjects: &[&str],
+    ) -> CandidateDevice {
+        let (account_id, token) = register_candidate(addr, login);
+        let store = tempfile::tempdir().expect("tempdir");
+        let mut config =
+            baoming_core::client::ClientConfig::new(store.path(), &format!("http://{addr}"), &account_id);
+        config.connect_timeout = Duration::from_secs(10);
+        let client = baoming_core::client::SyncClient::open(config, &token).expect("client");
+        client.open_registration(DEMO_EXAM).expect("registration");
+        fill_complete_draft(&client, n, "张三丰", center, subjects);
+        client.sync_batch(Duration::from_secs(30)).await.expect("sync");
+        CandidateDevice { account_id, token, client, store }
+    }
+
+    /// The device's heads, as the submit endpoint takes them.
+    pub fn heads(&self) -> Vec<String> {
+        self.client
+            .edit(DEMO_EXAM, |d| Ok(d.heads()))
+            .expect("heads")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Submits the device's current heads with Idempotency-Key `key`; the server's answer.
+    pub fn submit(&self, addr: SocketAddr, key: &str) -> HttpResponse {
+        let body = serde_json::to_vec(&serde_json::json!({ "heads": self.heads() })).expect("json");
+        let path = format!("/api/registrations/{DEMO_EXAM}/submit");
+        http_with(addr, "POST", &path, Some(&self.token), Some(key), Some(&body)).expect("submit")
+    }
 }
 
 /// Fills `client`'s draft of the demo exam, offline, so that the server accepts it for
