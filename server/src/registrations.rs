@@ -1,7 +1,7 @@
 //! Registration documents on the server: durable, encrypted storage and the live hub.
 //!
 //! Each document is kept as a sealed snapshot plus sealed incremental chunks (compacted every
-//! [`COMPACT_AFTER`] chunks) in the `documents` and `document_chunks` trees; the AEAD context
+//! [`compact_after`] chunks) in the `documents` and `document_chunks` trees; the AEAD context
 //! binds every blob to its document and position, so blobs cannot be swapped between documents.
 //!
 //! [`Hub`] keeps the documents that connected devices are syncing in memory, one [`LiveDoc`] per
@@ -25,10 +25,17 @@ use crate::app::App;
 use crate::audit::{Actor, AuditEvent};
 use crate::crypto::{Keys, random_array, sha256};
 use crate::error::ApiError;
-use crate::storage::{Storage, StorageError, Tree, Txn};
+use crate::storage::{CommitError, Storage, StorageError, Tree, Txn};
 
-/// Chunks kept on top of a snapshot before compaction.
+/// Fewest chunks kept on top of a snapshot before compaction.
 pub const COMPACT_AFTER: u64 = 64;
+
+/// The number of chunks after which document `id` is compacted: between [`COMPACT_AFTER`] and
+/// twice that, fixed per document, so that documents edited in step (a class of candidates
+/// syncing before a deadline) do not all compact on the same edit.
+pub fn compact_after(id: &DocumentId) -> u64 {
+    COMPACT_AFTER + u64::from(id.as_bytes()[0]) % COMPACT_AFTER
+}
 /// Lifetime of a WebSocket ticket.
 pub const TICKET_TTL: Duration = Duration::from_secs(60);
 
@@ -86,6 +93,8 @@ pub fn stored_ids(store: &dyn Storage) -> Result<Vec<DocumentId>, StorageError> 
 struct DocState {
     doc: RegistrationDoc,
     next_chunk: u64,
+    /// Set after a failed write: the next persist stores a full snapshot.
+    snapshot_due: bool,
 }
 
 /// A document being synced: one writer at a time, and the connections to notify.
@@ -130,38 +139,60 @@ impl LiveDoc {
         if chunk.is_empty() {
             return Ok(());
         }
-        let mut txn = Txn::new();
-        if state.next_chunk >= COMPACT_AFTER {
-            let full = state.doc.save();
-            txn.put(
-                Tree::Documents,
-                self.id.as_bytes().to_vec(),
-                app.keys.seal(&seal_context(&self.id, "snapshot"), &full),
-            );
-            for seq in 0..state.next_chunk {
-                txn.delete(Tree::DocumentChunks, chunk_key(&self.id, seq));
-            }
-            state.next_chunk = 0;
+        let committed = if state.snapshot_due || state.next_chunk >= compact_after(&self.id) {
+            self.compact(app, state)
         } else {
-            let seq = state.next_chunk;
-            txn.put(
-                Tree::DocumentChunks,
-                chunk_key(&self.id, seq),
-                app.keys.seal(&seal_context(&self.id, &format!("chunk{seq}")), &chunk),
-            );
-            state.next_chunk += 1;
-        }
-        // A small write: committed on this thread, then made durable by a flush shared with
-        // every other writer (group commit), without holding a thread while it runs.
-        let written = match app.store.commit(&txn) {
+            self.append(app, state, &chunk)
+        };
+        // Committed on this thread, then made durable by a flush shared with every other
+        // writer (group commit), without holding a thread while it runs.
+        let written = match committed {
             Ok(()) => app.flusher.durable().await.map_err(ApiError::from),
             Err(e) => Err(ApiError::from(e)),
         };
-        if written.is_err() {
-            // The incremental cursor has moved on: write a full snapshot next time.
-            state.next_chunk = COMPACT_AFTER;
-        }
+        // After a failure the incremental cursor has moved on anyway: the next persist writes a
+        // full snapshot.
+        state.snapshot_due = written.is_err();
         written
+    }
+
+    /// Stores `chunk` as the next incremental chunk: one key, written atomically on its own.
+    fn append(&self, app: &App, state: &mut DocState, chunk: &[u8]) -> Result<(), CommitError> {
+        let seq = state.next_chunk;
+        let mut txn = Txn::new();
+        txn.put(
+            Tree::DocumentChunks,
+            chunk_key(&self.id, seq),
+            app.keys.seal(&seal_context(&self.id, &format!("chunk{seq}")), chunk),
+        );
+        app.store.commit(&txn)?;
+        state.next_chunk = seq + 1;
+        Ok(())
+    }
+
+    /// Replaces the snapshot with the whole document, then removes the chunks it covers.
+    ///
+    /// Every write is a single key, atomic on its own: a multi-tree transaction would stop
+    /// every other writer of the store while it commits. The order keeps it safe: the log is
+    /// sequential, so a crash can only leave the new snapshot with some of the old chunks, whose
+    /// changes the snapshot holds already (loading skips them) and which the next compaction
+    /// removes, since loading resumes numbering after the highest chunk left.
+    fn compact(&self, app: &App, state: &mut DocState) -> Result<(), CommitError> {
+        let full = state.doc.save();
+        let mut txn = Txn::new();
+        txn.put(
+            Tree::Documents,
+            self.id.as_bytes().to_vec(),
+            app.keys.seal(&seal_context(&self.id, "snapshot"), &full),
+        );
+        app.store.commit(&txn)?;
+        for seq in 0..state.next_chunk {
+            let mut txn = Txn::new();
+            txn.delete(Tree::DocumentChunks, chunk_key(&self.id, seq));
+            app.store.commit(&txn)?;
+        }
+        state.next_chunk = 0;
+        Ok(())
     }
 
     /// Feeds one sync message from connection `conn` through the check; accepted changes are
@@ -321,7 +352,11 @@ impl Hub {
             Arc::new(LiveDoc {
                 id,
                 account: account.to_owned(),
-                state: tokio::sync::Mutex::new(DocState { doc: loaded.0, next_chunk: loaded.1 }),
+                state: tokio::sync::Mutex::new(DocState {
+                    doc: loaded.0,
+                    next_chunk: loaded.1,
+                    snapshot_due: false,
+                }),
                 action: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(Vec::new()),
             })

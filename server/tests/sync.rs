@@ -713,3 +713,60 @@ async fn duplicated_and_reordered_frames_converge_without_a_loop() {
     assert_eq!(tablet.doc.draft().fields.get("address").map(String::as_str), Some("上海市浦东新区"));
     assert_converged(&mut [&mut phone, &mut tablet, &mut background]);
 }
+
+/// The chunks of one document stored on top of its snapshot.
+fn stored_chunks(app: &baoming_server::app::App, id: &DocumentId) -> Vec<(Vec<u8>, Vec<u8>)> {
+    app.store.scan_prefix(baoming_server::storage::Tree::DocumentChunks, id.as_bytes()).expect("scan")
+}
+
+/// Every accepted write appends one chunk until the document's compaction point; the next write
+/// replaces the snapshot and removes them. A crash in the middle of a compaction (the new
+/// snapshot written, old chunks still there) loads the same document, and the next write after
+/// a restart removes what the crash left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction() {
+    use baoming_server::registrations::{Hub, compact_after, load};
+    use baoming_server::storage::{Tree, Txn};
+
+    let t = TestApp::new();
+    let app = &t.app;
+    let id = DocumentId::derive(EXAM, "acc_compact");
+    let live = app.hub.open(app, id, "acc_compact", EXAM).await.expect("open");
+    let write = |live: std::sync::Arc<baoming_server::registrations::LiveDoc>, ms: i64| async move {
+        let section = ServerSection { status: Status::Draft, updated_at_ms: ms, ..ServerSection::default() };
+        live.write_server_section(app, &section, baoming_server::audit::Actor::System).await.expect("write");
+    };
+    let point = compact_after(&id);
+    assert!((64..128).contains(&point), "{point}");
+    for ms in 1..=point as i64 {
+        write(live.clone(), ms).await;
+    }
+    let before = stored_chunks(app, &id);
+    assert_eq!(before.len() as u64, point, "one chunk per write up to the compaction point");
+
+    write(live.clone(), 10_000).await;
+    assert!(stored_chunks(app, &id).is_empty(), "the compaction removed every chunk");
+    let (mut stored, next) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
+    let heads = |doc: &mut RegistrationDoc| doc.heads().iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(heads(&mut stored), live.heads_hex().await);
+    assert_eq!(next, 0);
+
+    // A crash after the snapshot, before the old chunks were removed.
+    for (key, sealed) in &before {
+        let mut txn = Txn::new();
+        txn.put(Tree::DocumentChunks, key.clone(), sealed.clone());
+        app.store.commit(&txn).expect("put back");
+    }
+    let (mut stored, next) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
+    assert_eq!(heads(&mut stored), live.heads_hex().await, "the leftover chunks change nothing");
+    assert_eq!(stored.server().updated_at_ms, 10_000);
+    assert_eq!(next, point, "numbering resumes after the leftovers");
+
+    // After a restart (a fresh hub loads from storage), the next write compacts them away.
+    let restarted = Hub::default().open(app, id, "acc_compact", EXAM).await.expect("reopen");
+    write(restarted.clone(), 10_001).await;
+    assert!(stored_chunks(app, &id).is_empty(), "the leftovers are gone");
+    let (mut stored, _) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
+    assert_eq!(heads(&mut stored), restarted.heads_hex().await);
+    assert_eq!(stored.server().updated_at_ms, 10_001);
+}
