@@ -5,7 +5,7 @@
 //! binds every blob to its document and position, so blobs cannot be swapped between documents.
 //!
 //! [`Hub`] keeps the documents that connected devices are syncing in memory, one [`LiveDoc`] per
-//! document with a single writer (an async mutex): every incoming batch is checked by the core's
+//! document with a single writer (an async mutex), and lets each go once nothing holds it: every incoming batch is checked by the core's
 //! incoming-change check and made durable before the writer is released, and every other device
 //! connected to the same document is then told that it has something new to pull. Server-side
 //! changes (status, reasons, deadlines) go through [`LiveDoc::write_server_section`], the same
@@ -271,6 +271,12 @@ impl LiveDoc {
     }
 }
 
+/// Whether only the hub's map holds `live` and its state is all on disk (a failed write keeps a
+/// document in memory until a later write stores its snapshot).
+fn idle(live: &Arc<LiveDoc>) -> bool {
+    Arc::strong_count(live) == 1 && live.state.try_lock().is_ok_and(|state| !state.snapshot_due)
+}
+
 struct Ticket {
     account: String,
     expires: Instant,
@@ -296,9 +302,37 @@ impl Hub {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The live document `id`, if a connection has opened it since the server started.
+    /// The live document `id`, if it is in memory (a connection or an action has it open, or
+    /// had it open since the last release).
     pub fn live(&self, id: &DocumentId) -> Option<Arc<LiveDoc>> {
         self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Drops document `id` from memory if nothing holds it any more and everything it holds is
+    /// on disk; the next [`Hub::open`] loads it again. Returns whether it was released.
+    ///
+    /// Every holder gets its handle from this map, under its lock: a document only the map
+    /// holds cannot be in use, so releasing it can never leave two writers for one document.
+    pub fn release(&self, id: &DocumentId) -> bool {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let released = docs.get(id).is_some_and(idle);
+        if released {
+            docs.remove(id);
+        }
+        released
+    }
+
+    /// Releases every document nothing holds (see [`Hub::release`]); returns how many.
+    pub fn release_idle(&self) -> usize {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let before = docs.len();
+        docs.retain(|_, live| !idle(live));
+        before - docs.len()
+    }
+
+    /// How many documents are in memory.
+    pub fn resident(&self) -> usize {
+        self.docs.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// The document ids `account` may sync: one per exam session of the catalog.

@@ -50,6 +50,12 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
                 Ok(n) => tracing::info!(removed = n, "expired sessions swept"),
                 Err(e) => tracing::warn!(error = %e, "session sweep failed"),
             }
+            // Documents opened by actions (review, payments, the sweeper) rather than by a
+            // connection are let go here; connections release theirs as they close.
+            let released = sweeper_app.hub.release_idle();
+            if released > 0 {
+                tracing::debug!(released, "idle registration documents released");
+            }
         }
     });
     let lifecycle_app = app.clone();

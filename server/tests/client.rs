@@ -277,9 +277,7 @@ async fn a_bad_token_is_a_typed_error_without_a_retry_storm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_ends_with_the_server_state_and_rejected_edits_reported() {
     let t = TestApp::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(baoming_server::server::serve_http(listener, t.app.clone(), std::future::pending()));
+    let addr = t.serve().await;
     let (account_id, token) =
         tokio::task::spawn_blocking(move || account(addr, "client-lock@example.org")).await.expect("account");
 

@@ -326,9 +326,7 @@ fn pdf_of(r: &HttpResponse, filename: &str) -> Vec<u8> {
 async fn arrangement_rules_hold_over_several_candidates_in_process() {
     let t = support::TestApp::new();
     let app = t.app.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(baoming_server::server::serve_http(listener, app.clone(), std::future::pending()));
+    let addr = t.serve().await;
     support::import_catalog(addr, &printing_catalog());
     let admin = support::operator_login(addr, "admin", OPERATOR_PASSWORD);
 

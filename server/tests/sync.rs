@@ -297,9 +297,7 @@ async fn tickets_are_single_use() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_while_offline_ends_with_the_server_state_and_rejected_edits() {
     let t = TestApp::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(baoming_server::server::serve_http(listener, t.app.clone(), std::future::pending()));
+    let addr = t.serve().await;
     let (account_id, token) =
         tokio::task::spawn_blocking(move || account(addr, "lock@example.org")).await.expect("account");
 
@@ -769,4 +767,72 @@ async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction(
     let (mut stored, _) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
     assert_eq!(heads(&mut stored), restarted.heads_hex().await);
     assert_eq!(stored.server().updated_at_ms, 10_001);
+}
+
+/// Polls until `done` holds (the server handles a closed socket on its own time).
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A document stays in memory only while something holds it: a closed connection or a finished
+/// batch request lets it go, an action holding it keeps it, and the next device gets the whole
+/// document back from storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_leave_memory_when_nothing_holds_them_and_come_back_whole() {
+    let t = TestApp::new();
+    let addr = t.serve().await;
+    let (account_id, token) =
+        tokio::task::spawn_blocking(move || account(addr, "release@example.org")).await.expect("account");
+    let hub = &t.app.hub;
+
+    let mut phone = Device::new(&account_id, 20);
+    let id = phone.doc_id;
+    phone.doc.set_field("name", "王五").expect("edit");
+    let mut ws = connect(addr, &token, None).await;
+    phone.sync_with(&mut ws).await;
+    assert!(hub.live(&id).is_some(), "in memory while a device is connected");
+    assert!(!hub.release(&id), "a connected document is not released");
+    ws.close(None).await.expect("close");
+    eventually("the closed connection releases the document", || hub.live(&id).is_none()).await;
+
+    // The next device loads it whole from storage.
+    let mut tablet = Device::new(&account_id, 21);
+    let mut ws = connect(addr, &token, None).await;
+    tablet.sync_with(&mut ws).await;
+    assert_eq!(tablet.doc.draft().fields.get("name").map(String::as_str), Some("王五"));
+
+    // An action holding the document keeps it in memory; the housekeeping pass releases it
+    // once the action and the connection are done.
+    let held = hub.open(&t.app, id, &account_id, EXAM).await.expect("open");
+    ws.close(None).await.expect("close");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!hub.release(&id) && hub.release_idle() == 0, "a held document stays");
+    drop(held);
+    eventually("the housekeeping pass releases it", || {
+        hub.release_idle();
+        hub.live(&id).is_none()
+    })
+    .await;
+
+    // The HTTP batch form lets go at the end of each request.
+    let tok = token.clone();
+    let laptop = tokio::task::spawn_blocking(move || {
+        let mut laptop = Device::new(&account_id, 22);
+        laptop.doc.set_field("mobile", "13700137000").expect("edit");
+        assert!(laptop.sync_over_http(addr, &tok).is_none());
+        laptop
+    })
+    .await
+    .expect("laptop");
+    assert_eq!(laptop.doc.draft().fields.get("name").map(String::as_str), Some("王五"));
+    assert!(hub.live(&id).is_none(), "released after the batch request");
+    assert_eq!(hub.resident(), 0);
+
+    let mut ws = connect(addr, &token, None).await;
+    phone.sync_with(&mut ws).await;
+    assert_eq!(phone.doc.draft().fields.get("mobile").map(String::as_str), Some("13700137000"));
 }

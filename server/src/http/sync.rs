@@ -128,6 +128,8 @@ async fn batch(app: &App, account: &str, body: &[u8]) -> Result<Response, ApiErr
         live.generate(&mut peer).await.into_iter().collect()
     };
     keep_peer(app, key, &peer);
+    drop(live);
+    app.hub.release(&id);
     let body = BatchResponse { messages, refused }.encode();
     let mut resp = Response::new(body.into());
     resp.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("application/cbor"));
@@ -409,10 +411,13 @@ impl Conn {
     /// Stops listening and keeps the sync state of a device that gave a storage id, so its
     /// next connection resumes where this one ended. (Kept at the end rather than after every
     /// message: a sync state lost in a crash only costs the device a slightly longer exchange.)
+    /// The documents go back to the hub, which lets go of those no other connection holds.
     fn close(&mut self) {
-        for sub in self.subs.values() {
+        for (id, sub) in self.subs.drain() {
             sub.live.unlisten(self.id);
-            keep_peer(&self.app, sub.storage_key.clone(), &sub.peer);
+            keep_peer(&self.app, sub.storage_key, &sub.peer);
+            drop(sub.live);
+            self.app.hub.release(&id);
         }
     }
 }

@@ -58,6 +58,15 @@ impl TestApp {
         let app = AppState::build(config, store).expect("build app").app;
         TestApp { dir, app }
     }
+
+    /// Serves this app's HTTP endpoints on a free local port, in-process, for tests that must
+    /// also drive the server's own code; returns the address.
+    pub async fn serve(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(baoming_server::server::serve_http(listener, self.app.clone(), std::future::pending()));
+        addr
+    }
 }
 
 /// A valid mainland resident ID number for `body17` (17 digits).
