@@ -32,7 +32,7 @@ pub enum Event {
         /// Whether the change came from the server (another device or the server itself).
         remote: bool,
     },
-    /// The server's part changed: status, reason, deadline.
+    /// The server's part changed: status, reason, deadline, ticket number.
     StatusChanged {
         /// The exam session.
         exam_id: String,
@@ -42,6 +42,8 @@ pub enum Event {
         reason: Option<String>,
         /// Payment deadline (Unix milliseconds).
         deadline_ms: Option<i64>,
+        /// The admission ticket number, once the center's arrangement has given one.
+        ticket_number: Option<String>,
     },
     /// The server refused local edits; the draft is back at the server's state and the edits
     /// are kept (see `rejected_edits`).
@@ -116,6 +118,7 @@ impl ClientListener for ListenerBridge {
                 status: server.status.to_string(),
                 reason: server.reason,
                 deadline_ms: server.deadline_ms,
+                ticket_number: server.ticket,
             },
             ClientEvent::EditsRejected { exam_id, edits } => {
                 Event::EditsRejected { exam_id, edits: edits.into_iter().map(Into::into).collect() }

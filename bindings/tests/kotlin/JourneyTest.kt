@@ -344,6 +344,15 @@ fun theCandidateJourney(server: Server) {
     val ticket = a.admissionTicketPdf(EXAM)
     check(isPdf(ticket)) { "the ticket is a PDF under 1 MB (${ticket.size} bytes)" }
     check(a.status(EXAM).ticketNumber == jsonText(arrangement, "ticket_number")) { "${a.status(EXAM)}" }
+    // Opened on the device and synced, the registration gets the number in its own copy,
+    // announced with the status event.
+    val number = jsonText(arrangement, "ticket_number")
+    val aRecorder = Recorder()
+    a.setListener(aRecorder)
+    a.openRegistration(EXAM)
+    a.syncNow(20_000u)
+    check(aRecorder.seen { it is Event.StatusChanged && it.ticketNumber == number }) { "ticket event" }
+    check(a.localStatus(EXAM).ticketNumber == number) { "${a.localStatus(EXAM)}" }
 
     // The ticket on screen: its number and the signed code the printed QR carries. A staff
     // device verifies it offline with the exam's key from the cached catalog; a code changed by

@@ -248,6 +248,16 @@ def test_the_candidate_journey(server, tmp_path):
     ticket = a.admission_ticket_pdf(EXAM)
     assert ticket.startswith(b"%PDF-") and len(ticket) < 1_000_000, len(ticket)
     assert a.status(EXAM).ticket_number == arranged["ticket_number"]
+    # Opened on the device and synced, the registration gets the number in its own copy,
+    # announced with the status event.
+    a_recorder = Recorder()
+    a.set_listener(a_recorder)
+    a.open_registration(EXAM)
+    a.sync_now(20_000)
+    assert a_recorder.seen(
+        lambda e: e.is_status_changed() and e.ticket_number == arranged["ticket_number"]
+    )
+    assert a.local_status(EXAM).ticket_number == arranged["ticket_number"]
 
     # The ticket on screen: its number and the signed code the printed QR carries. A staff
     # device verifies it offline with the exam's key from the cached catalog; a code changed by
