@@ -495,8 +495,13 @@ impl RegistrationDoc {
         if asked == current {
             return Some(self.draft());
         }
-        let past = self.doc.fork_at(&parsed).ok()?;
-        Some(RegistrationDoc { doc: past, exam: self.exam.clone(), saved: Vec::new() }.draft())
+        Some(self.at(&parsed).ok()?.draft())
+    }
+
+    /// A read-only view of this document as it was at `heads` (a fork: it re-applies the
+    /// history up to them).
+    fn at(&mut self, heads: &[ChangeHash]) -> Result<RegistrationDoc, DocError> {
+        Ok(RegistrationDoc { doc: self.doc.fork_at(heads)?, exam: self.exam.clone(), saved: Vec::new() })
     }
 
     /// A typed snapshot of the server section. A missing or unknown status reads as `draft`.
@@ -761,22 +766,19 @@ impl RegistrationDoc {
         if heads.is_empty() {
             return Ok((self.draft(), BTreeSet::new()));
         }
-        let view = self.doc.fork_at(&heads)?;
+        let view = self.at(&heads)?;
         let typed = own
             .iter()
             .flat_map(|c| c.decode().operations)
             .filter_map(|op| {
-                let mut path = object_path(&view, &op.obj)?;
+                let mut path = object_path(&view.doc, &op.obj)?;
                 if let Key::Map(key) = &op.key {
                     path.push(key.to_string());
                 }
                 draft_path_of(&path)
             })
             .collect();
-        let current = std::mem::replace(&mut self.doc, view);
-        let draft = self.draft();
-        self.doc = current;
-        Ok((draft, typed))
+        Ok((view.draft(), typed))
     }
 
     /// Writes `path` back to its value in `draft` (inside the current transaction).

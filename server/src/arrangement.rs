@@ -48,7 +48,8 @@ use warp::http::StatusCode;
 use crate::app::App;
 use crate::audit::{Actor, AuditEvent};
 use crate::error::ApiError;
-use crate::lifecycle::{RegistrationRecord, load_record};
+use crate::lifecycle::{RegistrationRecord, reconcile};
+use crate::review::stored_records_where;
 use crate::storage::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
 /// Commit attempts before giving up under contention.
@@ -321,15 +322,10 @@ struct AtCenter {
 
 /// Every registration of `exam` at `center` (any status).
 fn records_at(store: &dyn Storage, exam: &str, center: &str) -> Result<Vec<AtCenter>, StorageError> {
-    let mut out = Vec::new();
-    for (k, raw) in store.scan_prefix(Tree::Registrations, b"")? {
-        let Ok(bytes) = <[u8; 16]>::try_from(k.as_slice()) else { continue };
-        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
-        if record.exam == exam && record.center == center {
-            out.push(AtCenter { id: DocumentId::from_bytes(bytes), record, raw });
-        }
-    }
-    Ok(out)
+    Ok(stored_records_where(store, exam, |c| c == center)?
+        .into_iter()
+        .map(|(id, record, raw)| AtCenter { id, record, raw })
+        .collect())
 }
 
 fn eligible_of(records: &[AtCenter], center: &TestCenter) -> BTreeMap<String, Vec<String>> {
@@ -380,12 +376,7 @@ fn stage_tickets(
 async fn project(app: &App, id: DocumentId, account: &str, exam: &str, actor: Actor) -> Result<(), ApiError> {
     let live = app.hub.open(app, id, account, exam).await?;
     let _guard = live.action_lock().await;
-    if let Some((record, _)) = load_record(&*app.store, &id)?
-        && live.server_section().await != record.section
-    {
-        live.write_server_section(app, &record.section, actor).await?;
-    }
-    Ok(())
+    reconcile(app, &live, actor).await.map(drop)
 }
 
 /// The JSON view of an arrangement.

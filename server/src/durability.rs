@@ -11,8 +11,8 @@
 //! next writer arrives while a flush runs and gets the next one to itself. Every flush costs a
 //! log write, a range sync and several thread hand-offs, so when writers arrived during the
 //! previous flush the flusher first gathers for [`GATHER`] (PostgreSQL's `commit_delay`, made
-//! adaptive): a few hundred microseconds of latency buy batches many writers wide. An idle server
-//! flushes at once.
+//! adaptive): a millisecond of latency buys batches many writers wide. An idle server flushes
+//! at once.
 //!
 //! Nothing committed after a write can become durable before it (the engine's log is
 //! sequential), so a reader that acts on a not-yet-durable write and then waits for its own

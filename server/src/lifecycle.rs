@@ -432,14 +432,20 @@ pub fn id_index_key(exam: &str, key_hex: &str) -> Vec<u8> {
     k
 }
 
-/// Writes the record's section into the document when the document does not show it yet
-/// (after a crash between the commit and the projection).
-pub async fn reconcile(app: &App, live: &LiveDoc) -> Result<Option<RegistrationRecord>, ApiError> {
+/// Writes the record's section into the document, audited as `actor`, when the document does
+/// not show it yet (after a crash between the commit and the projection, or after a decision
+/// committed to the records first, such as the room arrangement's ticket numbers). The caller
+/// holds the document's action lock.
+pub async fn reconcile(
+    app: &App,
+    live: &LiveDoc,
+    actor: Actor,
+) -> Result<Option<RegistrationRecord>, ApiError> {
     let record = load_record(&*app.store, &live.id)?.map(|(r, _)| r);
     if let Some(r) = &record
         && live.server_section().await != r.section
     {
-        live.write_server_section(app, &r.section, Actor::System).await?;
+        live.write_server_section(app, &r.section, actor).await?;
     }
     Ok(record)
 }
@@ -459,7 +465,7 @@ pub async fn act(
     {
         return Ok(Some(body));
     }
-    reconcile(app, live).await?;
+    reconcile(app, live, Actor::System).await?;
     let view_ = app.catalog().ok_or_else(|| ApiError::NotFound("no catalog".into()))?;
     let exam_id = live_exam(app, live)?;
     let exam =
@@ -757,7 +763,7 @@ pub async fn sweep(app: &App, full: bool) -> Result<usize, ApiError> {
         // ---- end payments
         if !due {
             let _guard = live.action_lock().await;
-            reconcile(app, &live).await?;
+            reconcile(app, &live, Actor::System).await?;
             continue;
         }
         if act(app, &live, Actor::System, None, Action::Expire).await?.is_some() {

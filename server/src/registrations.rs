@@ -5,9 +5,10 @@
 //! binds every blob to its document and position, so blobs cannot be swapped between documents.
 //!
 //! [`Hub`] keeps the documents that connected devices are syncing in memory, one [`LiveDoc`] per
-//! document with a single writer (an async mutex), and lets each go once nothing holds it: every incoming batch is checked by the core's
-//! incoming-change check and made durable before the writer is released, and every other device
-//! connected to the same document is then told that it has something new to pull. Server-side
+//! document with a single writer (an async mutex), and lets each go once nothing holds it. Every
+//! incoming batch is checked by the core's incoming-change check and made durable before the
+//! writer is released, and every other device connected to the same document is then told that
+//! it has something new to pull. Server-side
 //! changes (status, reasons, deadlines) go through [`LiveDoc::write_server_section`], the same
 //! way, so they reach connected devices live and offline devices on their next sync.
 
@@ -36,6 +37,7 @@ pub const COMPACT_AFTER: u64 = 64;
 pub fn compact_after(id: &DocumentId) -> u64 {
     COMPACT_AFTER + u64::from(id.as_bytes()[0]) % COMPACT_AFTER
 }
+
 /// Lifetime of a WebSocket ticket.
 pub const TICKET_TTL: Duration = Duration::from_secs(60);
 

@@ -155,12 +155,21 @@ pub fn records_where(
     exam: &str,
     center: impl Fn(&str) -> bool,
 ) -> Result<Vec<(DocumentId, RegistrationRecord)>, StorageError> {
+    Ok(stored_records_where(store, exam, center)?.into_iter().map(|(id, record, _)| (id, record)).collect())
+}
+
+/// [`records_where`] with each record's stored bytes, for a precondition on it.
+pub fn stored_records_where(
+    store: &dyn Storage,
+    exam: &str,
+    center: impl Fn(&str) -> bool,
+) -> Result<Vec<(DocumentId, RegistrationRecord, Vec<u8>)>, StorageError> {
     let mut out = Vec::new();
     for (key, raw) in store.scan_prefix(Tree::Registrations, b"")? {
         let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
         let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
         if record.exam == exam && center(&record.center) {
-            out.push((DocumentId::from_bytes(bytes), record));
+            out.push((DocumentId::from_bytes(bytes), record, raw));
         }
     }
     Ok(out)

@@ -21,7 +21,7 @@ use baoming_server::payments::gateway::{
 use baoming_server::payments::rsa2::Rsa2Signer;
 use serde_json::json;
 
-use support::paysandbox::{APP_ID, PaySandbox, SELLER_ID, agent, keys};
+use support::paysandbox::{APP_ID, PaySandbox, SELLER_ID, agent, keys, press};
 
 /// Long enough for a notification on a busy two-core machine.
 const WAIT: Duration = Duration::from_secs(15);
@@ -151,17 +151,8 @@ fn element(html: &str, id: &str) -> String {
 /// Submits the page's form the way the browser does: POST to its action with its hidden
 /// fields and the button pressed.
 fn submit(sandbox: &PaySandbox, html: &str, action: &str) -> (u16, String) {
-    assert!(html.contains(r#"<form method="post" action="/cashier">"#), "no form in {html}");
-    let field = "name=\"trade_no\" value=\"";
-    let start = html.find(field).expect("hidden trade_no") + field.len();
-    let trade_no = &html[start..start + html[start..].find('"').expect("quote")];
     assert!(html.contains(&format!(r#"name="action" value="{action}""#)), "no {action} button");
-    let mut r = agent()
-        .post(&sandbox.url("/cashier"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(format!("trade_no={trade_no}&action={action}"))
-        .expect("cashier");
-    (r.status().as_u16(), r.body_mut().read_to_string().expect("html"))
+    press(&sandbox.url("/cashier"), html, action)
 }
 
 /// Creates an order, opens its page and pays; returns the page.

@@ -488,35 +488,14 @@ pub fn fill_complete_draft(
     id
 }
 
-/// An HTTP agent for the payment sandbox's pages: no redirects followed, every status answered.
-fn sandbox_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into()
-}
-
 /// Opens a payment page of the sandbox (the `url` an order answers with) like a browser and
 /// presses "pay" (the page's form, POSTed); the page's status when it does not open.
 pub fn pay_on_page(url: &str) -> u16 {
-    let mut r = sandbox_agent().get(url).call().expect("page");
+    let mut r = paysandbox::agent().get(url).call().expect("page");
     if r.status().as_u16() != 200 {
         return r.status().as_u16();
     }
     let html = r.body_mut().read_to_string().expect("html");
-    assert!(html.contains(r#"<form method="post" action="/cashier">"#), "no form in {html}");
-    let field = "name=\"trade_no\" value=\"";
-    let start = html.find(field).expect("hidden trade_no") + field.len();
-    let trade_no = &html[start..start + html[start..].find('"').expect("quote")];
     let base = url.split("/gateway.do").next().expect("base");
-    let mut r = sandbox_agent()
-        .post(&format!("{base}/cashier"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(format!("trade_no={trade_no}&action=pay"))
-        .expect("cashier");
-    let status = r.status().as_u16();
-    let _ = r.body_mut().read_to_string();
-    status
+    paysandbox::press(&format!("{base}/cashier"), &html, "pay").0
 }

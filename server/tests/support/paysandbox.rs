@@ -34,6 +34,21 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// Submits a payment page's form the way a browser does: POST to `cashier_url` with the page's
+/// hidden trade number and the button `action` pressed; the answer's status and body.
+pub fn press(cashier_url: &str, html: &str, action: &str) -> (u16, String) {
+    assert!(html.contains(r#"<form method="post" action="/cashier">"#), "no form in {html}");
+    let field = "name=\"trade_no\" value=\"";
+    let start = html.find(field).expect("hidden trade_no") + field.len();
+    let trade_no = &html[start..start + html[start..].find('"').expect("quote")];
+    let mut r = agent()
+        .post(cashier_url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(format!("trade_no={trade_no}&action={action}"))
+        .expect("cashier");
+    (r.status().as_u16(), r.body_mut().read_to_string().expect("html"))
+}
+
 /// A running `baoming-paysandbox` with the test keys, its retry schedule 1000× faster.
 pub struct PaySandbox {
     child: Child,
