@@ -3,24 +3,24 @@
 //! [`AppState`] is built from an injected [`Storage`] and a [`Config`], so tests build it on a
 //! temporary sled database and call the routes in-process. Every state change goes through
 //! [`AppState::commit`]: the change and its audit entry are committed together, then the caller
-//! waits for a flush that covers it (shared with concurrent writers, see [`crate::durability`]),
+//! waits for a flush that covers it (shared with concurrent writers, see [`crate::store::durability`]),
 //! and only then answers the client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use crate::audit::{self, Actor, AuditEvent};
-use crate::captcha::Captchas;
 use crate::catalog::{self, CatalogView};
 use crate::config::{Config, ConfigError};
-use crate::crypto::{CryptoError, KEY_LEN, Keys};
-use crate::durability::GroupFlush;
-use crate::notifier::Notifier;
-use crate::operators::{self, Role};
-use crate::passwords::Hasher;
-use crate::storage::{CommitError, Storage, StorageError, Tree, Txn, encode};
-use crate::throttle::Throttle;
+use crate::identity::captcha::Captchas;
+use crate::identity::notifier::Notifier;
+use crate::identity::operators::{self, Role};
+use crate::identity::passwords::Hasher;
+use crate::identity::throttle::Throttle;
+use crate::store::audit::{self, Actor, AuditEvent};
+use crate::store::crypto::{CryptoError, KEY_LEN, Keys};
+use crate::store::durability::GroupFlush;
+use crate::store::{CommitError, Storage, StorageError, Tree, Txn, encode};
 
 const KEY_CHECK: &[u8] = b"key_check";
 const SEEDED: &[u8] = b"seeded";
@@ -65,9 +65,9 @@ pub struct AppState {
     /// Notification transport.
     pub notifier: Notifier,
     /// Third-party logins in progress.
-    pub oauth: crate::oauth::PendingLogins,
+    pub oauth: crate::identity::oauth::PendingLogins,
     /// Live registration documents and sync tickets.
-    pub hub: crate::registrations::Hub,
+    pub hub: crate::registration::hub::Hub,
     /// Group commit: how writers wait for durability.
     pub flusher: GroupFlush,
     /// Photo checks running on the blocking pool: one slot per core, so a burst of uploads
@@ -118,8 +118,8 @@ impl AppState {
             throttle: Throttle::new(config.throttle.clone()),
             captchas: Captchas::new(Duration::from_secs(config.captcha_ttl_secs), 10_000),
             notifier,
-            oauth: crate::oauth::PendingLogins::default(),
-            hub: crate::registrations::Hub::default(),
+            oauth: crate::identity::oauth::PendingLogins::default(),
+            hub: crate::registration::hub::Hub::default(),
             flusher: GroupFlush::start(Arc::clone(&store))
                 .map_err(|e| StorageError::Engine(format!("flusher thread: {e}")))?,
             photo_checks: tokio::sync::Semaphore::new(
@@ -225,7 +225,7 @@ impl AppState {
         let mut total = 0;
         loop {
             let mut txn = Txn::new();
-            let n = crate::sessions::sweep_expired(&*self.store, &mut txn, now(), 1000)?;
+            let n = crate::identity::sessions::sweep_expired(&*self.store, &mut txn, now(), 1000)?;
             if n == 0 {
                 return Ok(total);
             }
@@ -268,7 +268,7 @@ pub fn open_keys(config: &Config, store: &dyn Storage) -> Result<(Keys, bool), S
 /// A random 20-character password for the demo operator.
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let raw: [u8; 20] = crate::crypto::random_array();
+    let raw: [u8; 20] = crate::store::crypto::random_array();
     let mut p: String = raw.iter().map(|b| char::from(ALPHABET[*b as usize % ALPHABET.len()])).collect();
     p.push_str("-7");
     p

@@ -10,7 +10,7 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
-use crate::storage::{CommitError, StorageError};
+use crate::store::{CommitError, StorageError};
 
 /// Every failure a request can end in.
 #[derive(Debug, thiserror::Error)]

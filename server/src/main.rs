@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use baoming_server::admin;
 use baoming_server::config::{Config, FlagOverrides};
-use baoming_server::operators::Role;
+use baoming_server::identity::operators::Role;
 
 // The sync path allocates and frees many small buffers per message (frames, changes, sync
 // messages) across two threads; mimalloc's per-thread free lists serve that pattern better than

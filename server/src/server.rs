@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::app::{AppState, DEMO_OPERATOR, StartError};
 use crate::config::Config;
-use crate::storage::{SledStorage, Storage, StorageError};
+use crate::store::{SledStorage, Storage, StorageError};
 
 /// Runs the service until SIGINT or SIGTERM, then drains connections and flushes storage.
 pub async fn serve(config: Config) -> Result<(), StartError> {
@@ -66,7 +66,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         let mut full = true;
         loop {
             every.tick().await;
-            match crate::lifecycle::sweep(&lifecycle_app, full).await {
+            match crate::registration::lifecycle::sweep(&lifecycle_app, full).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "payment deadlines swept"),
                 Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
@@ -94,7 +94,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     // A cancellation interrupted by a crash or a stop finishes now.
     let cancel_app = app.clone();
     tokio::spawn(async move {
-        match crate::cancellations::resume(&cancel_app).await {
+        match crate::registration::cancellations::resume(&cancel_app).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(finished = n, "interrupted cancellations finished"),
             Err(e) => tracing::warn!(error = %e, "resuming cancellations failed"),
@@ -113,12 +113,12 @@ pub async fn serve_http(
     app: crate::app::App,
     shutdown: impl Future<Output = ()>,
 ) {
-    let service = warp::service(crate::http::routes(app.clone()));
+    let service = warp::service(crate::api::routes(app.clone()));
     accept_loop(listener, service, &app, shutdown).await;
 }
 
 /// The accept loop: HTTP/1.1 connections with upgrades, each request told its peer address and
-/// given its upgrade handle (see [`crate::http::upgrade`]).
+/// given its upgrade handle (see [`crate::api::upgrade`]).
 async fn accept_loop<S>(
     listener: tokio::net::TcpListener,
     service: S,
@@ -153,7 +153,7 @@ async fn accept_loop<S>(
         };
         let service = service.clone();
         let handler = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            crate::http::upgrade::prepare(&mut req, peer);
+            crate::api::upgrade::prepare(&mut req, peer);
             let mut service = service.clone();
             tower_service::Service::call(&mut service, req)
         });

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 use warp::http::StatusCode;
 
 use baoming_server::app::App;
-use baoming_server::audit;
-use baoming_server::captcha::read_digits;
-use baoming_server::notifier::list_outbox;
-use baoming_server::storage::Tree;
+use baoming_server::identity::captcha::read_digits;
+use baoming_server::identity::notifier::list_outbox;
+use baoming_server::store::Tree;
+use baoming_server::store::audit;
 use support::{OPERATOR_PASSWORD, TestApp, resident_id};
 
 const PASSWORD: &str = "Lantern-Harbor-42";
@@ -43,7 +43,7 @@ async fn call_h(
     body: Option<Vec<u8>>,
     headers: &[(&str, &str)],
 ) -> Resp {
-    let routes = baoming_server::http::routes(app.clone());
+    let routes = baoming_server::api::routes(app.clone());
     let mut req = warp::test::request()
         .method(method)
         .path(path)
@@ -214,7 +214,7 @@ async fn forged_malformed_and_expired_tokens_are_refused() {
         (Some(format!("Basic {token}")), "wrong scheme"),
         (None, "missing"),
     ] {
-        let routes = baoming_server::http::routes(t.app.clone());
+        let routes = baoming_server::api::routes(t.app.clone());
         let mut req = warp::test::request().method("GET").path("/api/account");
         if let Some(h) = header {
             req = req.header("authorization", h);
@@ -733,7 +733,7 @@ async fn every_change_is_in_an_intact_audit_chain() {
     let key = 2u64.to_be_bytes().to_vec();
     let raw = t.app.store.get(Tree::Audit, &key).expect("get").expect("entry");
     let edited = String::from_utf8_lossy(&raw).replace("account.register", "account.deleted!");
-    let mut txn = baoming_server::storage::Txn::new();
+    let mut txn = baoming_server::store::Txn::new();
     txn.put(Tree::Audit, key, edited.into_bytes());
     t.app.store.commit(&txn).expect("tamper");
     let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&admin), None).await;

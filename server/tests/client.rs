@@ -296,7 +296,7 @@ async fn a_refusal_ends_with_the_server_state_and_rejected_edits_reported() {
     live.write_server_section(
         &t.app,
         &ServerSection { status: Status::UnderReview, updated_at_ms: 1, ..ServerSection::default() },
-        baoming_server::audit::Actor::System,
+        baoming_server::store::audit::Actor::System,
     )
     .await
     .expect("lock");

@@ -18,8 +18,8 @@ use baoming_core::client::SyncClient;
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
-use baoming_server::lifecycle::load_record;
-use baoming_server::storage::{Tree, Txn, encode};
+use baoming_server::registration::lifecycle::load_record;
+use baoming_server::store::{Tree, Txn, encode};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
 use serde_json::{Value, json};
@@ -363,7 +363,7 @@ async fn arrangement_rules_hold_over_several_candidates_in_process() {
         let number = c["ticket_number"].as_str().expect("number");
         assert_eq!(number.len(), 15);
         assert!(number.starts_with("27030401001"), "exam 2703, center 04, slot 01, room 001: {number}");
-        assert!(baoming_server::arrangement::luhn_valid(number), "{number}");
+        assert!(baoming_server::examday::arrangement::luhn_valid(number), "{number}");
     }
     // Re-running changes nothing but the time.
     let again = arrange(addr, &admin, ROOMS, "POST").json();

@@ -360,7 +360,7 @@ fn every_endpoint_answers_over_the_socket() {
     let captcha = s.req("POST", "/api/captcha", None, None);
     assert_eq!((captcha.status, captcha.header("content-type")), (200, Some("image/png")));
     assert!(captcha.header("x-captcha-id").is_some());
-    assert!(baoming_server::captcha::read_digits(&captcha.body).is_some());
+    assert!(baoming_server::identity::captcha::read_digits(&captcha.body).is_some());
 
     let r = s.req("POST", "/api/accounts", None, Some(json!({"login": "13812345678", "password": PASSWORD})));
     assert_eq!(r.status, 201);

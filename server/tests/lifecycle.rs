@@ -397,8 +397,8 @@ async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_go
 async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
-    use baoming_server::lifecycle::{RegistrationRecord, sweep};
-    use baoming_server::storage::{Tree, Txn, encode};
+    use baoming_server::registration::lifecycle::{RegistrationRecord, sweep};
+    use baoming_server::store::{Tree, Txn, encode};
 
     let t = support::TestApp::new();
     let app = &t.app;
@@ -657,10 +657,10 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
     use baoming_core::seats::SeatMove;
-    use baoming_server::cancellations::{Cancellation, marker_key, resume};
-    use baoming_server::lifecycle::{RegistrationRecord, load_record};
-    use baoming_server::seats::stage_move;
-    use baoming_server::storage::{Tree, Txn, encode};
+    use baoming_server::catalog::seats::stage_move;
+    use baoming_server::registration::cancellations::{Cancellation, marker_key, resume};
+    use baoming_server::registration::lifecycle::{RegistrationRecord, load_record};
+    use baoming_server::store::{Tree, Txn, encode};
 
     let t = support::TestApp::new();
     let app = &t.app;
@@ -735,7 +735,7 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
     assert_eq!((s15.counter.held, s15.counter.paid), (0, 0));
     let stored =
         app.store.get(Tree::Cancellations, &marker_key(EXAM, Some(SMALL))).expect("read").expect("marker");
-    let done: Cancellation = baoming_server::storage::decode(Tree::Cancellations, &stored).expect("decode");
+    let done: Cancellation = baoming_server::store::decode(Tree::Cancellations, &stored).expect("decode");
     assert!(done.finished_at_ms.is_some());
     assert_eq!((done.registrations_cancelled, done.refunds_due), (3, 1));
     assert_eq!(resume(app).await.expect("resume"), 0, "nothing left to finish");

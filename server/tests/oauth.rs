@@ -12,9 +12,9 @@ use warp::Filter;
 use warp::http::StatusCode;
 
 use baoming_server::app::App;
-use baoming_server::audit;
 use baoming_server::config::OAuthProviderConfig;
-use baoming_server::oauth::pkce_challenge;
+use baoming_server::identity::oauth::pkce_challenge;
+use baoming_server::store::audit;
 use support::TestApp;
 
 const CLIENT_ID: &str = "baoming-client";
@@ -129,7 +129,7 @@ impl<T: warp::Reply> BoxedResponse for T {
 }
 
 async fn call(app: &App, method: &str, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let routes = baoming_server::http::routes(app.clone());
+    let routes = baoming_server::api::routes(app.clone());
     let mut req = warp::test::request().method(method).path(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -216,7 +216,7 @@ async fn oauth_code_with_pkce_creates_logs_in_and_links_accounts() {
     assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("oauth_failed")));
 
     // Linking from a logged-in passport account.
-    let routes = baoming_server::http::routes(t.app.clone());
+    let routes = baoming_server::api::routes(t.app.clone());
     let r = warp::test::request()
         .method("POST")
         .path("/api/accounts")

@@ -548,10 +548,10 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
     use baoming_core::lifecycle::Status;
-    use baoming_server::lifecycle::{Idempotency, RegistrationRecord, load_record};
-    use baoming_server::notices::{self, NoticeInput};
-    use baoming_server::onsite::{self, Lookup};
-    use baoming_server::storage::{Tree, Txn, encode};
+    use baoming_server::desk::notices::{self, NoticeInput};
+    use baoming_server::desk::onsite::{self, Lookup};
+    use baoming_server::registration::lifecycle::{Idempotency, RegistrationRecord, load_record};
+    use baoming_server::store::{Tree, Txn, encode};
 
     let t = support::TestApp::new();
     let app = &t.app;
@@ -616,9 +616,9 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     assert_eq!(record.section.status, Status::Confirmed);
     assert_eq!(record.section.seats, vec!["15".to_owned()], "seats stay paid");
     assert_eq!(live.server_section().await.status, Status::Confirmed, "the document's server section");
-    let entries = baoming_server::audit::read(&*app.store, 1, 10_000).expect("audit");
+    let entries = baoming_server::store::audit::read(&*app.store, 1, 10_000).expect("audit");
     let entry = entries.iter().find(|e| e.action == "registration.confirm_onsite").expect("audited");
-    assert_eq!(entry.actor, baoming_server::audit::Actor::Operator("op_desk".into()).label());
+    assert_eq!(entry.actor, baoming_server::store::audit::Actor::Operator("op_desk".into()).label());
     assert_eq!(entry.detail["from"], "paid");
     assert_eq!(entry.detail["to"], "confirmed");
     // A retry with the same key gets the stored answer; confirming again without it is a typed

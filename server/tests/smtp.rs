@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use baoming_server::config::SmtpConfig;
-use baoming_server::notifier::list_outbox;
+use baoming_server::identity::notifier::list_outbox;
 use support::TestApp;
 
 /// Accepts SMTP sessions and records each message's DATA.
@@ -68,7 +68,7 @@ async fn recovery_code_is_sent_by_smtp_when_configured() {
     let t = TestApp::with(|c| {
         c.smtp = Some(SmtpConfig { host: "127.0.0.1".into(), port, from: "noreply@baoming.test".into() })
     });
-    let routes = baoming_server::http::routes(t.app.clone());
+    let routes = baoming_server::api::routes(t.app.clone());
     let r = warp::test::request()
         .method("POST")
         .path("/api/accounts")

@@ -320,7 +320,7 @@ async fn a_lock_while_offline_ends_with_the_server_state_and_rejected_edits() {
     live.write_server_section(
         &t.app,
         &ServerSection { status: Status::UnderReview, updated_at_ms: 1, ..ServerSection::default() },
-        baoming_server::audit::Actor::System,
+        baoming_server::store::audit::Actor::System,
     )
     .await
     .expect("lock");
@@ -714,7 +714,7 @@ async fn duplicated_and_reordered_frames_converge_without_a_loop() {
 
 /// The chunks of one document stored on top of its snapshot.
 fn stored_chunks(app: &baoming_server::app::App, id: &DocumentId) -> Vec<(Vec<u8>, Vec<u8>)> {
-    app.store.scan_prefix(baoming_server::storage::Tree::DocumentChunks, id.as_bytes()).expect("scan")
+    app.store.scan_prefix(baoming_server::store::Tree::DocumentChunks, id.as_bytes()).expect("scan")
 }
 
 /// Every accepted write appends one chunk until the document's compaction point; the next write
@@ -723,16 +723,18 @@ fn stored_chunks(app: &baoming_server::app::App, id: &DocumentId) -> Vec<(Vec<u8
 /// a restart removes what the crash left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction() {
-    use baoming_server::registrations::{Hub, compact_after, load};
-    use baoming_server::storage::{Tree, Txn};
+    use baoming_server::registration::hub::{Hub, compact_after, load};
+    use baoming_server::store::{Tree, Txn};
 
     let t = TestApp::new();
     let app = &t.app;
     let id = DocumentId::derive(EXAM, "acc_compact");
     let live = app.hub.open(app, id, "acc_compact", EXAM).await.expect("open");
-    let write = |live: std::sync::Arc<baoming_server::registrations::LiveDoc>, ms: i64| async move {
+    let write = |live: std::sync::Arc<baoming_server::registration::hub::LiveDoc>, ms: i64| async move {
         let section = ServerSection { status: Status::Draft, updated_at_ms: ms, ..ServerSection::default() };
-        live.write_server_section(app, &section, baoming_server::audit::Actor::System).await.expect("write");
+        live.write_server_section(app, &section, baoming_server::store::audit::Actor::System)
+            .await
+            .expect("write");
     };
     let point = compact_after(&id);
     assert!((64..128).contains(&point), "{point}");

@@ -37,12 +37,12 @@ use super::gateway::{GatewayError, OrderRequest, PaymentGateway, RefundRequest, 
 use super::rsa2::{Rsa2Signer, Rsa2Verifier};
 use super::sandbox::{Sandbox, SandboxApp, SandboxConfig};
 use crate::app::App;
-use crate::audit::{Actor, AuditEvent};
 use crate::config::PaymentsConfig;
 use crate::error::ApiError;
-use crate::lifecycle::{self, Action, Idempotency, RegistrationRecord, Staged, load_record};
-use crate::registrations::LiveDoc;
-use crate::storage::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
+use crate::registration::hub::LiveDoc;
+use crate::registration::lifecycle::{self, Action, Idempotency, RegistrationRecord, Staged, load_record};
+use crate::store::audit::{Actor, AuditEvent};
+use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
 /// The notification endpoint's path.
 pub const NOTIFY_PATH: &str = "/api/payments/notify";
@@ -336,7 +336,7 @@ pub async fn pay(
             )
         })?;
     let gw = gateway(app)?;
-    let random: [u8; 6] = crate::crypto::random_array();
+    let random: [u8; 6] = crate::store::crypto::random_array();
     let no = format!("BM{now}{}", hex::encode(random));
     let expires_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(deadline) * 1_000_000)
         .map_err(|e| ApiError::Internal(e.to_string()))?;

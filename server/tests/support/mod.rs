@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use baoming_server::app::{App, AppState};
 use baoming_server::config::{Argon2Config, Config};
-use baoming_server::storage::{SledStorage, Storage};
+use baoming_server::store::{SledStorage, Storage};
 
 /// The password of candidates the tests create.
 pub const CANDIDATE_PASSWORD: &str = "Lantern-Harbor-42";

@@ -205,7 +205,7 @@ fn notification(shared: &Shared, trade: &Trade, change: &Change, now: OffsetDate
     let mut p: Vec<(String, String)> = vec![
         ("notify_time".into(), platform_time(now)),
         ("notify_type".into(), "trade_status_sync".into()),
-        ("notify_id".into(), hex::encode(crate::crypto::random_array::<16>())),
+        ("notify_id".into(), hex::encode(crate::store::crypto::random_array::<16>())),
         ("app_id".into(), trade.app_id.clone()),
         ("charset".into(), "utf-8".into()),
         ("version".into(), "1.0".into()),

@@ -1,0 +1,182 @@
+//! On-site confirmation: the center marks a paid candidate as confirmed in person.
+//!
+//! The operator finds the registration by its id, or — without a ticket — by the candidate's
+//! name and ID document (looked up in the `registration_by_id_document` index, which holds every
+//! registration that holds seats, paid ones included). The checks, in order:
+//!
+//! 1. the registration exists at this center of this exam and, for a name + ID look-up, the
+//!    name matches the document's name field: otherwise 404 `not_found`;
+//! 2. the center's catalog entry requires on-site confirmation: otherwise 409
+//!    `onsite_not_required` (the core's [`TransitionError::OnsiteNotRequired`] code);
+//! 3. a confirmation window is open now — the catalog's `onsite.window`, or the window of a
+//!    published notice of the center with `requires_onsite_confirmation`: otherwise 409
+//!    `confirmation_window_closed`, with the windows in the details;
+//! 4. the lifecycle allows it ([`crate::registration::lifecycle::act`] with [`Action::ConfirmOnSite`]): a
+//!    registration that is not paid yet gets 409 `transition_not_allowed` with its status.
+//!
+//! The confirmation then reaches the record, the document's `server` section and the audit log
+//! like every other lifecycle action.
+//!
+//! [`TransitionError::OnsiteNotRequired`]: baoming_core::lifecycle::TransitionError::OnsiteNotRequired
+
+use std::str::FromStr;
+
+use baoming_core::catalog::ExamSession;
+use baoming_core::document::DocumentId;
+use baoming_core::form::encode_id_document;
+use baoming_core::id_document::IdKind;
+use baoming_core::lifecycle::TransitionError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::desk::review::{load_draft, name_of};
+use crate::error::ApiError;
+use crate::registration::lifecycle::{self, Action, Idempotency, id_document_key, id_index_key, load_record};
+use crate::store::Tree;
+use crate::store::audit::Actor;
+
+/// How the operator names the candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Lookup {
+    /// By registration (document) id.
+    Registration {
+        /// The registration id.
+        registration_id: String,
+    },
+    /// Ticket-free: by name and ID document (`kind:number`, or the bare number).
+    Person {
+        /// The name as on the registration.
+        name: String,
+        /// The ID document.
+        id_document: String,
+    },
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no such registration at this center".into())
+}
+
+/// The registration `lookup` names at `center` of `exam`, if any.
+async fn find(app: &App, exam: &ExamSession, center: &str, lookup: &Lookup) -> Result<DocumentId, ApiError> {
+    let id = match lookup {
+        Lookup::Registration { registration_id } => {
+            DocumentId::from_str(registration_id.trim()).map_err(|_| not_found())?
+        }
+        Lookup::Person { id_document, .. } => {
+            let value = id_document.trim();
+            let answers: Vec<String> = if value.contains(':') {
+                vec![value.to_owned()]
+            } else {
+                IdKind::ALL.iter().map(|k| encode_id_document(*k, value)).collect()
+            };
+            let mut found = None;
+            for answer in answers {
+                let Some(key) = id_document_key(app, exam, &answer) else { continue };
+                if let Some(raw) =
+                    app.store.get(Tree::RegistrationByIdDocument, &id_index_key(&exam.id, &key))?
+                    && let Ok(bytes) = <[u8; 16]>::try_from(raw.as_slice())
+                {
+                    found = Some(DocumentId::from_bytes(bytes));
+                    break;
+                }
+            }
+            found.ok_or_else(not_found)?
+        }
+    };
+    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_found)?;
+    if record.exam != exam.id || record.center != center {
+        return Err(not_found());
+    }
+    if let Lookup::Person { name, .. } = lookup {
+        let draft = load_draft(app, &id).await?.ok_or_else(not_found)?;
+        if name_of(exam, &draft).map(str::trim) != Some(name.trim()) {
+            return Err(not_found());
+        }
+    }
+    Ok(id)
+}
+
+/// The confirmation windows of `center` open at `at`, or a refusal listing every window.
+pub fn check_window(app: &App, exam: &ExamSession, center: &str, at: OffsetDateTime) -> Result<(), ApiError> {
+    let c = exam.center(center).ok_or_else(not_found)?;
+    let onsite = c.onsite.as_ref().filter(|o| o.required).ok_or_else(|| {
+        ApiError::refused(
+            StatusCode::CONFLICT,
+            TransitionError::OnsiteNotRequired.code(),
+            TransitionError::OnsiteNotRequired.to_string(),
+            json!({}),
+        )
+    })?;
+    let notices: Vec<_> = crate::desk::notices::list(&*app.store, &exam.id, center)?
+        .into_iter()
+        .filter(|n| n.requires_onsite_confirmation)
+        .collect();
+    if onsite.window.contains(at) || notices.iter().any(|n| n.is_open(at)) {
+        return Ok(());
+    }
+    let ts = |t: OffsetDateTime| t.unix_timestamp();
+    let mut windows = vec![
+        json!({ "source": "catalog", "opens": ts(onsite.window.opens), "closes": ts(onsite.window.closes) }),
+    ];
+    windows.extend(notices.iter().map(
+        |n| json!({ "source": "notice", "notice": n.id, "opens": ts(n.opens), "closes": ts(n.closes) }),
+    ));
+    Err(ApiError::refused(
+        StatusCode::CONFLICT,
+        "confirmation_window_closed",
+        "on-site confirmation is not open at this center now",
+        json!({ "windows": windows }),
+    ))
+}
+
+/// Confirms the candidate `lookup` names at `center` on site, as operator `operator`; returns
+/// the registration view.
+pub async fn confirm(
+    app: &App,
+    operator: &str,
+    exam: &ExamSession,
+    center: &str,
+    lookup: &Lookup,
+    idem: Option<Idempotency>,
+) -> Result<Value, ApiError> {
+    // A retried request gets its stored answer even when the window has closed since.
+    if let Some(idem) = &idem
+        && let Some(mut body) = lifecycle::replay(&*app.store, idem)?
+    {
+        if let Some(doc) = body["document_id"].as_str().map(str::to_owned) {
+            body["registration_id"] = json!(doc);
+        }
+        return Ok(body);
+    }
+    let id = find(app, exam, center, lookup).await?;
+    check_window(app, exam, center, OffsetDateTime::now_utc())?;
+    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_found)?;
+    let live = app.hub.open(app, id, &record.account, &record.exam).await?;
+    let mut body =
+        lifecycle::act(app, &live, Actor::Operator(operator.to_owned()), idem, Action::ConfirmOnSite)
+            .await?
+            .ok_or_else(|| ApiError::Internal("an action without an answer".into()))?;
+    body["registration_id"] = json!(id.to_string());
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_are_one_shape_or_the_other() {
+        let by_id: Lookup = serde_json::from_str(r#"{"registration_id":"x"}"#).expect("id");
+        assert_eq!(by_id, Lookup::Registration { registration_id: "x".into() });
+        let by_person: Lookup = serde_json::from_str(r#"{"name":"张三","id_document":"1"}"#).expect("person");
+        assert_eq!(by_person, Lookup::Person { name: "张三".into(), id_document: "1".into() });
+        assert!(serde_json::from_str::<Lookup>(r#"{"name":"张三"}"#).is_err());
+        assert!(serde_json::from_str::<Lookup>(r#"{}"#).is_err());
+        let both = r#"{"registration_id":"x","name":"张三","id_document":"1"}"#;
+        assert!(serde_json::from_str::<Lookup>(both).is_err(), "one shape or the other, not both");
+    }
+}

@@ -1,0 +1,523 @@
+//! Room arrangement (考场编排): candidates of one center are given a room and a seat for every
+//! subject they sit, and a ticket number.
+//!
+//! Who is arranged: every registration of the exam at the center whose status is `paid` or
+//! `confirmed` — only `confirmed` where the center requires on-site confirmation. Rooms and their
+//! capacities come from the catalog (`[[exam.center.room]]`); a room holds one sitting per seat
+//! in every time slot, whatever the subject, so the subjects of one slot share the center's rooms.
+//!
+//! The plan ([`plan`]) is deterministic and stable:
+//!
+//! 1. seats of the previous arrangement are kept for candidates still eligible for that subject,
+//!    as long as the room still exists and the seat is within its capacity;
+//! 2. the others ("newcomers") are seated slot by slot (catalog order), subject by subject
+//!    (catalog order), candidate by candidate (ascending registration id), into the first free
+//!    seat in room order (catalog order), seat 1 upwards;
+//! 3. candidates no longer eligible (withdrawn, cancelled) lose their seats, which are then free.
+//!
+//! If any (slot, subject) runs out of seats nothing is stored and the refusal lists every
+//! shortage. The arrangement of a center is one record in the `arrangements` tree, written with
+//! a precondition on the previous one and audited as `arrangement.run`.
+//!
+//! The same transaction writes each candidate's ticket number into their registration record's
+//! `server` section (`ticket`), and removes it from the records of candidates no longer
+//! arranged, with a precondition on every record it changes; records already showing the right
+//! number are not touched, so a stable re-run changes no document. After the commit the changed
+//! sections are written into the documents the way the lifecycle writes them (under the
+//! document's action lock, durably, pushed to connected devices); a document missed there is
+//! repaired by the lifecycle's reconciliation.
+//!
+//! **Ticket numbers** (准考证号) have 15 digits `EEEE CC SS RRR NNN K`:
+//! `EEEE` the last four digits of the exam id (zero-padded; `ncre-2027-03` → `2703`), `CC` the
+//! center's position in the exam's catalog entry, `SS` the slot's position, `RRR` the room's
+//! position in the center and `NNN` the seat of the candidate's *first* sitting (earliest slot),
+//! and `K` a Luhn check digit over the 14 digits before it. Positions are 1-based; a position
+//! above the width simply takes more digits. Two candidates never share a first sitting's slot,
+//! room and seat, so numbers are unique within a center; centers differ by `CC`. A number is kept
+//! once given while its first sitting is unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use baoming_core::catalog::{ExamSession, TestCenter};
+use baoming_core::document::DocumentId;
+use baoming_core::lifecycle::Status;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::desk::review::stored_records_where;
+use crate::error::ApiError;
+use crate::registration::lifecycle::{RegistrationRecord, reconcile};
+use crate::store::audit::{Actor, AuditEvent};
+use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
+
+/// Commit attempts before giving up under contention.
+const MAX_ATTEMPTS: usize = 20;
+
+/// One sitting of an arranged candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seat {
+    /// Subject code.
+    pub subject: String,
+    /// Time slot id.
+    pub slot: String,
+    /// Room id (from the catalog).
+    pub room: String,
+    /// Seat number in the room, from 1.
+    pub seat: u16,
+}
+
+/// One arranged candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arranged {
+    /// Ticket number (准考证号), see the module documentation.
+    pub ticket_number: String,
+    /// The sittings, in slot order.
+    pub sittings: Vec<Seat>,
+}
+
+/// The arrangement of one center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrangement {
+    /// Exam session id.
+    pub exam: String,
+    /// Center id.
+    pub center: String,
+    /// When it was last (re-)run (Unix milliseconds).
+    pub updated_at_ms: i64,
+    /// Arranged candidates by registration id.
+    pub candidates: BTreeMap<String, Arranged>,
+}
+
+impl Arrangement {
+    /// The candidate holding `ticket_number`, with their registration id.
+    pub fn by_ticket(&self, ticket_number: &str) -> Option<(&str, &Arranged)> {
+        self.candidates.iter().find(|(_, a)| a.ticket_number == ticket_number).map(|(id, a)| (id.as_str(), a))
+    }
+}
+
+/// A (slot, subject) short of seats.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortage {
+    /// Time slot id.
+    pub slot: String,
+    /// Subject code.
+    pub subject: String,
+    /// Candidates of that subject left without a seat.
+    pub unseated: usize,
+}
+
+/// Why a center cannot be arranged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArrangeError {
+    /// The center's catalog entry has no rooms.
+    #[error("center `{0}` has no rooms in the catalog; it cannot be arranged")]
+    NoRooms(String),
+    /// The rooms hold fewer candidates than some slot needs.
+    #[error("not enough room capacity: {}", .0.iter().map(|s| format!("slot {} subject {} needs {} more seat(s)", s.slot, s.subject, s.unseated)).collect::<Vec<_>>().join("; "))]
+    Capacity(Vec<Shortage>),
+}
+
+impl ArrangeError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ArrangeError::NoRooms(_) => "no_rooms",
+            ArrangeError::Capacity(_) => "room_capacity_short",
+        }
+    }
+}
+
+impl From<ArrangeError> for ApiError {
+    fn from(e: ArrangeError) -> ApiError {
+        let details = match &e {
+            ArrangeError::NoRooms(center) => json!({ "center": center }),
+            ArrangeError::Capacity(short) => json!({ "short": short }),
+        };
+        ApiError::refused(StatusCode::CONFLICT, e.code(), e.to_string(), details)
+    }
+}
+
+/// Whether `record` may sit the exam at `center`: paid, and confirmed where the center requires
+/// it; `Err` names why not.
+pub fn eligibility(record: &RegistrationRecord, center: &TestCenter) -> Result<(), &'static str> {
+    match record.section.status {
+        Status::Confirmed => Ok(()),
+        Status::Paid if center.requires_onsite() => Err("not_confirmed_on_site"),
+        Status::Paid => Ok(()),
+        _ => Err("not_paid"),
+    }
+}
+
+/// Luhn check digit over `digits`.
+pub fn luhn_digit(digits: &str) -> char {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    char::from(b'0' + ((10 - sum % 10) % 10) as u8)
+}
+
+/// Whether `number` carries a valid Luhn check digit.
+pub fn luhn_valid(number: &str) -> bool {
+    if number.len() < 2 || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (body, check) = number.split_at(number.len() - 1);
+    check.starts_with(luhn_digit(body))
+}
+
+fn exam_digits(exam: &str) -> String {
+    let digits: String = exam.chars().filter(char::is_ascii_digit).collect();
+    let tail = &digits[digits.len().saturating_sub(4)..];
+    format!("{tail:0>4}")
+}
+
+/// The ticket number of a first sitting, see the module documentation.
+pub fn ticket_number(exam: &ExamSession, center: &TestCenter, first: &Seat) -> String {
+    let pos = |p: Option<usize>| p.map_or(0, |i| i + 1);
+    let c = pos(exam.centers.iter().position(|x| x.id == center.id));
+    let s = pos(exam.slots.iter().position(|x| x.id == first.slot));
+    let r = pos(center.rooms.iter().position(|x| x.id == first.room));
+    let body = format!("{}{c:02}{s:02}{r:03}{:03}", exam_digits(&exam.id), first.seat);
+    let k = luhn_digit(&body);
+    format!("{body}{k}")
+}
+
+/// Plans the arrangement of `center` for `eligible` candidates (registration id → subjects),
+/// keeping the seats of `previous`; see the module documentation.
+pub fn plan(
+    exam: &ExamSession,
+    center: &TestCenter,
+    eligible: &BTreeMap<String, Vec<String>>,
+    previous: Option<&Arrangement>,
+    now_ms: i64,
+) -> Result<Arrangement, ArrangeError> {
+    if center.rooms.is_empty() {
+        return Err(ArrangeError::NoRooms(center.id.clone()));
+    }
+    let slot_of = |subject: &str| exam.subject(subject).map(|s| s.slot.clone());
+    let room_ok =
+        |room: &str, seat: u16| center.rooms.iter().any(|r| r.id == room && (1..=r.capacity).contains(&seat));
+    // Taken seats per slot: (room index, seat).
+    let room_index = |room: &str| center.rooms.iter().position(|r| r.id == room).unwrap_or(usize::MAX);
+    let mut taken: BTreeMap<String, BTreeSet<(usize, u16)>> = BTreeMap::new();
+    let mut seated: BTreeMap<String, Vec<Seat>> = BTreeMap::new();
+
+    // 1. Keep previous seats that are still valid.
+    if let Some(prev) = previous {
+        for (id, arranged) in &prev.candidates {
+            let Some(subjects) = eligible.get(id) else { continue };
+            for seat in &arranged.sittings {
+                let still = subjects.contains(&seat.subject)
+                    && slot_of(&seat.subject).as_deref() == Some(seat.slot.as_str())
+                    && room_ok(&seat.room, seat.seat)
+                    && taken
+                        .entry(seat.slot.clone())
+                        .or_default()
+                        .insert((room_index(&seat.room), seat.seat));
+                if still {
+                    seated.entry(id.clone()).or_default().push(seat.clone());
+                }
+            }
+        }
+    }
+
+    // 2. Seat newcomers: slot by slot, subject by subject, candidate by candidate.
+    let mut short = Vec::new();
+    for slot in &exam.slots {
+        let free_seats = taken.entry(slot.id.clone()).or_default();
+        let mut free = center
+            .rooms
+            .iter()
+            .enumerate()
+            .flat_map(|(ri, r)| (1..=r.capacity).map(move |n| (ri, n)))
+            .filter(|k| !free_seats.contains(k))
+            .collect::<Vec<_>>()
+            .into_iter();
+        for subject in exam.subjects.iter().filter(|s| s.slot == slot.id) {
+            let mut unseated = 0;
+            for (id, subjects) in eligible {
+                if !subjects.contains(&subject.code) {
+                    continue;
+                }
+                let has = seated.get(id).is_some_and(|v| v.iter().any(|s| s.subject == subject.code));
+                if has {
+                    continue;
+                }
+                match free.next() {
+                    Some((ri, n)) => seated.entry(id.clone()).or_default().push(Seat {
+                        subject: subject.code.clone(),
+                        slot: slot.id.clone(),
+                        room: center.rooms[ri].id.clone(),
+                        seat: n,
+                    }),
+                    None => unseated += 1,
+                }
+            }
+            if unseated > 0 {
+                short.push(Shortage { slot: slot.id.clone(), subject: subject.code.clone(), unseated });
+            }
+        }
+    }
+    if !short.is_empty() {
+        return Err(ArrangeError::Capacity(short));
+    }
+
+    // 3. Ticket numbers from the first sitting.
+    let slot_order = |slot: &str| {
+        exam.slots
+            .iter()
+            .position(|s| s.id == slot)
+            .map(|i| (exam.slots[i].starts, i))
+            .unwrap_or((time::OffsetDateTime::UNIX_EPOCH, usize::MAX))
+    };
+    let mut candidates = BTreeMap::new();
+    for (id, mut sittings) in seated {
+        sittings.sort_by_key(|s| (slot_order(&s.slot), s.subject.clone()));
+        let Some(first) = sittings.first() else { continue };
+        let computed = ticket_number(exam, center, first);
+        let ticket_number = previous
+            .and_then(|p| p.candidates.get(&id))
+            .filter(|a| a.sittings.first() == Some(first))
+            .map_or(computed, |a| a.ticket_number.clone());
+        candidates.insert(id, Arranged { ticket_number, sittings });
+    }
+    Ok(Arrangement { exam: exam.id.clone(), center: center.id.clone(), updated_at_ms: now_ms, candidates })
+}
+
+fn key(exam: &str, center: &str) -> Vec<u8> {
+    format!("{exam}\0{center}").into_bytes()
+}
+
+/// The stored arrangement of `center`, with its raw bytes.
+pub fn load(
+    store: &dyn Storage,
+    exam: &str,
+    center: &str,
+) -> Result<Option<(Arrangement, Vec<u8>)>, StorageError> {
+    match store.get(Tree::Arrangements, &key(exam, center))? {
+        Some(raw) => Ok(Some((decode(Tree::Arrangements, &raw)?, raw))),
+        None => Ok(None),
+    }
+}
+
+/// A registration record of the center, with its raw bytes for a precondition.
+struct AtCenter {
+    id: DocumentId,
+    record: RegistrationRecord,
+    raw: Vec<u8>,
+}
+
+/// Every registration of `exam` at `center` (any status).
+fn records_at(store: &dyn Storage, exam: &str, center: &str) -> Result<Vec<AtCenter>, StorageError> {
+    Ok(stored_records_where(store, exam, |c| c == center)?
+        .into_iter()
+        .map(|(id, record, raw)| AtCenter { id, record, raw })
+        .collect())
+}
+
+fn eligible_of(records: &[AtCenter], center: &TestCenter) -> BTreeMap<String, Vec<String>> {
+    records
+        .iter()
+        .filter(|r| eligibility(&r.record, center).is_ok())
+        .map(|r| (r.id.to_string(), r.record.subjects.clone()))
+        .collect()
+}
+
+/// The candidates of `exam` at `center` who may sit the exam: registration id → subjects.
+pub fn eligible(
+    store: &dyn Storage,
+    exam: &str,
+    center: &TestCenter,
+) -> Result<BTreeMap<String, Vec<String>>, StorageError> {
+    Ok(eligible_of(&records_at(store, exam, &center.id)?, center))
+}
+
+/// Stages, into `txn`, the ticket number of every registration at the center whose record does
+/// not show the one `planned` gives it (none for a candidate not arranged), each with a
+/// precondition on the record. Returns the documents whose `server` section changes, with
+/// their accounts.
+fn stage_tickets(
+    txn: &mut Txn,
+    records: Vec<AtCenter>,
+    planned: &Arrangement,
+    now_ms: i64,
+) -> Vec<(DocumentId, String)> {
+    let mut changed = Vec::new();
+    for AtCenter { id, mut record, raw } in records {
+        let ticket = planned.candidates.get(&id.to_string()).map(|a| a.ticket_number.clone());
+        if record.section.ticket == ticket {
+            continue;
+        }
+        record.section.ticket = ticket;
+        record.section.updated_at_ms = now_ms;
+        txn.require_equals(Tree::Registrations, id.as_bytes().to_vec(), Some(raw));
+        txn.put(Tree::Registrations, id.as_bytes().to_vec(), encode(&record));
+        changed.push((id, record.account));
+    }
+    changed
+}
+
+/// Writes the stored record's section into document `id` (open or not) and tells its devices,
+/// under the document's action lock, as the lifecycle does; nothing when the document already
+/// shows it.
+async fn project(app: &App, id: DocumentId, account: &str, exam: &str, actor: Actor) -> Result<(), ApiError> {
+    let live = app.hub.open(app, id, account, exam).await?;
+    let _guard = live.action_lock().await;
+    reconcile(app, &live, actor).await.map(drop)
+}
+
+/// The JSON view of an arrangement.
+pub fn to_json(a: &Arrangement, center: &TestCenter) -> Value {
+    let room_name = |id: &str| center.rooms.iter().find(|r| r.id == id).map(|r| r.name.clone());
+    json!({
+        "exam": a.exam,
+        "center": a.center,
+        "updated_at_ms": a.updated_at_ms,
+        "candidates": a.candidates.iter().map(|(id, c)| json!({
+            "registration_id": id,
+            "ticket_number": c.ticket_number,
+            "sittings": c.sittings.iter().map(|s| json!({
+                "subject": s.subject, "slot": s.slot, "room": s.room,
+                "room_name": room_name(&s.room), "seat": s.seat,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Runs the arrangement of `center` as `actor` and stores it; answers the arrangement with
+/// counts of kept, new and released candidates.
+pub async fn run(
+    app: &App,
+    actor: Actor,
+    exam: &ExamSession,
+    center: &TestCenter,
+) -> Result<Value, ApiError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let previous = load(&*app.store, &exam.id, &center.id)?;
+        let records = records_at(&*app.store, &exam.id, &center.id)?;
+        let candidates = eligible_of(&records, center);
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let planned = plan(exam, center, &candidates, previous.as_ref().map(|(a, _)| a), now_ms)?;
+        let before: BTreeSet<&String> = previous.iter().flat_map(|(a, _)| a.candidates.keys()).collect();
+        let after: BTreeSet<&String> = planned.candidates.keys().collect();
+        let counts = json!({
+            "arranged": after.len(),
+            "new": after.difference(&before).count(),
+            "kept": after.intersection(&before).count(),
+            "released": before.difference(&after).count(),
+        });
+        let mut txn = Txn::new();
+        txn.require_equals(
+            Tree::Arrangements,
+            key(&exam.id, &center.id),
+            previous.as_ref().map(|(_, raw)| raw.clone()),
+        );
+        txn.put(Tree::Arrangements, key(&exam.id, &center.id), encode(&planned));
+        let changed = stage_tickets(&mut txn, records, &planned, now_ms);
+        let mut details = counts.clone();
+        details["tickets_written"] = json!(changed.len());
+        let event = AuditEvent::new(actor.clone(), "arrangement.run", format!("{}/{}", exam.id, center.id))
+            .with(details);
+        match app.commit(txn, event).await {
+            Ok(()) => {
+                // The records are the truth; a document not updated here (an error, a crash) is
+                // repaired by the lifecycle's reconciliation (next action, start-up sweep).
+                for (id, account) in changed {
+                    if let Err(e) = project(app, id, &account, &exam.id, actor.clone()).await {
+                        tracing::warn!(document = %id, error = %e, "ticket number not yet in the document");
+                    }
+                }
+                let mut body = to_json(&planned, center);
+                body["counts"] = counts;
+                return Ok(body);
+            }
+            Err(CommitError::Precondition(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        message: "the arrangement changed meanwhile; retry".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baoming_core::catalog::Catalog;
+
+    fn eligible(n: usize, subjects: &[&str]) -> BTreeMap<String, Vec<String>> {
+        (0..n).map(|i| (format!("reg{i:03}"), subjects.iter().map(|s| (*s).to_owned()).collect())).collect()
+    }
+
+    #[test]
+    fn luhn_check_digits() {
+        assert_eq!(luhn_digit("7992739871"), '3');
+        assert!(luhn_valid("79927398713"));
+        assert!(!luhn_valid("79927398714"));
+    }
+
+    #[test]
+    fn plans_are_deterministic_stable_and_refuse_short_capacity() {
+        let catalog = Catalog::demo();
+        let exam = catalog.exam("ncre-2027-03").expect("exam");
+        // bj-dongcheng: two rooms of four seats; subjects 15 and 66.
+        let center = exam.center("bj-dongcheng").expect("center");
+        let first = plan(exam, center, &eligible(5, &["15"]), None, 1).expect("plan");
+        assert_eq!(
+            first,
+            plan(exam, center, &eligible(5, &["15"]), None, 1).expect("again"),
+            "deterministic"
+        );
+        let seats: Vec<_> =
+            first.candidates.values().map(|a| (a.sittings[0].room.clone(), a.sittings[0].seat)).collect();
+        assert_eq!(seats[0], ("001".to_owned(), 1));
+        assert_eq!(seats[4], ("002".to_owned(), 1));
+        let numbers: BTreeSet<_> = first.candidates.values().map(|a| a.ticket_number.clone()).collect();
+        assert_eq!(numbers.len(), 5, "unique");
+        assert!(
+            numbers.iter().all(|n| n.len() == 15 && n.starts_with("2703") && luhn_valid(n)),
+            "{numbers:?}"
+        );
+
+        // reg000 leaves, two newcomers arrive: the others keep their seats, newcomers fill the
+        // free ones (reg000's seat first).
+        let mut now = eligible(7, &["15"]);
+        now.remove("reg000");
+        let second = plan(exam, center, &now, Some(&first), 2).expect("replan");
+        for id in ["reg001", "reg002", "reg003", "reg004"] {
+            assert_eq!(second.candidates[id], first.candidates[id], "{id} keeps the seat");
+        }
+        assert_eq!(second.candidates["reg005"].sittings[0].seat, 1);
+        assert_eq!(second.candidates["reg005"].sittings[0].room, "001");
+        assert!(!second.candidates.contains_key("reg000"));
+
+        let err = plan(exam, center, &eligible(10, &["15"]), None, 3).expect_err("short");
+        assert_eq!(
+            err,
+            ArrangeError::Capacity(vec![Shortage {
+                slot: "sat-am".into(),
+                subject: "15".into(),
+                unseated: 2
+            }])
+        );
+        let no_rooms = exam.center("bj-haidian").expect("center");
+        assert_eq!(
+            plan(exam, no_rooms, &eligible(1, &["15"]), None, 4),
+            Err(ArrangeError::NoRooms("bj-haidian".into()))
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The candidate's documents and the check-in at the exam.
+//!
+//! * **Registration form** (报名登记表, [`registration_form`]): once the registration is paid
+//!   (`paid` or `confirmed`), else 409 `not_paid` with the status.
+//! * **Admission ticket** (准考证, [`admission_ticket`]): only inside the exam's printing window
+//!   (409 `printing_window_closed` with the window), only for a registration that may sit the exam
+//!   — paid, confirmed on site where the center requires it, and arranged into rooms (409
+//!   `not_eligible` with the reason: `not_registered`, `not_paid`, `not_confirmed_on_site`,
+//!   `not_arranged`). Its QR code is the ticket payload signed with the exam's key
+//!   ([`crate::catalog::exam_keys`]). The same code, with the ticket number, is also given as JSON under
+//!   the same rules ([`admission_ticket_code`]) for apps that show it on screen.
+//!
+//! Both are rendered on demand by the core's renderers ([`baoming_core::documents`]) from the
+//! current record, the document's answers, the sealed photo blob and the arrangement; nothing is
+//! cached, so a document never shows stale data. Rendering runs on the blocking pool. Times are
+//! shown in China Standard Time (UTC+8).
+//!
+//! **Check-in** ([`check_in`]): staff scan the QR code; the server verifies it with the exam's
+//! public key ([`baoming_core::ticket::verify_ticket`]), refuses tampered or foreign codes (422
+//! `ticket_format` / `ticket_signature` / `ticket_payload`), scopes it to the operator's centers
+//! (404 otherwise), checks that the ticket is still the candidate's current one (409
+//! `ticket_superseded` when the arrangement changed since it was printed, `not_eligible` when
+//! the registration may no longer sit the exam) and records the check-in once: a second scan
+//! answers `already_checked_in` with the time of the first.
+
+use std::sync::Arc;
+
+use baoming_core::catalog::{ExamSession, TestCenter, TimeSlot};
+use baoming_core::document::DocumentId;
+use baoming_core::documents::{
+    FormRow, FormSubject, FormView, TicketSitting, TicketView, render_form, render_ticket,
+};
+use baoming_core::draft::Draft;
+use baoming_core::form::{FieldRole, FieldType, decode_id_document};
+use baoming_core::lifecycle::Status;
+use baoming_core::ticket::{self, TicketPayload};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::{OffsetDateTime, UtcOffset};
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::desk::review::load_draft;
+use crate::error::ApiError;
+use crate::examday::arrangement::{self, Arranged, eligibility};
+use crate::identity::operators::{Operator, Permission, authorize, can_see};
+use crate::registration::lifecycle::{RegistrationRecord, load_record};
+use crate::store::audit::{Actor, AuditEvent};
+use crate::store::{CommitError, Tree, Txn, decode, encode};
+
+/// Rules printed on every admission ticket (考生须知).
+pub const TICKET_RULES: &str = "1. 考生须在开考前30分钟凭准考证和有效身份证件进入考场，开考15分钟后不得入场。\n\
+2. 除规定的文具外，不得携带手机、智能手表等电子设备进入考场。\n\
+3. 考生须服从监考人员管理，遵守考场纪律，违纪者按有关规定处理。\n\
+4. 准考证上的二维码供考点核验身份，请勿折叠、涂改。";
+
+fn cst() -> UtcOffset {
+    // +08:00 is a valid offset.
+    UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC)
+}
+
+fn two(n: impl Into<u32>) -> String {
+    format!("{:02}", n.into())
+}
+
+fn date(t: OffsetDateTime) -> String {
+    let t = t.to_offset(cst());
+    format!("{}-{}-{}", t.year(), two(u8::from(t.month())), two(t.day()))
+}
+
+fn clock(t: OffsetDateTime) -> String {
+    let t = t.to_offset(cst());
+    format!("{}:{}", two(t.hour()), two(t.minute()))
+}
+
+fn slot_text(slot: &TimeSlot) -> String {
+    format!("{} {}–{}", date(slot.starts), clock(slot.starts), clock(slot.ends))
+}
+
+/// The ID number with its middle masked: `110105********001X`.
+pub fn mask_id(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let n = chars.len();
+    let (head, tail) = ((n / 3).min(6), (n / 4).min(4));
+    chars.iter().enumerate().map(|(i, c)| if i < head || i + tail >= n { *c } else { '*' }).collect()
+}
+
+fn status_of(record: Option<&RegistrationRecord>) -> Status {
+    record.map_or(Status::Draft, |r| r.section.status)
+}
+
+struct Loaded {
+    view: Arc<crate::catalog::CatalogView>,
+    id: DocumentId,
+    record: Option<RegistrationRecord>,
+}
+
+impl Loaded {
+    fn exam(&self, exam: &str) -> Result<&ExamSession, ApiError> {
+        self.view.catalog.exam(exam).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam}`")))
+    }
+}
+
+fn load(app: &App, account: &str, exam: &str) -> Result<Loaded, ApiError> {
+    let view = app.catalog().ok_or_else(|| ApiError::NotFound("no catalog".into()))?;
+    let id = DocumentId::derive(exam, account);
+    let record = load_record(&*app.store, &id)?.map(|(r, _)| r);
+    let loaded = Loaded { view, id, record };
+    loaded.exam(exam)?;
+    Ok(loaded)
+}
+
+fn center_of<'a>(exam: &'a ExamSession, record: &RegistrationRecord) -> Result<&'a TestCenter, ApiError> {
+    exam.center(&record.center)
+        .ok_or_else(|| ApiError::Internal(format!("center `{}` is not in the catalog", record.center)))
+}
+
+async fn draft_and_photo(app: &App, id: &DocumentId) -> Result<(Draft, Vec<u8>), ApiError> {
+    let draft = load_draft(app, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a registration without its document".into()))?;
+    let digest = draft
+        .photo
+        .as_ref()
+        .and_then(|p| crate::registration::blobs::parse_digest(&p.sha256))
+        .ok_or_else(|| ApiError::Internal("a paid registration without a photo".into()))?;
+    let (store, app2) = (Arc::clone(&app.store), Arc::clone(app));
+    let photo =
+        tokio::task::spawn_blocking(move || crate::registration::blobs::read(&*store, &app2.keys, &digest))
+            .await
+            .map_err(|e| ApiError::Internal(format!("photo task: {e}")))??
+            .ok_or_else(|| ApiError::Internal("the registration photo is not stored".into()))?;
+    Ok((draft, photo))
+}
+
+/// An answer as printed: option labels for selects, `证件类型 号码` for ID documents.
+fn shown(exam: &ExamSession, key: &str, value: &str) -> String {
+    let Some(field) = exam.field(key) else { return value.to_owned() };
+    match field.field_type {
+        FieldType::Select => field
+            .options
+            .iter()
+            .find(|o| o.value == value)
+            .map_or_else(|| value.to_owned(), |o| o.label.zh.clone()),
+        FieldType::IdDocument => match decode_id_document(value) {
+            Some((kind, number)) => format!("{} {number}", kind.label_zh()),
+            None => value.to_owned(),
+        },
+        _ => value.to_owned(),
+    }
+}
+
+async fn render(
+    f: impl FnOnce() -> Result<Vec<u8>, baoming_core::documents::DocumentError> + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("render task: {e}")))?
+        .map_err(|e| ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string(), json!({})))
+}
+
+/// Renders the registration form of `account`'s registration for `exam` (after payment).
+pub async fn registration_form(app: &App, account: &str, exam_id: &str) -> Result<Vec<u8>, ApiError> {
+    let l = load(app, account, exam_id)?;
+    let exam = l.exam(exam_id)?;
+    let record = match &l.record {
+        Some(r) if matches!(r.section.status, Status::Paid | Status::Confirmed) => r,
+        other => {
+            let status = status_of(other.as_ref());
+            return Err(ApiError::refused(
+                StatusCode::CONFLICT,
+                "not_paid",
+                "the registration form is available once the registration is paid",
+                json!({ "status": status }),
+            ));
+        }
+    };
+    let center = center_of(exam, record)?;
+    let (draft, photo) = draft_and_photo(app, &l.id).await?;
+    let answers = exam
+        .form
+        .iter()
+        .filter_map(|f| draft.fields.get(&f.key).filter(|v| !v.trim().is_empty()).map(|v| (f, v)))
+        .map(|(f, v)| FormRow { label: f.label.zh.clone(), value: shown(exam, &f.key, v) })
+        .collect();
+    let subjects: Vec<FormSubject> = record
+        .subjects
+        .iter()
+        .map(|code| FormSubject {
+            code: code.clone(),
+            name: exam.subject(code).map_or_else(|| code.clone(), |s| s.name.zh.clone()),
+            time_slot: exam.subject(code).and_then(|s| exam.slot(&s.slot)).map(slot_text).unwrap_or_default(),
+            fee_fen: center.offer(code).map_or(0, |o| u64::try_from(o.fee_fen).unwrap_or(0)),
+        })
+        .collect();
+    let now = OffsetDateTime::now_utc();
+    let form = FormView {
+        exam_name: exam.name.zh.clone(),
+        answers,
+        photo_jpeg: photo,
+        center_name: center.name.zh.clone(),
+        center_address: center.address.zh.clone(),
+        total_fee_fen: subjects.iter().map(|s| s.fee_fen).sum(),
+        subjects,
+        payment_reference: record.section.order.clone().unwrap_or_else(|| "未记录".to_owned()),
+        agreement_version: draft.agreement.as_ref().map(|a| a.version.clone()).unwrap_or_default(),
+        agreement_sha256: draft.agreement.as_ref().map(|a| a.sha256.clone()).unwrap_or_default(),
+        generated_at: format!("{} {}（北京时间）", date(now), clock(now)),
+    };
+    render(move || render_form(&form)).await
+}
+
+fn not_eligible(reason: &str, status: Status) -> ApiError {
+    ApiError::refused(
+        StatusCode::CONFLICT,
+        "not_eligible",
+        format!("this registration cannot have an admission ticket: {reason}"),
+        json!({ "reason": reason, "status": status }),
+    )
+}
+
+/// Renders the admission ticket of `account`'s registration for `exam` at `now`.
+pub async fn admission_ticket(
+    app: &App,
+    account: &str,
+    exam_id: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, ApiError> {
+    let view = ticket_view(app, account, exam_id, now).await?;
+    render(move || render_ticket(&view)).await
+}
+
+/// The admission ticket's number and the signed code its QR carries, issued at `now` under
+/// the same rules as the PDF: for an app that shows the code on screen, or hands it to a
+/// staff device, without printing.
+pub async fn admission_ticket_code(
+    app: &App,
+    account: &str,
+    exam_id: &str,
+    now: OffsetDateTime,
+) -> Result<Value, ApiError> {
+    let view = ticket_view(app, account, exam_id, now).await?;
+    Ok(json!({ "ticket_number": view.ticket_number, "code": view.qr_text }))
+}
+
+/// Everything the admission ticket shows, its QR code signed at `now`; the typed refusals when
+/// the printing window is closed or the registration may not sit the exam.
+async fn ticket_view(
+    app: &App,
+    account: &str,
+    exam_id: &str,
+    now: OffsetDateTime,
+) -> Result<TicketView, ApiError> {
+    let l = load(app, account, exam_id)?;
+    let exam = l.exam(exam_id)?;
+    if !exam.printing.contains(now) {
+        let w = &exam.printing;
+        return Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "printing_window_closed",
+            "admission tickets can only be printed inside the exam's printing window",
+            json!({ "printing": { "opens": w.opens.unix_timestamp(), "closes": w.closes.unix_timestamp() } }),
+        ));
+    }
+    let record = l.record.as_ref().ok_or_else(|| not_eligible("not_registered", Status::Draft))?;
+    let center = center_of(exam, record)?;
+    eligibility(record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
+    let arranged = arrangement::load(&*app.store, &exam.id, &center.id)?
+        .and_then(|(a, _)| a.candidates.get(&l.id.to_string()).cloned())
+        .ok_or_else(|| not_eligible("not_arranged", record.section.status))?;
+    let (draft, photo) = draft_and_photo(app, &l.id).await?;
+    let name = exam
+        .field_with_role(FieldRole::Name)
+        .and_then(|f| draft.fields.get(&f.key))
+        .cloned()
+        .unwrap_or_default();
+    let id_number = exam
+        .field_with_role(FieldRole::IdDocument)
+        .and_then(|f| draft.fields.get(&f.key))
+        .map(|v| decode_id_document(v).map_or_else(|| v.clone(), |(_, n)| n.to_owned()))
+        .unwrap_or_default();
+    let key = crate::catalog::exam_keys::signing_key(&*app.store, &app.keys, &exam.id)?
+        .ok_or_else(|| ApiError::Internal(format!("exam `{}` has no signing key", exam.id)))?;
+    let payload = payload_of(exam, center, &name, &mask_id(&id_number), &arranged, now);
+    let qr_text = ticket::sign_ticket(&payload, &key);
+    let room_name = |id: &str| {
+        center.rooms.iter().find(|r| r.id == id).map_or_else(|| id.to_owned(), |r| r.name.zh.clone())
+    };
+    let sittings = arranged
+        .sittings
+        .iter()
+        .map(|s| {
+            let slot = exam.slot(&s.slot);
+            TicketSitting {
+                subject_code: s.subject.clone(),
+                subject_name: exam
+                    .subject(&s.subject)
+                    .map_or_else(|| s.subject.clone(), |x| x.name.zh.clone()),
+                date: slot.map(|x| date(x.starts)).unwrap_or_default(),
+                time: slot.map(|x| format!("{}–{}", clock(x.starts), clock(x.ends))).unwrap_or_default(),
+                room: room_name(&s.room),
+                seat: format!("{:02}", s.seat),
+            }
+        })
+        .collect();
+    Ok(TicketView {
+        exam_name: exam.name.zh.clone(),
+        photo_jpeg: photo,
+        name,
+        id_masked: payload.id_masked.clone(),
+        ticket_number: arranged.ticket_number.clone(),
+        sittings,
+        center_name: center.name.zh.clone(),
+        center_address: center.address.zh.clone(),
+        rules: TICKET_RULES.to_owned(),
+        qr_text,
+    })
+}
+
+fn payload_of(
+    exam: &ExamSession,
+    center: &TestCenter,
+    name: &str,
+    id_masked: &str,
+    arranged: &Arranged,
+    now: OffsetDateTime,
+) -> TicketPayload {
+    TicketPayload {
+        exam: exam.id.clone(),
+        ticket_number: arranged.ticket_number.clone(),
+        name: name.to_owned(),
+        id_masked: id_masked.to_owned(),
+        center: center.id.clone(),
+        sittings: arranged
+            .sittings
+            .iter()
+            .map(|s| ticket::Sitting {
+                subject: s.subject.clone(),
+                slot: s.slot.clone(),
+                room: s.room.clone(),
+                seat: s.seat,
+            })
+            .collect(),
+        issued_at_ms: i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+    }
+}
+
+/// A recorded check-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckIn {
+    /// Registration id.
+    pub registration_id: String,
+    /// Ticket number.
+    pub ticket_number: String,
+    /// Center id.
+    pub center: String,
+    /// When (Unix milliseconds).
+    pub at_ms: i64,
+    /// The operator who scanned it.
+    pub operator: String,
+}
+
+fn check_in_key(exam: &str, ticket_number: &str) -> Vec<u8> {
+    format!("{exam}\0{ticket_number}").into_bytes()
+}
+
+fn already(c: &CheckIn) -> Value {
+    let at = OffsetDateTime::from_unix_timestamp(c.at_ms / 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    json!({
+        "status": "already_checked_in",
+        "message": format!("already checked in at {} {} (UTC+8)", date(at), clock(at)),
+        "registration_id": c.registration_id,
+        "ticket_number": c.ticket_number,
+        "center": c.center,
+        "checked_in_at_ms": c.at_ms,
+    })
+}
+
+/// Verifies the scanned `code` for `exam` and records the check-in, as operator `op`.
+pub async fn check_in(app: &App, op: &Operator, exam_id: &str, code: &str) -> Result<Value, ApiError> {
+    let view = app.catalog().ok_or_else(|| ApiError::NotFound("no catalog".into()))?;
+    let exam =
+        view.catalog.exam(exam_id).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
+    let public_key = exam
+        .public_key
+        .as_deref()
+        .and_then(|k| hex::decode(k).ok())
+        .ok_or_else(|| ApiError::Internal(format!("exam `{exam_id}` has no public key")))?;
+    let payload = ticket::verify_ticket(code, &public_key).map_err(|e| {
+        ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string(), json!({}))
+    })?;
+    let not_here = || ApiError::NotFound("no such ticket at your centers".into());
+    if payload.exam != exam.id {
+        return Err(not_here());
+    }
+    let center = exam.center(&payload.center).filter(|c| can_see(op, &c.id)).ok_or_else(not_here)?;
+    authorize(op, Permission::ReviewCenter(&center.id))?;
+    let key = check_in_key(&exam.id, &payload.ticket_number);
+    if let Some(raw) = app.store.get(Tree::CheckIns, &key)? {
+        return Ok(already(&decode(Tree::CheckIns, &raw)?));
+    }
+    let arrangement = arrangement::load(&*app.store, &exam.id, &center.id)?.map(|(a, _)| a);
+    let (registration_id, arranged) = arrangement
+        .as_ref()
+        .and_then(|a| a.by_ticket(&payload.ticket_number))
+        .map(|(id, a)| (id.to_owned(), a.clone()))
+        .ok_or_else(|| {
+            ApiError::refused(
+                StatusCode::CONFLICT,
+                "ticket_superseded",
+                "this ticket number is no longer arranged at the center; ask for a current ticket",
+                json!({ "ticket_number": payload.ticket_number }),
+            )
+        })?;
+    let printed: Vec<(&str, &str, &str, u16)> = payload
+        .sittings
+        .iter()
+        .map(|s| (s.subject.as_str(), s.slot.as_str(), s.room.as_str(), s.seat))
+        .collect();
+    let current: Vec<(&str, &str, &str, u16)> = arranged
+        .sittings
+        .iter()
+        .map(|s| (s.subject.as_str(), s.slot.as_str(), s.room.as_str(), s.seat))
+        .collect();
+    if printed != current {
+        return Err(ApiError::refused(
+            StatusCode::CONFLICT,
+            "ticket_superseded",
+            "the rooms or seats changed since this ticket was printed; ask for a current ticket",
+            json!({ "ticket_number": payload.ticket_number }),
+        ));
+    }
+    let id: DocumentId = registration_id
+        .parse()
+        .map_err(|_| ApiError::Internal("a stored registration id does not parse".into()))?;
+    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_here)?;
+    eligibility(&record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
+
+    let at_ms =
+        i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let entry = CheckIn {
+        registration_id: registration_id.clone(),
+        ticket_number: payload.ticket_number.clone(),
+        center: center.id.clone(),
+        at_ms,
+        operator: op.id.clone(),
+    };
+    let mut txn = Txn::new();
+    txn.require_absent(Tree::CheckIns, key.clone());
+    txn.put(Tree::CheckIns, key.clone(), encode(&entry));
+    let event =
+        AuditEvent::new(Actor::Operator(op.id.clone()), "ticket.check_in", payload.ticket_number.clone())
+            .with(json!({ "exam": exam.id, "center": center.id, "registration_id": registration_id }));
+    match app.commit(txn, event).await {
+        Ok(()) => {}
+        Err(CommitError::Precondition(_)) => {
+            let raw = app
+                .store
+                .get(Tree::CheckIns, &key)?
+                .ok_or_else(|| ApiError::Internal("check-in vanished".into()))?;
+            return Ok(already(&decode(Tree::CheckIns, &raw)?));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(json!({
+        "status": "checked_in",
+        "registration_id": registration_id,
+        "ticket_number": payload.ticket_number,
+        "name": payload.name,
+        "id_masked": payload.id_masked,
+        "center": center.id,
+        "sittings": arranged.sittings,
+        "checked_in_at_ms": at_ms,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_masked_in_the_middle() {
+        assert_eq!(mask_id("11010519900101001X"), "110105********001X");
+        assert_eq!(mask_id("H12345678"), "H12****78");
+        assert_eq!(mask_id(""), "");
+    }
+}
