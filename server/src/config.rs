@@ -69,6 +69,9 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     /// The payment platform and the reconciler.
     pub payments: PaymentsConfig,
+    /// Tests only: run a movable clock (real time plus an offset that `POST /api/testing/clock`
+    /// moves forward) instead of the system clock.
+    pub test_clock: bool,
 }
 
 /// The payment platform (Alipay-style open API) and the reconciler.
@@ -236,6 +239,7 @@ impl Default for Config {
             oauth: Vec::new(),
             lifecycle: LifecycleConfig::default(),
             payments: PaymentsConfig::default(),
+            test_clock: false,
         }
     }
 }

@@ -148,7 +148,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            runtime.block_on(baoming_server::server::serve(config)).map_err(|e| e.to_string())
+            runtime.block_on(baoming_server::serve::serve(config)).map_err(|e| e.to_string())
         }
         Command::Admin { command } => run_admin(&config, command),
     };

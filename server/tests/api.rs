@@ -6,9 +6,9 @@ mod support;
 use serde_json::{Value, json};
 use warp::http::StatusCode;
 
-use baoming_server::app::App;
 use baoming_server::identity::captcha::read_digits;
 use baoming_server::identity::notifier::list_outbox;
+use baoming_server::state::App;
 use baoming_server::store::Tree;
 use baoming_server::store::audit;
 use support::{OPERATOR_PASSWORD, TestApp, resident_id};
@@ -67,7 +67,7 @@ fn j(v: Value) -> Option<Vec<u8>> {
 }
 
 fn count(app: &App, tree: Tree) -> usize {
-    app.store.scan_prefix(tree, b"").expect("scan").len()
+    app.db.store().scan_prefix(tree, b"").expect("scan").len()
 }
 
 async fn register(app: &App, login: &str) -> String {
@@ -177,7 +177,8 @@ async fn register_login_me_logout_and_duplicates() {
     // The login name is not stored in clear.
     let raw: Vec<u8> = t
         .app
-        .store
+        .db
+        .store()
         .scan_prefix(Tree::Accounts, b"")
         .expect("scan")
         .into_iter()
@@ -228,11 +229,11 @@ async fn forged_malformed_and_expired_tokens_are_refused() {
     let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.json()["message"].as_str().unwrap_or("").contains("expired"));
-    assert_eq!(t.app.sweep_sessions().await.expect("sweep"), 1, "the expired session is swept");
+    assert_eq!(t.app.identity.sweep_sessions().await.expect("sweep"), 1, "the expired session is swept");
     assert_eq!(count(&t.app, Tree::Sessions), 0);
     let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    audit::verify(&*t.app.store).expect("audit");
+    audit::verify(t.app.db.store()).expect("audit");
 }
 
 #[tokio::test]
@@ -412,7 +413,8 @@ async fn profile_validates_id_documents_and_keeps_one_account_per_document() {
     // Personal data is sealed at rest.
     let raw: Vec<u8> = t
         .app
-        .store
+        .db
+        .store()
         .scan_prefix(Tree::Accounts, b"")
         .expect("scan")
         .into_iter()
@@ -451,12 +453,12 @@ async fn password_recovery_with_a_single_use_code() {
     let r =
         call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "nobody@example.org"}))).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "same answer for unknown accounts");
-    assert!(list_outbox(&*t.app.store, &t.app.keys).expect("outbox").is_empty());
+    assert!(list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox").is_empty());
 
     let r = call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "qian.jiu@example.org"})))
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    let outbox = list_outbox(&*t.app.store, &t.app.keys).expect("outbox");
+    let outbox = list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox");
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].message.to, "qian.jiu@example.org");
     let code: String = outbox[0]
@@ -494,7 +496,7 @@ async fn recovery_code_stops_after_too_many_wrong_attempts() {
     let t = TestApp::new();
     register(&t.app, "wu.shi@example.org").await;
     call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "wu.shi@example.org"}))).await;
-    let outbox = list_outbox(&*t.app.store, &t.app.keys).expect("outbox");
+    let outbox = list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox");
     let code: String = outbox[0].message.body.chars().filter(char::is_ascii_digit).take(6).collect();
     let wrong = if code == "999999" { "888888" } else { "999999" };
     for _ in 0..5 {
@@ -706,7 +708,7 @@ async fn catalog_import_by_an_administrator() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
     let after = call(&t.app, "GET", &format!("/api/exams/{EXAM}"), None, None).await;
     assert_eq!(after.json()["subject_cap"], 2);
-    let entries = audit::read(&*t.app.store, 1, 100).expect("audit");
+    let entries = audit::read(t.app.db.store(), 1, 100).expect("audit");
     assert!(entries.iter().any(|e| e.action == "catalog.import"));
 }
 
@@ -724,18 +726,18 @@ async fn every_change_is_in_an_intact_audit_chain() {
     .await;
     call(&t.app, "DELETE", "/api/sessions/current", Some(&token), None).await;
     let actions: Vec<String> =
-        audit::read(&*t.app.store, 1, 100).expect("read").into_iter().map(|e| e.action).collect();
+        audit::read(t.app.db.store(), 1, 100).expect("read").into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["system.seed", "account.register", "account.login", "account.logout"]);
-    assert_eq!(audit::verify(&*t.app.store).expect("verify"), 4);
+    assert_eq!(audit::verify(t.app.db.store()).expect("verify"), 4);
 
     // Tamper with entry 2 directly in the tree: the online check reports it.
     let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
     let key = 2u64.to_be_bytes().to_vec();
-    let raw = t.app.store.get(Tree::Audit, &key).expect("get").expect("entry");
+    let raw = t.app.db.store().get(Tree::Audit, &key).expect("get").expect("entry");
     let edited = String::from_utf8_lossy(&raw).replace("account.register", "account.deleted!");
     let mut txn = baoming_server::store::Txn::new();
     txn.put(Tree::Audit, key, edited.into_bytes());
-    t.app.store.commit(&txn).expect("tamper");
+    t.app.db.store().commit(&txn).expect("tamper");
     let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&admin), None).await;
     assert_eq!((r.json()["intact"].as_bool(), r.json()["broken_at"].as_u64()), (Some(false), Some(2)));
 }
@@ -776,7 +778,7 @@ async fn racing_registrations_and_profiles_keep_uniqueness() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
     assert_eq!(count(&t.app, Tree::AccountByIdDocument), 1);
-    audit::verify(&*t.app.store).expect("audit intact under concurrency");
+    audit::verify(t.app.db.store()).expect("audit intact under concurrency");
 }
 
 #[tokio::test]

@@ -292,9 +292,8 @@ async fn a_refusal_ends_with_the_server_state_and_rejected_edits_reported() {
     phone.client.edit(EXAM, |d| d.set_field("name", "李四五")).expect("offline edit");
     phone.client.edit(EXAM, |d| d.add_subject("66")).expect("offline edit");
     let doc_id = baoming_core::DocumentId::derive(EXAM, &account_id);
-    let live = t.app.hub.open(&t.app, doc_id, &account_id, EXAM).await.expect("live doc");
+    let live = t.app.registrations.open(doc_id, &account_id, EXAM).await.expect("live doc");
     live.write_server_section(
-        &t.app,
         &ServerSection { status: Status::UnderReview, updated_at_ms: 1, ..ServerSection::default() },
         baoming_server::store::audit::Actor::System,
     )

@@ -18,7 +18,7 @@ use baoming_core::client::SyncClient;
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
-use baoming_server::registration::lifecycle::load_record;
+use baoming_server::registration::record::load_record;
 use baoming_server::store::{Tree, Txn, encode};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
@@ -258,13 +258,13 @@ async fn documents_arrangement_and_check_in_are_refused_until_due() {
 }
 
 /// Marks the record of `id` paid (as the payments work will), optionally confirmed on site.
-fn mark(app: &baoming_server::app::App, id: &DocumentId, status: Status) {
-    let (mut record, _) = load_record(&*app.store, id).expect("read").expect("record");
+fn mark(app: &baoming_server::state::App, id: &DocumentId, status: Status) {
+    let (mut record, _) = load_record(app.db.store(), id).expect("read").expect("record");
     record.section.status = status;
     record.section.order = Some(format!("PAY-{}", &id.to_string()[..8]));
     let mut txn = Txn::new();
     txn.put(Tree::Registrations, id.as_bytes().to_vec(), encode(&record));
-    app.store.commit(&txn).expect("commit");
+    app.db.store().commit(&txn).expect("commit");
 }
 
 fn squeeze(text: &str) -> String {

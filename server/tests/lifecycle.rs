@@ -397,13 +397,13 @@ async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_go
 async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
-    use baoming_server::registration::lifecycle::{RegistrationRecord, sweep};
+    use baoming_server::registration::record::RegistrationRecord;
     use baoming_server::store::{Tree, Txn, encode};
 
     let t = support::TestApp::new();
     let app = &t.app;
     let id = DocumentId::derive(EXAM, "acc_crash");
-    let live = app.hub.open(app, id, "acc_crash", EXAM).await.expect("open");
+    let live = app.registrations.hub.open(id, "acc_crash", EXAM).await.expect("open");
     assert_eq!(live.server_section().await.status, Status::Draft);
     let record = RegistrationRecord {
         account: "acc_crash".into(),
@@ -422,10 +422,10 @@ async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
     };
     let mut txn = Txn::new();
     txn.put(Tree::Registrations, id.as_bytes().to_vec(), encode(&record));
-    app.store.commit(&txn).expect("commit the decision only");
-    assert_eq!(sweep(app, false).await.expect("sweep"), 0, "nothing due");
+    app.db.store().commit(&txn).expect("commit the decision only");
+    assert_eq!(app.registrations.sweep(false).await.expect("sweep"), 0, "nothing due");
     assert_eq!(live.server_section().await.status, Status::Draft, "a routine pass only expires");
-    assert_eq!(sweep(app, true).await.expect("sweep"), 0);
+    assert_eq!(app.registrations.sweep(true).await.expect("sweep"), 0);
     assert_eq!(live.server_section().await, record.section, "the projection caught up");
 }
 
@@ -657,14 +657,14 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
     use baoming_core::seats::SeatMove;
+    use baoming_server::catalog::cancelled::{Cancellation, marker_key};
     use baoming_server::catalog::seats::stage_move;
-    use baoming_server::registration::cancellations::{Cancellation, marker_key, resume};
-    use baoming_server::registration::lifecycle::{RegistrationRecord, load_record};
+    use baoming_server::registration::record::{RegistrationRecord, load_record};
     use baoming_server::store::{Tree, Txn, encode};
 
     let t = support::TestApp::new();
     let app = &t.app;
-    let view = app.catalog().expect("catalog");
+    let view = app.catalogs.current().expect("catalog");
     let exam = view.catalog.exam(EXAM).expect("exam").clone();
     let subjects = vec!["15".to_owned()];
     let cases = [
@@ -676,8 +676,8 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
     for (account, status, moves) in cases {
         for m in moves {
             let mut txn = Txn::new();
-            stage_move(&*app.store, &mut txn, &exam, SMALL, &subjects, *m).expect("read").expect("move");
-            app.store.commit(&txn).expect("seats");
+            stage_move(app.db.store(), &mut txn, &exam, SMALL, &subjects, *m).expect("read").expect("move");
+            app.db.store().commit(&txn).expect("seats");
         }
         let record = RegistrationRecord {
             account: account.into(),
@@ -696,7 +696,7 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
         };
         let mut txn = Txn::new();
         txn.put(Tree::Registrations, DocumentId::derive(EXAM, account).as_bytes().to_vec(), encode(&record));
-        app.store.commit(&txn).expect("record");
+        app.db.store().commit(&txn).expect("record");
     }
     let marker = Cancellation {
         exam: EXAM.into(),
@@ -710,11 +710,11 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
     };
     let mut txn = Txn::new();
     txn.put(Tree::Cancellations, marker_key(EXAM, Some(SMALL)), encode(&marker));
-    app.store.commit(&txn).expect("the marker only");
+    app.db.store().commit(&txn).expect("the marker only");
 
-    assert_eq!(resume(app).await.expect("resume"), 1);
+    assert_eq!(app.registrations.resume().await.expect("resume"), 1);
     let status = |account: &str| {
-        load_record(&*app.store, &DocumentId::derive(EXAM, account)).expect("read").expect("record").0
+        load_record(app.db.store(), &DocumentId::derive(EXAM, account)).expect("read").expect("record").0
     };
     assert_eq!(
         (status("acc_held").section.status, status("acc_held").refund_due),
@@ -723,20 +723,25 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
     assert_eq!((status("acc_paid").section.status, status("acc_paid").refund_due), (Status::Cancelled, true));
     assert_eq!(status("acc_gone").section.status, Status::Withdrawn);
     for account in ["acc_held", "acc_paid", "acc_half"] {
-        let live = app.hub.open(app, DocumentId::derive(EXAM, account), account, EXAM).await.expect("open");
+        let live =
+            app.registrations.hub.open(DocumentId::derive(EXAM, account), account, EXAM).await.expect("open");
         let shown = live.server_section().await;
         assert_eq!((shown.status, shown.reason.as_deref()), (Status::Cancelled, Some("closed")), "{account}");
     }
-    let seats = baoming_server::catalog::availability(&*app.store, &view, EXAM, Some(SMALL))
+    let seats = baoming_server::catalog::availability(app.db.store(), &view, EXAM, Some(SMALL))
         .expect("read")
         .expect("exam");
     assert_eq!((seats[0].held, seats[0].paid, seats[0].free, seats[0].cancelled), (0, 0, 8, true));
     let s15 = seats[0].subjects.iter().find(|s| s.code == "15").expect("15");
     assert_eq!((s15.counter.held, s15.counter.paid), (0, 0));
-    let stored =
-        app.store.get(Tree::Cancellations, &marker_key(EXAM, Some(SMALL))).expect("read").expect("marker");
+    let stored = app
+        .db
+        .store()
+        .get(Tree::Cancellations, &marker_key(EXAM, Some(SMALL)))
+        .expect("read")
+        .expect("marker");
     let done: Cancellation = baoming_server::store::decode(Tree::Cancellations, &stored).expect("decode");
     assert!(done.finished_at_ms.is_some());
     assert_eq!((done.registrations_cancelled, done.refunds_due), (3, 1));
-    assert_eq!(resume(app).await.expect("resume"), 0, "nothing left to finish");
+    assert_eq!(app.registrations.resume().await.expect("resume"), 0, "nothing left to finish");
 }

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use warp::Filter;
 use warp::http::StatusCode;
 
-use baoming_server::app::App;
 use baoming_server::config::OAuthProviderConfig;
 use baoming_server::identity::oauth::pkce_challenge;
+use baoming_server::state::App;
 use baoming_server::store::audit;
 use support::TestApp;
 
@@ -253,5 +253,5 @@ async fn oauth_code_with_pkce_creates_logs_in_and_links_accounts() {
     let (status, _) = call(&t.app, "GET", "/api/oauth/qq/callback", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    audit::verify(&*t.app.store).expect("audit chain intact");
+    audit::verify(t.app.db.store()).expect("audit chain intact");
 }

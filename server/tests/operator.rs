@@ -541,22 +541,31 @@ async fn notices_and_on_site_confirmation_refusals_respect_center_scope() {
 }
 
 /// The success path: a paid registration at a center that requires on-site confirmation,
-/// confirmed through `lifecycle::act` while a confirmation notice is open. In-process, because
+/// confirmed through the lifecycle while a confirmation notice is open. In-process, because
 /// payments do not exist yet and only the storage layer can make a registration paid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
     use baoming_core::lifecycle::Status;
-    use baoming_server::desk::notices::{self, NoticeInput};
-    use baoming_server::desk::onsite::{self, Lookup};
-    use baoming_server::registration::lifecycle::{Idempotency, RegistrationRecord, load_record};
+    use baoming_server::api::error::ApiError;
+    use baoming_server::desk::notices::NoticeInput;
+    use baoming_server::desk::onsite::Lookup;
+    use baoming_server::identity::operators::{Operator, Role};
+    use baoming_server::registration::record::{RegistrationRecord, load_record};
     use baoming_server::store::{Tree, Txn, encode};
 
     let t = support::TestApp::new();
     let app = &t.app;
-    let view = app.catalog().expect("catalog");
-    let exam = view.catalog.exam(EXAM).expect("exam");
+    let desk = Operator {
+        id: "op_desk".into(),
+        username: "desk".into(),
+        role: Role::Administrator,
+        centers: Vec::new(),
+        password: String::new(),
+        created: 0,
+    };
+    let code = |e: baoming_server::desk::DeskError| ApiError::from(e).problem().code;
     let paid = |account: &str, center: &str| {
         let id = DocumentId::derive(EXAM, account);
         let record = RegistrationRecord {
@@ -576,21 +585,21 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
         };
         let mut txn = Txn::new();
         txn.put(Tree::Registrations, id.as_bytes().to_vec(), encode(&record));
-        app.store.commit(&txn).expect("commit a paid record");
+        app.db.store().commit(&txn).expect("commit a paid record");
         id
     };
     let id = paid("acc_paid", ONSITE);
-    let live = app.hub.open(app, id, "acc_paid", EXAM).await.expect("open");
+    let live = app.registrations.hub.open(id, "acc_paid", EXAM).await.expect("open");
     let by_id = Lookup::Registration { registration_id: id.to_string() };
 
     // Outside every window: refused, nothing changes.
-    let err = onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, None).await.expect_err("closed");
-    assert_eq!(err.code(), "confirmation_window_closed");
+    let err = app.desk.confirm(&desk, EXAM, ONSITE, &by_id, None, b"").await.expect_err("closed");
+    assert_eq!(code(err), "confirmation_window_closed");
     // A paid registration at a center without on-site confirmation.
     let plain = paid("acc_plain", PLAIN);
     let lookup = Lookup::Registration { registration_id: plain.to_string() };
-    let err = onsite::confirm(app, "op_desk", exam, PLAIN, &lookup, None).await.expect_err("not required");
-    assert_eq!(err.code(), "onsite_not_required");
+    let err = app.desk.confirm(&desk, EXAM, PLAIN, &lookup, None, b"").await.expect_err("not required");
+    assert_eq!(code(err), "onsite_not_required");
 
     // A confirmation notice opens the window.
     let now = OffsetDateTime::now_utc();
@@ -601,30 +610,26 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
         closes: now + time::Duration::hours(1),
         requires_onsite_confirmation: true,
     };
-    notices::check(&input, true).expect("valid");
-    notices::create(app, "op_desk", EXAM, ONSITE, input).await.expect("notice");
-    let idem = || {
-        let body = serde_json::to_vec(&json!({ "registration_id": id.to_string() })).expect("json");
-        Idempotency::new("op:op_desk", "confirm-1", &format!("confirm\0{EXAM}\0{ONSITE}"), &body)
-            .expect("key")
-    };
+    app.desk.publish_notice(&desk, EXAM, ONSITE, input).await.expect("notice");
+    let body = serde_json::to_vec(&json!({ "registration_id": id.to_string() })).expect("json");
     let answer =
-        onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, Some(idem())).await.expect("confirmed");
+        app.desk.confirm(&desk, EXAM, ONSITE, &by_id, Some("confirm-1"), &body).await.expect("confirmed");
     assert_eq!(answer["status"], "confirmed");
     assert_eq!(answer["registration_id"], id.to_string());
-    let (record, _) = load_record(&*app.store, &id).expect("read").expect("record");
+    let (record, _) = load_record(app.db.store(), &id).expect("read").expect("record");
     assert_eq!(record.section.status, Status::Confirmed);
     assert_eq!(record.section.seats, vec!["15".to_owned()], "seats stay paid");
     assert_eq!(live.server_section().await.status, Status::Confirmed, "the document's server section");
-    let entries = baoming_server::store::audit::read(&*app.store, 1, 10_000).expect("audit");
+    let entries = baoming_server::store::audit::read(app.db.store(), 1, 10_000).expect("audit");
     let entry = entries.iter().find(|e| e.action == "registration.confirm_onsite").expect("audited");
     assert_eq!(entry.actor, baoming_server::store::audit::Actor::Operator("op_desk".into()).label());
     assert_eq!(entry.detail["from"], "paid");
     assert_eq!(entry.detail["to"], "confirmed");
     // A retry with the same key gets the stored answer; confirming again without it is a typed
     // refusal.
-    let replayed = onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, Some(idem())).await.expect("replay");
+    let replayed =
+        app.desk.confirm(&desk, EXAM, ONSITE, &by_id, Some("confirm-1"), &body).await.expect("replay");
     assert_eq!(replayed, answer);
-    let err = onsite::confirm(app, "op_desk", exam, ONSITE, &by_id, None).await.expect_err("twice");
-    assert_eq!(err.code(), "transition_not_allowed");
+    let err = app.desk.confirm(&desk, EXAM, ONSITE, &by_id, None, b"").await.expect_err("twice");
+    assert_eq!(code(err), "transition_not_allowed");
 }

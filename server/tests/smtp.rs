@@ -87,7 +87,10 @@ async fn recovery_code_is_sent_by_smtp_when_configured() {
     let mails = received.lock().expect("lock").clone();
     assert_eq!(mails.len(), 1, "one message delivered by SMTP");
     assert!(mails[0].contains("To: mail@example.org"), "{}", mails[0]);
-    assert!(list_outbox(&*t.app.store, &t.app.keys).expect("outbox").is_empty(), "nothing in the outbox");
+    assert!(
+        list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox").is_empty(),
+        "nothing in the outbox"
+    );
 
     // Mobile numbers have no SMS gateway: their codes land in the outbox.
     let r = warp::test::request()
@@ -103,6 +106,6 @@ async fn recovery_code_is_sent_by_smtp_when_configured() {
         .json(&json!({"login": "13700001111"}))
         .reply(&routes)
         .await;
-    let outbox = list_outbox(&*t.app.store, &t.app.keys).expect("outbox");
+    let outbox = list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox");
     assert_eq!((outbox.len(), outbox[0].channel.as_str()), (1, "sms"));
 }

@@ -316,9 +316,8 @@ async fn a_lock_while_offline_ends_with_the_server_state_and_rejected_edits() {
     // Offline edits on the first device; meanwhile the center locks the draft for review.
     device.doc.set_field("name", "李四五").expect("offline edit");
     device.doc.add_subject("66").expect("offline edit");
-    let live = t.app.hub.open(&t.app, device.doc_id, &account_id, EXAM).await.expect("live doc");
+    let live = t.app.registrations.open(device.doc_id, &account_id, EXAM).await.expect("live doc");
     live.write_server_section(
-        &t.app,
         &ServerSection { status: Status::UnderReview, updated_at_ms: 1, ..ServerSection::default() },
         baoming_server::store::audit::Actor::System,
     )
@@ -713,8 +712,8 @@ async fn duplicated_and_reordered_frames_converge_without_a_loop() {
 }
 
 /// The chunks of one document stored on top of its snapshot.
-fn stored_chunks(app: &baoming_server::app::App, id: &DocumentId) -> Vec<(Vec<u8>, Vec<u8>)> {
-    app.store.scan_prefix(baoming_server::store::Tree::DocumentChunks, id.as_bytes()).expect("scan")
+fn stored_chunks(app: &baoming_server::state::App, id: &DocumentId) -> Vec<(Vec<u8>, Vec<u8>)> {
+    app.db.store().scan_prefix(baoming_server::store::Tree::DocumentChunks, id.as_bytes()).expect("scan")
 }
 
 /// Every accepted write appends one chunk until the document's compaction point; the next write
@@ -723,16 +722,17 @@ fn stored_chunks(app: &baoming_server::app::App, id: &DocumentId) -> Vec<(Vec<u8
 /// a restart removes what the crash left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction() {
-    use baoming_server::registration::hub::{Hub, compact_after, load};
+    use baoming_server::registration::docstore::{compact_after, load};
+    use baoming_server::registration::hub::Hub;
     use baoming_server::store::{Tree, Txn};
 
     let t = TestApp::new();
     let app = &t.app;
     let id = DocumentId::derive(EXAM, "acc_compact");
-    let live = app.hub.open(app, id, "acc_compact", EXAM).await.expect("open");
+    let live = app.registrations.hub.open(id, "acc_compact", EXAM).await.expect("open");
     let write = |live: std::sync::Arc<baoming_server::registration::hub::LiveDoc>, ms: i64| async move {
         let section = ServerSection { status: Status::Draft, updated_at_ms: ms, ..ServerSection::default() };
-        live.write_server_section(app, &section, baoming_server::store::audit::Actor::System)
+        live.write_server_section(&section, baoming_server::store::audit::Actor::System)
             .await
             .expect("write");
     };
@@ -746,7 +746,7 @@ async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction(
 
     write(live.clone(), 10_000).await;
     assert!(stored_chunks(app, &id).is_empty(), "the compaction removed every chunk");
-    let (mut stored, next) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
+    let (mut stored, next) = load(app.db.store(), app.db.keys(), &id).expect("load").expect("stored");
     let heads = |doc: &mut RegistrationDoc| doc.heads().iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(heads(&mut stored), live.heads_hex().await);
     assert_eq!(next, 0);
@@ -755,18 +755,19 @@ async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction(
     for (key, sealed) in &before {
         let mut txn = Txn::new();
         txn.put(Tree::DocumentChunks, key.clone(), sealed.clone());
-        app.store.commit(&txn).expect("put back");
+        app.db.store().commit(&txn).expect("put back");
     }
-    let (mut stored, next) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
+    let (mut stored, next) = load(app.db.store(), app.db.keys(), &id).expect("load").expect("stored");
     assert_eq!(heads(&mut stored), live.heads_hex().await, "the leftover chunks change nothing");
     assert_eq!(stored.server().updated_at_ms, 10_000);
     assert_eq!(next, point, "numbering resumes after the leftovers");
 
     // After a restart (a fresh hub loads from storage), the next write compacts them away.
-    let restarted = Hub::default().open(app, id, "acc_compact", EXAM).await.expect("reopen");
+    let restarted =
+        Hub::new(std::sync::Arc::clone(&app.db)).open(id, "acc_compact", EXAM).await.expect("reopen");
     write(restarted.clone(), 10_001).await;
     assert!(stored_chunks(app, &id).is_empty(), "the leftovers are gone");
-    let (mut stored, _) = load(&*app.store, &app.keys, &id).expect("load").expect("stored");
+    let (mut stored, _) = load(app.db.store(), app.db.keys(), &id).expect("load").expect("stored");
     assert_eq!(heads(&mut stored), restarted.heads_hex().await);
     assert_eq!(stored.server().updated_at_ms, 10_001);
 }
@@ -789,7 +790,7 @@ async fn documents_leave_memory_when_nothing_holds_them_and_come_back_whole() {
     let addr = t.serve().await;
     let (account_id, token) =
         tokio::task::spawn_blocking(move || account(addr, "release@example.org")).await.expect("account");
-    let hub = &t.app.hub;
+    let hub = &t.app.registrations.hub;
 
     let mut phone = Device::new(&account_id, 20);
     let id = phone.doc_id;
@@ -809,7 +810,7 @@ async fn documents_leave_memory_when_nothing_holds_them_and_come_back_whole() {
 
     // An action holding the document keeps it in memory; the housekeeping pass releases it
     // once the action and the connection are done.
-    let held = hub.open(&t.app, id, &account_id, EXAM).await.expect("open");
+    let held = hub.open(id, &account_id, EXAM).await.expect("open");
     ws.close(None).await.expect("close");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!hub.release(&id) && hub.release_idle() == 0, "a held document stays");

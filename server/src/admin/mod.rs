@@ -7,13 +7,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::app::{StartError, commit_audited, generate_password, open_keys};
+use crate::app::{StartError, open_db};
 use crate::catalog;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::identity::notifier::{self, OutboxEntry};
 use crate::identity::operators::{self, Operator, Role};
-use crate::identity::passwords::{Hasher, check_policy};
+use crate::identity::passwords::{Hasher, check_policy, generate_password};
 use crate::store::audit::{self, Actor, AuditEvent};
+use crate::store::db::Db;
 use crate::store::{CommitError, SledStorage, Storage, StorageError, Tree, Txn, encode};
 
 /// Why an admin command failed.
@@ -60,23 +62,22 @@ pub fn catalog_validate(path: &Path) -> Result<String, AdminError> {
     Ok(format!("valid: {} exam session(s), {centers} center(s)", cat.exams.len()))
 }
 
-fn durable(store: &dyn Storage, txn: Txn, event: AuditEvent) -> Result<(), AdminError> {
-    commit_audited(store, txn, event)?;
-    store.flush()?;
-    Ok(())
+/// Opens the database of `config` with its data key.
+fn open(config: &Config) -> Result<Db, AdminError> {
+    let (db, _) = open_db(config, open_store(config)?, Clock::system()).map_err(StartError::from)?;
+    Ok(db)
 }
 
 /// Imports a catalog file into the database.
 pub fn catalog_import(config: &Config, path: &Path) -> Result<String, AdminError> {
     let text = read_text(path)?;
-    let store = open_store(config)?;
-    let (keys, _) = open_keys(config, &*store)?;
+    let db = open(config)?;
     let mut txn = Txn::new();
-    let view = catalog::import(&*store, &keys, &mut txn, &text, crate::app::now())
+    let view = catalog::import(db.store(), db.keys(), &mut txn, &text, db.clock().now_secs())
         .map_err(|e| AdminError::Message(e.to_string()))?;
     let event = AuditEvent::new(Actor::Cli, "catalog.import", &view.sha256)
         .with(serde_json::json!({ "exams": view.catalog.exams.iter().map(|e| &e.id).collect::<Vec<_>>() }));
-    durable(&*store, txn, event)?;
+    db.commit_blocking(txn, event)?;
     Ok(format!("imported catalog {} ({} exam session(s))", &view.sha256[..12], view.catalog.exams.len()))
 }
 
@@ -95,9 +96,8 @@ pub fn operator_create(
     if role != Role::CenterOperator && !centers.is_empty() {
         return Err(AdminError::Message("only center operators are scoped to centers".into()));
     }
-    let store = open_store(config)?;
-    open_keys(config, &*store)?;
-    if let Some(view) = catalog::load(&*store)? {
+    let db = open(config)?;
+    if let Some(view) = catalog::load(db.store())? {
         for c in &centers {
             if !view.catalog.exams.iter().any(|e| e.center(c).is_some()) {
                 return Err(AdminError::Message(format!("no center `{c}` in the catalog")));
@@ -119,10 +119,10 @@ pub fn operator_create(
         .hash_blocking(&password)
         .map_err(AdminError::Message)?;
     let mut txn = Txn::new();
-    let (op, check) = operators::create(&mut txn, username, role, centers, phc, crate::app::now());
+    let (op, check) = operators::create(&mut txn, username, role, centers, phc, db.clock().now_secs());
     let event = AuditEvent::new(Actor::Cli, "operator.create", &op.id)
         .with(serde_json::json!({ "username": op.username, "role": op.role, "centers": op.centers }));
-    match durable(&*store, txn, event) {
+    match db.commit_blocking(txn, event).map_err(AdminError::from) {
         Err(AdminError::Commit(CommitError::Precondition(i))) if i == check => {
             Err(AdminError::Message(format!("an operator `{username}` already exists")))
         }
@@ -137,9 +137,8 @@ pub fn operator_reset_password(
     username: &str,
     password: Option<String>,
 ) -> Result<Option<String>, AdminError> {
-    let store = open_store(config)?;
-    open_keys(config, &*store)?;
-    let op = operators::find(&*store, username)?
+    let db = open(config)?;
+    let op = operators::find(db.store(), username)?
         .ok_or_else(|| AdminError::Message(format!("no operator `{username}`")))?;
     let (password, generated) = match password {
         Some(p) => {
@@ -157,22 +156,21 @@ pub fn operator_reset_password(
         .map_err(AdminError::Message)?;
     let mut txn = Txn::new();
     crate::identity::sessions::revoke_all(
-        &*store,
+        db.store(),
         &mut txn,
         &crate::identity::sessions::Owner::Operator(op.id.clone()),
         None,
     )?;
     let updated = Operator { password: phc, ..op };
     txn.put(Tree::Operators, updated.id.as_bytes().to_vec(), encode(&updated));
-    durable(&*store, txn, AuditEvent::new(Actor::Cli, "operator.reset_password", &updated.id))?;
+    db.commit_blocking(txn, AuditEvent::new(Actor::Cli, "operator.reset_password", &updated.id))?;
     Ok(generated)
 }
 
 /// The notification outbox.
 pub fn outbox(config: &Config) -> Result<Vec<OutboxEntry>, AdminError> {
-    let store = open_store(config)?;
-    let (keys, _) = open_keys(config, &*store)?;
-    Ok(notifier::list_outbox(&*store, &keys)?)
+    let db = open(config)?;
+    Ok(notifier::list_outbox(db.store(), db.keys())?)
 }
 
 /// Writes a backup of the database to `file`.
@@ -181,7 +179,7 @@ pub fn backup(config: &Config, file: &Path) -> Result<u64, AdminError> {
     let f =
         std::fs::File::create(file).map_err(|e| AdminError::Message(format!("{}: {e}", file.display())))?;
     let mut w = std::io::BufWriter::new(f);
-    let n = crate::store::backup::write(&*store, &mut w, crate::app::now())?;
+    let n = crate::store::backup::write(&*store, &mut w, Clock::system().now_secs())?;
     w.into_inner()
         .map_err(|e| AdminError::Message(e.to_string()))?
         .sync_all()

@@ -1,26 +1,29 @@
-//! Candidate endpoints: captcha, registration, sessions, password, profile, recovery.
+//! Candidate accounts: captcha, registration, sessions, password, profile, recovery, and
+//! third-party (OAuth) login.
 
 use serde::{Deserialize, Serialize};
-use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
-use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::Reply;
+use warp::http::{HeaderValue, StatusCode};
 
-use super::{AccountCtx, account_auth, client_address, json, json_body, no_content, run, with_app};
-use crate::app::App;
-use crate::error::ApiError;
-use crate::identity::accounts::{self, CaptchaProof, LoggedIn, ProfileInput};
+use super::error::ApiError;
+use super::extract::{Answer, Candidate, ClientAddr, bearer, json, no_content, ok};
+use crate::identity::accounts::{CaptchaProof, LoggedIn};
+use crate::identity::profile::ProfileInput;
+use crate::identity::sessions::Owner;
+use crate::state::App;
 
+/// `POST /api/accounts`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RegisterReq {
+pub(super) struct RegisterReq {
     login: String,
     password: String,
 }
 
+/// `POST /api/sessions`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LoginReq {
+pub(super) struct LoginReq {
     login: String,
     password: String,
     #[serde(default)]
@@ -29,25 +32,39 @@ struct LoginReq {
     captcha_answer: Option<String>,
 }
 
+/// `PUT /api/account/password`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PasswordReq {
+pub(super) struct PasswordReq {
     current_password: String,
     new_password: String,
 }
 
+/// `POST /api/password-recovery`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RecoverReq {
+pub(super) struct RecoverReq {
     login: String,
 }
 
+/// `POST /api/password-recovery/reset`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResetReq {
+pub(super) struct ResetReq {
     login: String,
     code: String,
     new_password: String,
+}
+
+/// The OAuth callback's query.
+#[derive(Debug, Deserialize)]
+pub(super) struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// Answer to a registration or login.
@@ -58,201 +75,125 @@ struct SessionResp {
     expires_at: i64,
 }
 
-fn session_resp(status: StatusCode, l: LoggedIn) -> Response {
-    json(
+fn session_resp(status: StatusCode, l: LoggedIn) -> Answer {
+    Ok(json(
         status,
         &SessionResp { account_id: l.account_id, token: l.session.token, expires_at: l.session.expires },
-    )
+    ))
 }
 
-pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
-    let limit = app.config.body_limit_bytes;
+/// `POST /api/captcha`: a PNG captcha, its id in `X-Captcha-Id`.
+pub(super) async fn captcha(app: App) -> Answer {
+    let issued = app.identity.captcha()?;
+    let mut resp = warp::reply::with_header(issued.png, "content-type", "image/png").into_response();
+    let id = HeaderValue::from_str(&issued.id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    resp.headers_mut().insert(super::CAPTCHA_ID, id);
+    resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
 
-    let captcha = warp::path!("api" / "captcha")
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and_then(|app: App| async move {
-            run(&app, async {
-                let issued = app.captchas.issue()?;
-                let mut resp =
-                    warp::reply::with_header(issued.png, "content-type", "image/png").into_response();
-                let id = warp::http::HeaderValue::from_str(&issued.id)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                resp.headers_mut().insert("x-captcha-id", id);
-                resp.headers_mut().insert("cache-control", warp::http::HeaderValue::from_static("no-store"));
-                Ok(resp)
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/accounts`.
+pub(super) async fn register(app: App, addr: ClientAddr, req: RegisterReq) -> Answer {
+    app.identity.attempt(&addr.0)?;
+    session_resp(StatusCode::CREATED, app.identity.register(&req.login, &req.password).await?)
+}
 
-    let register = warp::path!("api" / "accounts")
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(client_address())
-        .and(json_body::<RegisterReq>(limit))
-        .and_then(|app: App, addr: String, req: RegisterReq| async move {
-            run(&app, async {
-                app.throttle.attempt(&addr)?;
-                let l = accounts::register(&app, &req.login, &req.password).await?;
-                Ok(session_resp(StatusCode::CREATED, l))
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/sessions`.
+pub(super) async fn login(app: App, addr: ClientAddr, req: LoginReq) -> Answer {
+    let proof = CaptchaProof { id: req.captcha_id, answer: req.captcha_answer };
+    session_resp(StatusCode::OK, app.identity.login(&req.login, &req.password, &proof, &addr.0).await?)
+}
 
-    let login = warp::path!("api" / "sessions")
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(client_address())
-        .and(json_body::<LoginReq>(limit))
-        .and_then(|app: App, addr: String, req: LoginReq| async move {
-            run(&app, async {
-                let proof = CaptchaProof { id: req.captcha_id, answer: req.captcha_answer };
-                let l = accounts::login(&app, &req.login, &req.password, &proof, &addr).await?;
-                Ok(session_resp(StatusCode::OK, l))
-            })
-            .await
-        })
-        .boxed();
+/// `DELETE /api/sessions/current`.
+pub(super) async fn logout(app: App, who: Candidate) -> Answer {
+    app.identity.logout(&who.session).await?;
+    no_content()
+}
 
-    let logout = warp::path!("api" / "sessions" / "current")
-        .and(warp::delete())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and_then(|app: App, ctx: AccountCtx| async move {
-            run(&app, async {
-                accounts::logout(&app, &ctx.session).await?;
-                Ok(no_content())
-            })
-            .await
-        })
-        .boxed();
+/// `GET /api/account`.
+pub(super) async fn account(app: App, who: Candidate) -> Answer {
+    let account = app.identity.account(&who.account)?;
+    let login = app.identity.login_of(&account)?;
+    ok(&serde_json::json!({
+        "account_id": account.id,
+        "login": login,
+        "login_kind": account.login_kind,
+        "created": account.created,
+        "has_profile": account.profile_sealed.is_some(),
+        "session_expires_at": who.session.expires,
+    }))
+}
 
-    let me = warp::path!("api" / "account")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and_then(|app: App, ctx: AccountCtx| async move {
-            run(&app, async {
-                let account = accounts::get(&*app.store, &ctx.account_id)?
-                    .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
-                let login = accounts::login_of(&app, &account)?;
-                Ok(json(
-                    StatusCode::OK,
-                    &serde_json::json!({
-                        "account_id": account.id,
-                        "login": login,
-                        "login_kind": account.login_kind,
-                        "created": account.created,
-                        "has_profile": account.profile_sealed.is_some(),
-                        "session_expires_at": ctx.session.expires,
-                    }),
-                ))
-            })
-            .await
-        })
-        .boxed();
+/// `PUT /api/account/password`.
+pub(super) async fn change_password(app: App, who: Candidate, req: PasswordReq) -> Answer {
+    let revoked = app
+        .identity
+        .change_password(&who.account, &who.session.token_hash, &req.current_password, &req.new_password)
+        .await?;
+    ok(&serde_json::json!({ "revoked_sessions": revoked }))
+}
 
-    let password = warp::path!("api" / "account" / "password")
-        .and(warp::put())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and(json_body::<PasswordReq>(limit))
-        .and_then(|app: App, ctx: AccountCtx, req: PasswordReq| async move {
-            run(&app, async {
-                let revoked = accounts::change_password(
-                    &app,
-                    &ctx.account_id,
-                    &ctx.session.token_hash,
-                    &req.current_password,
-                    &req.new_password,
-                )
-                .await?;
-                Ok(json(StatusCode::OK, &serde_json::json!({ "revoked_sessions": revoked })))
-            })
-            .await
-        })
-        .boxed();
+/// `GET /api/account/profile`.
+pub(super) async fn profile(app: App, who: Candidate) -> Answer {
+    match app.identity.get_profile(&who.account)? {
+        Some(p) => ok(&p),
+        None => Err(ApiError::NotFound("no profile yet".into())),
+    }
+}
 
-    let get_profile = warp::path!("api" / "account" / "profile")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and_then(|app: App, ctx: AccountCtx| async move {
-            run(&app, async {
-                match accounts::get_profile(&app, &ctx.account_id)? {
-                    Some(p) => Ok(json(StatusCode::OK, &p)),
-                    None => Err(ApiError::NotFound("no profile yet".into())),
-                }
-            })
-            .await
-        })
-        .boxed();
+/// `PUT /api/account/profile`.
+pub(super) async fn set_profile(app: App, who: Candidate, req: ProfileInput) -> Answer {
+    ok(&app.identity.set_profile(&who.account, req).await?)
+}
 
-    let put_profile = warp::path!("api" / "account" / "profile")
-        .and(warp::put())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and(json_body::<ProfileInput>(limit))
-        .and_then(|app: App, ctx: AccountCtx, req: ProfileInput| async move {
-            run(&app, async {
-                let p = accounts::set_profile(&app, &ctx.account_id, req).await?;
-                Ok(json(StatusCode::OK, &p))
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/password-recovery`: 202 whether or not the account exists.
+pub(super) async fn recover(app: App, addr: ClientAddr, req: RecoverReq) -> Answer {
+    app.identity.recover_start(&req.login, &addr.0).await?;
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "status": "if the account exists, a code was sent to it" }),
+    ))
+}
 
-    let recover = warp::path!("api" / "password-recovery")
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(client_address())
-        .and(json_body::<RecoverReq>(limit))
-        .and_then(|app: App, addr: String, req: RecoverReq| async move {
-            run(&app, async {
-                accounts::recover_start(&app, &req.login, &addr).await?;
-                Ok(json(
-                    StatusCode::ACCEPTED,
-                    &serde_json::json!({ "status": "if the account exists, a code was sent to it" }),
-                ))
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/password-recovery/reset`.
+pub(super) async fn reset(app: App, addr: ClientAddr, req: ResetReq) -> Answer {
+    app.identity.recover_finish(&req.login, &req.code, &req.new_password, &addr.0).await?;
+    no_content()
+}
 
-    let reset = warp::path!("api" / "password-recovery" / "reset")
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(client_address())
-        .and(json_body::<ResetReq>(limit))
-        .and_then(|app: App, addr: String, req: ResetReq| async move {
-            run(&app, async {
-                accounts::recover_finish(&app, &req.login, &req.code, &req.new_password, &addr).await?;
-                Ok(no_content())
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/oauth/{provider}/start`: with a candidate token, the provider identity is linked
+/// to that account.
+pub(super) async fn oauth_start(provider: String, app: App, auth: Option<String>) -> Answer {
+    let link = match auth {
+        None => None,
+        Some(h) => match app.identity.session(bearer(Some(&h))?)?.owner {
+            Owner::Account(id) => Some(id),
+            Owner::Operator(_) => {
+                return Err(ApiError::Unauthorized("operators cannot link third-party logins"));
+            }
+        },
+    };
+    let (url, state) = app.identity.oauth_start(&provider, link)?;
+    ok(&serde_json::json!({ "authorize_url": url, "state": state }))
+}
 
-    captcha
-        .or(register)
-        .unify()
-        .or(login)
-        .unify()
-        .or(logout)
-        .unify()
-        .or(me)
-        .unify()
-        .or(password)
-        .unify()
-        .or(get_profile)
-        .unify()
-        .or(put_profile)
-        .unify()
-        .or(recover)
-        .unify()
-        .or(reset)
-        .unify()
-        .boxed()
+/// `GET /api/oauth/{provider}/callback?code&state`.
+pub(super) async fn oauth_callback(provider: String, app: App, q: CallbackQuery) -> Answer {
+    if let Some(e) = q.error {
+        return Err(crate::identity::IdentityError::invalid(
+            "oauth_denied",
+            format!("the provider answered `{e}`"),
+        )
+        .into());
+    }
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return Err(ApiError::BadRequest("the callback needs `code` and `state`".into()));
+    };
+    let f = app.identity.oauth_finish(&provider, &code, &state).await?;
+    ok(&serde_json::json!({
+        "account_id": f.account_id,
+        "token": f.session.token,
+        "expires_at": f.session.expires,
+        "outcome": f.outcome,
+    }))
 }

@@ -1,25 +1,21 @@
-//! Public catalog endpoints with ETag / If-None-Match, and live seat availability.
-
-use std::sync::Arc;
+//! The public catalog with ETag / If-None-Match, and live seat availability.
 
 use serde::Serialize;
-use warp::filters::BoxedFilter;
+use warp::Reply;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
-use warp::{Filter, Reply};
 
-use super::{run, with_app};
-use crate::app::App;
-use crate::catalog::{CatalogView, availability};
-use crate::error::ApiError;
+use super::error::ApiError;
+use super::extract::Answer;
+use crate::catalog::CatalogView;
+use crate::state::App;
 use crate::store::crypto::sha256;
 
+const STATIC: &str = "public, max-age=60, must-revalidate";
+const LIVE: &str = "no-cache";
+
 /// Serialises `value` and answers with an ETag, or `304` when the client's copy is current.
-pub(crate) fn cached<T: Serialize>(
-    value: &T,
-    if_none_match: Option<&str>,
-    cache_control: &'static str,
-) -> Result<Response, ApiError> {
+fn cached<T: Serialize>(value: &T, if_none_match: Option<&str>, cache_control: &'static str) -> Answer {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
     let etag = format!("\"{}\"", &hex::encode(sha256(&body))[..32]);
     let matches = if_none_match.is_some_and(|h| {
@@ -38,8 +34,8 @@ pub(crate) fn cached<T: Serialize>(
     Ok(resp)
 }
 
-fn view(app: &App) -> Result<Arc<CatalogView>, ApiError> {
-    app.catalog().ok_or_else(|| ApiError::NotFound("no catalog has been imported".into()))
+fn view(app: &App) -> Result<std::sync::Arc<CatalogView>, ApiError> {
+    app.catalogs.current().ok_or_else(|| ApiError::NotFound("no catalog has been imported".into()))
 }
 
 #[derive(Serialize)]
@@ -53,13 +49,43 @@ struct ExamSummary<'a> {
     agreement_version: &'a str,
 }
 
-const STATIC: &str = "public, max-age=60, must-revalidate";
-const LIVE: &str = "no-cache";
+/// `GET /api/catalog`.
+pub(super) async fn catalog(app: App, inm: Option<String>) -> Answer {
+    cached(&view(&app)?.catalog, inm.as_deref(), STATIC)
+}
 
-fn part(app: &App, exam_id: &str, what: &str, inm: Option<&str>) -> Result<Response, ApiError> {
-    let v = view(app)?;
-    let exam = v.catalog.exam(exam_id).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
-    match what {
+/// `GET /api/exams`.
+pub(super) async fn exams(app: App, inm: Option<String>) -> Answer {
+    let v = view(&app)?;
+    let list: Vec<ExamSummary<'_>> = v
+        .catalog
+        .exams
+        .iter()
+        .map(|e| ExamSummary {
+            id: &e.id,
+            name: &e.name,
+            registration: &e.registration,
+            printing: &e.printing,
+            subject_cap: e.subject_cap,
+            payment_window_hours: e.payment_window_hours,
+            agreement_version: &e.agreement.version,
+        })
+        .collect();
+    cached(&list, inm.as_deref(), STATIC)
+}
+
+/// `GET /api/exams/{exam}`.
+pub(super) async fn exam(exam: String, app: App, inm: Option<String>) -> Answer {
+    part(exam, String::new(), app, inm).await
+}
+
+/// `GET /api/exams/{exam}/{part}`: agreement, announcements, guide, form, subjects, slots,
+/// centers, or the live availability.
+pub(super) async fn part(exam_id: String, what: String, app: App, inm: Option<String>) -> Answer {
+    let v = view(&app)?;
+    let exam = v.catalog.exam(&exam_id).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
+    let inm = inm.as_deref();
+    match what.as_str() {
         "" => cached(exam, inm, STATIC),
         "agreement" => cached(&exam.agreement, inm, STATIC),
         "announcements" => cached(&exam.announcements, inm, STATIC),
@@ -69,130 +95,48 @@ fn part(app: &App, exam_id: &str, what: &str, inm: Option<&str>) -> Result<Respo
         "slots" => cached(&exam.slots, inm, STATIC),
         "centers" => cached(&exam.centers, inm, STATIC),
         "availability" => {
-            let seats = availability(&*app.store, &v, exam_id, None)?
-                .ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
+            let seats = app.catalogs.availability(&exam_id, None)?;
             cached(&serde_json::json!({ "exam": exam_id, "centers": seats }), inm, LIVE)
         }
         other => Err(ApiError::NotFound(format!("no such catalog resource `{other}`"))),
     }
 }
 
-pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
-    let inm = || warp::header::optional::<String>("if-none-match");
-
-    let all = warp::path!("api" / "catalog")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(inm())
-        .and_then(|app: App, inm: Option<String>| async move {
-            run(&app, async { cached(&view(&app)?.catalog, inm.as_deref(), STATIC) }).await
-        })
-        .boxed();
-
-    let exams = warp::path!("api" / "exams")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(inm())
-        .and_then(|app: App, inm: Option<String>| async move {
-            run(&app, async {
-                let v = view(&app)?;
-                let list: Vec<ExamSummary<'_>> = v
-                    .catalog
-                    .exams
-                    .iter()
-                    .map(|e| ExamSummary {
-                        id: &e.id,
-                        name: &e.name,
-                        registration: &e.registration,
-                        printing: &e.printing,
-                        subject_cap: e.subject_cap,
-                        payment_window_hours: e.payment_window_hours,
-                        agreement_version: &e.agreement.version,
-                    })
-                    .collect();
-                cached(&list, inm.as_deref(), STATIC)
+/// `GET /api/exams/{exam}/centers/{center}`: the center with its subjects.
+pub(super) async fn center(exam_id: String, center_id: String, app: App, inm: Option<String>) -> Answer {
+    let v = view(&app)?;
+    let exam = v.catalog.exam(&exam_id).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
+    let center =
+        exam.center(&center_id).ok_or_else(|| ApiError::NotFound(format!("no center `{center_id}`")))?;
+    let subjects: Vec<_> = center
+        .subjects
+        .iter()
+        .map(|o| {
+            let s = exam.subject(&o.code);
+            serde_json::json!({
+                "code": o.code,
+                "capacity": o.capacity,
+                "fee_fen": o.fee_fen,
+                "name": s.map(|s| &s.name),
+                "slot": s.and_then(|s| exam.slot(&s.slot)),
             })
-            .await
         })
-        .boxed();
+        .collect();
+    cached(&serde_json::json!({ "center": center, "subjects": subjects }), inm.as_deref(), STATIC)
+}
 
-    let exam = warp::path!("api" / "exams" / String)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(inm())
-        .and_then(|id: String, app: App, inm: Option<String>| async move {
-            run(&app, async { part(&app, &id, "", inm.as_deref()) }).await
-        })
-        .boxed();
-
-    let exam_part = warp::path!("api" / "exams" / String / String)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(inm())
-        .and_then(|id: String, what: String, app: App, inm: Option<String>| async move {
-            run(&app, async { part(&app, &id, &what, inm.as_deref()) }).await
-        })
-        .boxed();
-
-    let center = warp::path!("api" / "exams" / String / "centers" / String)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(inm())
-        .and_then(|id: String, cid: String, app: App, inm: Option<String>| async move {
-            run(&app, async {
-                let v = view(&app)?;
-                let exam =
-                    v.catalog.exam(&id).ok_or_else(|| ApiError::NotFound(format!("no exam `{id}`")))?;
-                let center =
-                    exam.center(&cid).ok_or_else(|| ApiError::NotFound(format!("no center `{cid}`")))?;
-                let subjects: Vec<_> = center
-                    .subjects
-                    .iter()
-                    .map(|o| {
-                        let s = exam.subject(&o.code);
-                        serde_json::json!({
-                            "code": o.code,
-                            "capacity": o.capacity,
-                            "fee_fen": o.fee_fen,
-                            "name": s.map(|s| &s.name),
-                            "slot": s.and_then(|s| exam.slot(&s.slot)),
-                        })
-                    })
-                    .collect();
-                cached(&serde_json::json!({ "center": center, "subjects": subjects }), inm.as_deref(), STATIC)
-            })
-            .await
-        })
-        .boxed();
-
-    let center_seats = warp::path!("api" / "exams" / String / "centers" / String / "availability")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(inm())
-        .and_then(|id: String, cid: String, app: App, inm: Option<String>| async move {
-            run(&app, async {
-                let v = view(&app)?;
-                let seats = availability(&*app.store, &v, &id, Some(&cid))?
-                    .ok_or_else(|| ApiError::NotFound(format!("no exam `{id}`")))?;
-                let one = seats
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| ApiError::NotFound(format!("no center `{cid}`")))?;
-                cached(&one, inm.as_deref(), LIVE)
-            })
-            .await
-        })
-        .boxed();
-
-    all.or(exams)
-        .unify()
-        .or(exam)
-        .unify()
-        .or(exam_part)
-        .unify()
-        .or(center)
-        .unify()
-        .or(center_seats)
-        .unify()
-        .boxed()
+/// `GET /api/exams/{exam}/centers/{center}/availability`.
+pub(super) async fn center_availability(
+    exam: String,
+    center: String,
+    app: App,
+    inm: Option<String>,
+) -> Answer {
+    let one = app
+        .catalogs
+        .availability(&exam, Some(&center))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("no center `{center}`")))?;
+    cached(&one, inm.as_deref(), LIVE)
 }

@@ -1,192 +1,349 @@
-//! The HTTP layer: routes, request extraction and responses. Domain work happens in the service
-//! modules; handlers here only translate.
+//! The HTTP layer: the one route table, what handlers receive ([`extract`]), the one mapping of
+//! errors to statuses and JSON bodies ([`error`]), serving with upgrades ([`serve`],
+//! [`upgrade`]), and the sandbox payment platform's own HTTP surface ([`paysandbox`]).
 //!
-//! [`routes`] builds the whole API from an [`App`]; every failure, ours or warp's, leaves through
-//! [`crate::error::recover`] as a JSON `{code, message}` body.
+//! Only this folder knows warp, hyper and HTTP status codes. Handlers translate: they take
+//! typed requests, call one domain service and turn its answer (or its error) into a response.
+//! Routes are disjoint — a path and a method name one handler — so the order of the table does
+//! not decide which handler runs.
 
 mod accounts;
 mod blobs;
-mod cancel;
 mod catalog;
-mod documents;
-mod oauth;
-mod operator_views;
+mod desk;
+pub mod error;
+mod examday;
+pub mod extract;
 mod operators;
-mod payments;
+pub mod paysandbox;
 mod registrations;
+mod serve;
 mod sync;
+mod system;
 pub mod upgrade;
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use bytes::Bytes;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use warp::http::StatusCode;
+use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
 
-use crate::app::{App, now};
-use crate::error::{ApiError, error_response, recover};
-use crate::identity::sessions::{self, Owner, Session};
+use self::extract::{
+    bytes_body, candidate, client_address, idempotency_key, json_body, respond, session, staff, with_app,
+};
+use self::registrations::{ActionName, ReviewName};
+pub use self::serve::serve_http;
+use crate::state::App;
 
-/// The whole API, for [`crate::server::serve_http`] or `warp::test`.
+/// The header that makes a retried action safe (protocol.md §11).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The header that names an issued captcha.
+pub const CAPTCHA_ID: &str = "x-captcha-id";
+/// Largest platform notification body.
+const NOTIFY_LIMIT: u64 = 16 * 1024;
+
+/// One route: a filter extracting a handler's arguments, the handler, its answer as a response.
+macro_rules! route {
+    ($filter:expr, $handler:expr) => {
+        $filter.then($handler).map(respond).boxed()
+    };
+}
+
+fn center_path() -> impl Filter<Extract = (String, String), Error = warp::Rejection> + Clone {
+    warp::path!("api" / "operator" / "exams" / String / "centers" / String / ..)
+}
+
+/// Every route of the API, one line each: method and path, what the handler receives, the
+/// handler.
+#[allow(clippy::too_many_lines)] // One table of ~60 one-line routes reads best in one place.
+fn table(app: &App) -> Vec<BoxedFilter<(Response,)>> {
+    use warp::{delete, get, head, path, post, put};
+    let limit = app.config.body_limit_bytes;
+    let a = || with_app(app.clone());
+    let who = || candidate(app.clone());
+    let op = || staff(app.clone());
+    let inm = || warp::header::optional::<String>("if-none-match");
+    let mut routes = vec![
+        route!(path!("healthz").and(get()), system::health),
+        route!(path!("readyz").and(get()).and(a()), system::ready),
+        route!(
+            path!("api" / "testing" / "clock").and(post()).and(a()).and(json_body(limit)),
+            system::advance_clock
+        ),
+        // Accounts.
+        route!(path!("api" / "captcha").and(post()).and(a()), accounts::captcha),
+        route!(
+            path!("api" / "accounts").and(post()).and(a()).and(client_address()).and(json_body(limit)),
+            accounts::register
+        ),
+        route!(
+            path!("api" / "sessions").and(post()).and(a()).and(client_address()).and(json_body(limit)),
+            accounts::login
+        ),
+        route!(path!("api" / "sessions" / "current").and(delete()).and(a()).and(who()), accounts::logout),
+        route!(path!("api" / "account").and(get()).and(a()).and(who()), accounts::account),
+        route!(
+            path!("api" / "account" / "password").and(put()).and(a()).and(who()).and(json_body(limit)),
+            accounts::change_password
+        ),
+        route!(path!("api" / "account" / "profile").and(get()).and(a()).and(who()), accounts::profile),
+        route!(
+            path!("api" / "account" / "profile").and(put()).and(a()).and(who()).and(json_body(limit)),
+            accounts::set_profile
+        ),
+        route!(
+            path!("api" / "password-recovery")
+                .and(post())
+                .and(a())
+                .and(client_address())
+                .and(json_body(limit)),
+            accounts::recover
+        ),
+        route!(
+            path!("api" / "password-recovery" / "reset")
+                .and(post())
+                .and(a())
+                .and(client_address())
+                .and(json_body(limit)),
+            accounts::reset
+        ),
+        route!(
+            path!("api" / "oauth" / String / "start")
+                .and(post())
+                .and(a())
+                .and(warp::header::optional::<String>("authorization")),
+            accounts::oauth_start
+        ),
+        route!(
+            path!("api" / "oauth" / String / "callback").and(get()).and(a()).and(warp::query()),
+            accounts::oauth_callback
+        ),
+        // The catalog.
+        route!(path!("api" / "catalog").and(get()).and(a()).and(inm()), catalog::catalog),
+        route!(path!("api" / "exams").and(get()).and(a()).and(inm()), catalog::exams),
+        route!(path!("api" / "exams" / String).and(get()).and(a()).and(inm()), catalog::exam),
+        route!(path!("api" / "exams" / String / String).and(get()).and(a()).and(inm()), catalog::part),
+        route!(
+            path!("api" / "exams" / String / "centers" / String).and(get()).and(a()).and(inm()),
+            catalog::center
+        ),
+        route!(
+            path!("api" / "exams" / String / "centers" / String / "availability")
+                .and(get())
+                .and(a())
+                .and(inm()),
+            catalog::center_availability
+        ),
+        // Operators.
+        route!(
+            path!("api" / "operator" / "sessions")
+                .and(post())
+                .and(a())
+                .and(client_address())
+                .and(json_body(limit)),
+            operators::login
+        ),
+        route!(
+            path!("api" / "operator" / "sessions" / "current").and(delete()).and(a()).and(op()),
+            operators::logout
+        ),
+        route!(path!("api" / "operator" / "me").and(get()).and(op()), operators::me),
+        route!(path!("api" / "operator" / "centers").and(get()).and(a()).and(op()), operators::centers),
+        route!(center_path().and(path!("seats")).and(get()).and(a()).and(op()), operators::seats),
+        route!(
+            path!("api" / "operator" / "audit").and(get()).and(a()).and(op()).and(warp::query()),
+            operators::audit
+        ),
+        route!(
+            path!("api" / "operator" / "audit" / "verify").and(get()).and(a()).and(op()),
+            operators::verify_audit
+        ),
+        route!(
+            path!("api" / "operator" / "operators").and(post()).and(a()).and(op()).and(json_body(limit)),
+            operators::create
+        ),
+        route!(
+            path!("api" / "operator" / "catalog")
+                .and(put())
+                .and(a())
+                .and(op())
+                .and(bytes_body(app.config.catalog_limit_bytes)),
+            operators::import_catalog
+        ),
+        // Sync.
+        route!(path!("api" / "sync" / "tickets").and(post()).and(a()).and(who()), sync::ticket),
+        route!(
+            path!("api" / "sync")
+                .and(get())
+                .and(a())
+                .and(warp::header::optional::<String>("authorization"))
+                .and(warp::query())
+                .and(upgrade::ws()),
+            sync::socket
+        ),
+        route!(
+            path!("api" / "sync" / "batch")
+                .and(post())
+                .and(a())
+                .and(who())
+                .and(bytes_body(baoming_core::wire::MAX_FRAME_BYTES as u64)),
+            sync::batch
+        ),
+        // Photo blobs.
+        route!(
+            blobs::blob_path()
+                .and(put())
+                .and(a())
+                .and(who())
+                .and(blobs::upload_rules(app.clone()))
+                .and(warp::body::bytes()),
+            blobs::upload
+        ),
+        route!(
+            blobs::blob_path().and(get().or(head()).unify()).and(a()).and(session(app.clone())).and(inm()),
+            blobs::download
+        ),
+    ];
+    routes.extend(lifecycle_routes(app, limit));
+    routes
+}
+
+/// The lifecycle, payments, the desk and the exam day.
+fn lifecycle_routes(app: &App, limit: u64) -> Vec<BoxedFilter<(Response,)>> {
+    use warp::{delete, get, path, post, put};
+    let a = || with_app(app.clone());
+    let who = || candidate(app.clone());
+    let op = || staff(app.clone());
+    let key = idempotency_key;
+    let body = || bytes_body(limit);
+    vec![
+        route!(
+            path!("api" / "registrations" / String / ActionName)
+                .and(post())
+                .and(a())
+                .and(who())
+                .and(key())
+                .and(body()),
+            registrations::act
+        ),
+        route!(path!("api" / "registrations" / String).and(get()).and(a()).and(who()), registrations::status),
+        route!(
+            path!("api" / "registrations" / String / "pay")
+                .and(post())
+                .and(a())
+                .and(who())
+                .and(key())
+                .and(body()),
+            registrations::pay
+        ),
+        route!(
+            path!("api" / "registrations" / String / "payment" / "refresh").and(post()).and(a()).and(who()),
+            registrations::refresh_payment
+        ),
+        route!(
+            path!("api" / "payments" / "notify").and(post()).and(a()).and(bytes_body(NOTIFY_LIMIT)),
+            registrations::notify
+        ),
+        route!(
+            path!("api" / "registrations" / String / "notices").and(get()).and(a()).and(who()),
+            desk::candidate_notices
+        ),
+        route!(
+            path!("api" / "registrations" / String / "documents" / String).and(get()).and(a()).and(who()),
+            examday::document
+        ),
+        route!(
+            path!("api" / "operator" / "registrations" / String / ReviewName)
+                .and(post())
+                .and(a())
+                .and(op())
+                .and(key())
+                .and(body()),
+            registrations::review
+        ),
+        route!(
+            center_path().and(path!("registrations")).and(get()).and(a()).and(op()),
+            registrations::at_center
+        ),
+        route!(
+            center_path().and(path!("review")).and(get()).and(a()).and(op()).and(warp::query()),
+            desk::queue
+        ),
+        route!(
+            path!("api" / "operator" / "exams" / String / "stats").and(get()).and(a()).and(op()),
+            desk::stats
+        ),
+        route!(center_path().and(path!("roster.csv")).and(get()).and(a()).and(op()), desk::roster),
+        route!(center_path().and(path!("notices")).and(get()).and(a()).and(op()), desk::notices),
+        route!(
+            center_path().and(path!("notices")).and(post()).and(a()).and(op()).and(body()),
+            desk::publish_notice
+        ),
+        route!(center_path().and(path!("notices" / String)).and(get()).and(a()).and(op()), desk::notice),
+        route!(
+            center_path().and(path!("notices" / String)).and(put()).and(a()).and(op()).and(body()),
+            desk::replace_notice
+        ),
+        route!(
+            center_path().and(path!("notices" / String)).and(delete()).and(a()).and(op()),
+            desk::delete_notice
+        ),
+        route!(
+            center_path().and(path!("confirm")).and(post()).and(a()).and(op()).and(key()).and(body()),
+            desk::confirm
+        ),
+        route!(center_path().and(path!("arrangement")).and(get()).and(a()).and(op()), examday::arrangement),
+        route!(center_path().and(path!("arrangement")).and(post()).and(a()).and(op()), examday::arrange),
+        route!(
+            path!("api" / "operator" / "exams" / String / "check-in")
+                .and(post())
+                .and(a())
+                .and(op())
+                .and(body()),
+            examday::check_in
+        ),
+        route!(
+            path!("api" / "admin" / "exams" / String / "cancel")
+                .and(post())
+                .and(a())
+                .and(op())
+                .and(key())
+                .and(body()),
+            registrations::cancel_exam
+        ),
+        route!(
+            path!("api" / "admin" / "exams" / String / "centers" / String / "cancel")
+                .and(post())
+                .and(a())
+                .and(op())
+                .and(key())
+                .and(body()),
+            registrations::cancel_center
+        ),
+    ]
+}
+
+/// The whole API, for [`serve_http`] or `warp::test`.
 pub fn routes(
     app: App,
-) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let health = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| json(StatusCode::OK, &serde_json::json!({ "status": "ok" })))
-        .boxed();
-    let ready_app = app.clone();
-    let ready = warp::path!("readyz")
-        .and(warp::get())
-        .map(move || {
-            if ready_app.is_ready() {
-                json(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
-            } else {
-                error_response(&ApiError::Busy)
-            }
-        })
-        .boxed();
-    health
-        .or(ready)
-        .unify()
-        .or(accounts::routes(app.clone()))
-        .unify()
-        .or(catalog::routes(app.clone()))
-        .unify()
-        .or(operators::routes(app.clone()))
-        .unify()
-        .or(oauth::routes(app.clone()))
-        .unify()
-        .or(sync::routes(app.clone()))
-        .unify()
-        // Before the registrations' `{exam}/{action}` route, which takes the body.
-        .or(payments::routes(app.clone()))
-        .unify()
-        .or(registrations::routes(app.clone()))
-        .unify()
-        .or(blobs::routes(app.clone()))
-        .unify()
-        .or(operator_views::routes(app.clone()))
-        .unify()
-        .or(cancel::routes(app.clone()))
-        .unify()
-        .or(documents::routes(app))
-        .unify()
-        .recover(recover)
-        .unify()
-        .with(warp::trace(|info| {
-            let id = info
-                .request_headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.len() <= 64)
-                .map(str::to_owned)
-                .unwrap_or_else(next_request_id);
-            tracing::info_span!("request", id = %id, method = %info.method(), path = %info.path())
-        }))
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let all = table(&app).into_iter().reduce(|a, b| a.or(b).unify().boxed()).unwrap_or_else(|| {
+        warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) }).boxed()
+    });
+    all.recover(error::recover).unify().with(warp::trace(|info| {
+        let id = info
+            .request_headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 64)
+            .map(str::to_owned)
+            .unwrap_or_else(next_request_id);
+        tracing::info_span!("request", id = %id, method = %info.method(), path = %info.path())
+    }))
 }
 
 fn next_request_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("r{}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Passes the state to handlers.
-pub(crate) fn with_app(app: App) -> impl Filter<Extract = (App,), Error = Infallible> + Clone {
-    warp::any().map(move || app.clone())
-}
-
-/// Reads a JSON body of at most `limit` bytes into `T`, with typed errors.
-pub(crate) fn json_body<T: DeserializeOwned + Send>(
-    limit: u64,
-) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(limit)
-        .and(warp::body::bytes())
-        .and_then(|body: Bytes| async move { parse_json::<T>(&body).map_err(warp::reject::custom) })
-}
-
-/// Parses JSON, telling syntax errors (400) from shape errors (422).
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::WrongShape(e.to_string()),
-        _ => ApiError::MalformedJson(e.to_string()),
-    })
-}
-
-/// The peer's IP address (proxies' forwarding headers are not trusted): from the accept loop,
-/// or from warp's own record for in-process requests.
-pub(crate) fn client_address() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::ext::optional::<upgrade::PeerAddr>().and(warp::addr::remote()).map(
-        |peer: Option<upgrade::PeerAddr>, warp_addr: Option<std::net::SocketAddr>| {
-            peer.map(|p| p.0).or(warp_addr).map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
-        },
-    )
-}
-
-fn bearer(header: Option<String>) -> Result<String, ApiError> {
-    let h = header.ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
-    let token = h
-        .strip_prefix("Bearer ")
-        .or_else(|| h.strip_prefix("bearer "))
-        .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
-    Ok(token.trim().to_owned())
-}
-
-/// Resolves the bearer session.
-pub(crate) fn session(app: App) -> impl Filter<Extract = (Session,), Error = Rejection> + Clone {
-    warp::header::optional::<String>("authorization").and_then(move |h: Option<String>| {
-        let app = app.clone();
-        async move {
-            let token = bearer(h).map_err(warp::reject::custom)?;
-            sessions::resolve(&*app.store, &token, now()).map_err(warp::reject::custom)
-        }
-    })
-}
-
-/// An authenticated candidate.
-#[derive(Debug, Clone)]
-pub(crate) struct AccountCtx {
-    pub(crate) account_id: String,
-    pub(crate) session: Session,
-}
-
-/// Requires a candidate session.
-pub(crate) fn account_auth(app: App) -> impl Filter<Extract = (AccountCtx,), Error = Rejection> + Clone {
-    session(app).and_then(|s: Session| async move {
-        match &s.owner {
-            Owner::Account(id) => Ok(AccountCtx { account_id: id.clone(), session: s.clone() }),
-            Owner::Operator(_) => Err(warp::reject::custom(ApiError::Unauthorized(
-                "an operator token cannot be used for candidate endpoints",
-            ))),
-        }
-    })
-}
-
-/// Runs a handler with the request time limit; errors become their JSON response.
-pub(crate) async fn run<F>(app: &App, f: F) -> Result<Response, Rejection>
-where
-    F: Future<Output = Result<Response, ApiError>>,
-{
-    let limit = Duration::from_secs(app.config.request_timeout_secs);
-    Ok(match tokio::time::timeout(limit, f).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => error_response(&e),
-        Err(_) => error_response(&ApiError::Timeout),
-    })
-}
-
-/// A JSON response.
-pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    warp::reply::with_status(warp::reply::json(body), status).into_response()
-}
-
-/// `204 No Content`.
-pub(crate) fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
 }

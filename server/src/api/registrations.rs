@@ -1,23 +1,43 @@
-//! Lifecycle endpoints: the candidate's submit, withdraw, apply-for-review and status, and the
-//! operator's approve and reject. Decisions happen in [`crate::registration::lifecycle`].
+//! The lifecycle: the candidate's submit, withdraw, apply-for-review and status; the center's
+//! approve, reject and list; payment; and the administrator's cancellations.
 
-use std::str::FromStr;
-
-use baoming_core::document::DocumentId;
 use bytes::Bytes;
 use serde::Deserialize;
-use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
-use warp::reply::Response;
-use warp::{Filter, Rejection};
 
-use super::operators::{OperatorCtx, operator_auth};
-use super::{AccountCtx, account_auth, json, parse_json, run, with_app};
-use crate::app::App;
-use crate::error::ApiError;
-use crate::identity::operators::{Permission, Role, authorize, can_see};
-use crate::registration::lifecycle::{self, Action, Idempotency, check_rejection, load_record};
-use crate::store::audit::Actor;
+use super::error::ApiError;
+use super::extract::{Answer, Candidate, IdempotencyKey, Staff, ok, parse_json};
+use crate::payments::orders::NotifyAnswer;
+use crate::registration::actions::{CandidateAction, Review};
+use crate::state::App;
+
+/// A candidate's action, as the path names it: `submit`, `withdraw` or `apply-review`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ActionName(CandidateAction);
+
+impl std::str::FromStr for ActionName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<ActionName, ()> {
+        CandidateAction::from_path(s).map(ActionName).ok_or(())
+    }
+}
+
+/// The center's decision, as the path names it: `approve` or `reject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReviewName {
+    Approve,
+    Reject,
+}
+
+impl std::str::FromStr for ReviewName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<ReviewName, ()> {
+        match s {
+            "approve" => Ok(ReviewName::Approve),
+            "reject" => Ok(ReviewName::Reject),
+            _ => Err(()),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,157 +53,121 @@ struct RejectReq {
     paths: Vec<String>,
 }
 
-/// The candidate's document for `exam` (404 when the catalog has no such exam).
-fn candidate_doc(app: &App, account: &str, exam: &str) -> Result<DocumentId, ApiError> {
-    let view = app.catalog().ok_or_else(|| ApiError::NotFound("no catalog".into()))?;
-    if view.catalog.exam(exam).is_none() {
-        return Err(ApiError::NotFound(format!("no exam `{exam}`")));
-    }
-    Ok(DocumentId::derive(exam, account))
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelReq {
+    reason: String,
 }
 
-fn required_key(key: Option<String>) -> Result<String, ApiError> {
-    key.ok_or_else(|| {
-        ApiError::refused(
-            StatusCode::BAD_REQUEST,
-            "idempotency_key_required",
-            "candidate actions need an Idempotency-Key header",
-            serde_json::json!({}),
-        )
-    })
-}
-
-async fn candidate_action(
-    app: &App,
-    ctx: &AccountCtx,
-    exam: &str,
-    what: &str,
-    key: Option<String>,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    let key = required_key(key)?;
-    let id = candidate_doc(app, &ctx.account_id, exam)?;
-    let idem = Idempotency::new(&ctx.account_id, &key, &format!("{what}\0{exam}"), body)?;
-    let action = match what {
-        "submit" => Action::Submit { heads: parse_json::<SubmitReq>(body)?.heads },
-        "withdraw" => Action::Withdraw,
-        _ => Action::ApplyForReview,
+/// `POST /api/registrations/{exam}/{submit|withdraw|apply-review}` + `Idempotency-Key`.
+pub(super) async fn act(
+    exam: String,
+    what: ActionName,
+    app: App,
+    who: Candidate,
+    key: IdempotencyKey,
+    body: Bytes,
+) -> Answer {
+    let heads = match what.0 {
+        CandidateAction::Submit => parse_json::<SubmitReq>(&body)?.heads,
+        _ => Vec::new(),
     };
-    let live = app.hub.open(app, id, &ctx.account_id, exam).await?;
-    let body = lifecycle::act(app, &live, Actor::Account(ctx.account_id.clone()), Some(idem), action)
-        .await?
-        .ok_or_else(|| ApiError::Internal("an action without an answer".into()))?;
-    Ok(json(StatusCode::OK, &body))
+    let answer =
+        app.registrations.candidate_action(&who.account, &exam, what.0, key.as_deref(), &body, heads).await?;
+    ok(&answer)
 }
 
-async fn operator_action(
-    app: &App,
-    ctx: &OperatorCtx,
-    doc: &str,
-    what: &str,
-    key: Option<String>,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    let not_found = || ApiError::NotFound("no such registration".into());
-    let id = DocumentId::from_str(doc).map_err(|_| not_found())?;
-    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_found)?;
-    // Outside the operator's centers a registration does not exist for them.
-    if !can_see(&ctx.operator, &record.center) {
-        return Err(not_found());
-    }
-    if ctx.operator.role == Role::Auditor {
-        authorize(&ctx.operator, Permission::ReviewCenter(&record.center))?;
-    }
-    let action = match what {
-        "approve" => Action::Approve,
-        _ => {
-            let req: RejectReq = parse_json(body)?;
-            check_rejection(&req.reason, &req.paths)?;
-            Action::Reject { reason: req.reason.trim().to_owned(), paths: req.paths }
+/// `GET /api/registrations/{exam}`.
+pub(super) async fn status(exam: String, app: App, who: Candidate) -> Answer {
+    ok(&app.registrations.status(&who.account, &exam)?)
+}
+
+/// `POST /api/operator/registrations/{id}/{approve|reject}` [+ `Idempotency-Key`].
+pub(super) async fn review(
+    doc: String,
+    what: ReviewName,
+    app: App,
+    who: Staff,
+    key: IdempotencyKey,
+    body: Bytes,
+) -> Answer {
+    let decision = match what {
+        ReviewName::Approve => Review::Approve,
+        ReviewName::Reject => {
+            let req: RejectReq = parse_json(&body)?;
+            Review::Reject { reason: req.reason, paths: req.paths }
         }
     };
-    let idem = key
-        .map(|k| Idempotency::new(&format!("op:{}", ctx.operator.id), &k, &format!("{what}\0{doc}"), body))
-        .transpose()?;
-    let live = app.hub.open(app, id, &record.account, &record.exam).await?;
-    let body = lifecycle::act(app, &live, Actor::Operator(ctx.operator.id.clone()), idem, action)
-        .await?
-        .ok_or_else(|| ApiError::Internal("an action without an answer".into()))?;
-    Ok(json(StatusCode::OK, &body))
+    ok(&app.registrations.review(&who.operator, &doc, decision, key.as_deref(), &body).await?)
 }
 
-/// A body of at most `limit` bytes (a `Content-Length` is required; `0` for actions without
-/// parameters).
-fn small_body(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(limit).and(warp::body::bytes())
+/// `GET /api/operator/exams/{exam}/centers/{center}/registrations`.
+pub(super) async fn at_center(exam: String, center: String, app: App, who: Staff) -> Answer {
+    ok(&app.registrations.list_at_center(&who.operator, &exam, &center).await?)
 }
 
-pub(super) fn routes(app: App) -> BoxedFilter<(Response,)> {
-    let limit = app.config.body_limit_bytes;
+/// `POST /api/registrations/{exam}/pay` + `Idempotency-Key`.
+pub(super) async fn pay(exam: String, app: App, who: Candidate, key: IdempotencyKey, body: Bytes) -> Answer {
+    ok(&app.payments.pay(&who.account, &exam, key.as_deref(), &body).await?)
+}
 
-    let action = warp::path!("api" / "registrations" / String / String)
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and(warp::header::optional::<String>("idempotency-key"))
-        .and(small_body(limit))
-        .and_then(
-            |exam: String, what: String, app: App, ctx: AccountCtx, key: Option<String>, body: Bytes| async move {
-                if !matches!(what.as_str(), "submit" | "withdraw" | "apply-review") {
-                    return Err(warp::reject::not_found());
-                }
-                run(&app, candidate_action(&app, &ctx, &exam, &what, key, &body)).await
-            },
-        )
-        .boxed();
+/// `POST /api/registrations/{exam}/payment/refresh`.
+pub(super) async fn refresh_payment(exam: String, app: App, who: Candidate) -> Answer {
+    ok(&app.payments.refresh(&who.account, &exam).await?)
+}
 
-    let status = warp::path!("api" / "registrations" / String)
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(account_auth(app.clone()))
-        .and_then(|exam: String, app: App, ctx: AccountCtx| async move {
-            run(&app, async {
-                let id = candidate_doc(&app, &ctx.account_id, &exam)?;
-                let record = load_record(&*app.store, &id)?.map(|(r, _)| r);
-                Ok(json(StatusCode::OK, &lifecycle::view(&id, &exam, record.as_ref())))
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/payments/notify`: the platform's asynchronous notification, answered in the
+/// platform's words (`success` once applied and durable, `failure` otherwise).
+pub(super) async fn notify(app: App, body: Bytes) -> Answer {
+    use warp::Reply;
+    use warp::http::StatusCode;
+    let (status, text) = match app.payments.notify(&body).await {
+        NotifyAnswer::Applied(ack) => (StatusCode::OK, ack),
+        NotifyAnswer::Refused => (StatusCode::BAD_REQUEST, "failure"),
+        NotifyAnswer::Failed => (StatusCode::INTERNAL_SERVER_ERROR, "failure"),
+        NotifyAnswer::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "failure"),
+    };
+    Ok(warp::reply::with_status(text, status).into_response())
+}
 
-    let review = warp::path!("api" / "operator" / "registrations" / String / String)
-        .and(warp::post())
-        .and(with_app(app.clone()))
-        .and(operator_auth(app.clone()))
-        .and(warp::header::optional::<String>("idempotency-key"))
-        .and(small_body(limit))
-        .and_then(
-            |doc: String, what: String, app: App, ctx: OperatorCtx, key: Option<String>, body: Bytes| async move {
-                if !matches!(what.as_str(), "approve" | "reject") {
-                    return Err(warp::reject::not_found());
-                }
-                run(&app, operator_action(&app, &ctx, &doc, &what, key, &body)).await
-            },
-        )
-        .boxed();
+/// `POST /api/admin/exams/{exam}/cancel` [+ `Idempotency-Key`].
+pub(super) async fn cancel_exam(
+    exam: String,
+    app: App,
+    who: Staff,
+    key: IdempotencyKey,
+    body: Bytes,
+) -> Answer {
+    cancel(app, who, exam, None, key, body).await
+}
 
-    let list = warp::path!("api" / "operator" / "exams" / String / "centers" / String / "registrations")
-        .and(warp::get())
-        .and(with_app(app.clone()))
-        .and(operator_auth(app))
-        .and_then(|exam: String, center: String, app: App, ctx: OperatorCtx| async move {
-            run(&app, async {
-                authorize(&ctx.operator, Permission::ReadCenter(&center))?;
-                let store = std::sync::Arc::clone(&app.store);
-                let list =
-                    tokio::task::spawn_blocking(move || lifecycle::list_at_center(&*store, &exam, &center))
-                        .await
-                        .map_err(|e| ApiError::Internal(e.to_string()))??;
-                Ok(json(StatusCode::OK, &list))
-            })
-            .await
-        })
-        .boxed();
+/// `POST /api/admin/exams/{exam}/centers/{center}/cancel` [+ `Idempotency-Key`].
+pub(super) async fn cancel_center(
+    exam: String,
+    center: String,
+    app: App,
+    who: Staff,
+    key: IdempotencyKey,
+    body: Bytes,
+) -> Answer {
+    cancel(app, who, exam, Some(center), key, body).await
+}
 
-    action.or(status).unify().or(review).unify().or(list).unify().boxed()
+async fn cancel(
+    app: App,
+    who: Staff,
+    exam: String,
+    center: Option<String>,
+    key: IdempotencyKey,
+    body: Bytes,
+) -> Answer {
+    // Authorization comes before the body is looked at.
+    crate::identity::operators::authorize(&who.operator, crate::identity::operators::Permission::CancelExam)
+        .map_err(ApiError::from)?;
+    let req: CancelReq = parse_json(&body)?;
+    let answer = app
+        .registrations
+        .cancel(&who.operator, &exam, center.as_deref(), &req.reason, key.as_deref(), &body)
+        .await?;
+    ok(&answer)
 }

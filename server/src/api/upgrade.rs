@@ -19,7 +19,7 @@ use warp::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// A server-side WebSocket over an upgraded HTTP/1.1 connection.
 pub type ServerSocket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
@@ -74,10 +74,10 @@ pub fn ws() -> impl Filter<Extract = (WsUpgrade,), Error = Rejection> + Clone {
                 headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) == Some(b"13");
             match headers.get(header::SEC_WEBSOCKET_KEY) {
                 Some(key) if upgrade && version => Ok(WsUpgrade { key: key.clone(), slot }),
-                _ => Err(warp::reject::custom(ApiError::invalid(
+                _ => Err(warp::reject::custom(ApiError::from(crate::refusal::Refusal::invalid(
                     "websocket_required",
                     "this endpoint speaks WebSocket (version 13) only",
-                ))),
+                )))),
             }
         },
     )
@@ -95,7 +95,7 @@ impl WsUpgrade {
         let Some(on_upgrade) = on_upgrade else {
             // Only requests that came through the accept loop can be upgraded (not in-process
             // test requests, for instance).
-            return crate::error::error_response(&ApiError::Internal(
+            return super::error::error_response(&ApiError::Internal(
                 "this connection cannot be upgraded".into(),
             ));
         };
@@ -152,7 +152,7 @@ mod tests {
         ] {
             let rejection = req.filter(&ws()).await.expect_err("refused");
             let api = rejection.find::<ApiError>().expect("an API error");
-            assert_eq!(api.code(), "websocket_required");
+            assert_eq!(api.problem().code, "websocket_required");
         }
     }
 

@@ -120,10 +120,9 @@ async fn main() -> std::process::ExitCode {
     println!("  gateway: http://{local}/gateway.do   app_id: {}", args.app_id);
     println!("  platform public key: http://{local}/sandbox/platform-public-key");
     println!("  faults: {}", serde_json::to_string(&faults).unwrap_or_default());
-    sandbox
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    baoming_server::api::paysandbox::serve(sandbox, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     std::process::ExitCode::SUCCESS
 }

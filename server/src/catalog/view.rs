@@ -185,7 +185,7 @@ pub struct CenterSeats {
     /// Free seats at the center (total capacity less every registration holding or paying).
     pub free: u32,
     /// The administrator cancelled this center (or the whole session): nothing can be submitted
-    /// here any more (see [`crate::registration::cancellations`]).
+    /// here any more (see [`super::cancelled`]).
     pub cancelled: bool,
     /// Per subject.
     pub subjects: Vec<SubjectSeats>,
@@ -214,7 +214,7 @@ pub fn availability(
             held: total.held,
             paid: total.paid,
             free: total.free(),
-            cancelled: crate::registration::cancellations::find(store, &exam.id, &center.id)?.is_some(),
+            cancelled: super::cancelled::find(store, &exam.id, &center.id)?.is_some(),
             subjects,
         });
     }

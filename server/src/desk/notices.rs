@@ -11,10 +11,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
-use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::error::ApiError;
+use super::{Desk, DeskError, not_found as desk_not_found};
+use crate::identity::operators::{Operator, Permission, authorize};
+use crate::refusal::Refusal;
+use crate::registration::record::load_record;
 use crate::store::audit::{Actor, AuditEvent};
 use crate::store::crypto::random_array;
 use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
@@ -95,25 +96,21 @@ fn key(exam: &str, center: &str, id: &str) -> Vec<u8> {
     k
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// Checks an operator's notice for center `center` of `exam` (its catalog entry `onsite_required`).
-pub fn check(input: &NoticeInput, onsite_required: bool) -> Result<(), ApiError> {
+pub fn check(input: &NoticeInput, onsite_required: bool) -> Result<(), Refusal> {
     let text_ok = |s: &str, max: usize, newlines: bool| {
         let n = s.trim().chars().count();
         (1..=max).contains(&n)
             && !s.chars().any(|c| c.is_control() && !(newlines && (c == '\n' || c == '\r')))
     };
     if !text_ok(&input.title, MAX_TITLE, false) {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "title_invalid",
             format!("a title has 1–{MAX_TITLE} characters and no control characters"),
         ));
     }
     if !text_ok(&input.body, MAX_BODY, true) {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "body_invalid",
             format!(
                 "a body has 1–{MAX_BODY} characters; line breaks are the only control characters allowed"
@@ -121,17 +118,15 @@ pub fn check(input: &NoticeInput, onsite_required: bool) -> Result<(), ApiError>
         ));
     }
     if input.opens >= input.closes || input.closes - input.opens > MAX_WINDOW {
-        return Err(ApiError::invalid(
+        return Err(Refusal::invalid(
             "window_invalid",
             "`opens` must come before `closes`, and a window lasts at most 366 days",
         ));
     }
     if input.requires_onsite_confirmation && !onsite_required {
-        return Err(ApiError::refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(Refusal::invalid(
             "onsite_not_required",
             "this test center does not ask for on-site confirmation in the catalog",
-            json!({}),
         ));
     }
     Ok(())
@@ -171,93 +166,195 @@ pub fn get(
     }
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no notice `{id}` at this center"))
+fn not_found(id: &str) -> DeskError {
+    desk_not_found(format!("no notice `{id}` at this center"))
 }
 
-/// Publishes a notice (already [`check`]ed), durably and audited.
-pub async fn create(
-    app: &App,
-    operator: &str,
-    exam: &str,
-    center: &str,
-    input: NoticeInput,
-) -> Result<Notice, ApiError> {
-    if list(&*app.store, exam, center)?.len() >= MAX_PER_CENTER {
-        return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "too_many_notices",
-            format!("a center keeps at most {MAX_PER_CENTER} notices; delete old ones first"),
-            json!({}),
-        ));
+impl Desk {
+    /// Publishes a notice (already [`check`]ed), durably and audited.
+    async fn create(
+        &self,
+        operator: &str,
+        exam: &str,
+        center: &str,
+        input: NoticeInput,
+    ) -> Result<Notice, DeskError> {
+        if list(self.db.store(), exam, center)?.len() >= MAX_PER_CENTER {
+            return Err(Refusal::conflict(
+                "too_many_notices",
+                format!("a center keeps at most {MAX_PER_CENTER} notices; delete old ones first"),
+            )
+            .into());
+        }
+        let notice = Notice {
+            id: format!("nt_{}", hex::encode(random_array::<8>())),
+            exam: exam.to_owned(),
+            center: center.to_owned(),
+            title: input.title.trim().to_owned(),
+            body: input.body,
+            opens: input.opens,
+            closes: input.closes,
+            requires_onsite_confirmation: input.requires_onsite_confirmation,
+            updated_by: operator.to_owned(),
+            updated_at_ms: self.db.clock().now_ms(),
+        };
+        let mut txn = Txn::new();
+        let k = key(exam, center, &notice.id);
+        txn.require_absent(Tree::Notices, k.clone());
+        txn.put(Tree::Notices, k, encode(&notice));
+        self.db.commit(txn, audit_event(operator, "notice.create", &notice)).await?;
+        Ok(notice)
     }
-    let notice = Notice {
-        id: format!("nt_{}", hex::encode(random_array::<8>())),
-        exam: exam.to_owned(),
-        center: center.to_owned(),
-        title: input.title.trim().to_owned(),
-        body: input.body,
-        opens: input.opens,
-        closes: input.closes,
-        requires_onsite_confirmation: input.requires_onsite_confirmation,
-        updated_by: operator.to_owned(),
-        updated_at_ms: now_ms(),
-    };
-    let mut txn = Txn::new();
-    let k = key(exam, center, &notice.id);
-    txn.require_absent(Tree::Notices, k.clone());
-    txn.put(Tree::Notices, k, encode(&notice));
-    app.commit(txn, audit_event(operator, "notice.create", &notice)).await?;
-    Ok(notice)
-}
 
-/// Replaces notice `id`'s title, body, window and flag (already [`check`]ed).
-pub async fn update(
-    app: &App,
-    operator: &str,
-    exam: &str,
-    center: &str,
-    id: &str,
-    input: NoticeInput,
-) -> Result<Notice, ApiError> {
-    let (old, raw) = get(&*app.store, exam, center, id)?.ok_or_else(|| not_found(id))?;
-    let notice = Notice {
-        title: input.title.trim().to_owned(),
-        body: input.body,
-        opens: input.opens,
-        closes: input.closes,
-        requires_onsite_confirmation: input.requires_onsite_confirmation,
-        updated_by: operator.to_owned(),
-        updated_at_ms: now_ms(),
-        ..old
-    };
-    let mut txn = Txn::new();
-    let k = key(exam, center, id);
-    txn.require_equals(Tree::Notices, k.clone(), Some(raw));
-    txn.put(Tree::Notices, k, encode(&notice));
-    match app.commit(txn, audit_event(operator, "notice.update", &notice)).await {
-        Ok(()) => Ok(notice),
-        Err(CommitError::Precondition(_)) => Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "notice_changed",
-            "the notice changed or was deleted meanwhile; read it again",
-            json!({}),
-        )),
-        Err(e) => Err(e.into()),
+    /// Replaces notice `id`'s title, body, window and flag (already [`check`]ed).
+    async fn update(
+        &self,
+        operator: &str,
+        exam: &str,
+        center: &str,
+        id: &str,
+        input: NoticeInput,
+    ) -> Result<Notice, DeskError> {
+        let (old, raw) = get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?;
+        let notice = Notice {
+            title: input.title.trim().to_owned(),
+            body: input.body,
+            opens: input.opens,
+            closes: input.closes,
+            requires_onsite_confirmation: input.requires_onsite_confirmation,
+            updated_by: operator.to_owned(),
+            updated_at_ms: self.db.clock().now_ms(),
+            ..old
+        };
+        let mut txn = Txn::new();
+        let k = key(exam, center, id);
+        txn.require_equals(Tree::Notices, k.clone(), Some(raw));
+        txn.put(Tree::Notices, k, encode(&notice));
+        match self.db.commit(txn, audit_event(operator, "notice.update", &notice)).await {
+            Ok(()) => Ok(notice),
+            Err(CommitError::Precondition(_)) => Err(Refusal::conflict(
+                "notice_changed",
+                "the notice changed or was deleted meanwhile; read it again",
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes notice `id`.
+    async fn delete(&self, operator: &str, exam: &str, center: &str, id: &str) -> Result<(), DeskError> {
+        let (old, raw) = get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?;
+        let mut txn = Txn::new();
+        let k = key(exam, center, id);
+        txn.require_equals(Tree::Notices, k.clone(), Some(raw));
+        txn.delete(Tree::Notices, k);
+        match self.db.commit(txn, audit_event(operator, "notice.delete", &old)).await {
+            Ok(()) => Ok(()),
+            Err(CommitError::Precondition(_)) => Err(not_found(id)),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
-/// Deletes notice `id`.
-pub async fn delete(app: &App, operator: &str, exam: &str, center: &str, id: &str) -> Result<(), ApiError> {
-    let (old, raw) = get(&*app.store, exam, center, id)?.ok_or_else(|| not_found(id))?;
-    let mut txn = Txn::new();
-    let k = key(exam, center, id);
-    txn.require_equals(Tree::Notices, k.clone(), Some(raw));
-    txn.delete(Tree::Notices, k);
-    match app.commit(txn, audit_event(operator, "notice.delete", &old)).await {
-        Ok(()) => Ok(()),
-        Err(CommitError::Precondition(_)) => Err(not_found(id)),
-        Err(e) => Err(e.into()),
+/// A notice as candidates see it (without who wrote it).
+fn public_notice(n: &Notice) -> serde_json::Value {
+    let mut v = serde_json::to_value(n).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("updated_by");
+    }
+    v
+}
+
+impl Desk {
+    /// Every notice of `center` in `exam`, for an operator who may read the center.
+    pub fn notices(&self, op: &Operator, exam: &str, center: &str) -> Result<Vec<Notice>, DeskError> {
+        self.scope(op, exam, Some(center))?;
+        Ok(list(self.db.store(), exam, center)?)
+    }
+
+    /// Notice `id` of `center` in `exam`.
+    pub fn notice(&self, op: &Operator, exam: &str, center: &str, id: &str) -> Result<Notice, DeskError> {
+        self.scope(op, exam, Some(center))?;
+        Ok(get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?.0)
+    }
+
+    /// Checks `input` for a write at `center` (auditors are refused).
+    fn writable(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        input: &NoticeInput,
+    ) -> Result<(), DeskError> {
+        let view = self.scope(op, exam, Some(center))?;
+        authorize(op, Permission::ReviewCenter(center))?;
+        let onsite_required = view
+            .session(exam)?
+            .center(center)
+            .is_some_and(baoming_core::catalog::TestCenter::requires_onsite);
+        Ok(check(input, onsite_required)?)
+    }
+
+    /// Publishes a notice at `center`.
+    pub async fn publish_notice(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        input: NoticeInput,
+    ) -> Result<Notice, DeskError> {
+        self.writable(op, exam, center, &input)?;
+        self.create(&op.id, exam, center, input).await
+    }
+
+    /// Replaces notice `id`.
+    pub async fn replace_notice(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        id: &str,
+        input: NoticeInput,
+    ) -> Result<Notice, DeskError> {
+        self.writable(op, exam, center, &input)?;
+        self.update(&op.id, exam, center, id, input).await
+    }
+
+    /// Deletes notice `id`.
+    pub async fn delete_notice(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        id: &str,
+    ) -> Result<(), DeskError> {
+        self.scope(op, exam, Some(center))?;
+        authorize(op, Permission::ReviewCenter(center))?;
+        self.delete(&op.id, exam, center, id).await
+    }
+
+    /// The candidate's read: the notices of the center of their registration (the center the
+    /// seats are held at, else the center chosen in the draft) that are open now, and the
+    /// catalog's on-site confirmation rule of that center.
+    pub async fn candidate_notices(&self, account: &str, exam: &str) -> Result<serde_json::Value, DeskError> {
+        let view = self.regs.catalogs().require()?;
+        let e = view.session(exam)?;
+        let id = baoming_core::document::DocumentId::derive(exam, account);
+        let center = match load_record(self.db.store(), &id)? {
+            Some((r, _)) => Some(r.center),
+            None => self.regs.draft_of(&id).await?.and_then(|d| d.center),
+        };
+        let Some(center) = center.filter(|c| e.center(c).is_some()) else {
+            return Ok(json!({ "exam": exam, "center": null, "notices": [], "onsite": null }));
+        };
+        let open = open_at(self.db.store(), exam, &center, self.db.clock().now())?;
+        let onsite = e.center(&center).and_then(|c| c.onsite.clone());
+        Ok(json!({
+            "exam": exam,
+            "center": center,
+            "notices": open.iter().map(public_notice).collect::<Vec<_>>(),
+            "onsite": onsite,
+        }))
     }
 }
 
@@ -285,7 +382,7 @@ mod tests {
 
     #[test]
     fn notices_are_checked() {
-        let code = |r: Result<(), ApiError>| r.err().map(|e| e.code());
+        let code = |r: Result<(), Refusal>| r.err().map(|e| e.code);
         assert_eq!(code(check(&input("现场确认", "请携带身份证。\n地点：一楼", 0, 60, true), true)), None);
         assert_eq!(code(check(&input(" ", "x", 0, 60, false), false)), Some("title_invalid"));
         assert_eq!(code(check(&input("a\tb", "x", 0, 60, false), false)), Some("title_invalid"));

@@ -11,7 +11,7 @@
 //! 3. a confirmation window is open now — the catalog's `onsite.window`, or the window of a
 //!    published notice of the center with `requires_onsite_confirmation`: otherwise 409
 //!    `confirmation_window_closed`, with the windows in the details;
-//! 4. the lifecycle allows it ([`crate::registration::lifecycle::act`] with [`Action::ConfirmOnSite`]): a
+//! 4. the lifecycle allows it ([`crate::registration::Registrations::act`] with [`Action::ConfirmOnSite`]): a
 //!    registration that is not paid yet gets 409 `transition_not_allowed` with its status.
 //!
 //! The confirmation then reaches the record, the document's `server` section and the audit log
@@ -29,12 +29,15 @@ use baoming_core::lifecycle::TransitionError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::desk::review::{load_draft, name_of};
-use crate::error::ApiError;
-use crate::registration::lifecycle::{self, Action, Idempotency, id_document_key, id_index_key, load_record};
+use super::review::name_of;
+use super::{Desk, DeskError, not_found as desk_not_found};
+use crate::identity::operators::{Operator, Permission, authorize};
+use crate::refusal::Refusal;
+use crate::registration::RegistrationError;
+use crate::registration::idempotency::{Idempotency, replay};
+use crate::registration::lifecycle::{Action, id_index_key};
+use crate::registration::record::load_record;
 use crate::store::Tree;
 use crate::store::audit::Actor;
 
@@ -56,112 +59,134 @@ pub enum Lookup {
     },
 }
 
-fn not_found() -> ApiError {
-    ApiError::NotFound("no such registration at this center".into())
+fn not_found() -> DeskError {
+    desk_not_found("no such registration at this center")
 }
 
-/// The registration `lookup` names at `center` of `exam`, if any.
-async fn find(app: &App, exam: &ExamSession, center: &str, lookup: &Lookup) -> Result<DocumentId, ApiError> {
-    let id = match lookup {
-        Lookup::Registration { registration_id } => {
-            DocumentId::from_str(registration_id.trim()).map_err(|_| not_found())?
-        }
-        Lookup::Person { id_document, .. } => {
-            let value = id_document.trim();
-            let answers: Vec<String> = if value.contains(':') {
-                vec![value.to_owned()]
-            } else {
-                IdKind::ALL.iter().map(|k| encode_id_document(*k, value)).collect()
-            };
-            let mut found = None;
-            for answer in answers {
-                let Some(key) = id_document_key(app, exam, &answer) else { continue };
-                if let Some(raw) =
-                    app.store.get(Tree::RegistrationByIdDocument, &id_index_key(&exam.id, &key))?
-                    && let Ok(bytes) = <[u8; 16]>::try_from(raw.as_slice())
-                {
-                    found = Some(DocumentId::from_bytes(bytes));
-                    break;
-                }
+impl Desk {
+    /// The registration `lookup` names at `center` of `exam`, if any.
+    async fn find(&self, exam: &ExamSession, center: &str, lookup: &Lookup) -> Result<DocumentId, DeskError> {
+        let id = match lookup {
+            Lookup::Registration { registration_id } => {
+                DocumentId::from_str(registration_id.trim()).map_err(|_| not_found())?
             }
-            found.ok_or_else(not_found)?
-        }
-    };
-    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_found)?;
-    if record.exam != exam.id || record.center != center {
-        return Err(not_found());
-    }
-    if let Lookup::Person { name, .. } = lookup {
-        let draft = load_draft(app, &id).await?.ok_or_else(not_found)?;
-        if name_of(exam, &draft).map(str::trim) != Some(name.trim()) {
+            Lookup::Person { id_document, .. } => {
+                let value = id_document.trim();
+                let answers: Vec<String> = if value.contains(':') {
+                    vec![value.to_owned()]
+                } else {
+                    IdKind::ALL.iter().map(|k| encode_id_document(*k, value)).collect()
+                };
+                let mut found = None;
+                for answer in answers {
+                    let Some(key) = self.regs.id_document_key(exam, &answer) else { continue };
+                    if let Some(raw) =
+                        self.db.store().get(Tree::RegistrationByIdDocument, &id_index_key(&exam.id, &key))?
+                        && let Ok(bytes) = <[u8; 16]>::try_from(raw.as_slice())
+                    {
+                        found = Some(DocumentId::from_bytes(bytes));
+                        break;
+                    }
+                }
+                found.ok_or_else(not_found)?
+            }
+        };
+        let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
+        if record.exam != exam.id || record.center != center {
             return Err(not_found());
         }
-    }
-    Ok(id)
-}
-
-/// The confirmation windows of `center` open at `at`, or a refusal listing every window.
-pub fn check_window(app: &App, exam: &ExamSession, center: &str, at: OffsetDateTime) -> Result<(), ApiError> {
-    let c = exam.center(center).ok_or_else(not_found)?;
-    let onsite = c.onsite.as_ref().filter(|o| o.required).ok_or_else(|| {
-        ApiError::refused(
-            StatusCode::CONFLICT,
-            TransitionError::OnsiteNotRequired.code(),
-            TransitionError::OnsiteNotRequired.to_string(),
-            json!({}),
-        )
-    })?;
-    let notices: Vec<_> = crate::desk::notices::list(&*app.store, &exam.id, center)?
-        .into_iter()
-        .filter(|n| n.requires_onsite_confirmation)
-        .collect();
-    if onsite.window.contains(at) || notices.iter().any(|n| n.is_open(at)) {
-        return Ok(());
-    }
-    let ts = |t: OffsetDateTime| t.unix_timestamp();
-    let mut windows = vec![
-        json!({ "source": "catalog", "opens": ts(onsite.window.opens), "closes": ts(onsite.window.closes) }),
-    ];
-    windows.extend(notices.iter().map(
-        |n| json!({ "source": "notice", "notice": n.id, "opens": ts(n.opens), "closes": ts(n.closes) }),
-    ));
-    Err(ApiError::refused(
-        StatusCode::CONFLICT,
-        "confirmation_window_closed",
-        "on-site confirmation is not open at this center now",
-        json!({ "windows": windows }),
-    ))
-}
-
-/// Confirms the candidate `lookup` names at `center` on site, as operator `operator`; returns
-/// the registration view.
-pub async fn confirm(
-    app: &App,
-    operator: &str,
-    exam: &ExamSession,
-    center: &str,
-    lookup: &Lookup,
-    idem: Option<Idempotency>,
-) -> Result<Value, ApiError> {
-    // A retried request gets its stored answer even when the window has closed since.
-    if let Some(idem) = &idem
-        && let Some(mut body) = lifecycle::replay(&*app.store, idem)?
-    {
-        if let Some(doc) = body["document_id"].as_str().map(str::to_owned) {
-            body["registration_id"] = json!(doc);
+        if let Lookup::Person { name, .. } = lookup {
+            let draft = self.regs.draft_of(&id).await?.ok_or_else(not_found)?;
+            if name_of(exam, &draft).map(str::trim) != Some(name.trim()) {
+                return Err(not_found());
+            }
         }
-        return Ok(body);
+        Ok(id)
     }
-    let id = find(app, exam, center, lookup).await?;
-    check_window(app, exam, center, OffsetDateTime::now_utc())?;
-    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_found)?;
-    let live = app.hub.open(app, id, &record.account, &record.exam).await?;
-    let mut body =
-        lifecycle::act(app, &live, Actor::Operator(operator.to_owned()), idem, Action::ConfirmOnSite)
+
+    /// The confirmation windows of `center` open at `at`, or a refusal listing every window.
+    pub fn check_window(
+        &self,
+        exam: &ExamSession,
+        center: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), DeskError> {
+        let c = exam.center(center).ok_or_else(not_found)?;
+        let onsite = c.onsite.as_ref().filter(|o| o.required).ok_or_else(|| {
+            Refusal::conflict(
+                TransitionError::OnsiteNotRequired.code(),
+                TransitionError::OnsiteNotRequired.to_string(),
+            )
+        })?;
+        let notices: Vec<_> = crate::desk::notices::list(self.db.store(), &exam.id, center)?
+            .into_iter()
+            .filter(|n| n.requires_onsite_confirmation)
+            .collect();
+        if onsite.window.contains(at) || notices.iter().any(|n| n.is_open(at)) {
+            return Ok(());
+        }
+        let ts = |t: OffsetDateTime| t.unix_timestamp();
+        let mut windows = vec![
+            json!({ "source": "catalog", "opens": ts(onsite.window.opens), "closes": ts(onsite.window.closes) }),
+        ];
+        windows.extend(notices.iter().map(
+            |n| json!({ "source": "notice", "notice": n.id, "opens": ts(n.opens), "closes": ts(n.closes) }),
+        ));
+        Err(Refusal::conflict(
+            "confirmation_window_closed",
+            "on-site confirmation is not open at this center now",
+        )
+        .with(json!({ "windows": windows }))
+        .into())
+    }
+
+    /// Confirms the candidate `lookup` names at `center` of `exam` on site, as operator `op`;
+    /// returns the registration view. `key` is the request's optional `Idempotency-Key` and
+    /// `body` the body it fingerprints.
+    pub async fn confirm(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        lookup: &Lookup,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<Value, DeskError> {
+        let view = self.scope(op, exam, Some(center))?;
+        authorize(op, Permission::ReviewCenter(center))?;
+        let exam = view.session(exam)?;
+        let idem = key
+            .map(|k| {
+                Idempotency::new(
+                    &format!("op:{}", op.id),
+                    k,
+                    &format!("confirm\0{}\0{center}", exam.id),
+                    body,
+                )
+            })
+            .transpose()
+            .map_err(RegistrationError::from)?;
+        // A retried request gets its stored answer even when the window has closed since.
+        if let Some(idem) = &idem
+            && let Some(mut body) = replay(self.db.store(), idem)?
+        {
+            if let Some(doc) = body["document_id"].as_str().map(str::to_owned) {
+                body["registration_id"] = json!(doc);
+            }
+            return Ok(body);
+        }
+        let id = self.find(exam, center, lookup).await?;
+        self.check_window(exam, center, self.db.clock().now())?;
+        let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
+        let live = self.regs.open(id, &record.account, &record.exam).await?;
+        let mut body = self
+            .regs
+            .act(&live, Actor::Operator(op.id.clone()), idem, Action::ConfirmOnSite)
             .await?
-            .ok_or_else(|| ApiError::Internal("an action without an answer".into()))?;
-    body["registration_id"] = json!(id.to_string());
-    Ok(body)
+            .ok_or_else(|| RegistrationError::Internal("an action without an answer".into()))?;
+        body["registration_id"] = json!(id.to_string());
+        Ok(body)
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 //! spreadsheet would take as a formula (starting with `=`, `+`, `-`, `@`) is prefixed with `'`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use baoming_core::catalog::ExamSession;
 use baoming_core::form::{FieldRole, decode_id_document};
@@ -20,10 +19,14 @@ use baoming_core::id_document::IdDocument;
 use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
 
-use crate::app::App;
-use crate::catalog::{CatalogView, availability};
-use crate::desk::review::{load_draft, name_of, records_at, records_where};
-use crate::error::ApiError;
+use super::review::name_of;
+use super::{Desk, DeskError};
+use crate::catalog::availability;
+use crate::identity::operators::{Operator, Role, can_see};
+use crate::registration::RegistrationError;
+use crate::registration::record::{records_at, records_where};
+use crate::store::Txn;
+use crate::store::audit::{Actor, AuditEvent};
 
 /// Whether a status counts as paid.
 fn is_paid(s: Status) -> bool {
@@ -34,67 +37,84 @@ fn status_counts() -> BTreeMap<&'static str, u64> {
     Status::ALL.iter().map(|s| (s.as_str(), 0)).collect()
 }
 
-/// Statistics of `exam` for the centers in `centers` (those the operator may see).
-pub async fn stats(
-    app: &App,
-    view: &Arc<CatalogView>,
+/// Seats and registrations of one center, as the statistics count them.
+fn center_stats(
     exam: &ExamSession,
-    centers: &[String],
-) -> Result<Value, ApiError> {
-    let (store, v, exam_id) = (Arc::clone(&app.store), Arc::clone(view), exam.id.clone());
-    let wanted = centers.to_vec();
-    let (seats, records) = tokio::task::spawn_blocking(move || {
-        let seats = availability(&*store, &v, &exam_id, None)?.unwrap_or_default();
-        let all = records_where(&*store, &exam_id, |c| wanted.iter().any(|w| w == c))?;
-        let records: Vec<Vec<_>> =
-            wanted.iter().map(|w| all.iter().filter(|(_, r)| &r.center == w).cloned().collect()).collect();
-        Ok::<_, crate::store::StorageError>((seats, records))
+    seat: &crate::catalog::CenterSeats,
+    records: &[(baoming_core::document::DocumentId, crate::registration::record::RegistrationRecord)],
+    totals: &mut Totals,
+) -> Value {
+    let mut statuses = status_counts();
+    let (mut paid, mut fen) = (0u64, 0i64);
+    for (_, r) in records {
+        *statuses.entry(r.section.status.as_str()).or_default() += 1;
+        *totals.statuses.entry(r.section.status.as_str()).or_default() += 1;
+        if is_paid(r.section.status) {
+            paid += 1;
+            fen += r.section.amount_fen.unwrap_or(0);
+        }
+    }
+    totals.paid += paid;
+    totals.fen += fen;
+    let name = exam.center(&seat.center).map(|c| c.name.clone()).unwrap_or_default();
+    json!({
+        "center": seat.center,
+        "name": name,
+        "seats": { "capacity": seat.total_capacity, "held": seat.held, "paid": seat.paid, "free": seat.free },
+        "subjects": seat.subjects.iter().map(|s| json!({
+            "code": s.code, "capacity": s.counter.capacity, "held": s.counter.held,
+            "paid": s.counter.paid, "free": s.free,
+        })).collect::<Vec<_>>(),
+        "statuses": statuses,
+        "registrations": records.len(),
+        "payments": { "paid_count": paid, "paid_fen": fen },
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+}
 
-    let mut out = Vec::new();
-    let mut total_statuses = status_counts();
-    let (mut total_paid, mut total_fen) = (0u64, 0i64);
-    for (center, records) in centers.iter().zip(records) {
-        let Some(seat) = seats.iter().find(|s| &s.center == center) else { continue };
-        let mut statuses = status_counts();
-        let (mut paid, mut fen) = (0u64, 0i64);
-        for (_, r) in &records {
-            *statuses.entry(r.section.status.as_str()).or_default() += 1;
-            *total_statuses.entry(r.section.status.as_str()).or_default() += 1;
-            if is_paid(r.section.status) {
-                paid += 1;
-                fen += r.section.amount_fen.unwrap_or(0);
+/// The sums over every center shown.
+struct Totals {
+    statuses: BTreeMap<&'static str, u64>,
+    paid: u64,
+    fen: i64,
+}
+
+impl Desk {
+    /// Statistics of `exam` for the centers the operator may see.
+    pub async fn stats(&self, op: &Operator, exam: &str) -> Result<Value, DeskError> {
+        let view = self.scope(op, exam, None)?;
+        let exam = view.session(exam)?;
+        let centers: Vec<String> =
+            exam.centers.iter().map(|c| c.id.clone()).filter(|c| can_see(op, c)).collect();
+        let (store, v, exam_id) = (self.db.shared_store(), std::sync::Arc::clone(&view), exam.id.clone());
+        let wanted = centers.clone();
+        let (seats, records) = tokio::task::spawn_blocking(move || {
+            let seats = availability(&*store, &v, &exam_id, None)?.unwrap_or_default();
+            let all = records_where(&*store, &exam_id, |c| wanted.iter().any(|w| w == c))?;
+            let records: Vec<Vec<_>> = wanted
+                .iter()
+                .map(|w| all.iter().filter(|(_, r)| &r.center == w).cloned().collect())
+                .collect();
+            Ok::<_, crate::store::StorageError>((seats, records))
+        })
+        .await
+        .map_err(RegistrationError::internal)??;
+        let mut totals = Totals { statuses: status_counts(), paid: 0, fen: 0 };
+        let mut out = Vec::new();
+        for (center, records) in centers.iter().zip(records) {
+            if let Some(seat) = seats.iter().find(|s| &s.center == center) {
+                out.push(center_stats(exam, seat, &records, &mut totals));
             }
         }
-        total_paid += paid;
-        total_fen += fen;
-        let name = exam.center(center).map(|c| c.name.clone()).unwrap_or_default();
-        out.push(json!({
-            "center": center,
-            "name": name,
-            "seats": {
-                "capacity": seat.total_capacity, "held": seat.held, "paid": seat.paid, "free": seat.free,
+        Ok(json!({
+            "exam": exam.id,
+            "centers": out,
+            "totals": {
+                "statuses": totals.statuses,
+                "registrations": totals.statuses.values().sum::<u64>(),
+                "payments": { "paid_count": totals.paid, "paid_fen": totals.fen },
             },
-            "subjects": seat.subjects.iter().map(|s| json!({
-                "code": s.code, "capacity": s.counter.capacity, "held": s.counter.held,
-                "paid": s.counter.paid, "free": s.free,
-            })).collect::<Vec<_>>(),
-            "statuses": statuses,
-            "registrations": records.len(),
-            "payments": { "paid_count": paid, "paid_fen": fen },
-        }));
+        }))
     }
-    Ok(json!({
-        "exam": exam.id,
-        "centers": out,
-        "totals": {
-            "statuses": total_statuses,
-            "registrations": total_statuses.values().sum::<u64>(),
-            "payments": { "paid_count": total_paid, "paid_fen": total_fen },
-        },
-    }))
 }
 
 /// One CSV cell, quoted per RFC 4180 when needed, formula-looking text neutralised.
@@ -132,54 +152,60 @@ fn rfc3339_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The roster of `center`: the UTF-8 BOM, the header and one row per registration, by
-/// registration id; `masked` hides the middle of ID numbers. Returns the bytes and the row count.
-pub async fn roster_csv(
-    app: &App,
-    exam: &ExamSession,
-    center: &str,
-    masked: bool,
-) -> Result<(Vec<u8>, usize), ApiError> {
-    let (store, exam_id, center_id) = (Arc::clone(&app.store), exam.id.clone(), center.to_owned());
-    let mut records = tokio::task::spawn_blocking(move || records_at(&*store, &exam_id, &center_id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let mut rows: Vec<(String, _, _)> = records.drain(..).map(|(id, r)| (id.to_string(), id, r)).collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let id_field = exam.field_with_role(FieldRole::IdDocument);
-    let mut out = "\u{feff}".to_owned();
-    out.push_str(&csv_row(&ROSTER_HEADER));
-    for (id_text, id, r) in &rows {
-        let draft = load_draft(app, id).await?;
-        let name = draft.as_ref().and_then(|d| name_of(exam, d)).unwrap_or_default().to_owned();
-        let answer = id_field.and_then(|f| draft.as_ref()?.fields.get(&f.key).cloned());
-        let (kind, number) = match answer.as_deref().and_then(decode_id_document) {
-            Some((kind, number)) => {
-                let shown = if masked {
-                    IdDocument::parse(kind, number).map(|d| d.masked()).unwrap_or_else(|_| "****".into())
-                } else {
-                    number.to_owned()
-                };
-                (kind.label_zh().to_owned(), shown)
-            }
-            None => (String::new(), String::new()),
-        };
-        let s = &r.section;
-        out.push_str(&csv_row(&[
-            id_text.clone(),
-            name,
-            kind,
-            number,
-            s.status.as_str().to_owned(),
-            s.status.label_zh().to_owned(),
-            r.subjects.join(" "),
-            s.amount_fen.map(|f| f.to_string()).unwrap_or_default(),
-            s.deadline_ms.map(rfc3339_ms).unwrap_or_default(),
-            s.reason.clone().unwrap_or_default(),
-            rfc3339_ms(s.updated_at_ms),
-        ]));
+impl Desk {
+    /// The roster of `center` as CSV: the UTF-8 BOM, the header and one row per registration, by
+    /// registration id. ID numbers are in full for administrators and center operators (checked at
+    /// the desk) and masked for auditors. The read is audited as `roster.read`.
+    pub async fn roster_csv(&self, op: &Operator, exam: &str, center: &str) -> Result<Vec<u8>, DeskError> {
+        let view = self.scope(op, exam, Some(center))?;
+        let exam = view.session(exam)?;
+        let masked = op.role == Role::Auditor;
+        let (store, exam_id, center_id) = (self.db.shared_store(), exam.id.clone(), center.to_owned());
+        let mut records = tokio::task::spawn_blocking(move || records_at(&*store, &exam_id, &center_id))
+            .await
+            .map_err(RegistrationError::internal)??;
+        let mut rows: Vec<(String, _, _)> =
+            records.drain(..).map(|(id, r)| (id.to_string(), id, r)).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let id_field = exam.field_with_role(FieldRole::IdDocument);
+        let mut out = "\u{feff}".to_owned();
+        out.push_str(&csv_row(&ROSTER_HEADER));
+        for (id_text, id, r) in &rows {
+            let draft = self.regs.draft_of(id).await?;
+            let name = draft.as_ref().and_then(|d| name_of(exam, d)).unwrap_or_default().to_owned();
+            let answer = id_field.and_then(|f| draft.as_ref()?.fields.get(&f.key).cloned());
+            let (kind, number) = match answer.as_deref().and_then(decode_id_document) {
+                Some((kind, number)) => {
+                    let shown = if masked {
+                        IdDocument::parse(kind, number).map(|d| d.masked()).unwrap_or_else(|_| "****".into())
+                    } else {
+                        number.to_owned()
+                    };
+                    (kind.label_zh().to_owned(), shown)
+                }
+                None => (String::new(), String::new()),
+            };
+            let s = &r.section;
+            out.push_str(&csv_row(&[
+                id_text.clone(),
+                name,
+                kind,
+                number,
+                s.status.as_str().to_owned(),
+                s.status.label_zh().to_owned(),
+                r.subjects.join(" "),
+                s.amount_fen.map(|f| f.to_string()).unwrap_or_default(),
+                s.deadline_ms.map(rfc3339_ms).unwrap_or_default(),
+                s.reason.clone().unwrap_or_default(),
+                rfc3339_ms(s.updated_at_ms),
+            ]));
+        }
+        let event =
+            AuditEvent::new(Actor::Operator(op.id.clone()), "roster.read", format!("{}/{center}", exam.id))
+                .with(json!({ "rows": rows.len(), "id_numbers": if masked { "masked" } else { "full" } }));
+        self.db.commit(Txn::new(), event).await?;
+        Ok(out.into_bytes())
     }
-    Ok((out.into_bytes(), rows.len()))
 }
 
 #[cfg(test)]

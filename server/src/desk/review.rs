@@ -13,9 +13,7 @@
 //! photo rules instead of being stored at upload: an upload may have named no exam (default
 //! rules), the rules may change with a catalog import, and blobs uploaded before this module
 //! existed have no stored report. Checks share the upload's concurrency limit
-//! ([`crate::app::AppState::photo_checks`]) and a page holds at most [`MAX_LIMIT`] items.
-
-use std::sync::Arc;
+//! ([`crate::registration::Registrations::check_photo`]) and a page holds at most [`MAX_LIMIT`] items.
 
 use baoming_core::catalog::ExamSession;
 use baoming_core::document::DocumentId;
@@ -23,12 +21,12 @@ use baoming_core::draft::Draft;
 use baoming_core::form::FieldRole;
 use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
-use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::error::ApiError;
-use crate::registration::lifecycle::{RegistrationRecord, view};
-use crate::store::{Storage, StorageError, Tree, decode};
+use super::{Desk, DeskError};
+use crate::identity::operators::Operator;
+use crate::refusal::{Refusal, RefusalKind};
+use crate::registration::Registrations;
+use crate::registration::record::{RegistrationRecord, records_at, view};
 
 /// Items per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -59,8 +57,8 @@ pub struct QueueQuery {
     pub start: Start,
 }
 
-fn bad(code: &'static str, message: impl Into<String>, parameter: &str) -> ApiError {
-    ApiError::refused(StatusCode::BAD_REQUEST, code, message, json!({ "parameter": parameter }))
+fn bad(code: &'static str, message: impl Into<String>, parameter: &str) -> Refusal {
+    Refusal::new(RefusalKind::BadRequest, code, message).with(json!({ "parameter": parameter }))
 }
 
 fn encode_cursor(ms: i64, id: &str) -> String {
@@ -77,7 +75,7 @@ fn decode_cursor(text: &str) -> Option<(i64, String)> {
 /// Parses the query pairs: `status` (repeated or comma-separated; default `under_review`),
 /// `q`, `limit` (1–100, default 20), and one of `cursor` or `offset`. Unknown or repeated
 /// parameters are refused with a typed 400.
-pub fn parse_query(pairs: &[(String, String)]) -> Result<QueueQuery, ApiError> {
+pub fn parse_query(pairs: &[(String, String)]) -> Result<QueueQuery, Refusal> {
     let mut statuses = Vec::new();
     let (mut q, mut limit, mut cursor, mut offset) = (None, None, None, None);
     for (k, v) in pairs {
@@ -92,13 +90,13 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<QueueQuery, ApiError> {
             "status" => {
                 for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     let st: Status = s.parse().map_err(|_| {
-                        ApiError::refused(
-                            StatusCode::BAD_REQUEST,
+                        Refusal::new(
+                            RefusalKind::BadRequest,
                             "status_invalid",
                             format!("unknown status `{s}`"),
-                            json!({ "parameter": "status",
-                                    "allowed": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() }),
                         )
+                        .with(json!({ "parameter": "status",
+                                    "allowed": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() }))
                     })?;
                     if !statuses.contains(&st) {
                         statuses.push(st);
@@ -148,55 +146,6 @@ pub fn parse_query(pairs: &[(String, String)]) -> Result<QueueQuery, ApiError> {
     Ok(QueueQuery { statuses, q, limit, start })
 }
 
-/// Every record of `exam` whose center passes `center`, with its document id, unordered. A full
-/// scan of the `registrations` tree (see [`crate::registration::lifecycle::list_at_center`]).
-pub fn records_where(
-    store: &dyn Storage,
-    exam: &str,
-    center: impl Fn(&str) -> bool,
-) -> Result<Vec<(DocumentId, RegistrationRecord)>, StorageError> {
-    Ok(stored_records_where(store, exam, center)?.into_iter().map(|(id, record, _)| (id, record)).collect())
-}
-
-/// [`records_where`] with each record's stored bytes, for a precondition on it.
-pub fn stored_records_where(
-    store: &dyn Storage,
-    exam: &str,
-    center: impl Fn(&str) -> bool,
-) -> Result<Vec<(DocumentId, RegistrationRecord, Vec<u8>)>, StorageError> {
-    let mut out = Vec::new();
-    for (key, raw) in store.scan_prefix(Tree::Registrations, b"")? {
-        let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
-        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
-        if record.exam == exam && center(&record.center) {
-            out.push((DocumentId::from_bytes(bytes), record, raw));
-        }
-    }
-    Ok(out)
-}
-
-/// Every record of `exam` at `center`, with its document id, unordered.
-pub fn records_at(
-    store: &dyn Storage,
-    exam: &str,
-    center: &str,
-) -> Result<Vec<(DocumentId, RegistrationRecord)>, StorageError> {
-    records_where(store, exam, |c| c == center)
-}
-
-/// The draft of document `id`: from the live hub when it is open, else from storage (without
-/// creating anything).
-pub async fn load_draft(app: &App, id: &DocumentId) -> Result<Option<Draft>, ApiError> {
-    if let Some(live) = app.hub.live(id) {
-        return Ok(Some(live.draft().await));
-    }
-    let (store, app2, id) = (Arc::clone(&app.store), Arc::clone(app), *id);
-    Ok(tokio::task::spawn_blocking(move || crate::registration::hub::load(&*store, &app2.keys, &id))
-        .await
-        .map_err(|e| ApiError::Internal(format!("load task: {e}")))??
-        .map(|(doc, _)| doc.draft()))
-}
-
 /// The candidate's name in `draft` (the field with the name role).
 pub fn name_of<'a>(exam: &ExamSession, draft: &'a Draft) -> Option<&'a str> {
     exam.field_with_role(FieldRole::Name).and_then(|f| draft.fields.get(&f.key)).map(String::as_str)
@@ -204,22 +153,11 @@ pub fn name_of<'a>(exam: &ExamSession, draft: &'a Draft) -> Option<&'a str> {
 
 /// The photo of `draft`: reference, blob URL and the check report against the exam's rules
 /// (`null` report when the blob is not stored).
-pub async fn photo_json(app: &App, exam: &ExamSession, draft: &Draft) -> Result<Value, ApiError> {
+pub async fn photo_json(regs: &Registrations, exam: &ExamSession, draft: &Draft) -> Result<Value, DeskError> {
     let Some(photo) = &draft.photo else { return Ok(Value::Null) };
     let report = match crate::registration::blobs::parse_digest(&photo.sha256) {
         None => None,
-        Some(digest) => {
-            let permit = app.photo_checks.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
-            let (store, app2, rules) = (Arc::clone(&app.store), Arc::clone(app), exam.photo.clone());
-            let report = tokio::task::spawn_blocking(move || {
-                crate::registration::blobs::read(&*store, &app2.keys, &digest)
-                    .map(|b| b.map(|bytes| baoming_core::photo::check(&bytes, &rules)))
-            })
-            .await
-            .map_err(|e| ApiError::Internal(format!("photo check task: {e}")))??;
-            drop(permit);
-            report
-        }
+        Some(digest) => regs.check_stored_photo(digest, exam.photo.clone()).await?,
     };
     Ok(json!({
         "sha256": photo.sha256,
@@ -241,84 +179,91 @@ pub fn answers_json(draft: Option<&Draft>) -> Value {
     }
 }
 
-/// One page of the queue of `center` in `exam`.
-pub async fn queue(
-    app: &App,
-    exam: &ExamSession,
-    center: &str,
-    query: &QueueQuery,
-) -> Result<Value, ApiError> {
-    let store = Arc::clone(&app.store);
-    let (exam_id, center_id) = (exam.id.clone(), center.to_owned());
-    let mut records = tokio::task::spawn_blocking(move || records_at(&*store, &exam_id, &center_id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-    records.retain(|(_, r)| query.statuses.contains(&r.section.status));
-    let mut rows: Vec<(i64, String, DocumentId, RegistrationRecord, Option<Draft>)> =
-        records.into_iter().map(|(id, r)| (r.section.updated_at_ms, id.to_string(), id, r, None)).collect();
-    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    if let Some(q) = &query.q {
-        let needle = q.to_lowercase();
-        let mut kept = Vec::new();
-        for mut row in rows {
-            let draft = load_draft(app, &row.2).await?;
-            let by_name = draft
-                .as_ref()
-                .and_then(|d| name_of(exam, d))
-                .is_some_and(|n| n.to_lowercase().contains(&needle));
-            if by_name || row.1.starts_with(q.as_str()) {
-                row.4 = draft;
-                kept.push(row);
+impl Desk {
+    /// One page of the queue of `center` in `exam`.
+    pub async fn queue(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        query: &QueueQuery,
+    ) -> Result<Value, DeskError> {
+        let view_ = self.scope(op, exam, Some(center))?;
+        let exam = view_.session(exam)?;
+        let store = self.db.shared_store();
+        let (exam_id, center_id) = (exam.id.clone(), center.to_owned());
+        let mut records = tokio::task::spawn_blocking(move || records_at(&*store, &exam_id, &center_id))
+            .await
+            .map_err(crate::registration::RegistrationError::internal)??;
+        records.retain(|(_, r)| query.statuses.contains(&r.section.status));
+        let mut rows: Vec<(i64, String, DocumentId, RegistrationRecord, Option<Draft>)> = records
+            .into_iter()
+            .map(|(id, r)| (r.section.updated_at_ms, id.to_string(), id, r, None))
+            .collect();
+        rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        if let Some(q) = &query.q {
+            let needle = q.to_lowercase();
+            let mut kept = Vec::new();
+            for mut row in rows {
+                let draft = self.regs.draft_of(&row.2).await?;
+                let by_name = draft
+                    .as_ref()
+                    .and_then(|d| name_of(exam, d))
+                    .is_some_and(|n| n.to_lowercase().contains(&needle));
+                if by_name || row.1.starts_with(q.as_str()) {
+                    row.4 = draft;
+                    kept.push(row);
+                }
             }
+            rows = kept;
         }
-        rows = kept;
-    }
-    let total = rows.len();
-    let skip = match &query.start {
-        Start::Offset(n) => (*n).min(total),
-        Start::After(ms, id) => rows.iter().take_while(|r| (r.0, &r.1) <= (*ms, id)).count(),
-    };
-    let more = total > skip + query.limit;
-    let mut items = Vec::new();
-    for (ms, id_text, id, record, draft) in rows.into_iter().skip(skip).take(query.limit) {
-        let draft = match draft {
-            Some(d) => Some(d),
-            None => load_draft(app, &id).await?,
+        let total = rows.len();
+        let skip = match &query.start {
+            Start::Offset(n) => (*n).min(total),
+            Start::After(ms, id) => rows.iter().take_while(|r| (r.0, &r.1) <= (*ms, id)).count(),
         };
-        let mut registration = view(&id, &exam.id, Some(&record));
-        registration["center"] = json!(record.center);
-        registration["subjects"] = json!(record.subjects);
-        let photo = match &draft {
-            Some(d) => photo_json(app, exam, d).await?,
-            None => Value::Null,
-        };
-        items.push(json!({
-            "registration_id": id_text,
-            "queued_at_ms": ms,
-            "name": draft.as_ref().and_then(|d| name_of(exam, d)),
-            "registration": registration,
-            "reason": record.section.reason,
-            "reason_paths": record.section.reason_paths,
-            "answers": answers_json(draft.as_ref()),
-            "photo": photo,
-        }));
-    }
-    let next_cursor = more
-        .then(|| {
-            items.last().and_then(|i| {
-                Some(encode_cursor(i["queued_at_ms"].as_i64()?, i["registration_id"].as_str()?))
+        let more = total > skip + query.limit;
+        let mut items = Vec::new();
+        for (ms, id_text, id, record, draft) in rows.into_iter().skip(skip).take(query.limit) {
+            let draft = match draft {
+                Some(d) => Some(d),
+                None => self.regs.draft_of(&id).await?,
+            };
+            let mut registration = view(&id, &exam.id, Some(&record));
+            registration["center"] = json!(record.center);
+            registration["subjects"] = json!(record.subjects);
+            let photo = match &draft {
+                Some(d) => photo_json(&self.regs, exam, d).await?,
+                None => Value::Null,
+            };
+            items.push(json!({
+                "registration_id": id_text,
+                "queued_at_ms": ms,
+                "name": draft.as_ref().and_then(|d| name_of(exam, d)),
+                "registration": registration,
+                "reason": record.section.reason,
+                "reason_paths": record.section.reason_paths,
+                "answers": answers_json(draft.as_ref()),
+                "photo": photo,
+            }));
+        }
+        let next_cursor = more
+            .then(|| {
+                items.last().and_then(|i| {
+                    Some(encode_cursor(i["queued_at_ms"].as_i64()?, i["registration_id"].as_str()?))
+                })
             })
-        })
-        .flatten();
-    Ok(json!({
-        "exam": exam.id,
-        "center": center,
-        "statuses": query.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "total": total,
-        "limit": query.limit,
-        "items": items,
-        "next_cursor": next_cursor,
-    }))
+            .flatten();
+        Ok(json!({
+            "exam": exam.id,
+            "center": center,
+            "statuses": query.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "total": total,
+            "limit": query.limit,
+            "items": items,
+            "next_cursor": next_cursor,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -347,16 +292,18 @@ mod tests {
         let id = DocumentId::derive("e", "a").to_string();
         let q = parse_query(&pairs(&[("cursor", &encode_cursor(42, &id))])).expect("cursor");
         assert_eq!(q.start, Start::After(42, id));
-        let code = |p: &[(&str, &str)]| parse_query(&pairs(p)).err().map(|e| (e.status().as_u16(), e.code()));
-        assert_eq!(code(&[("status", "paid,nope")]), Some((400, "status_invalid")));
-        assert_eq!(code(&[("limit", "0")]), Some((400, "limit_invalid")));
-        assert_eq!(code(&[("limit", "101")]), Some((400, "limit_invalid")));
-        assert_eq!(code(&[("offset", "-1")]), Some((400, "offset_invalid")));
-        assert_eq!(code(&[("cursor", "zz")]), Some((400, "cursor_invalid")));
-        assert_eq!(code(&[("cursor", &hex::encode("1:not-an-id"))]), Some((400, "cursor_invalid")));
-        assert_eq!(code(&[("cursor", "00"), ("offset", "1")]), Some((400, "paging_conflict")));
-        assert_eq!(code(&[("q", "a"), ("q", "b")]), Some((400, "parameter_repeated")));
-        assert_eq!(code(&[("sort", "name")]), Some((400, "parameter_unknown")));
-        assert_eq!(code(&[("q", &"x".repeat(65))]), Some((400, "q_invalid")));
+        let code = |p: &[(&str, &str)]| {
+            parse_query(&pairs(p)).err().map(|e| (e.kind == RefusalKind::BadRequest, e.code))
+        };
+        assert_eq!(code(&[("status", "paid,nope")]), Some((true, "status_invalid")));
+        assert_eq!(code(&[("limit", "0")]), Some((true, "limit_invalid")));
+        assert_eq!(code(&[("limit", "101")]), Some((true, "limit_invalid")));
+        assert_eq!(code(&[("offset", "-1")]), Some((true, "offset_invalid")));
+        assert_eq!(code(&[("cursor", "zz")]), Some((true, "cursor_invalid")));
+        assert_eq!(code(&[("cursor", &hex::encode("1:not-an-id"))]), Some((true, "cursor_invalid")));
+        assert_eq!(code(&[("cursor", "00"), ("offset", "1")]), Some((true, "paging_conflict")));
+        assert_eq!(code(&[("q", "a"), ("q", "b")]), Some((true, "parameter_repeated")));
+        assert_eq!(code(&[("sort", "name")]), Some((true, "parameter_unknown")));
+        assert_eq!(code(&[("q", &"x".repeat(65))]), Some((true, "q_invalid")));
     }
 }

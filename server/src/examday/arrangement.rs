@@ -43,12 +43,12 @@ use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::desk::review::stored_records_where;
-use crate::error::ApiError;
-use crate::registration::lifecycle::{RegistrationRecord, reconcile};
+use super::{ExamDay, ExamDayError};
+use crate::identity::operators::{Operator, Permission, authorize, can_see};
+use crate::refusal::Refusal;
+use crate::registration::RegistrationError;
+use crate::registration::record::{RegistrationRecord, stored_records_where};
 use crate::store::audit::{Actor, AuditEvent};
 use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
@@ -129,13 +129,13 @@ impl ArrangeError {
     }
 }
 
-impl From<ArrangeError> for ApiError {
-    fn from(e: ArrangeError) -> ApiError {
+impl From<ArrangeError> for ExamDayError {
+    fn from(e: ArrangeError) -> ExamDayError {
         let details = match &e {
             ArrangeError::NoRooms(center) => json!({ "center": center }),
             ArrangeError::Capacity(short) => json!({ "short": short }),
         };
-        ApiError::refused(StatusCode::CONFLICT, e.code(), e.to_string(), details)
+        Refusal::conflict(e.code(), e.to_string()).with(details).into()
     }
 }
 
@@ -370,13 +370,111 @@ fn stage_tickets(
     changed
 }
 
-/// Writes the stored record's section into document `id` (open or not) and tells its devices,
-/// under the document's action lock, as the lifecycle does; nothing when the document already
-/// shows it.
-async fn project(app: &App, id: DocumentId, account: &str, exam: &str, actor: Actor) -> Result<(), ApiError> {
-    let live = app.hub.open(app, id, account, exam).await?;
-    let _guard = live.action_lock().await;
-    reconcile(app, &live, actor).await.map(drop)
+impl ExamDay {
+    /// Writes the stored record's section into document `id` (open or not) and tells its devices,
+    /// under the document's action lock, as the lifecycle does; nothing when the document already
+    /// shows it.
+    async fn project(
+        &self,
+        id: DocumentId,
+        account: &str,
+        exam: &str,
+        actor: Actor,
+    ) -> Result<(), ExamDayError> {
+        let live = self.regs.open(id, account, exam).await?;
+        let _guard = live.action_lock().await;
+        self.regs.reconcile(&live, actor).await?;
+        Ok(())
+    }
+
+    /// The exam and center, when the center is one the operator may see (`not_found` alike
+    /// otherwise).
+    fn scoped<'a>(
+        view: &'a crate::catalog::CatalogView,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+    ) -> Result<(&'a ExamSession, &'a TestCenter), ExamDayError> {
+        let e = view.session(exam).map_err(RegistrationError::from)?;
+        let c = e
+            .center(center)
+            .filter(|c| can_see(op, &c.id))
+            .ok_or_else(|| ExamDayError::not_found(format!("no center `{center}` in exam `{exam}`")))?;
+        Ok((e, c))
+    }
+
+    /// The stored arrangement of `center`, for an operator who may see it.
+    pub fn arrangement(&self, op: &Operator, exam: &str, center: &str) -> Result<Value, ExamDayError> {
+        let view = self.regs.catalogs().require().map_err(RegistrationError::from)?;
+        let (_, c) = Self::scoped(&view, op, exam, center)?;
+        let (a, _) = load(self.db.store(), exam, center)?
+            .ok_or_else(|| ExamDayError::not_found(format!("center `{center}` has not been arranged yet")))?;
+        Ok(to_json(&a, c))
+    }
+
+    /// Runs the arrangement of `center` on behalf of operator `op` (not an auditor) and stores
+    /// it; answers the arrangement with counts of kept, new and released candidates.
+    pub async fn arrange(&self, op: &Operator, exam: &str, center: &str) -> Result<Value, ExamDayError> {
+        let view = self.regs.catalogs().require().map_err(RegistrationError::from)?;
+        let (e, c) = Self::scoped(&view, op, exam, center)?;
+        authorize(op, Permission::ReviewCenter(center))?;
+        self.run(Actor::Operator(op.id.clone()), e, c).await
+    }
+
+    /// Runs the arrangement of `center` as `actor` and stores it; answers the arrangement with
+    /// counts of kept, new and released candidates.
+    pub async fn run(
+        &self,
+        actor: Actor,
+        exam: &ExamSession,
+        center: &TestCenter,
+    ) -> Result<Value, ExamDayError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let previous = load(self.db.store(), &exam.id, &center.id)?;
+            let records = records_at(self.db.store(), &exam.id, &center.id)?;
+            let candidates = eligible_of(&records, center);
+            let now_ms = self.db.clock().now_secs() * 1000;
+            let planned = plan(exam, center, &candidates, previous.as_ref().map(|(a, _)| a), now_ms)?;
+            let before: BTreeSet<&String> = previous.iter().flat_map(|(a, _)| a.candidates.keys()).collect();
+            let after: BTreeSet<&String> = planned.candidates.keys().collect();
+            let counts = json!({
+                "arranged": after.len(),
+                "new": after.difference(&before).count(),
+                "kept": after.intersection(&before).count(),
+                "released": before.difference(&after).count(),
+            });
+            let mut txn = Txn::new();
+            txn.require_equals(
+                Tree::Arrangements,
+                key(&exam.id, &center.id),
+                previous.as_ref().map(|(_, raw)| raw.clone()),
+            );
+            txn.put(Tree::Arrangements, key(&exam.id, &center.id), encode(&planned));
+            let changed = stage_tickets(&mut txn, records, &planned, now_ms);
+            let mut details = counts.clone();
+            details["tickets_written"] = json!(changed.len());
+            let event =
+                AuditEvent::new(actor.clone(), "arrangement.run", format!("{}/{}", exam.id, center.id))
+                    .with(details);
+            match self.db.commit(txn, event).await {
+                Ok(()) => {
+                    // The records are the truth; a document not updated here (an error, a crash) is
+                    // repaired by the lifecycle's reconciliation (next action, start-up sweep).
+                    for (id, account) in changed {
+                        if let Err(e) = self.project(id, &account, &exam.id, actor.clone()).await {
+                            tracing::warn!(document = %id, error = %e, "ticket number not yet in the document");
+                        }
+                    }
+                    let mut body = to_json(&planned, center);
+                    body["counts"] = counts;
+                    return Ok(body);
+                }
+                Err(CommitError::Precondition(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Refusal::conflict("concurrent_update", "the arrangement changed meanwhile; retry").into())
+    }
 }
 
 /// The JSON view of an arrangement.
@@ -394,63 +492,6 @@ pub fn to_json(a: &Arrangement, center: &TestCenter) -> Value {
                 "room_name": room_name(&s.room), "seat": s.seat,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-    })
-}
-
-/// Runs the arrangement of `center` as `actor` and stores it; answers the arrangement with
-/// counts of kept, new and released candidates.
-pub async fn run(
-    app: &App,
-    actor: Actor,
-    exam: &ExamSession,
-    center: &TestCenter,
-) -> Result<Value, ApiError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let previous = load(&*app.store, &exam.id, &center.id)?;
-        let records = records_at(&*app.store, &exam.id, &center.id)?;
-        let candidates = eligible_of(&records, center);
-        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        let planned = plan(exam, center, &candidates, previous.as_ref().map(|(a, _)| a), now_ms)?;
-        let before: BTreeSet<&String> = previous.iter().flat_map(|(a, _)| a.candidates.keys()).collect();
-        let after: BTreeSet<&String> = planned.candidates.keys().collect();
-        let counts = json!({
-            "arranged": after.len(),
-            "new": after.difference(&before).count(),
-            "kept": after.intersection(&before).count(),
-            "released": before.difference(&after).count(),
-        });
-        let mut txn = Txn::new();
-        txn.require_equals(
-            Tree::Arrangements,
-            key(&exam.id, &center.id),
-            previous.as_ref().map(|(_, raw)| raw.clone()),
-        );
-        txn.put(Tree::Arrangements, key(&exam.id, &center.id), encode(&planned));
-        let changed = stage_tickets(&mut txn, records, &planned, now_ms);
-        let mut details = counts.clone();
-        details["tickets_written"] = json!(changed.len());
-        let event = AuditEvent::new(actor.clone(), "arrangement.run", format!("{}/{}", exam.id, center.id))
-            .with(details);
-        match app.commit(txn, event).await {
-            Ok(()) => {
-                // The records are the truth; a document not updated here (an error, a crash) is
-                // repaired by the lifecycle's reconciliation (next action, start-up sweep).
-                for (id, account) in changed {
-                    if let Err(e) = project(app, id, &account, &exam.id, actor.clone()).await {
-                        tracing::warn!(document = %id, error = %e, "ticket number not yet in the document");
-                    }
-                }
-                let mut body = to_json(&planned, center);
-                body["counts"] = counts;
-                return Ok(body);
-            }
-            Err(CommitError::Precondition(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict {
-        code: "concurrent_update",
-        message: "the arrangement changed meanwhile; retry".into(),
     })
 }
 

@@ -23,8 +23,6 @@
 //! the registration may no longer sit the exam) and records the check-in once: a second scan
 //! answers `already_checked_in` with the time of the first.
 
-use std::sync::Arc;
-
 use baoming_core::catalog::{ExamSession, TestCenter, TimeSlot};
 use baoming_core::document::DocumentId;
 use baoming_core::documents::{
@@ -34,19 +32,14 @@ use baoming_core::draft::Draft;
 use baoming_core::form::{FieldRole, FieldType, decode_id_document};
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
-use warp::http::StatusCode;
 
-use crate::app::App;
-use crate::desk::review::load_draft;
-use crate::error::ApiError;
-use crate::examday::arrangement::{self, Arranged, eligibility};
-use crate::identity::operators::{Operator, Permission, authorize, can_see};
-use crate::registration::lifecycle::{RegistrationRecord, load_record};
-use crate::store::audit::{Actor, AuditEvent};
-use crate::store::{CommitError, Tree, Txn, decode, encode};
+use super::arrangement::{self, Arranged, eligibility};
+use super::{ExamDay, ExamDayError};
+use crate::refusal::Refusal;
+use crate::registration::RegistrationError;
+use crate::registration::record::{RegistrationRecord, load_record};
 
 /// Rules printed on every admission ticket (考生须知).
 pub const TICKET_RULES: &str = "1. 考生须在开考前30分钟凭准考证和有效身份证件进入考场，开考15分钟后不得入场。\n\
@@ -63,12 +56,12 @@ fn two(n: impl Into<u32>) -> String {
     format!("{:02}", n.into())
 }
 
-fn date(t: OffsetDateTime) -> String {
+pub(super) fn date(t: OffsetDateTime) -> String {
     let t = t.to_offset(cst());
     format!("{}-{}-{}", t.year(), two(u8::from(t.month())), two(t.day()))
 }
 
-fn clock(t: OffsetDateTime) -> String {
+pub(super) fn clock(t: OffsetDateTime) -> String {
     let t = t.to_offset(cst());
     format!("{}:{}", two(t.hour()), two(t.minute()))
 }
@@ -90,47 +83,190 @@ fn status_of(record: Option<&RegistrationRecord>) -> Status {
 }
 
 struct Loaded {
-    view: Arc<crate::catalog::CatalogView>,
+    view: std::sync::Arc<crate::catalog::CatalogView>,
     id: DocumentId,
     record: Option<RegistrationRecord>,
 }
 
 impl Loaded {
-    fn exam(&self, exam: &str) -> Result<&ExamSession, ApiError> {
-        self.view.catalog.exam(exam).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam}`")))
+    fn exam(&self, exam: &str) -> Result<&ExamSession, ExamDayError> {
+        self.view.catalog.exam(exam).ok_or_else(|| ExamDayError::not_found(format!("no exam `{exam}`")))
     }
 }
 
-fn load(app: &App, account: &str, exam: &str) -> Result<Loaded, ApiError> {
-    let view = app.catalog().ok_or_else(|| ApiError::NotFound("no catalog".into()))?;
-    let id = DocumentId::derive(exam, account);
-    let record = load_record(&*app.store, &id)?.map(|(r, _)| r);
-    let loaded = Loaded { view, id, record };
-    loaded.exam(exam)?;
-    Ok(loaded)
+impl ExamDay {
+    fn load(&self, account: &str, exam: &str) -> Result<Loaded, ExamDayError> {
+        let view = self.regs.catalogs().current().ok_or_else(|| ExamDayError::not_found("no catalog"))?;
+        let id = DocumentId::derive(exam, account);
+        let record = load_record(self.db.store(), &id)?.map(|(r, _)| r);
+        let loaded = Loaded { view, id, record };
+        loaded.exam(exam)?;
+        Ok(loaded)
+    }
+
+    async fn draft_and_photo(&self, id: &DocumentId) -> Result<(Draft, Vec<u8>), ExamDayError> {
+        let draft = self
+            .regs
+            .draft_of(id)
+            .await?
+            .ok_or_else(|| ExamDayError::Internal("a registration without its document".into()))?;
+        let digest = draft
+            .photo
+            .as_ref()
+            .and_then(|p| crate::registration::blobs::parse_digest(&p.sha256))
+            .ok_or_else(|| ExamDayError::Internal("a paid registration without a photo".into()))?;
+        let photo = match self.regs.read_photo(digest).await {
+            Ok(photo) => photo,
+            Err(RegistrationError::NotFound(_)) => {
+                return Err(ExamDayError::Internal("the registration photo is not stored".into()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok((draft, photo))
+    }
+
+    /// Renders the registration form of `account`'s registration for `exam` (after payment).
+    pub async fn registration_form(&self, account: &str, exam_id: &str) -> Result<Vec<u8>, ExamDayError> {
+        let l = self.load(account, exam_id)?;
+        let exam = l.exam(exam_id)?;
+        let record = match &l.record {
+            Some(r) if matches!(r.section.status, Status::Paid | Status::Confirmed) => r,
+            other => {
+                let status = status_of(other.as_ref());
+                return Err(Refusal::conflict(
+                    "not_paid",
+                    "the registration form is available once the registration is paid",
+                )
+                .with(json!({ "status": status }))
+                .into());
+            }
+        };
+        let center = center_of(exam, record)?;
+        let (draft, photo) = self.draft_and_photo(&l.id).await?;
+        let answers = exam
+            .form
+            .iter()
+            .filter_map(|f| draft.fields.get(&f.key).filter(|v| !v.trim().is_empty()).map(|v| (f, v)))
+            .map(|(f, v)| FormRow { label: f.label.zh.clone(), value: shown(exam, &f.key, v) })
+            .collect();
+        let subjects: Vec<FormSubject> = record
+            .subjects
+            .iter()
+            .map(|code| FormSubject {
+                code: code.clone(),
+                name: exam.subject(code).map_or_else(|| code.clone(), |s| s.name.zh.clone()),
+                time_slot: exam
+                    .subject(code)
+                    .and_then(|s| exam.slot(&s.slot))
+                    .map(slot_text)
+                    .unwrap_or_default(),
+                fee_fen: center.offer(code).map_or(0, |o| u64::try_from(o.fee_fen).unwrap_or(0)),
+            })
+            .collect();
+        let now = OffsetDateTime::now_utc();
+        let form = FormView {
+            exam_name: exam.name.zh.clone(),
+            answers,
+            photo_jpeg: photo,
+            center_name: center.name.zh.clone(),
+            center_address: center.address.zh.clone(),
+            total_fee_fen: subjects.iter().map(|s| s.fee_fen).sum(),
+            subjects,
+            payment_reference: record.section.order.clone().unwrap_or_else(|| "未记录".to_owned()),
+            agreement_version: draft.agreement.as_ref().map(|a| a.version.clone()).unwrap_or_default(),
+            agreement_sha256: draft.agreement.as_ref().map(|a| a.sha256.clone()).unwrap_or_default(),
+            generated_at: format!("{} {}（北京时间）", date(now), clock(now)),
+        };
+        render(move || render_form(&form)).await
+    }
+
+    /// Renders the admission ticket of `account`'s registration for `exam` at `now`.
+    pub async fn admission_ticket(&self, account: &str, exam_id: &str) -> Result<Vec<u8>, ExamDayError> {
+        let view = self.ticket_view(account, exam_id, self.db.clock().now()).await?;
+        render(move || render_ticket(&view)).await
+    }
+
+    /// The admission ticket's number and the signed code its QR carries, issued at `now` under
+    /// the same rules as the PDF: for an app that shows the code on screen, or hands it to a
+    /// staff device, without printing.
+    pub async fn admission_ticket_code(&self, account: &str, exam_id: &str) -> Result<Value, ExamDayError> {
+        let view = self.ticket_view(account, exam_id, self.db.clock().now()).await?;
+        Ok(json!({ "ticket_number": view.ticket_number, "code": view.qr_text }))
+    }
+
+    /// Everything the admission ticket shows, its QR code signed at `now`; the typed refusals when
+    /// the printing window is closed or the registration may not sit the exam.
+    async fn ticket_view(
+        &self,
+        account: &str,
+        exam_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<TicketView, ExamDayError> {
+        let l = self.load(account, exam_id)?;
+        let exam = l.exam(exam_id)?;
+        if !exam.printing.contains(now) {
+            let w = &exam.printing;
+            return Err(Refusal::conflict("printing_window_closed", "admission tickets can only be printed inside the exam's printing window").with(json!({ "printing": { "opens": w.opens.unix_timestamp(), "closes": w.closes.unix_timestamp() } })).into());
+        }
+        let record = l.record.as_ref().ok_or_else(|| not_eligible("not_registered", Status::Draft))?;
+        let center = center_of(exam, record)?;
+        eligibility(record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
+        let arranged = arrangement::load(self.db.store(), &exam.id, &center.id)?
+            .and_then(|(a, _)| a.candidates.get(&l.id.to_string()).cloned())
+            .ok_or_else(|| not_eligible("not_arranged", record.section.status))?;
+        let (draft, photo) = self.draft_and_photo(&l.id).await?;
+        let name = exam
+            .field_with_role(FieldRole::Name)
+            .and_then(|f| draft.fields.get(&f.key))
+            .cloned()
+            .unwrap_or_default();
+        let id_number = exam
+            .field_with_role(FieldRole::IdDocument)
+            .and_then(|f| draft.fields.get(&f.key))
+            .map(|v| decode_id_document(v).map_or_else(|| v.clone(), |(_, n)| n.to_owned()))
+            .unwrap_or_default();
+        let key = crate::catalog::exam_keys::signing_key(self.db.store(), self.db.keys(), &exam.id)?
+            .ok_or_else(|| ExamDayError::Internal(format!("exam `{}` has no signing key", exam.id)))?;
+        let payload = payload_of(exam, center, &name, &mask_id(&id_number), &arranged, now);
+        let qr_text = ticket::sign_ticket(&payload, &key);
+        let room_name = |id: &str| {
+            center.rooms.iter().find(|r| r.id == id).map_or_else(|| id.to_owned(), |r| r.name.zh.clone())
+        };
+        let sittings = arranged
+            .sittings
+            .iter()
+            .map(|s| {
+                let slot = exam.slot(&s.slot);
+                TicketSitting {
+                    subject_code: s.subject.clone(),
+                    subject_name: exam
+                        .subject(&s.subject)
+                        .map_or_else(|| s.subject.clone(), |x| x.name.zh.clone()),
+                    date: slot.map(|x| date(x.starts)).unwrap_or_default(),
+                    time: slot.map(|x| format!("{}–{}", clock(x.starts), clock(x.ends))).unwrap_or_default(),
+                    room: room_name(&s.room),
+                    seat: format!("{:02}", s.seat),
+                }
+            })
+            .collect();
+        Ok(TicketView {
+            exam_name: exam.name.zh.clone(),
+            photo_jpeg: photo,
+            name,
+            id_masked: payload.id_masked.clone(),
+            ticket_number: arranged.ticket_number.clone(),
+            sittings,
+            center_name: center.name.zh.clone(),
+            center_address: center.address.zh.clone(),
+            rules: TICKET_RULES.to_owned(),
+            qr_text,
+        })
+    }
 }
 
-fn center_of<'a>(exam: &'a ExamSession, record: &RegistrationRecord) -> Result<&'a TestCenter, ApiError> {
+fn center_of<'a>(exam: &'a ExamSession, record: &RegistrationRecord) -> Result<&'a TestCenter, ExamDayError> {
     exam.center(&record.center)
-        .ok_or_else(|| ApiError::Internal(format!("center `{}` is not in the catalog", record.center)))
-}
-
-async fn draft_and_photo(app: &App, id: &DocumentId) -> Result<(Draft, Vec<u8>), ApiError> {
-    let draft = load_draft(app, id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a registration without its document".into()))?;
-    let digest = draft
-        .photo
-        .as_ref()
-        .and_then(|p| crate::registration::blobs::parse_digest(&p.sha256))
-        .ok_or_else(|| ApiError::Internal("a paid registration without a photo".into()))?;
-    let (store, app2) = (Arc::clone(&app.store), Arc::clone(app));
-    let photo =
-        tokio::task::spawn_blocking(move || crate::registration::blobs::read(&*store, &app2.keys, &digest))
-            .await
-            .map_err(|e| ApiError::Internal(format!("photo task: {e}")))??
-            .ok_or_else(|| ApiError::Internal("the registration photo is not stored".into()))?;
-    Ok((draft, photo))
+        .ok_or_else(|| ExamDayError::Internal(format!("center `{}` is not in the catalog", record.center)))
 }
 
 /// An answer as printed: option labels for selects, `证件类型 号码` for ID documents.
@@ -152,169 +288,17 @@ fn shown(exam: &ExamSession, key: &str, value: &str) -> String {
 
 async fn render(
     f: impl FnOnce() -> Result<Vec<u8>, baoming_core::documents::DocumentError> + Send + 'static,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, ExamDayError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::Internal(format!("render task: {e}")))?
-        .map_err(|e| ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string(), json!({})))
+        .map_err(|e| ExamDayError::Internal(format!("render task: {e}")))?
+        .map_err(|e| Refusal::invalid(e.code(), e.to_string()).into())
 }
 
-/// Renders the registration form of `account`'s registration for `exam` (after payment).
-pub async fn registration_form(app: &App, account: &str, exam_id: &str) -> Result<Vec<u8>, ApiError> {
-    let l = load(app, account, exam_id)?;
-    let exam = l.exam(exam_id)?;
-    let record = match &l.record {
-        Some(r) if matches!(r.section.status, Status::Paid | Status::Confirmed) => r,
-        other => {
-            let status = status_of(other.as_ref());
-            return Err(ApiError::refused(
-                StatusCode::CONFLICT,
-                "not_paid",
-                "the registration form is available once the registration is paid",
-                json!({ "status": status }),
-            ));
-        }
-    };
-    let center = center_of(exam, record)?;
-    let (draft, photo) = draft_and_photo(app, &l.id).await?;
-    let answers = exam
-        .form
-        .iter()
-        .filter_map(|f| draft.fields.get(&f.key).filter(|v| !v.trim().is_empty()).map(|v| (f, v)))
-        .map(|(f, v)| FormRow { label: f.label.zh.clone(), value: shown(exam, &f.key, v) })
-        .collect();
-    let subjects: Vec<FormSubject> = record
-        .subjects
-        .iter()
-        .map(|code| FormSubject {
-            code: code.clone(),
-            name: exam.subject(code).map_or_else(|| code.clone(), |s| s.name.zh.clone()),
-            time_slot: exam.subject(code).and_then(|s| exam.slot(&s.slot)).map(slot_text).unwrap_or_default(),
-            fee_fen: center.offer(code).map_or(0, |o| u64::try_from(o.fee_fen).unwrap_or(0)),
-        })
-        .collect();
-    let now = OffsetDateTime::now_utc();
-    let form = FormView {
-        exam_name: exam.name.zh.clone(),
-        answers,
-        photo_jpeg: photo,
-        center_name: center.name.zh.clone(),
-        center_address: center.address.zh.clone(),
-        total_fee_fen: subjects.iter().map(|s| s.fee_fen).sum(),
-        subjects,
-        payment_reference: record.section.order.clone().unwrap_or_else(|| "未记录".to_owned()),
-        agreement_version: draft.agreement.as_ref().map(|a| a.version.clone()).unwrap_or_default(),
-        agreement_sha256: draft.agreement.as_ref().map(|a| a.sha256.clone()).unwrap_or_default(),
-        generated_at: format!("{} {}（北京时间）", date(now), clock(now)),
-    };
-    render(move || render_form(&form)).await
-}
-
-fn not_eligible(reason: &str, status: Status) -> ApiError {
-    ApiError::refused(
-        StatusCode::CONFLICT,
-        "not_eligible",
-        format!("this registration cannot have an admission ticket: {reason}"),
-        json!({ "reason": reason, "status": status }),
-    )
-}
-
-/// Renders the admission ticket of `account`'s registration for `exam` at `now`.
-pub async fn admission_ticket(
-    app: &App,
-    account: &str,
-    exam_id: &str,
-    now: OffsetDateTime,
-) -> Result<Vec<u8>, ApiError> {
-    let view = ticket_view(app, account, exam_id, now).await?;
-    render(move || render_ticket(&view)).await
-}
-
-/// The admission ticket's number and the signed code its QR carries, issued at `now` under
-/// the same rules as the PDF: for an app that shows the code on screen, or hands it to a
-/// staff device, without printing.
-pub async fn admission_ticket_code(
-    app: &App,
-    account: &str,
-    exam_id: &str,
-    now: OffsetDateTime,
-) -> Result<Value, ApiError> {
-    let view = ticket_view(app, account, exam_id, now).await?;
-    Ok(json!({ "ticket_number": view.ticket_number, "code": view.qr_text }))
-}
-
-/// Everything the admission ticket shows, its QR code signed at `now`; the typed refusals when
-/// the printing window is closed or the registration may not sit the exam.
-async fn ticket_view(
-    app: &App,
-    account: &str,
-    exam_id: &str,
-    now: OffsetDateTime,
-) -> Result<TicketView, ApiError> {
-    let l = load(app, account, exam_id)?;
-    let exam = l.exam(exam_id)?;
-    if !exam.printing.contains(now) {
-        let w = &exam.printing;
-        return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "printing_window_closed",
-            "admission tickets can only be printed inside the exam's printing window",
-            json!({ "printing": { "opens": w.opens.unix_timestamp(), "closes": w.closes.unix_timestamp() } }),
-        ));
-    }
-    let record = l.record.as_ref().ok_or_else(|| not_eligible("not_registered", Status::Draft))?;
-    let center = center_of(exam, record)?;
-    eligibility(record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
-    let arranged = arrangement::load(&*app.store, &exam.id, &center.id)?
-        .and_then(|(a, _)| a.candidates.get(&l.id.to_string()).cloned())
-        .ok_or_else(|| not_eligible("not_arranged", record.section.status))?;
-    let (draft, photo) = draft_and_photo(app, &l.id).await?;
-    let name = exam
-        .field_with_role(FieldRole::Name)
-        .and_then(|f| draft.fields.get(&f.key))
-        .cloned()
-        .unwrap_or_default();
-    let id_number = exam
-        .field_with_role(FieldRole::IdDocument)
-        .and_then(|f| draft.fields.get(&f.key))
-        .map(|v| decode_id_document(v).map_or_else(|| v.clone(), |(_, n)| n.to_owned()))
-        .unwrap_or_default();
-    let key = crate::catalog::exam_keys::signing_key(&*app.store, &app.keys, &exam.id)?
-        .ok_or_else(|| ApiError::Internal(format!("exam `{}` has no signing key", exam.id)))?;
-    let payload = payload_of(exam, center, &name, &mask_id(&id_number), &arranged, now);
-    let qr_text = ticket::sign_ticket(&payload, &key);
-    let room_name = |id: &str| {
-        center.rooms.iter().find(|r| r.id == id).map_or_else(|| id.to_owned(), |r| r.name.zh.clone())
-    };
-    let sittings = arranged
-        .sittings
-        .iter()
-        .map(|s| {
-            let slot = exam.slot(&s.slot);
-            TicketSitting {
-                subject_code: s.subject.clone(),
-                subject_name: exam
-                    .subject(&s.subject)
-                    .map_or_else(|| s.subject.clone(), |x| x.name.zh.clone()),
-                date: slot.map(|x| date(x.starts)).unwrap_or_default(),
-                time: slot.map(|x| format!("{}–{}", clock(x.starts), clock(x.ends))).unwrap_or_default(),
-                room: room_name(&s.room),
-                seat: format!("{:02}", s.seat),
-            }
-        })
-        .collect();
-    Ok(TicketView {
-        exam_name: exam.name.zh.clone(),
-        photo_jpeg: photo,
-        name,
-        id_masked: payload.id_masked.clone(),
-        ticket_number: arranged.ticket_number.clone(),
-        sittings,
-        center_name: center.name.zh.clone(),
-        center_address: center.address.zh.clone(),
-        rules: TICKET_RULES.to_owned(),
-        qr_text,
-    })
+pub(super) fn not_eligible(reason: &str, status: Status) -> ExamDayError {
+    Refusal::conflict("not_eligible", format!("this registration cannot have an admission ticket: {reason}"))
+        .with(json!({ "reason": reason, "status": status }))
+        .into()
 }
 
 fn payload_of(
@@ -343,135 +327,6 @@ fn payload_of(
             .collect(),
         issued_at_ms: i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
     }
-}
-
-/// A recorded check-in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CheckIn {
-    /// Registration id.
-    pub registration_id: String,
-    /// Ticket number.
-    pub ticket_number: String,
-    /// Center id.
-    pub center: String,
-    /// When (Unix milliseconds).
-    pub at_ms: i64,
-    /// The operator who scanned it.
-    pub operator: String,
-}
-
-fn check_in_key(exam: &str, ticket_number: &str) -> Vec<u8> {
-    format!("{exam}\0{ticket_number}").into_bytes()
-}
-
-fn already(c: &CheckIn) -> Value {
-    let at = OffsetDateTime::from_unix_timestamp(c.at_ms / 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    json!({
-        "status": "already_checked_in",
-        "message": format!("already checked in at {} {} (UTC+8)", date(at), clock(at)),
-        "registration_id": c.registration_id,
-        "ticket_number": c.ticket_number,
-        "center": c.center,
-        "checked_in_at_ms": c.at_ms,
-    })
-}
-
-/// Verifies the scanned `code` for `exam` and records the check-in, as operator `op`.
-pub async fn check_in(app: &App, op: &Operator, exam_id: &str, code: &str) -> Result<Value, ApiError> {
-    let view = app.catalog().ok_or_else(|| ApiError::NotFound("no catalog".into()))?;
-    let exam =
-        view.catalog.exam(exam_id).ok_or_else(|| ApiError::NotFound(format!("no exam `{exam_id}`")))?;
-    let public_key = exam
-        .public_key
-        .as_deref()
-        .and_then(|k| hex::decode(k).ok())
-        .ok_or_else(|| ApiError::Internal(format!("exam `{exam_id}` has no public key")))?;
-    let payload = ticket::verify_ticket(code, &public_key).map_err(|e| {
-        ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string(), json!({}))
-    })?;
-    let not_here = || ApiError::NotFound("no such ticket at your centers".into());
-    if payload.exam != exam.id {
-        return Err(not_here());
-    }
-    let center = exam.center(&payload.center).filter(|c| can_see(op, &c.id)).ok_or_else(not_here)?;
-    authorize(op, Permission::ReviewCenter(&center.id))?;
-    let key = check_in_key(&exam.id, &payload.ticket_number);
-    if let Some(raw) = app.store.get(Tree::CheckIns, &key)? {
-        return Ok(already(&decode(Tree::CheckIns, &raw)?));
-    }
-    let arrangement = arrangement::load(&*app.store, &exam.id, &center.id)?.map(|(a, _)| a);
-    let (registration_id, arranged) = arrangement
-        .as_ref()
-        .and_then(|a| a.by_ticket(&payload.ticket_number))
-        .map(|(id, a)| (id.to_owned(), a.clone()))
-        .ok_or_else(|| {
-            ApiError::refused(
-                StatusCode::CONFLICT,
-                "ticket_superseded",
-                "this ticket number is no longer arranged at the center; ask for a current ticket",
-                json!({ "ticket_number": payload.ticket_number }),
-            )
-        })?;
-    let printed: Vec<(&str, &str, &str, u16)> = payload
-        .sittings
-        .iter()
-        .map(|s| (s.subject.as_str(), s.slot.as_str(), s.room.as_str(), s.seat))
-        .collect();
-    let current: Vec<(&str, &str, &str, u16)> = arranged
-        .sittings
-        .iter()
-        .map(|s| (s.subject.as_str(), s.slot.as_str(), s.room.as_str(), s.seat))
-        .collect();
-    if printed != current {
-        return Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "ticket_superseded",
-            "the rooms or seats changed since this ticket was printed; ask for a current ticket",
-            json!({ "ticket_number": payload.ticket_number }),
-        ));
-    }
-    let id: DocumentId = registration_id
-        .parse()
-        .map_err(|_| ApiError::Internal("a stored registration id does not parse".into()))?;
-    let (record, _) = load_record(&*app.store, &id)?.ok_or_else(not_here)?;
-    eligibility(&record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
-
-    let at_ms =
-        i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-    let entry = CheckIn {
-        registration_id: registration_id.clone(),
-        ticket_number: payload.ticket_number.clone(),
-        center: center.id.clone(),
-        at_ms,
-        operator: op.id.clone(),
-    };
-    let mut txn = Txn::new();
-    txn.require_absent(Tree::CheckIns, key.clone());
-    txn.put(Tree::CheckIns, key.clone(), encode(&entry));
-    let event =
-        AuditEvent::new(Actor::Operator(op.id.clone()), "ticket.check_in", payload.ticket_number.clone())
-            .with(json!({ "exam": exam.id, "center": center.id, "registration_id": registration_id }));
-    match app.commit(txn, event).await {
-        Ok(()) => {}
-        Err(CommitError::Precondition(_)) => {
-            let raw = app
-                .store
-                .get(Tree::CheckIns, &key)?
-                .ok_or_else(|| ApiError::Internal("check-in vanished".into()))?;
-            return Ok(already(&decode(Tree::CheckIns, &raw)?));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(json!({
-        "status": "checked_in",
-        "registration_id": registration_id,
-        "ticket_number": payload.ticket_number,
-        "name": payload.name,
-        "id_masked": payload.id_masked,
-        "center": center.id,
-        "sittings": arranged.sittings,
-        "checked_in_at_ms": at_ms,
-    }))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::ApiError;
+use super::IdentityError;
 use crate::store::crypto::{ct_eq, random_array, sha256};
 
 /// The 5×7 glyphs of the digits 0–9, one `u8` per row, bit 4 = leftmost pixel.
@@ -71,7 +71,7 @@ impl Captchas {
     }
 
     /// Issues a new captcha.
-    pub fn issue(&self) -> Result<Issued, ApiError> {
+    pub fn issue(&self) -> Result<Issued, IdentityError> {
         let id = hex::encode(random_array::<16>());
         let raw: [u8; DIGITS * 2] = random_array();
         let digits: Vec<u8> = raw[..DIGITS].iter().map(|b| b % 10).collect();
@@ -82,7 +82,7 @@ impl Captchas {
         if map.len() >= self.max_live {
             map.retain(|_, (_, exp)| *exp > now);
             if map.len() >= self.max_live {
-                return Err(ApiError::Busy);
+                return Err(IdentityError::Busy);
             }
         }
         map.insert(id.clone(), (answer_hash(&id, &answer), now + self.ttl));
@@ -99,7 +99,7 @@ impl Captchas {
     }
 }
 
-fn render(digits: &[u8], jitter: &[u8]) -> Result<Vec<u8>, ApiError> {
+fn render(digits: &[u8], jitter: &[u8]) -> Result<Vec<u8>, IdentityError> {
     let mut px = vec![255u8; WIDTH * HEIGHT];
     let noise: [u8; 24] = random_array();
     for line in noise.chunks(4) {
@@ -136,8 +136,9 @@ fn render(digits: &[u8], jitter: &[u8]) -> Result<Vec<u8>, ApiError> {
         let mut enc = png::Encoder::new(&mut out, WIDTH as u32, HEIGHT as u32);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().map_err(|e| ApiError::Internal(format!("captcha png: {e}")))?;
-        writer.write_image_data(&px).map_err(|e| ApiError::Internal(format!("captcha png: {e}")))?;
+        let mut writer =
+            enc.write_header().map_err(|e| IdentityError::Internal(format!("captcha png: {e}")))?;
+        writer.write_image_data(&px).map_err(|e| IdentityError::Internal(format!("captcha png: {e}")))?;
     }
     Ok(out)
 }
@@ -210,6 +211,6 @@ mod tests {
         let c = Captchas::new(Duration::from_secs(60), 2);
         c.issue().expect("1");
         c.issue().expect("2");
-        assert!(matches!(c.issue(), Err(ApiError::Busy)));
+        assert!(matches!(c.issue(), Err(IdentityError::Busy)));
     }
 }

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::IdentityError;
 use crate::config::SmtpConfig;
-use crate::error::ApiError;
 use crate::store::crypto::{Keys, random_array};
 use crate::store::{Storage, StorageError, Tree, Txn, decode, encode};
 
@@ -82,8 +82,9 @@ impl Notifier {
         &self,
         store: &dyn Storage,
         keys: &Keys,
+        now: i64,
         msg: Message,
-    ) -> Result<&'static str, ApiError> {
+    ) -> Result<&'static str, IdentityError> {
         let is_email = msg.to.contains('@');
         let reason = match self {
             Notifier::Smtp { transport, from } if is_email => match send_smtp(transport, from, &msg).await {
@@ -97,8 +98,7 @@ impl Notifier {
             Notifier::Outbox => "no SMTP relay configured".to_owned(),
         };
         let channel = if is_email { "email" } else { "sms" };
-        let plain = serde_json::to_vec(&msg).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let plain = serde_json::to_vec(&msg).map_err(|e| IdentityError::Internal(e.to_string()))?;
         let mut key = now.to_be_bytes().to_vec();
         key.extend_from_slice(&random_array::<8>());
         let rec = OutboxRecord {

@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::app::{App, now};
+use super::accounts::{self, LoginKind};
+use super::sessions::{self, NewSession, Owner};
+use super::{Identity, IdentityError};
 use crate::config::OAuthProviderConfig;
-use crate::error::ApiError;
-use crate::identity::accounts::{self, LoginKind};
-use crate::identity::sessions::{self, NewSession, Owner};
 use crate::store::audit::{Actor, AuditEvent};
 use crate::store::crypto::{random_array, sha256};
 use crate::store::{CommitError, Tree, Txn};
@@ -80,46 +79,159 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
-fn provider<'a>(app: &'a App, name: &str) -> Result<&'a OAuthProviderConfig, ApiError> {
-    app.config
-        .oauth
+fn provider<'a>(
+    providers: &'a [OAuthProviderConfig],
+    name: &str,
+) -> Result<&'a OAuthProviderConfig, IdentityError> {
+    providers
         .iter()
         .find(|p| p.name == name)
-        .ok_or_else(|| ApiError::NotFound(format!("no login provider `{name}`")))
+        .ok_or_else(|| IdentityError::NotFound(format!("no login provider `{name}`")))
 }
 
-/// Starts a login; returns the provider's authorization URL and the state.
-pub fn start(
-    app: &App,
-    provider_name: &str,
-    link_account: Option<String>,
-) -> Result<(String, String), ApiError> {
-    let p = provider(app, provider_name)?;
-    let state = base64url(&random_array::<24>());
-    let verifier = base64url(&random_array::<32>());
-    let challenge = pkce_challenge(&verifier);
-    let url = format!(
-        "{}{}response_type=code&client_id={}&redirect_uri={}&state={}&code_challenge={}&code_challenge_method=S256",
-        p.authorize_url,
-        if p.authorize_url.contains('?') { "&" } else { "?" },
-        percent_encode(&p.client_id),
-        percent_encode(&p.redirect_uri),
-        state,
-        challenge,
-    );
-    let now_i = Instant::now();
-    let mut map = app.oauth.inner.lock().unwrap_or_else(|e| e.into_inner());
-    if map.len() >= MAX_PENDING {
-        map.retain(|_, v| v.expires > now_i);
+impl Identity {
+    /// Starts a third-party login; returns the provider's authorization URL and the state.
+    pub fn oauth_start(
+        &self,
+        provider_name: &str,
+        link_account: Option<String>,
+    ) -> Result<(String, String), IdentityError> {
+        let p = provider(&self.settings.oauth, provider_name)?;
+        let state = base64url(&random_array::<24>());
+        let verifier = base64url(&random_array::<32>());
+        let challenge = pkce_challenge(&verifier);
+        let url = format!(
+            "{}{}response_type=code&client_id={}&redirect_uri={}&state={}&code_challenge={}&code_challenge_method=S256",
+            p.authorize_url,
+            if p.authorize_url.contains('?') { "&" } else { "?" },
+            percent_encode(&p.client_id),
+            percent_encode(&p.redirect_uri),
+            state,
+            challenge,
+        );
+        let now_i = Instant::now();
+        let mut map = self.oauth.inner.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_PENDING {
-            return Err(ApiError::Busy);
+            map.retain(|_, v| v.expires > now_i);
+            if map.len() >= MAX_PENDING {
+                return Err(IdentityError::Busy);
+            }
         }
+        map.insert(
+            state.clone(),
+            Pending {
+                provider: provider_name.to_owned(),
+                verifier,
+                link_account,
+                expires: now_i + PENDING_TTL,
+            },
+        );
+        Ok((url, state))
     }
-    map.insert(
-        state.clone(),
-        Pending { provider: provider_name.to_owned(), verifier, link_account, expires: now_i + PENDING_TTL },
-    );
-    Ok((url, state))
+
+    /// Finishes a third-party login from the provider's callback.
+    pub async fn oauth_finish(
+        &self,
+        provider_name: &str,
+        code: &str,
+        state: &str,
+    ) -> Result<Finished, IdentityError> {
+        let invalid_state = || {
+            IdentityError::invalid(
+                "oauth_state_invalid",
+                "unknown, expired or already used login state; start again",
+            )
+        };
+        let pending = {
+            let mut map = self.oauth.inner.lock().unwrap_or_else(|e| e.into_inner());
+            map.remove(state).ok_or_else(invalid_state)?
+        };
+        if pending.expires < Instant::now() || pending.provider != provider_name {
+            return Err(invalid_state());
+        }
+        let p = provider(&self.settings.oauth, provider_name)?.clone();
+        let (code, verifier) = (code.to_owned(), pending.verifier.clone());
+        let info = tokio::task::spawn_blocking(move || redeem(&p, &code, &verifier))
+            .await
+            .map_err(|e| IdentityError::Internal(format!("oauth task: {e}")))??;
+        if info.sub.is_empty() || info.sub.len() > 256 {
+            return Err(failed("user info", "empty or oversized subject"));
+        }
+        let identity =
+            self.db.keys().lookup_hash("oauth", format!("{provider_name}\0{}", info.sub).as_bytes()).to_vec();
+        let ttl = self.settings.session_ttl_secs;
+
+        if let Some(id) = self.db.store().get(Tree::AccountByOAuth, &identity)? {
+            let account_id = String::from_utf8_lossy(&id).into_owned();
+            if pending.link_account.as_deref().is_some_and(|l| l != account_id) {
+                return Err(IdentityError::Conflict {
+                    code: "oauth_identity_taken",
+                    message: "this provider identity is already linked to another account".into(),
+                });
+            }
+            let mut txn = Txn::new();
+            let session = sessions::create(&mut txn, &Owner::Account(account_id.clone()), self.now(), ttl);
+            let event =
+                AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_login", &account_id)
+                    .with(serde_json::json!({ "provider": provider_name }));
+            self.db.commit(txn, event).await?;
+            return Ok(Finished { account_id, session, outcome: "login" });
+        }
+
+        let taken = || IdentityError::Conflict {
+            code: "oauth_identity_taken",
+            message: "this provider identity was linked meanwhile; retry".into(),
+        };
+        if let Some(account_id) = pending.link_account {
+            accounts::get(self.db.store(), &account_id)?
+                .ok_or(IdentityError::Unauthorized("the account no longer exists"))?;
+            let mut txn = Txn::new();
+            let check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
+            txn.put(Tree::AccountByOAuth, identity, account_id.as_bytes().to_vec());
+            let session = sessions::create(&mut txn, &Owner::Account(account_id.clone()), self.now(), ttl);
+            let event =
+                AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_link", &account_id)
+                    .with(serde_json::json!({ "provider": provider_name }));
+            return match self.db.commit(txn, event).await {
+                Ok(()) => Ok(Finished { account_id, session, outcome: "linked" }),
+                Err(CommitError::Precondition(i)) if i == check => Err(taken()),
+                Err(e) => Err(e.into()),
+            };
+        }
+
+        // A new passport account.
+        let email = info
+            .email
+            .filter(|_| info.email_verified.unwrap_or(false))
+            .and_then(|e| accounts::normalize_login(&e).ok())
+            .filter(|(_, kind)| *kind == LoginKind::Email)
+            .map(|(l, _)| l);
+        let mut candidates = Vec::new();
+        if let Some(e) = email {
+            candidates.push((e, LoginKind::Email));
+        }
+        candidates.push((format!("{provider_name}:{}", info.sub), LoginKind::External));
+        for (login, kind) in candidates {
+            let account = self.new_account(&login, kind, String::new());
+            let mut txn = Txn::new();
+            let login_check = self.insert_account(&mut txn, &account, &login);
+            let id_check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
+            txn.put(Tree::AccountByOAuth, identity.clone(), account.id.as_bytes().to_vec());
+            let session = sessions::create(&mut txn, &Owner::Account(account.id.clone()), self.now(), ttl);
+            let event = AuditEvent::new(Actor::Anonymous, "account.oauth_register", &account.id)
+                .with(serde_json::json!({ "provider": provider_name, "login_kind": kind }));
+            match self.db.commit(txn, event).await {
+                Ok(()) => return Ok(Finished { account_id: account.id, session, outcome: "created" }),
+                Err(CommitError::Precondition(i)) if i == login_check => continue,
+                Err(CommitError::Precondition(i)) if i == id_check => return Err(taken()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(IdentityError::Conflict {
+            code: "login_taken",
+            message: "no free account name for this identity".into(),
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,12 +249,12 @@ struct UserInfo {
     email_verified: Option<bool>,
 }
 
-fn failed(what: &str, e: impl std::fmt::Display) -> ApiError {
+fn failed(what: &str, e: impl std::fmt::Display) -> IdentityError {
     tracing::warn!(error = %e, "{what}");
-    ApiError::Invalid { code: "oauth_failed", message: format!("{what}: the provider refused") }
+    IdentityError::Invalid { code: "oauth_failed", message: format!("{what}: the provider refused") }
 }
 
-fn redeem(p: &OAuthProviderConfig, code: &str, verifier: &str) -> Result<UserInfo, ApiError> {
+fn redeem(p: &OAuthProviderConfig, code: &str, verifier: &str) -> Result<UserInfo, IdentityError> {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
     let token: TokenResponse = agent
@@ -178,97 +290,6 @@ pub struct Finished {
     pub session: NewSession,
     /// `login`, `linked` or `created`.
     pub outcome: &'static str,
-}
-
-/// Finishes a login from the provider's callback.
-pub async fn finish(app: &App, provider_name: &str, code: &str, state: &str) -> Result<Finished, ApiError> {
-    let invalid_state = || {
-        ApiError::invalid("oauth_state_invalid", "unknown, expired or already used login state; start again")
-    };
-    let pending = {
-        let mut map = app.oauth.inner.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(state).ok_or_else(invalid_state)?
-    };
-    if pending.expires < Instant::now() || pending.provider != provider_name {
-        return Err(invalid_state());
-    }
-    let p = provider(app, provider_name)?.clone();
-    let (code, verifier) = (code.to_owned(), pending.verifier.clone());
-    let info = tokio::task::spawn_blocking(move || redeem(&p, &code, &verifier))
-        .await
-        .map_err(|e| ApiError::Internal(format!("oauth task: {e}")))??;
-    if info.sub.is_empty() || info.sub.len() > 256 {
-        return Err(failed("user info", "empty or oversized subject"));
-    }
-    let identity =
-        app.keys.lookup_hash("oauth", format!("{provider_name}\0{}", info.sub).as_bytes()).to_vec();
-    let ttl = app.config.session_ttl_secs;
-
-    if let Some(id) = app.store.get(Tree::AccountByOAuth, &identity)? {
-        let account_id = String::from_utf8_lossy(&id).into_owned();
-        if pending.link_account.as_deref().is_some_and(|l| l != account_id) {
-            return Err(ApiError::Conflict {
-                code: "oauth_identity_taken",
-                message: "this provider identity is already linked to another account".into(),
-            });
-        }
-        let mut txn = Txn::new();
-        let session = sessions::create(&mut txn, &Owner::Account(account_id.clone()), now(), ttl);
-        let event = AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_login", &account_id)
-            .with(serde_json::json!({ "provider": provider_name }));
-        app.commit(txn, event).await?;
-        return Ok(Finished { account_id, session, outcome: "login" });
-    }
-
-    let taken = || ApiError::Conflict {
-        code: "oauth_identity_taken",
-        message: "this provider identity was linked meanwhile; retry".into(),
-    };
-    if let Some(account_id) = pending.link_account {
-        accounts::get(&*app.store, &account_id)?
-            .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
-        let mut txn = Txn::new();
-        let check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
-        txn.put(Tree::AccountByOAuth, identity, account_id.as_bytes().to_vec());
-        let session = sessions::create(&mut txn, &Owner::Account(account_id.clone()), now(), ttl);
-        let event = AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_link", &account_id)
-            .with(serde_json::json!({ "provider": provider_name }));
-        return match app.commit(txn, event).await {
-            Ok(()) => Ok(Finished { account_id, session, outcome: "linked" }),
-            Err(CommitError::Precondition(i)) if i == check => Err(taken()),
-            Err(e) => Err(e.into()),
-        };
-    }
-
-    // A new passport account.
-    let email = info
-        .email
-        .filter(|_| info.email_verified.unwrap_or(false))
-        .and_then(|e| accounts::normalize_login(&e).ok())
-        .filter(|(_, kind)| *kind == LoginKind::Email)
-        .map(|(l, _)| l);
-    let mut candidates = Vec::new();
-    if let Some(e) = email {
-        candidates.push((e, LoginKind::Email));
-    }
-    candidates.push((format!("{provider_name}:{}", info.sub), LoginKind::External));
-    for (login, kind) in candidates {
-        let account = accounts::new_account(app, &login, kind, String::new());
-        let mut txn = Txn::new();
-        let login_check = accounts::insert_account(app, &mut txn, &account, &login);
-        let id_check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
-        txn.put(Tree::AccountByOAuth, identity.clone(), account.id.as_bytes().to_vec());
-        let session = sessions::create(&mut txn, &Owner::Account(account.id.clone()), now(), ttl);
-        let event = AuditEvent::new(Actor::Anonymous, "account.oauth_register", &account.id)
-            .with(serde_json::json!({ "provider": provider_name, "login_kind": kind }));
-        match app.commit(txn, event).await {
-            Ok(()) => return Ok(Finished { account_id: account.id, session, outcome: "created" }),
-            Err(CommitError::Precondition(i)) if i == login_check => continue,
-            Err(CommitError::Precondition(i)) if i == id_check => return Err(taken()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict { code: "login_taken", message: "no free account name for this identity".into() })
 }
 
 #[cfg(test)]

@@ -9,9 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use super::accounts::CaptchaProof;
+use super::passwords::check_policy;
+use super::sessions::{self, NewSession, Owner};
+use super::{Identity, IdentityError};
+use crate::store::audit::{Actor, AuditEvent};
 use crate::store::crypto::random_array;
-use crate::store::{Storage, StorageError, Tree, Txn, decode, encode};
+use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
 /// An operator's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +76,7 @@ pub enum Permission<'a> {
 }
 
 /// The authorization rule.
-pub fn authorize(op: &Operator, perm: Permission<'_>) -> Result<(), ApiError> {
+pub fn authorize(op: &Operator, perm: Permission<'_>) -> Result<(), IdentityError> {
     let allowed = match (op.role, perm) {
         (Role::Administrator, _) => true,
         (Role::Auditor, Permission::ReadCenter(_) | Permission::ReadAudit) => true,
@@ -85,7 +89,7 @@ pub fn authorize(op: &Operator, perm: Permission<'_>) -> Result<(), ApiError> {
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(match perm {
+        Err(IdentityError::Forbidden(match perm {
             Permission::ReadCenter(c) => {
                 format!("operator `{}` is not assigned to center `{c}`", op.username)
             }
@@ -106,14 +110,14 @@ pub fn can_see(op: &Operator, center: &str) -> bool {
 }
 
 /// Checks a user name: 3–32 of `a-z 0-9 . _ -`, starting with a letter.
-pub fn check_username(name: &str) -> Result<(), ApiError> {
+pub fn check_username(name: &str) -> Result<(), IdentityError> {
     let ok = (3..=32).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid(
+        Err(IdentityError::invalid(
             "username_invalid",
             "user names have 3–32 characters a-z, 0-9, '.', '_' or '-' and start with a letter",
         ))
@@ -157,6 +161,101 @@ pub fn find(store: &dyn Storage, username: &str) -> Result<Option<Operator>, Sto
     }
 }
 
+/// A new operator, as an administrator enters it.
+#[derive(Debug, Clone)]
+pub struct NewOperator {
+    /// User name.
+    pub username: String,
+    /// Initial password.
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Centers of a center operator.
+    pub centers: Vec<String>,
+}
+
+/// An operator logged in.
+#[derive(Debug, Clone)]
+pub struct OperatorLogin {
+    /// The operator.
+    pub operator: Operator,
+    /// The new session.
+    pub session: NewSession,
+}
+
+impl Identity {
+    /// The operator with id `id` (401 when it no longer exists).
+    pub fn operator(&self, id: &str) -> Result<Operator, IdentityError> {
+        get(self.db.store(), id)?.ok_or(IdentityError::Unauthorized("the operator no longer exists"))
+    }
+
+    /// Logs an operator in, behind the same throttle and captcha rules as candidates.
+    pub async fn operator_login(
+        &self,
+        username: &str,
+        password: String,
+        captcha: &CaptchaProof,
+        address: &str,
+    ) -> Result<OperatorLogin, IdentityError> {
+        let key = format!("op:{username}");
+        self.gate(&key, address, captcha)?;
+        let op = find(self.db.store(), username)?;
+        let ok = self.hasher.verify(password, op.as_ref().map(|o| o.password.clone())).await?;
+        let Some(op) = op.filter(|_| ok) else {
+            self.throttle.failure(&key, address);
+            return Err(IdentityError::BadCredentials);
+        };
+        self.throttle.success(&key);
+        let mut txn = Txn::new();
+        let owner = Owner::Operator(op.id.clone());
+        let session = sessions::create(&mut txn, &owner, self.now(), self.settings.operator_session_ttl_secs);
+        let event = AuditEvent::new(Actor::Operator(op.id.clone()), "operator.login", &op.id);
+        self.db.commit(txn, event).await?;
+        Ok(OperatorLogin { operator: op, session })
+    }
+
+    /// Creates an operator on behalf of administrator `by`; `center_known` tells which center
+    /// ids the catalog has.
+    pub async fn create_operator(
+        &self,
+        by: &Operator,
+        new: NewOperator,
+        center_known: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<Operator, IdentityError> {
+        authorize(by, Permission::ManageOperators)?;
+        check_username(&new.username)?;
+        check_policy(&new.password, &new.username)?;
+        if let Some(c) = new.centers.iter().find(|c| !center_known(c)) {
+            return Err(IdentityError::invalid("center_unknown", format!("no center `{c}` in the catalog")));
+        }
+        if new.role == Role::CenterOperator && new.centers.is_empty() {
+            return Err(IdentityError::invalid(
+                "centers_required",
+                "a center operator needs at least one center",
+            ));
+        }
+        if new.role != Role::CenterOperator && !new.centers.is_empty() {
+            return Err(IdentityError::invalid(
+                "centers_not_allowed",
+                "only center operators are scoped to centers",
+            ));
+        }
+        let phc = self.hasher.hash(new.password).await?;
+        let mut txn = Txn::new();
+        let (op, check) = create(&mut txn, &new.username, new.role, new.centers, phc, self.now());
+        let event = AuditEvent::new(Actor::Operator(by.id.clone()), "operator.create", &op.id)
+            .with(serde_json::json!({ "username": op.username, "role": op.role, "centers": op.centers }));
+        match self.db.commit(txn, event).await {
+            Ok(()) => Ok(op),
+            Err(CommitError::Precondition(i)) if i == check => Err(IdentityError::conflict(
+                "username_taken",
+                format!("an operator `{}` already exists", new.username),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +278,10 @@ mod tests {
         let auditor = op(Role::Auditor, &[]);
         assert!(authorize(&admin, Permission::ManageOperators).is_ok());
         assert!(authorize(&center, Permission::ReadCenter("bj-01")).is_ok());
-        assert!(matches!(authorize(&center, Permission::ReadCenter("sh-01")), Err(ApiError::Forbidden(_))));
+        assert!(matches!(
+            authorize(&center, Permission::ReadCenter("sh-01")),
+            Err(IdentityError::Forbidden(_))
+        ));
         assert!(authorize(&center, Permission::ReadAudit).is_err());
         assert!(authorize(&auditor, Permission::ReadCenter("sh-01")).is_ok());
         assert!(authorize(&auditor, Permission::ReadAudit).is_ok());

@@ -16,8 +16,8 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
+use super::IdentityError;
 use crate::config::{Argon2Config, ConfigError};
-use crate::error::ApiError;
 use crate::store::crypto::{ct_eq, random_array};
 
 const COMMON: &str = include_str!("../../data/common-passwords.txt");
@@ -28,30 +28,30 @@ pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
 
 /// Checks a new password against the policy; `login` is the account name it belongs to.
-pub fn check_policy(password: &str, login: &str) -> Result<(), ApiError> {
+pub fn check_policy(password: &str, login: &str) -> Result<(), IdentityError> {
     let len = password.chars().count();
     if len < MIN_LEN {
-        return Err(ApiError::invalid(
+        return Err(IdentityError::invalid(
             "password_too_short",
             format!("the password needs at least {MIN_LEN} characters"),
         ));
     }
     if len > MAX_LEN {
-        return Err(ApiError::invalid(
+        return Err(IdentityError::invalid(
             "password_too_long",
             format!("the password may have at most {MAX_LEN} characters"),
         ));
     }
     let lower = password.to_lowercase();
     if COMMON.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|c| c == lower) {
-        return Err(ApiError::invalid(
+        return Err(IdentityError::invalid(
             "password_too_common",
             "this password is among the most common ones; choose another",
         ));
     }
     let local = login.split('@').next().unwrap_or(login).to_lowercase();
     if local.chars().count() >= 4 && lower.contains(&local) {
-        return Err(ApiError::invalid(
+        return Err(IdentityError::invalid(
             "password_contains_login",
             "the password must not contain the account name",
         ));
@@ -72,7 +72,7 @@ pub fn check_policy(password: &str, login: &str) -> Result<(), ApiError> {
         cs.len()
     };
     if classes < 2 || distinct < 4 {
-        return Err(ApiError::invalid(
+        return Err(IdentityError::invalid(
             "password_too_weak",
             "the password needs at least two kinds of characters (letters, digits, symbols) and four different characters",
         ));
@@ -179,21 +179,21 @@ impl Hasher {
     }
 
     /// Hashes a password (PHC string).
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<String, IdentityError> {
         let me = self.clone();
-        self.run(move || me.hash_blocking(&password).map_err(ApiError::Internal)).await
+        self.run(move || me.hash_blocking(&password).map_err(IdentityError::Internal)).await
     }
 
     /// Checks `password` against `stored`; with `None` a dummy hash is checked so that unknown
     /// accounts take as long as known ones.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, IdentityError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| (*self.dummy).clone());
         let me = self.clone();
         let ok = self
             .run(move || {
                 me.verify_blocking(&password, &phc)
-                    .map_err(|e| ApiError::Internal(format!("stored hash: {e}")))
+                    .map_err(|e| IdentityError::Internal(format!("stored hash: {e}")))
             })
             .await?;
         Ok(known && ok)
@@ -201,18 +201,18 @@ impl Hasher {
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        job: impl FnOnce() -> Result<T, IdentityError> + Send + 'static,
+    ) -> Result<T, IdentityError> {
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::Busy);
+            return Err(IdentityError::Busy);
         }
         let permit =
             tokio::time::timeout(Duration::from_secs(20), self.permits.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::SeqCst);
         let permit = match permit {
             Ok(Ok(p)) => p,
-            Ok(Err(_)) | Err(_) => return Err(ApiError::Busy),
+            Ok(Err(_)) | Err(_) => return Err(IdentityError::Busy),
         };
         tokio::task::spawn_blocking(move || {
             let r = job();
@@ -220,8 +220,17 @@ impl Hasher {
             r
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+        .map_err(|e| IdentityError::Internal(format!("hashing task: {e}")))?
     }
+}
+
+/// A random 22-character password (generated operator passwords, the demo operator's).
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let raw: [u8; 20] = crate::store::crypto::random_array();
+    let mut p: String = raw.iter().map(|b| char::from(ALPHABET[*b as usize % ALPHABET.len()])).collect();
+    p.push_str("-7");
+    p
 }
 
 #[cfg(test)]
@@ -230,7 +239,7 @@ mod tests {
 
     #[test]
     fn policy_refuses_weak_and_common_passwords() {
-        let code = |p: &str| check_policy(p, "zhang.san@example.org").err().map(|e| e.code());
+        let code = |p: &str| check_policy(p, "zhang.san@example.org").err().and_then(|e| e.rule());
         assert_eq!(code("short1"), Some("password_too_short"));
         assert_eq!(code("Password123"), Some("password_too_common"));
         assert_eq!(code("qwertyuiop"), Some("password_too_common"));
@@ -287,7 +296,7 @@ mod tests {
         }
         let mut busy = 0;
         for t in tasks {
-            if matches!(t.await.expect("join"), Err(ApiError::Busy)) {
+            if matches!(t.await.expect("join"), Err(IdentityError::Busy)) {
                 busy += 1;
             }
         }

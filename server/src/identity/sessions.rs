@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use super::{Identity, IdentityError};
+use crate::store::audit::{Actor, AuditEvent};
 use crate::store::crypto::{random_array, sha256};
 use crate::store::{Storage, StorageError, Tree, Txn, decode, encode};
 
@@ -90,20 +91,20 @@ pub fn create(txn: &mut Txn, owner: &Owner, now: i64, ttl_secs: u64) -> NewSessi
 }
 
 /// Resolves a bearer token; unknown, malformed and expired tokens are all `401`.
-pub fn resolve(store: &dyn Storage, token: &str, now: i64) -> Result<Session, ApiError> {
+pub fn resolve(store: &dyn Storage, token: &str, now: i64) -> Result<Session, IdentityError> {
     if !token.starts_with("bm_") || token.len() != 3 + 64 {
-        return Err(ApiError::Unauthorized("malformed token"));
+        return Err(IdentityError::Unauthorized("malformed token"));
     }
     let hash = sha256(token.as_bytes());
     let Some(raw) = store.get(Tree::Sessions, &hash)? else {
-        return Err(ApiError::Unauthorized("unknown or revoked token"));
+        return Err(IdentityError::Unauthorized("unknown or revoked token"));
     };
     let rec: SessionRecord = decode(Tree::Sessions, &raw)?;
     if rec.expires <= now {
-        return Err(ApiError::Unauthorized("session expired"));
+        return Err(IdentityError::Unauthorized("session expired"));
     }
     let owner = Owner::parse(&rec.owner)
-        .ok_or_else(|| ApiError::Internal(format!("session owner `{}`", rec.owner)))?;
+        .ok_or_else(|| IdentityError::Internal(format!("session owner `{}`", rec.owner)))?;
     Ok(Session { owner, token_hash: hash, expires: rec.expires })
 }
 
@@ -160,6 +161,30 @@ pub fn sweep_expired(
     Ok(n)
 }
 
+impl Identity {
+    /// Resolves a bearer token at the clock's time (401 for unknown, malformed and expired
+    /// tokens alike).
+    pub fn session(&self, token: &str) -> Result<Session, IdentityError> {
+        resolve(self.db.store(), token, self.now())
+    }
+
+    /// Removes expired sessions (in batches); returns how many were removed.
+    pub async fn sweep_sessions(&self) -> Result<usize, IdentityError> {
+        let mut total = 0;
+        loop {
+            let mut txn = Txn::new();
+            let n = sweep_expired(self.db.store(), &mut txn, self.now(), 1000)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            let event = AuditEvent::new(Actor::System, "session.sweep", "sessions")
+                .with(serde_json::json!({ "removed": n }));
+            self.db.commit(txn, event).await?;
+            total += n;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,10 +202,10 @@ mod tests {
         assert_eq!(a.token.len(), 67);
         let sa = resolve(&s, &a.token, 1001).expect("valid");
         assert_eq!(sa.owner, owner);
-        assert!(matches!(resolve(&s, &a.token, 1060), Err(ApiError::Unauthorized("session expired"))));
+        assert!(matches!(resolve(&s, &a.token, 1060), Err(IdentityError::Unauthorized("session expired"))));
         let forged = format!("bm_{}", "0".repeat(64));
-        assert!(matches!(resolve(&s, &forged, 1001), Err(ApiError::Unauthorized(_))));
-        assert!(matches!(resolve(&s, "Bearer x", 1001), Err(ApiError::Unauthorized(_))));
+        assert!(matches!(resolve(&s, &forged, 1001), Err(IdentityError::Unauthorized(_))));
+        assert!(matches!(resolve(&s, "Bearer x", 1001), Err(IdentityError::Unauthorized(_))));
 
         let mut t = Txn::new();
         assert_eq!(revoke_all(&s, &mut t, &owner, Some(&sa.token_hash)).expect("scan"), 1);

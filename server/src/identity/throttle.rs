@@ -12,8 +12,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::IdentityError;
 use crate::config::ThrottleConfig;
-use crate::error::ApiError;
 
 /// Entries kept before expired ones are swept.
 const SWEEP_AT: usize = 50_000;
@@ -47,7 +47,7 @@ impl Throttle {
     }
 
     /// Counts one attempt from `address`; refuses with 429 past the per-minute limit.
-    pub fn attempt(&self, address: &str) -> Result<(), ApiError> {
+    pub fn attempt(&self, address: &str) -> Result<(), IdentityError> {
         let now = Instant::now();
         let limit = self.cfg.address_attempts_per_minute as usize;
         let window = self.window();
@@ -64,7 +64,7 @@ impl Throttle {
             if r.attempts.len() >= limit {
                 let oldest = r.attempts.front().copied().unwrap_or(now);
                 let wait = Duration::from_secs(60).saturating_sub(now - oldest);
-                return Err(ApiError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) });
+                return Err(IdentityError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) });
             }
             r.attempts.push_back(now);
             Ok(())
@@ -153,7 +153,7 @@ mod tests {
         for _ in 0..5 {
             t.attempt("9.9.9.9").expect("within limit");
         }
-        assert!(matches!(t.attempt("9.9.9.9"), Err(ApiError::TooManyRequests { .. })));
+        assert!(matches!(t.attempt("9.9.9.9"), Err(IdentityError::TooManyRequests { .. })));
         t.attempt("8.8.8.8").expect("other addresses unaffected");
     }
 }

@@ -10,15 +10,22 @@
 //!   page, notifications with the platform's retry schedule, query/close/refund, and switches
 //!   that inject faults. It runs in-process or as the `baoming-paysandbox` binary.
 //!
-//! * [`orders`] — the wiring into the registration lifecycle: orders, notifications, refresh,
-//!   the reconciler, refunds and closing the trade before a hold expires.
+//! * [`orders`] — [`Payments`], the wiring into the registration lifecycle: orders,
+//!   notifications, refresh, the reconciler, refunds and closing the trade before a hold expires
+//!   (the registrations' [`crate::registration::PaymentHook`]).
+//! * [`connect`] — the platform from the configuration, or the embedded sandbox.
 
 pub mod alipay;
+pub mod connect;
+mod error;
 pub mod gateway;
 pub mod money;
 pub mod orders;
 pub mod rsa2;
 pub mod sandbox;
+
+pub use error::PaymentError;
+pub use orders::Payments;
 
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;

@@ -1,96 +1,33 @@
-//! Registration documents on the server: durable, encrypted storage and the live hub.
+//! The live hub: registration documents being synced or acted on, in memory, one writer each.
 //!
-//! Each document is kept as a sealed snapshot plus sealed incremental chunks (compacted every
-//! [`compact_after`] chunks) in the `documents` and `document_chunks` trees; the AEAD context
-//! binds every blob to its document and position, so blobs cannot be swapped between documents.
-//!
-//! [`Hub`] keeps the documents that connected devices are syncing in memory, one [`LiveDoc`] per
-//! document with a single writer (an async mutex), and lets each go once nothing holds it. Every
-//! incoming batch is checked by the core's incoming-change check and made durable before the
-//! writer is released, and every other device connected to the same document is then told that
-//! it has something new to pull. Server-side
-//! changes (status, reasons, deadlines) go through [`LiveDoc::write_server_section`], the same
-//! way, so they reach connected devices live and offline devices on their next sync.
+//! [`Hub`] keeps one [`LiveDoc`] per document that a connection or an action holds, with a
+//! single writer (an async mutex), and lets each go once nothing holds it. Every incoming batch
+//! is checked by the core's incoming-change check and made durable ([`super::docstore`]) before
+//! the writer is released, and every other device connected to the same document is then told
+//! that it has something new to pull. Server-side changes (status, reasons, deadlines) go
+//! through [`LiveDoc::write_server_section`], the same way, so they reach connected devices live
+//! and offline devices on their next sync.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use baoming_core::document::{DocumentId, IncomingLimits, RegistrationDoc, server_actor};
+use baoming_core::document::{DocumentId, IncomingLimits, RegistrationDoc};
 use baoming_core::draft::{Draft, ServerSection};
 use baoming_core::sync::{PeerSync, Received};
 use tokio::sync::mpsc;
 
-use crate::app::App;
-use crate::error::ApiError;
+use super::RegistrationError;
+use super::docstore::{self, compact_after};
+use crate::refusal::Refusal;
+use crate::store::Txn;
 use crate::store::audit::{Actor, AuditEvent};
-use crate::store::crypto::{Keys, random_array, sha256};
-use crate::store::{CommitError, Storage, StorageError, Tree, Txn};
-
-/// Fewest chunks kept on top of a snapshot before compaction.
-pub const COMPACT_AFTER: u64 = 64;
-
-/// The number of chunks after which document `id` is compacted: between [`COMPACT_AFTER`] and
-/// twice that, fixed per document, so that documents edited in step (a class of candidates
-/// syncing before a deadline) do not all compact on the same edit.
-pub fn compact_after(id: &DocumentId) -> u64 {
-    COMPACT_AFTER + u64::from(id.as_bytes()[0]) % COMPACT_AFTER
-}
+use crate::store::crypto::{random_array, sha256};
+use crate::store::db::Db;
 
 /// Lifetime of a WebSocket ticket.
 pub const TICKET_TTL: Duration = Duration::from_secs(60);
-
-fn seal_context(id: &DocumentId, part: &str) -> Vec<u8> {
-    let mut c = b"registration-document\0".to_vec();
-    c.extend_from_slice(id.as_bytes());
-    c.extend_from_slice(part.as_bytes());
-    c
-}
-
-fn chunk_key(id: &DocumentId, seq: u64) -> Vec<u8> {
-    let mut k = id.as_bytes().to_vec();
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn corrupt(reason: impl Into<String>) -> StorageError {
-    StorageError::Corrupt { tree: "documents", reason: reason.into() }
-}
-
-/// Loads a stored document: the snapshot and its chunks, opened and concatenated. Returns the
-/// document and the sequence number of the next chunk.
-pub fn load(
-    store: &dyn Storage,
-    keys: &Keys,
-    id: &DocumentId,
-) -> Result<Option<(RegistrationDoc, u64)>, StorageError> {
-    let Some(sealed) = store.get(Tree::Documents, id.as_bytes())? else { return Ok(None) };
-    let mut bytes = keys.open(&seal_context(id, "snapshot"), &sealed).map_err(|_| corrupt("snapshot"))?;
-    let mut next = 0;
-    for (key, sealed) in store.scan_prefix(Tree::DocumentChunks, id.as_bytes())? {
-        let seq = key
-            .get(16..24)
-            .and_then(|s| s.try_into().ok())
-            .map(u64::from_be_bytes)
-            .ok_or_else(|| corrupt("chunk key"))?;
-        let chunk =
-            keys.open(&seal_context(id, &format!("chunk{seq}")), &sealed).map_err(|_| corrupt("chunk"))?;
-        bytes.extend_from_slice(&chunk);
-        next = seq + 1;
-    }
-    let doc = RegistrationDoc::load(&bytes, server_actor()).map_err(|e| corrupt(format!("document: {e}")))?;
-    Ok(Some((doc, next)))
-}
-
-/// Every document id stored, for backups and the operator tools.
-pub fn stored_ids(store: &dyn Storage) -> Result<Vec<DocumentId>, StorageError> {
-    Ok(store
-        .scan_prefix(Tree::Documents, b"")?
-        .into_iter()
-        .filter_map(|(k, _)| <[u8; 16]>::try_from(k.as_slice()).ok().map(DocumentId::from_bytes))
-        .collect())
-}
 
 struct DocState {
     doc: RegistrationDoc,
@@ -105,8 +42,11 @@ pub struct LiveDoc {
     pub id: DocumentId,
     /// The owning account.
     pub account: String,
+    /// The exam session.
+    pub exam: String,
+    db: Arc<Db>,
     state: tokio::sync::Mutex<DocState>,
-    /// One lifecycle action at a time per document (see [`crate::registration::lifecycle`]).
+    /// One lifecycle action at a time per document (see [`super::lifecycle`]).
     action: tokio::sync::Mutex<()>,
     listeners: Mutex<Vec<(u64, mpsc::UnboundedSender<DocumentId>)>>,
 }
@@ -136,21 +76,25 @@ impl LiveDoc {
     }
 
     /// Persists what changed since the last persist, durably, compacting when due.
-    async fn persist(&self, app: &App, state: &mut DocState) -> Result<(), ApiError> {
+    async fn persist(&self, state: &mut DocState) -> Result<(), RegistrationError> {
         let chunk = state.doc.save_incremental();
         if chunk.is_empty() {
             return Ok(());
         }
+        let (store, keys) = (self.db.store(), self.db.keys());
         let committed = if state.snapshot_due || state.next_chunk >= compact_after(&self.id) {
-            self.compact(app, state)
+            docstore::replace(store, keys, &self.id, &state.doc.save(), state.next_chunk).map(|()| 0)
         } else {
-            self.append(app, state, &chunk)
+            docstore::append(store, keys, &self.id, state.next_chunk, &chunk).map(|()| state.next_chunk + 1)
         };
         // Committed on this thread, then made durable by a flush shared with every other
         // writer (group commit), without holding a thread while it runs.
         let written = match committed {
-            Ok(()) => app.flusher.durable().await.map_err(ApiError::from),
-            Err(e) => Err(ApiError::from(e)),
+            Ok(next) => {
+                state.next_chunk = next;
+                self.db.durable().await.map_err(RegistrationError::from)
+            }
+            Err(e) => Err(RegistrationError::from(e)),
         };
         // After a failure the incremental cursor has moved on anyway: the next persist writes a
         // full snapshot.
@@ -158,62 +102,22 @@ impl LiveDoc {
         written
     }
 
-    /// Stores `chunk` as the next incremental chunk: one key, written atomically on its own.
-    fn append(&self, app: &App, state: &mut DocState, chunk: &[u8]) -> Result<(), CommitError> {
-        let seq = state.next_chunk;
-        let mut txn = Txn::new();
-        txn.put(
-            Tree::DocumentChunks,
-            chunk_key(&self.id, seq),
-            app.keys.seal(&seal_context(&self.id, &format!("chunk{seq}")), chunk),
-        );
-        app.store.commit(&txn)?;
-        state.next_chunk = seq + 1;
-        Ok(())
-    }
-
-    /// Replaces the snapshot with the whole document, then removes the chunks it covers.
-    ///
-    /// Every write is a single key, atomic on its own: a multi-tree transaction would stop
-    /// every other writer of the store while it commits. The order keeps it safe: the log is
-    /// sequential, so a crash can only leave the new snapshot with some of the old chunks, whose
-    /// changes the snapshot holds already (loading skips them) and which the next compaction
-    /// removes, since loading resumes numbering after the highest chunk left.
-    fn compact(&self, app: &App, state: &mut DocState) -> Result<(), CommitError> {
-        let full = state.doc.save();
-        let mut txn = Txn::new();
-        txn.put(
-            Tree::Documents,
-            self.id.as_bytes().to_vec(),
-            app.keys.seal(&seal_context(&self.id, "snapshot"), &full),
-        );
-        app.store.commit(&txn)?;
-        for seq in 0..state.next_chunk {
-            let mut txn = Txn::new();
-            txn.delete(Tree::DocumentChunks, chunk_key(&self.id, seq));
-            app.store.commit(&txn)?;
-        }
-        state.next_chunk = 0;
-        Ok(())
-    }
-
     /// Feeds one sync message from connection `conn` through the check; accepted changes are
     /// durable before this returns, and the other connections are notified.
     pub async fn receive(
         &self,
-        app: &App,
         conn: u64,
         peer: &mut PeerSync,
         data: &[u8],
-    ) -> Result<Received, ApiError> {
+    ) -> Result<Received, RegistrationError> {
         let mut state = self.state.lock().await;
         let received = peer
             .receive_checked(&mut state.doc, data, IncomingLimits::default())
-            .map_err(|e| ApiError::invalid("bad_sync_message", e.to_string()))?;
+            .map_err(|e| Refusal::invalid("bad_sync_message", e.to_string()))?;
         if let Received::Applied(accepted) = &received
             && accepted.new_changes > 0
         {
-            self.persist(app, &mut state).await?;
+            self.persist(&mut state).await?;
             drop(state);
             self.notify_except(Some(conn));
         }
@@ -257,17 +161,16 @@ impl LiveDoc {
     /// tells every connected device.
     pub async fn write_server_section(
         &self,
-        app: &App,
         section: &ServerSection,
         actor: Actor,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), RegistrationError> {
         let mut state = self.state.lock().await;
-        state.doc.write_server(section).map_err(|e| ApiError::Internal(e.to_string()))?;
-        self.persist(app, &mut state).await?;
+        state.doc.write_server(section).map_err(RegistrationError::internal)?;
+        self.persist(&mut state).await?;
         drop(state);
         let event = AuditEvent::new(actor, "registration.status", self.id.to_string())
             .with(serde_json::json!({ "status": section.status.as_str(), "reason": section.reason }));
-        app.commit(Txn::new(), event).await?;
+        self.db.commit(Txn::new(), event).await?;
         self.notify_except(None);
         Ok(())
     }
@@ -285,8 +188,8 @@ struct Ticket {
 }
 
 /// The live documents and the WebSocket tickets.
-#[derive(Default)]
 pub struct Hub {
+    db: Arc<Db>,
     docs: Mutex<HashMap<DocumentId, Arc<LiveDoc>>>,
     tickets: Mutex<HashMap<[u8; 32], Ticket>>,
     next_conn: AtomicU64,
@@ -299,6 +202,11 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
+    /// An empty hub over `db`.
+    pub fn new(db: Arc<Db>) -> Hub {
+        Hub { db, docs: Mutex::default(), tickets: Mutex::default(), next_conn: AtomicU64::new(0) }
+    }
+
     /// A fresh connection number.
     pub fn connection_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
@@ -337,62 +245,36 @@ impl Hub {
         self.docs.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// The document ids `account` may sync: one per exam session of the catalog.
-    pub fn allowed(app: &App, account: &str) -> Vec<(DocumentId, String)> {
-        app.catalog()
-            .map(|view| {
-                view.catalog
-                    .exams
-                    .iter()
-                    .map(|e| (DocumentId::derive(&e.id, account), e.id.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     /// The live document `id` of `account` for `exam`, loaded from storage or created from
-    /// genesis (and stored) on first use.
+    /// genesis (and stored durably) on first use.
     pub async fn open(
         &self,
-        app: &App,
         id: DocumentId,
         account: &str,
         exam: &str,
-    ) -> Result<Arc<LiveDoc>, ApiError> {
-        if let Some(doc) = self.docs.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
-            return Ok(Arc::clone(doc));
+    ) -> Result<Arc<LiveDoc>, RegistrationError> {
+        if let Some(doc) = self.live(&id) {
+            return Ok(doc);
         }
-        let store = Arc::clone(&app.store);
-        let app2 = Arc::clone(app);
+        let db = Arc::clone(&self.db);
         let exam_id = exam.to_owned();
-        let loaded = tokio::task::spawn_blocking(move || -> Result<(RegistrationDoc, u64), ApiError> {
-            if let Some(found) = load(&*store, &app2.keys, &id)? {
-                return Ok(found);
+        let (doc, next_chunk) = tokio::task::spawn_blocking(move || {
+            let (doc, next, created) = docstore::load_or_create(db.store(), db.keys(), &id, &exam_id)?;
+            if created {
+                db.durable_blocking()?;
             }
-            let mut doc = RegistrationDoc::new(&exam_id, server_actor())
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let mut txn = Txn::new();
-            txn.put(
-                Tree::Documents,
-                id.as_bytes().to_vec(),
-                app2.keys.seal(&seal_context(&id, "snapshot"), &doc.save()),
-            );
-            store.commit(&txn)?;
-            app2.flusher.durable_blocking()?;
-            Ok((doc, 0))
+            Ok::<_, RegistrationError>((doc, next))
         })
         .await
-        .map_err(|e| ApiError::Internal(format!("load task: {e}")))??;
+        .map_err(|e| RegistrationError::Internal(format!("load task: {e}")))??;
         let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
         let live = docs.entry(id).or_insert_with(|| {
             Arc::new(LiveDoc {
                 id,
                 account: account.to_owned(),
-                state: tokio::sync::Mutex::new(DocState {
-                    doc: loaded.0,
-                    next_chunk: loaded.1,
-                    snapshot_due: false,
-                }),
+                exam: exam.to_owned(),
+                db: Arc::clone(&self.db),
+                state: tokio::sync::Mutex::new(DocState { doc, next_chunk, snapshot_due: false }),
                 action: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(Vec::new()),
             })

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backup;
 pub mod crypto;
+pub mod db;
 pub mod durability;
 mod kv;
 mod sled;

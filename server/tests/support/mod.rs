@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
-use baoming_server::app::{App, AppState};
 use baoming_server::config::{Argon2Config, Config};
+use baoming_server::state::App;
 use baoming_server::store::{SledStorage, Storage};
 
 /// The password of candidates the tests create.
@@ -55,7 +55,7 @@ impl TestApp {
         let mut config = test_config(dir.path());
         tweak(&mut config);
         let store: Arc<dyn Storage> = Arc::new(SledStorage::open(dir.path()).expect("open sled"));
-        let app = AppState::build(config, store).expect("build app").app;
+        let app = baoming_server::app::build(config, store).expect("build app").app;
         TestApp { dir, app }
     }
 
@@ -64,7 +64,7 @@ impl TestApp {
     pub async fn serve(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        tokio::spawn(baoming_server::server::serve_http(listener, self.app.clone(), std::future::pending()));
+        tokio::spawn(baoming_server::api::serve_http(listener, self.app.clone(), std::future::pending()));
         addr
     }
 }

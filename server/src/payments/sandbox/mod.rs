@@ -25,11 +25,10 @@
 //! tests independent, and the server that embeds it later owns its own durable order state and
 //! reconciles against whatever the platform answers.
 
-mod http;
 mod notify;
+mod open_api;
 mod state;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +37,8 @@ use serde::{Deserialize, Serialize};
 use super::rsa2::{Rsa2Signer, Rsa2Verifier};
 
 pub use notify::{Delivery, DeliveryOutcome};
+pub use open_api::GatewayAnswer;
+pub use state::{ApiFailure, CashierOutcome, PageView};
 
 /// The platform's notification schedule: after the first attempt, re-sends after these
 /// intervals (4 min, 10 min, 10 min, 1 h, 2 h, 6 h, 15 h), then gives up.
@@ -163,43 +164,6 @@ pub struct Sandbox {
     shared: Arc<Shared>,
 }
 
-/// A sandbox serving on a socket in the background; dropping it (or [`SandboxHandle::stop`])
-/// stops it.
-#[derive(Debug)]
-pub struct SandboxHandle {
-    /// The address it listens on.
-    pub addr: SocketAddr,
-    /// The platform, for in-process control.
-    pub sandbox: Sandbox,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl SandboxHandle {
-    /// The open-API gateway URL to configure the adapter with.
-    pub fn gateway_url(&self) -> String {
-        format!("http://{}/gateway.do", self.addr)
-    }
-
-    /// Stops serving and waits for the server task.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for SandboxHandle {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
 impl Sandbox {
     /// A sandbox with `config`. Must be created inside a Tokio runtime (it starts its
     /// notification dispatcher and expiry sweeper there).
@@ -244,29 +208,6 @@ impl Sandbox {
     pub fn platform_public_key(&self) -> &Rsa2Verifier {
         self.shared.config.platform_key.verifier()
     }
-
-    /// Serves on `listener` until `shutdown` completes.
-    pub async fn serve(
-        self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) {
-        let routes = http::routes(self.shared.clone());
-        warp::serve(routes).incoming(listener).graceful(shutdown).run().await;
-        self.shared.dispatcher.stop();
-    }
-
-    /// Binds `addr` and serves in the background on the current runtime.
-    pub async fn spawn(config: SandboxConfig, addr: SocketAddr) -> std::io::Result<SandboxHandle> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let sandbox = Sandbox::new(config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(sandbox.clone().serve(listener, async move {
-            let _ = stopped.await;
-        }));
-        Ok(SandboxHandle { addr, sandbox, stop: Some(stop), task: Some(task) })
-    }
 }
 
 /// Locks a mutex, recovering from poisoning (the state stays consistent per operation).
@@ -277,48 +218,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payments::alipay::{AlipayConfig, AlipayGateway};
-    use crate::payments::gateway::{GatewayError, PaymentGateway};
-
-    /// The library entry point: a sandbox served in-process, controlled through its handle.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn runs_in_process_and_is_controlled_through_its_handle() {
-        let (merchant, platform) = tokio::task::spawn_blocking(|| {
-            (Rsa2Signer::generate().expect("key"), Rsa2Signer::generate().expect("key"))
-        })
-        .await
-        .expect("keys");
-        let app = SandboxApp {
-            app_id: "2021000000000009".into(),
-            seller_id: "2088000000000009".into(),
-            merchant_key: merchant.verifier().clone(),
-        };
-        let handle = Sandbox::spawn(SandboxConfig::new(platform.clone(), app), ([127, 0, 0, 1], 0).into())
-            .await
-            .expect("spawn");
-        assert_eq!(handle.sandbox.platform_public_key().pem(), platform.verifier().pem());
-        let gateway = std::sync::Arc::new(AlipayGateway::new(AlipayConfig {
-            gateway_url: handle.gateway_url(),
-            app_id: "2021000000000009".into(),
-            seller_id: None,
-            merchant_key: merchant,
-            platform_key: platform.verifier().clone(),
-            notify_url: "http://127.0.0.1:9/notify".into(),
-            return_url: None,
-            timeout: Duration::from_secs(10),
-        }));
-        let query = |g: std::sync::Arc<AlipayGateway>| async move {
-            tokio::task::spawn_blocking(move || g.query("BM-1")).await.expect("join")
-        };
-        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::TradeNotFound)));
-        let faults = handle.sandbox.set_faults(FaultsPatch { down: Some(true), ..FaultsPatch::default() });
-        assert!(faults.down);
-        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::Unavailable(503))));
-        handle.sandbox.set_faults(FaultsPatch { down: Some(false), ..FaultsPatch::default() });
-        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::TradeNotFound)));
-        handle.stop().await;
-        assert!(matches!(query(gateway).await, Err(GatewayError::Transport(_))));
-    }
 
     #[test]
     fn the_schedule_scales() {

@@ -46,11 +46,15 @@ pub(super) struct Trades {
 
 /// An open-API failure: `code`, `msg`, `sub_code`, `sub_msg`.
 #[derive(Debug, Clone)]
-pub(super) struct ApiFailure {
-    pub(super) code: &'static str,
-    pub(super) msg: &'static str,
-    pub(super) sub_code: &'static str,
-    pub(super) sub_msg: String,
+pub struct ApiFailure {
+    /// The platform's code (`40004` …).
+    pub code: &'static str,
+    /// Its message.
+    pub msg: &'static str,
+    /// The business code (`ACQ.TRADE_NOT_EXIST` …).
+    pub sub_code: &'static str,
+    /// The business message.
+    pub sub_msg: String,
 }
 
 impl ApiFailure {
@@ -278,13 +282,19 @@ pub(super) fn expire_due(shared: &Arc<Shared>) {
 
 /// What the payment page shows.
 #[derive(Debug, Clone)]
-pub(super) struct PageView {
-    pub(super) trade_no: String,
-    pub(super) out_trade_no: String,
-    pub(super) subject: String,
-    pub(super) total_amount: String,
-    pub(super) status: TradeStatus,
-    pub(super) time_expire: String,
+pub struct PageView {
+    /// The platform's trade number.
+    pub trade_no: String,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+    /// What is paid for.
+    pub subject: String,
+    /// The amount in yuan, as the platform writes it.
+    pub total_amount: String,
+    /// The trade's state.
+    pub status: TradeStatus,
+    /// Pay before (UTC+8).
+    pub time_expire: String,
 }
 
 impl PageView {
@@ -374,9 +384,14 @@ pub(super) fn page_pay(shared: &Arc<Shared>, req: &Request) -> Result<PageView, 
 
 /// What the cashier did with a form.
 #[derive(Debug, Clone)]
-pub(super) enum CashierOutcome {
+pub enum CashierOutcome {
     /// Paid now; the browser may return with these signed parameters.
-    Paid { view: PageView, return_to: Option<String> },
+    Paid {
+        /// The trade.
+        view: PageView,
+        /// Where the browser returns to.
+        return_to: Option<String>,
+    },
     /// The candidate left without paying.
     Cancelled(PageView),
     /// Payment refused (closed, expired, already paid).

@@ -1,35 +1,36 @@
-//! The sandbox's HTTP surface: the open API, the cashier page and the control API.
+//! The sandbox payment platform's HTTP surface: the open API (`/gateway.do`), the cashier page
+//! and its form, the control API (`/sandbox/faults`, `/sandbox/deliveries`,
+//! `/sandbox/platform-public-key`) and serving it — embedded by `serve`, or on its own as the
+//! `baoming-paysandbox` binary. What the platform does is [`crate::payments::sandbox`]'s.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::future::Future;
+use std::net::SocketAddr;
 
-use serde_json::{Map, Value};
 use warp::http::StatusCode;
 use warp::hyper::body::Bytes;
 use warp::{Filter, Reply};
 
-use super::super::form_decode;
-use super::super::gateway::TradeStatus;
-use super::state::{self, ApiFailure, CashierOutcome, PageView};
-use super::{FaultsPatch, Shared, lock};
+use crate::payments::form_decode;
+use crate::payments::gateway::TradeStatus;
+use crate::payments::sandbox::{
+    ApiFailure, CashierOutcome, FaultsPatch, GatewayAnswer, PageView, Sandbox, SandboxConfig,
+};
 
 const MAX_BODY: u64 = 64 * 1024;
 
-/// All routes.
-pub(super) fn routes(
-    shared: Arc<Shared>,
+/// Every route of the platform.
+pub fn routes(
+    sandbox: Sandbox,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    let with = {
-        let shared = shared.clone();
-        warp::any().map(move || shared.clone())
-    };
+    let with = warp::any().map(move || sandbox.clone());
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let gateway_get = warp::path("gateway.do")
         .and(warp::path::end())
         .and(warp::get())
         .and(with.clone())
         .and(raw_query)
-        .map(|shared: Arc<Shared>, q: String| gateway(&shared, form_decode(q.as_bytes())));
+        .map(|s: Sandbox, q: String| gateway(&s, form_decode(q.as_bytes())));
     let gateway_post = warp::path("gateway.do")
         .and(warp::path::end())
         .and(warp::post())
@@ -37,50 +38,45 @@ pub(super) fn routes(
         .and(raw_query)
         .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
-        .map(|shared: Arc<Shared>, q: String, body: Bytes| {
+        .map(|s: Sandbox, q: String, body: Bytes| {
             // The platform accepts parameters in the query string, the form body, or both.
             let mut params = form_decode(q.as_bytes());
             params.extend(form_decode(&body));
-            gateway(&shared, params)
+            gateway(&s, params)
         });
-    let cashier = warp::path("cashier")
+    let cashier_post = warp::path("cashier")
         .and(warp::path::end())
         .and(warp::post())
         .and(with.clone())
         .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
-        .map(|shared: Arc<Shared>, body: Bytes| cashier(&shared, &form_decode(&body)));
+        .map(|s: Sandbox, body: Bytes| cashier(&s, &form_decode(&body)));
     let faults_get = warp::path!("sandbox" / "faults")
         .and(warp::get())
         .and(with.clone())
-        .map(|shared: Arc<Shared>| warp::reply::json(&*lock(&shared.faults)).into_response());
+        .map(|s: Sandbox| warp::reply::json(&s.faults()).into_response());
     let faults_put = warp::path!("sandbox" / "faults")
         .and(warp::put())
         .and(with.clone())
         .and(warp::body::content_length_limit(4096))
         .and(warp::body::bytes())
-        .map(|shared: Arc<Shared>, body: Bytes| match serde_json::from_slice::<FaultsPatch>(&body) {
-            Ok(patch) => {
-                let mut f = lock(&shared.faults);
-                f.apply(patch);
-                tracing::info!(faults = ?*f, "sandbox faults changed");
-                warp::reply::json(&*f).into_response()
-            }
+        .map(|s: Sandbox, body: Bytes| match serde_json::from_slice::<FaultsPatch>(&body) {
+            Ok(patch) => warp::reply::json(&s.patch_faults(patch)).into_response(),
             Err(e) => text(StatusCode::BAD_REQUEST, &format!("invalid faults: {e}")),
         });
     let deliveries = warp::path!("sandbox" / "deliveries")
         .and(warp::get())
         .and(with.clone())
-        .map(|shared: Arc<Shared>| warp::reply::json(&shared.dispatcher.log()).into_response());
+        .map(|s: Sandbox| warp::reply::json(&s.deliveries()).into_response());
     let public_key = warp::path!("sandbox" / "platform-public-key")
         .and(warp::get())
         .and(with)
-        .map(|shared: Arc<Shared>| text(StatusCode::OK, shared.config.platform_key.verifier().pem()));
+        .map(|s: Sandbox| text(StatusCode::OK, s.platform_public_key().pem()));
     let health = warp::path!("healthz").and(warp::get()).map(|| text(StatusCode::OK, "ok"));
     gateway_get
         .or(gateway_post)
         .unify()
-        .or(cashier)
+        .or(cashier_post)
         .unify()
         .or(faults_get)
         .unify()
@@ -107,81 +103,83 @@ pub(super) fn routes(
         .unify()
 }
 
-fn text(status: StatusCode, body: &str) -> warp::reply::Response {
-    warp::reply::with_status(
-        warp::reply::with_header(body.to_owned(), "content-type", "text/plain; charset=utf-8"),
-        status,
-    )
-    .into_response()
+/// Serves `sandbox` on `listener` until `shutdown` completes.
+pub async fn serve(
+    sandbox: Sandbox,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(sandbox.clone())).incoming(listener).graceful(shutdown).run().await;
+    sandbox.stop();
 }
 
-fn html(status: StatusCode, body: String) -> warp::reply::Response {
-    warp::reply::with_status(warp::reply::html(body), status).into_response()
+/// Binds `addr` and serves a sandbox with `config` in the background on the current runtime.
+pub async fn spawn(config: SandboxConfig, addr: SocketAddr) -> std::io::Result<SandboxHandle> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let sandbox = Sandbox::new(config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(sandbox.clone(), listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok(SandboxHandle { addr, sandbox, stop: Some(stop), task: Some(task) })
 }
 
-fn down(shared: &Shared) -> Option<warp::reply::Response> {
-    lock(&shared.faults)
-        .down
-        .then(|| text(StatusCode::SERVICE_UNAVAILABLE, "payment platform unavailable (sandbox fault: down)"))
+/// A sandbox serving on a socket in the background; dropping it (or [`SandboxHandle::stop`])
+/// stops it.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The platform, for in-process control.
+    pub sandbox: Sandbox,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// A JSON answer `{"<method>_response": {...}, "sign": "..."}`, signed over the exact bytes of
-/// the inner object; unsigned when `signed` is false.
-fn json_answer(
-    shared: &Shared,
-    key: &str,
-    object: &Map<String, Value>,
-    signed: bool,
-) -> warp::reply::Response {
-    let inner = serde_json::to_string(object).unwrap_or_else(|_| "{}".into());
-    let key = serde_json::to_string(key).unwrap_or_else(|_| "\"error_response\"".into());
-    let body = if signed {
-        let sign = shared.config.platform_key.sign(&inner);
-        format!("{{{key}:{inner},\"sign\":\"{sign}\"}}")
-    } else {
-        format!("{{{key}:{inner}}}")
-    };
-    warp::reply::with_header(body, "content-type", "application/json;charset=utf-8").into_response()
-}
-
-fn response_key(method: &str) -> String {
-    format!("{}_response", method.replace('.', "_"))
-}
-
-const PAGE_PAY: &str = "alipay.trade.page.pay";
-
-fn gateway(shared: &Arc<Shared>, params: Vec<(String, String)>) -> warp::reply::Response {
-    if let Some(r) = down(shared) {
-        return r;
+impl SandboxHandle {
+    /// The open-API gateway URL to configure the adapter with.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}/gateway.do", self.addr)
     }
-    let req = match state::authenticate(shared, &params) {
-        Ok(req) => req,
-        Err((Some(method), failure)) if method == PAGE_PAY => return error_page(&failure),
-        Err((method, failure)) => {
-            let known = method.as_deref().is_some_and(|m| m.starts_with("alipay.trade."));
-            let key = match method {
-                Some(m) if known => response_key(&m),
-                _ => "error_response".to_owned(),
-            };
-            return json_answer(shared, &key, &failure.to_object(), false);
+
+    /// Stops serving and waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
         }
-    };
-    if req.method == PAGE_PAY {
-        return match state::page_pay(shared, &req) {
-            Ok(view) => html(StatusCode::OK, page(&view)),
-            Err(failure) => error_page(&failure),
-        };
-    }
-    let key = response_key(&req.method);
-    match state::call(shared, &req) {
-        Ok(object) => json_answer(shared, &key, &object, true),
-        Err(failure) => json_answer(shared, &key, &failure.to_object(), true),
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
     }
 }
 
-fn cashier(shared: &Arc<Shared>, form: &[(String, String)]) -> warp::reply::Response {
-    if let Some(r) = down(shared) {
-        return r;
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn down() -> warp::reply::Response {
+    text(StatusCode::SERVICE_UNAVAILABLE, "payment platform unavailable (sandbox fault: down)")
+}
+
+fn gateway(sandbox: &Sandbox, params: Vec<(String, String)>) -> warp::reply::Response {
+    match sandbox.gateway(params) {
+        GatewayAnswer::Down => down(),
+        GatewayAnswer::Page(view) => html(StatusCode::OK, page(&view)),
+        GatewayAnswer::PageError(failure) => error_page(&failure),
+        GatewayAnswer::Json(body) => {
+            warp::reply::with_header(body, "content-type", "application/json;charset=utf-8").into_response()
+        }
+    }
+}
+
+fn cashier(sandbox: &Sandbox, form: &[(String, String)]) -> warp::reply::Response {
+    if sandbox.is_down() {
+        return down();
     }
     let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()).unwrap_or("");
     let pay = match get("action") {
@@ -189,7 +187,14 @@ fn cashier(shared: &Arc<Shared>, form: &[(String, String)]) -> warp::reply::Resp
         "cancel" => false,
         other => return text(StatusCode::BAD_REQUEST, &format!("unknown action {other:?}")),
     };
-    match state::cashier(shared, get("trade_no"), pay) {
+    match sandbox.cashier(get("trade_no"), pay) {
+        None => down(),
+        Some(outcome) => cashier_page(outcome),
+    }
+}
+
+fn cashier_page(outcome: CashierOutcome) -> warp::reply::Response {
+    match outcome {
         CashierOutcome::Paid { view, return_to } => {
             let back = match return_to {
                 Some(url) => format!(
@@ -236,6 +241,18 @@ fn cashier(shared: &Arc<Shared>, form: &[(String, String)]) -> warp::reply::Resp
         }
         CashierOutcome::Unknown => text(StatusCode::NOT_FOUND, "no such trade"),
     }
+}
+
+fn text(status: StatusCode, body: &str) -> warp::reply::Response {
+    warp::reply::with_status(
+        warp::reply::with_header(body.to_owned(), "content-type", "text/plain; charset=utf-8"),
+        status,
+    )
+    .into_response()
+}
+
+fn html(status: StatusCode, body: String) -> warp::reply::Response {
+    warp::reply::with_status(warp::reply::html(body), status).into_response()
 }
 
 fn esc(s: &str) -> String {
@@ -319,4 +336,55 @@ fn error_page(f: &ApiFailure) -> warp::reply::Response {
             ),
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::payments::alipay::{AlipayConfig, AlipayGateway};
+    use crate::payments::gateway::{GatewayError, PaymentGateway};
+    use crate::payments::rsa2::Rsa2Signer;
+    use crate::payments::sandbox::SandboxApp;
+
+    /// The library entry point: a sandbox served in-process, controlled through its handle.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_in_process_and_is_controlled_through_its_handle() {
+        let (merchant, platform) = tokio::task::spawn_blocking(|| {
+            (Rsa2Signer::generate().expect("key"), Rsa2Signer::generate().expect("key"))
+        })
+        .await
+        .expect("keys");
+        let app = SandboxApp {
+            app_id: "2021000000000009".into(),
+            seller_id: "2088000000000009".into(),
+            merchant_key: merchant.verifier().clone(),
+        };
+        let handle = spawn(SandboxConfig::new(platform.clone(), app), ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("spawn");
+        assert_eq!(handle.sandbox.platform_public_key().pem(), platform.verifier().pem());
+        let gateway = std::sync::Arc::new(AlipayGateway::new(AlipayConfig {
+            gateway_url: handle.gateway_url(),
+            app_id: "2021000000000009".into(),
+            seller_id: None,
+            merchant_key: merchant,
+            platform_key: platform.verifier().clone(),
+            notify_url: "http://127.0.0.1:9/notify".into(),
+            return_url: None,
+            timeout: Duration::from_secs(10),
+        }));
+        let query = |g: std::sync::Arc<AlipayGateway>| async move {
+            tokio::task::spawn_blocking(move || g.query("BM-1")).await.expect("join")
+        };
+        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::TradeNotFound)));
+        let faults = handle.sandbox.set_faults(FaultsPatch { down: Some(true), ..FaultsPatch::default() });
+        assert!(faults.down);
+        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::Unavailable(503))));
+        handle.sandbox.set_faults(FaultsPatch { down: Some(false), ..FaultsPatch::default() });
+        assert!(matches!(query(gateway.clone()).await, Err(GatewayError::TradeNotFound)));
+        handle.stop().await;
+        assert!(matches!(query(gateway).await, Err(GatewayError::Transport(_))));
+    }
 }

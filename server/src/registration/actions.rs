@@ -1,0 +1,137 @@
+//! The actions as their callers name them: the candidate's submit, withdraw and apply-for-review
+//! (always with an idempotency key), and the center's approve and reject (scoped to the
+//! operator's centers), each run through [`Registrations::act`].
+
+use std::str::FromStr;
+
+use baoming_core::document::DocumentId;
+
+use super::idempotency::{Idempotency, key_required};
+use super::lifecycle::{Action, check_rejection};
+use super::record::load_record;
+use super::{RegistrationError, Registrations};
+use crate::identity::operators::{Operator, Permission, Role, authorize, can_see};
+use crate::store::audit::Actor;
+
+/// A candidate's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateAction {
+    /// `submit`, with the heads the candidate saw.
+    Submit,
+    /// `withdraw`.
+    Withdraw,
+    /// `apply-review`.
+    ApplyReview,
+}
+
+impl CandidateAction {
+    /// The action named by the path segment `name`.
+    pub fn from_path(name: &str) -> Option<CandidateAction> {
+        match name {
+            "submit" => Some(CandidateAction::Submit),
+            "withdraw" => Some(CandidateAction::Withdraw),
+            "apply-review" => Some(CandidateAction::ApplyReview),
+            _ => None,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            CandidateAction::Submit => "submit",
+            CandidateAction::Withdraw => "withdraw",
+            CandidateAction::ApplyReview => "apply-review",
+        }
+    }
+}
+
+/// The center's decision on a registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Review {
+    /// Approve.
+    Approve,
+    /// Reject, with the reason shown to the candidate and the draft paths it concerns.
+    Reject {
+        /// Why.
+        reason: String,
+        /// Draft paths (`draft.…`).
+        paths: Vec<String>,
+    },
+}
+
+impl Registrations {
+    /// Runs the candidate's action on their registration for `exam`. `key` is the request's
+    /// `Idempotency-Key` (required), `body` the request body it fingerprints, `heads` the
+    /// submitted heads (for a submission).
+    pub async fn candidate_action(
+        &self,
+        account: &str,
+        exam: &str,
+        what: CandidateAction,
+        key: Option<&str>,
+        body: &[u8],
+        heads: Vec<String>,
+    ) -> Result<serde_json::Value, RegistrationError> {
+        let key = key.ok_or_else(key_required)?;
+        let id = self.candidate_doc(account, exam)?;
+        let idem = Idempotency::new(account, key, &format!("{}\0{exam}", what.path()), body)?;
+        let action = match what {
+            CandidateAction::Submit => Action::Submit { heads },
+            CandidateAction::Withdraw => Action::Withdraw,
+            CandidateAction::ApplyReview => Action::ApplyForReview,
+        };
+        let live = self.open(id, account, exam).await?;
+        self.act(&live, Actor::Account(account.to_owned()), Some(idem), action)
+            .await?
+            .ok_or_else(|| RegistrationError::Internal("an action without an answer".into()))
+    }
+
+    /// Runs the center's decision on registration `doc`. Outside the operator's centers a
+    /// registration does not exist for them; auditors may not decide.
+    pub async fn review(
+        &self,
+        op: &Operator,
+        doc: &str,
+        decision: Review,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<serde_json::Value, RegistrationError> {
+        let not_found = || RegistrationError::NotFound("no such registration".into());
+        let id = DocumentId::from_str(doc).map_err(|_| not_found())?;
+        let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
+        if !can_see(op, &record.center) {
+            return Err(not_found());
+        }
+        if op.role == Role::Auditor {
+            authorize(op, Permission::ReviewCenter(&record.center))?;
+        }
+        let (what, action) = match decision {
+            Review::Approve => ("approve", Action::Approve),
+            Review::Reject { reason, paths } => {
+                check_rejection(&reason, &paths)?;
+                ("reject", Action::Reject { reason: reason.trim().to_owned(), paths })
+            }
+        };
+        let idem = key
+            .map(|k| Idempotency::new(&format!("op:{}", op.id), k, &format!("{what}\0{doc}"), body))
+            .transpose()?;
+        let live = self.open(id, &record.account, &record.exam).await?;
+        self.act(&live, Actor::Operator(op.id.clone()), idem, action)
+            .await?
+            .ok_or_else(|| RegistrationError::Internal("an action without an answer".into()))
+    }
+
+    /// The registrations at `center` of `exam` (any status), for an operator who may read it.
+    pub async fn list_at_center(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+    ) -> Result<Vec<serde_json::Value>, RegistrationError> {
+        authorize(op, Permission::ReadCenter(center))?;
+        let store = self.db.shared_store();
+        let (exam, center) = (exam.to_owned(), center.to_owned());
+        Ok(tokio::task::spawn_blocking(move || super::record::list_at_center(&*store, &exam, &center))
+            .await
+            .map_err(RegistrationError::internal)??)
+    }
+}

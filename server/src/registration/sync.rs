@@ -1,0 +1,289 @@
+//! The sync protocol's server side for one connection (protocol.md §8): the `join`/`peer`
+//! handshake, one [`PeerSync`] per document the peer syncs, refusals as Baoming's extension
+//! message, live pushes when another writer changed a document, and the sync state of a device
+//! with a storage id kept across connections. The HTTP batch form runs the same exchange in one
+//! request ([`Registrations::sync_batch`]).
+//!
+//! The session speaks frames ([`WireMessage`]); moving them over a WebSocket is the HTTP layer's
+//! work. A frame that ends the conversation is an `error` message: the transport sends it and
+//! closes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use baoming_core::document::DocumentId;
+use baoming_core::sync::{PeerSync, Received};
+use baoming_core::wire::{
+    self, BatchRequest, BatchResponse, PROTOCOL_VERSION, PeerMetadata, RefusedItem, WireMessage,
+};
+use tokio::sync::mpsc;
+
+use super::hub::LiveDoc;
+use super::{RegistrationError, Registrations};
+use crate::store::{Tree, Txn};
+
+/// The server's peer id on every connection.
+pub const SERVER_PEER_ID: &str = "baoming-server";
+
+/// One document a connection syncs.
+struct Subscription {
+    live: Arc<LiveDoc>,
+    peer: PeerSync,
+    storage_key: Option<Vec<u8>>,
+}
+
+/// A joined connection: its session, the `peer` reply, and the documents other writers change.
+pub type Joined = (SyncSession, WireMessage, mpsc::UnboundedReceiver<DocumentId>);
+
+/// The protocol state of one connection of `account`.
+pub struct SyncSession {
+    regs: Arc<Registrations>,
+    id: u64,
+    account: String,
+    peer_id: String,
+    storage_id: Option<String>,
+    allowed: Vec<(DocumentId, String)>,
+    subs: HashMap<DocumentId, Subscription>,
+    notify_tx: mpsc::UnboundedSender<DocumentId>,
+}
+
+/// An `error` frame (the transport sends it and closes).
+pub fn error_frame(message: impl Into<String>) -> WireMessage {
+    WireMessage::Error { message: message.into() }
+}
+
+fn storage_key(account: &str, storage_id: &str, id: &DocumentId) -> Vec<u8> {
+    let mut k = format!("{account}\0{storage_id}\0").into_bytes();
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn refusal_frame(refusal: &baoming_core::document::Refusal, target: &str, document_id: &str) -> WireMessage {
+    WireMessage::Refused {
+        sender_id: SERVER_PEER_ID.into(),
+        target_id: target.to_owned(),
+        document_id: document_id.to_owned(),
+        status: refusal.status.as_str().into(),
+        refused: refusal
+            .refused
+            .iter()
+            .map(|r| RefusedItem { path: r.path.clone(), reason: r.reason.as_str().into() })
+            .collect(),
+        heads: refusal.heads.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn failure_frame(e: &RegistrationError) -> WireMessage {
+    let code = match e {
+        RegistrationError::Refused(r) => r.code,
+        RegistrationError::NotFound(_) => "not_found",
+        RegistrationError::Busy => "busy",
+        _ => "internal",
+    };
+    error_frame(format!("{code}: {e}"))
+}
+
+impl Registrations {
+    /// The saved sync state of a device with a storage id, or a fresh one.
+    fn restore_peer(&self, key: Option<&[u8]>) -> Result<PeerSync, RegistrationError> {
+        Ok(match key {
+            Some(k) => self
+                .db
+                .store()
+                .get(Tree::SyncStates, k)?
+                .and_then(|b| PeerSync::restore(&b).ok())
+                .unwrap_or_default(),
+            None => PeerSync::new(),
+        })
+    }
+
+    /// Keeps the sync state of a device with a storage id (an optimisation: written unflushed).
+    fn keep_peer(&self, key: Option<Vec<u8>>, peer: &PeerSync) {
+        if let Some(k) = key {
+            let mut txn = Txn::new();
+            txn.put(Tree::SyncStates, k, peer.save());
+            if let Err(e) = self.db.store().commit(&txn) {
+                tracing::warn!("could not keep a sync state: {e}");
+            }
+        }
+    }
+
+    /// Starts the session of `account` from the connection's first frame, which must be a
+    /// `join` speaking protocol "1". Returns the session, the `peer` reply, and the receiver of
+    /// the documents other writers changed (feed each to [`SyncSession::push`]); or the `error`
+    /// frame to send before closing.
+    pub fn join(self: &Arc<Self>, account: String, first: &[u8]) -> Result<Joined, Box<WireMessage>> {
+        let (peer_id, metadata) = match wire::decode(first) {
+            Ok(WireMessage::Join { sender_id, supported_protocol_versions, peer_metadata })
+                if supported_protocol_versions.iter().any(|v| v == PROTOCOL_VERSION) =>
+            {
+                (sender_id, peer_metadata)
+            }
+            Ok(WireMessage::Join { .. }) => {
+                return Err(Box::new(error_frame("unsupported_version: this server speaks \"1\"")));
+            }
+            Ok(_) => return Err(Box::new(error_frame("join_required: send `join` first"))),
+            Err(e) => return Err(Box::new(error_frame(format!("{}: {e}", e.code())))),
+        };
+        let reply = WireMessage::Peer {
+            sender_id: SERVER_PEER_ID.into(),
+            target_id: peer_id.clone(),
+            selected_protocol_version: PROTOCOL_VERSION.into(),
+            peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false }),
+        };
+        let (notify_tx, notify_rx) = mpsc::unbounded_channel();
+        let session = SyncSession {
+            id: self.hub.connection_id(),
+            allowed: self.allowed(&account),
+            storage_id: metadata.and_then(|m| if m.is_ephemeral { None } else { m.storage_id }),
+            regs: Arc::clone(self),
+            account,
+            peer_id,
+            subs: HashMap::new(),
+            notify_tx,
+        };
+        Ok((session, reply, notify_rx))
+    }
+
+    /// The HTTP batch form: the device's sync messages in (a CBOR [`BatchRequest`]), the
+    /// server's reply out (a CBOR [`BatchResponse`]), in one request.
+    pub async fn sync_batch(
+        &self,
+        account: &str,
+        request: &BatchRequest,
+    ) -> Result<Vec<u8>, RegistrationError> {
+        let unavailable =
+            || RegistrationError::NotFound(format!("document {} is not available", request.document_id));
+        let id: DocumentId = request.document_id.parse().map_err(|_| unavailable())?;
+        let exam = self
+            .allowed(account)
+            .into_iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, e)| e)
+            .ok_or_else(unavailable)?;
+        let live = self.hub.open(id, account, &exam).await?;
+        let key = request.storage_id.as_deref().map(|s| storage_key(account, s, &id));
+        let mut peer = self.restore_peer(key.as_deref())?;
+        let conn = self.hub.connection_id();
+        let mut refused = None;
+        for message in &request.messages {
+            if let Received::Refused(r) = live.receive(conn, &mut peer, message).await? {
+                refused = Some(refusal_frame(&r, "http-batch", &request.document_id));
+            }
+        }
+        // The server answers messages; a request without any is how a device ends the exchange.
+        let messages = if request.messages.is_empty() {
+            Vec::new()
+        } else {
+            live.generate(&mut peer).await.into_iter().collect()
+        };
+        self.keep_peer(key, &peer);
+        drop(live);
+        self.hub.release(&id);
+        Ok(BatchResponse { messages, refused }.encode())
+    }
+}
+
+impl SyncSession {
+    /// Handles one frame; returns the frames to send.
+    pub async fn handle(&mut self, bytes: &[u8]) -> Vec<WireMessage> {
+        let message = match wire::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => return vec![error_frame(format!("{}: {e}", e.code()))],
+        };
+        match message {
+            WireMessage::Request { document_id, data, .. } | WireMessage::Sync { document_id, data, .. } => {
+                self.sync(&document_id, &data).await
+            }
+            WireMessage::Leave { .. } | WireMessage::Error { .. } => {
+                vec![error_frame("closing: the peer left")]
+            }
+            WireMessage::Join { .. } => vec![error_frame("duplicate_join: already joined")],
+            // Ephemeral messages are not relayed; unknown types are ignored.
+            _ => Vec::new(),
+        }
+    }
+
+    fn unavailable(&self, document_id: &str) -> Vec<WireMessage> {
+        vec![WireMessage::DocUnavailable {
+            sender_id: SERVER_PEER_ID.into(),
+            target_id: self.peer_id.clone(),
+            document_id: document_id.to_owned(),
+        }]
+    }
+
+    async fn subscription(
+        &mut self,
+        id: DocumentId,
+        exam: &str,
+    ) -> Result<&mut Subscription, RegistrationError> {
+        if !self.subs.contains_key(&id) {
+            let live = self.regs.hub.open(id, &self.account, exam).await?;
+            live.listen(self.id, self.notify_tx.clone());
+            let storage_key = self.storage_id.as_deref().map(|s| storage_key(&self.account, s, &id));
+            let peer = self.regs.restore_peer(storage_key.as_deref())?;
+            self.subs.insert(id, Subscription { live, peer, storage_key });
+        }
+        self.subs.get_mut(&id).ok_or_else(|| RegistrationError::Internal("subscription vanished".into()))
+    }
+
+    async fn sync(&mut self, document_id: &str, data: &[u8]) -> Vec<WireMessage> {
+        let Ok(id) = document_id.parse::<DocumentId>() else { return self.unavailable(document_id) };
+        let Some(exam) = self.allowed.iter().find(|(d, _)| *d == id).map(|(_, e)| e.clone()) else {
+            return self.unavailable(document_id);
+        };
+        let (conn_id, peer_id) = (self.id, self.peer_id.clone());
+        let sub = match self.subscription(id, &exam).await {
+            Ok(s) => s,
+            Err(e) => return vec![failure_frame(&e)],
+        };
+        let mut out = Vec::new();
+        match sub.live.receive(conn_id, &mut sub.peer, data).await {
+            Ok(Received::Refused(refusal)) => {
+                tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
+                out.push(refusal_frame(&refusal, &peer_id, document_id));
+            }
+            Ok(Received::Applied(_) | Received::Ignored | Received::Waiting) => {}
+            Err(e) => return vec![failure_frame(&e)],
+        }
+        if let Some(reply) = sub.live.generate(&mut sub.peer).await {
+            out.push(WireMessage::Sync {
+                sender_id: SERVER_PEER_ID.into(),
+                target_id: peer_id,
+                document_id: document_id.to_owned(),
+                data: reply,
+            });
+        }
+        out
+    }
+
+    /// Another writer changed `id`: the frames that send this peer what it lacks.
+    pub async fn push(&mut self, id: DocumentId) -> Vec<WireMessage> {
+        let peer_id = self.peer_id.clone();
+        let Some(sub) = self.subs.get_mut(&id) else { return Vec::new() };
+        match sub.live.generate(&mut sub.peer).await {
+            Some(data) => {
+                vec![WireMessage::Sync {
+                    sender_id: SERVER_PEER_ID.into(),
+                    target_id: peer_id,
+                    document_id: id.to_string(),
+                    data,
+                }]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Stops listening and keeps the sync state of a device that gave a storage id, so its
+    /// next connection resumes where this one ended. (Kept at the end rather than after every
+    /// message: a sync state lost in a crash only costs the device a slightly longer exchange.)
+    /// The documents go back to the hub, which lets go of those no other connection holds.
+    pub fn close(&mut self) {
+        for (id, sub) in self.subs.drain() {
+            sub.live.unlisten(self.id);
+            self.regs.keep_peer(sub.storage_key, &sub.peer);
+            drop(sub.live);
+            self.regs.hub.release(&id);
+        }
+    }
+}
