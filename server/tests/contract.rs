@@ -347,33 +347,17 @@ async fn every_answer_of_a_journey_parses_strictly_into_the_contract() {
     assert_eq!(stored.id_number, id_number);
     assert_eq!(strict::<Profile>(&get(addr, paths::ACCOUNT_PROFILE, Some(token)), 200), stored);
 
-    let change = |current: &str, new: &str| PasswordChangeRequest {
-        current_password: current.into(),
-        new_password: new.into(),
+    let change_password = |current: &str, new: &str| {
+        let req = PasswordChangeRequest { current_password: current.into(), new_password: new.into() };
+        send(addr, "PUT", paths::ACCOUNT_PASSWORD, Some(token), None, &req)
     };
     refused(
-        &send(
-            addr,
-            "PUT",
-            paths::ACCOUNT_PASSWORD,
-            Some(token),
-            None,
-            &change("Not-The-Password-9", "Lantern-Harbor-43"),
-        ),
+        &change_password("Not-The-Password-9", "Lantern-Harbor-43"),
         422,
         ErrorCode::CurrentPasswordWrong,
     );
-    let changed: PasswordChangeAnswer = strict(
-        &send(
-            addr,
-            "PUT",
-            paths::ACCOUNT_PASSWORD,
-            Some(token),
-            None,
-            &change(CANDIDATE_PASSWORD, "Lantern-Harbor-43"),
-        ),
-        200,
-    );
+    let changed: PasswordChangeAnswer =
+        strict(&change_password(CANDIDATE_PASSWORD, "Lantern-Harbor-43"), 200);
     assert_eq!(changed.revoked_sessions, 1, "the registration's session ends");
     refused(&get(addr, paths::ACCOUNT, Some(&first.token)), 401, ErrorCode::Unauthorized);
     let asked: RecoveryAnswer = strict(
