@@ -1,5 +1,7 @@
 //! Baoming's shared core: the domain logic that the candidate's device and the server both run.
 //!
+//! * [`api`] — the REST contract shared by the server, the device client and the bindings:
+//!   every JSON body, error code, path and header of the HTTP API, typed once.
 //! * [`catalog`] — exam sessions, centers, subjects, agreement and form schema, loaded from TOML
 //!   and validated.
 //! * [`form`] — form field types and per-answer validation.
@@ -25,6 +27,7 @@
 //!
 //! Outside the `client` feature nothing here does I/O or knows about FFI; the server and the bindings wrap it.
 
+pub mod api;
 pub mod catalog;
 #[cfg(feature = "client")]
 pub mod client;

@@ -1,0 +1,742 @@
+//! The error contract: every machine-readable code the server answers with ([`ErrorCode`]) and
+//! the JSON error body ([`ErrorBody`]) with the typed details some refusals carry.
+//!
+//! Every error answer is `{"code": "...", "message": "..."}` plus, for refusals a client can act
+//! on, extra members (the details). The HTTP status the server answers with is named in the
+//! documentation of each code; the server keeps that mapping in its HTTP layer.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::Status;
+use crate::photo::PhotoReport;
+use crate::seats::Pool;
+use crate::validate::{Issue, IssueCode};
+
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $text:literal, )*) => {
+        /// A machine-readable error code, spelled in snake case on the wire.
+        ///
+        /// Each variant's documentation says what the code means and the HTTP status the server
+        /// answers it with today. [`ErrorCode::Unknown`] stands for a code a newer server may
+        /// add; it keeps clients working, and its text is lost.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $variant, )*
+            /// A code this version of the contract does not know (a newer server's).
+            #[serde(other)]
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every known code, in the order of this module.
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+
+            /// The code as it travels (`seat_gone`, …); `unknown` for [`ErrorCode::Unknown`].
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( ErrorCode::$variant => $text, )*
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // ---- request shape and transport (the server's and warp's own refusals)
+    /// 400: the body is not JSON.
+    MalformedJson = "malformed_json",
+    /// 400: the sync batch body is not the expected CBOR.
+    MalformedCbor = "malformed_cbor",
+    /// 422: the JSON body has wrong types, a missing field or an unknown field.
+    InvalidBody = "invalid_body",
+    /// 400: a header or the query string is malformed (also a blob name that is not 64 hex
+    /// digits, and an OAuth callback without `code` and `state`).
+    BadRequest = "bad_request",
+    /// 404: no such endpoint, or nothing there (an unknown exam, center, registration, notice,
+    /// blob, document …; also a resource outside the operator's scope).
+    NotFound = "not_found",
+    /// 405: the method is not supported on this path.
+    MethodNotAllowed = "method_not_allowed",
+    /// 411: a body was sent without `Content-Length`.
+    LengthRequired = "length_required",
+    /// 413: the body is too large; a photo upload above the limit carries `limit_bytes` and
+    /// `rules_max_bytes`.
+    PayloadTooLarge = "payload_too_large",
+    /// 503: the request took longer than the server allows.
+    Timeout = "timeout",
+    /// 503: the server is saturated (password hashing queue full, captcha store full, a
+    /// commit retried too often, not ready yet); retry shortly.
+    Busy = "busy",
+    /// 500: the server failed; the message says nothing more.
+    Internal = "internal",
+    // ---- authentication and authorisation
+    /// 401: no, unknown, expired or revoked token, or a token of the wrong kind (operator vs
+    /// candidate).
+    Unauthorized = "unauthorized",
+    /// 403: authenticated but not allowed (an auditor writing, a center outside the operator's
+    /// list on a seat read, a non-administrator cancelling).
+    Forbidden = "forbidden",
+    /// 401: wrong account name or password.
+    BadCredentials = "bad_credentials",
+    /// 401: too many failures: solve a captcha (`POST /api/captcha`) and send its id and answer.
+    CaptchaRequired = "captcha_required",
+    /// 401: the captcha answer is wrong, expired or already used.
+    CaptchaWrong = "captcha_wrong",
+    /// 429: too many attempts from this address (`Retry-After` says when to try again).
+    TooManyRequests = "too_many_requests",
+    // ---- accounts
+    /// 422: the login is neither an e-mail address nor a mainland mobile number.
+    LoginInvalid = "login_invalid",
+    /// 409: an account with this login already exists (or no free login for an OAuth identity).
+    LoginTaken = "login_taken",
+    /// 422: the password has fewer than 8 characters.
+    PasswordTooShort = "password_too_short",
+    /// 422: the password has more than 128 characters.
+    PasswordTooLong = "password_too_long",
+    /// 422: the password is in the common-password list.
+    PasswordTooCommon = "password_too_common",
+    /// 422: the password contains the account name.
+    PasswordContainsLogin = "password_contains_login",
+    /// 422: the password lacks two kinds of characters or four different characters.
+    PasswordTooWeak = "password_too_weak",
+    /// 422: the current password given for a change is wrong.
+    CurrentPasswordWrong = "current_password_wrong",
+    /// 422: the recovery code is wrong, expired or already used.
+    RecoveryCodeWrong = "recovery_code_wrong",
+    /// 409: the record changed meanwhile (account, seat counters during an import, an
+    /// arrangement); retry.
+    ConcurrentUpdate = "concurrent_update",
+    /// 422: the profile's legal name is empty, too long or has control characters.
+    LegalNameInvalid = "legal_name_invalid",
+    /// 422: an ID document kind the core does not know.
+    IdUnknownKind = "id_unknown_kind",
+    /// 422: the ID number is empty.
+    IdEmpty = "id_empty",
+    /// 422: the ID number has the wrong length for its kind.
+    IdLength = "id_length",
+    /// 422: the ID number has a character its kind does not allow.
+    IdCharacter = "id_character",
+    /// 422: the ID number's check character does not match.
+    IdChecksum = "id_checksum",
+    /// 422: the birth date encoded in the ID number is not a valid date.
+    IdBirthDate = "id_birth_date",
+    /// 422: the ID number's area code does not belong to the chosen kind.
+    IdAreaCode = "id_area_code",
+    /// 422: the profile's phone is not a mainland mobile number.
+    PhoneInvalid = "phone_invalid",
+    /// 409: this ID document is already in another account's profile.
+    IdDocumentTaken = "id_document_taken",
+    /// 422: the OAuth provider answered the callback with an error.
+    OauthDenied = "oauth_denied",
+    /// 422: the OAuth provider refused the code exchange or the user-info request.
+    OauthFailed = "oauth_failed",
+    /// 422: unknown, expired or already used OAuth login state.
+    OauthStateInvalid = "oauth_state_invalid",
+    /// 409: the provider identity is already linked to another account.
+    OauthIdentityTaken = "oauth_identity_taken",
+    // ---- operators and the catalog
+    /// 422: an operator user name breaks the rules (3–32 of `a-z 0-9 . _ -`, starting with a
+    /// letter).
+    UsernameInvalid = "username_invalid",
+    /// 409: an operator with this user name exists.
+    UsernameTaken = "username_taken",
+    /// 422: a center the catalog does not have, in an operator's list.
+    CenterUnknown = "center_unknown",
+    /// 422: a center operator needs at least one center.
+    CentersRequired = "centers_required",
+    /// 422: only center operators are scoped to centers.
+    CentersNotAllowed = "centers_not_allowed",
+    /// 422: the catalog body is not UTF-8.
+    CatalogEncoding = "catalog_encoding",
+    /// 422: the catalog is invalid (the message lists every problem).
+    CatalogInvalid = "catalog_invalid",
+    // ---- sync and photos
+    /// 422: `GET /api/sync` without a WebSocket (version 13) upgrade.
+    WebsocketRequired = "websocket_required",
+    /// 422: a message of the sync batch does not decode.
+    BadSyncMessage = "bad_sync_message",
+    /// 422: the uploaded photo's SHA-256 is not the one its path names.
+    DigestMismatch = "digest_mismatch",
+    /// 422: the uploaded photo breaks the photo rules; `problems` and `report` say how.
+    PhotoRejected = "photo_rejected",
+    // ---- idempotency
+    /// 400: a candidate action (or `pay`) without an `Idempotency-Key` header.
+    IdempotencyKeyRequired = "idempotency_key_required",
+    /// 400: the `Idempotency-Key` is not 1–128 visible ASCII characters.
+    IdempotencyKeyInvalid = "idempotency_key_invalid",
+    /// 422: the `Idempotency-Key` was used for another request.
+    IdempotencyKeyReused = "idempotency_key_reused",
+    // ---- lifecycle actions
+    /// 409: outside the registration window (a submission or an application for review);
+    /// `opens` and `closes` in Unix seconds.
+    WindowClosed = "window_closed",
+    /// 409: the server does not have the submitted heads: sync, then submit again.
+    HeadsUnknown = "heads_unknown",
+    /// 409: the center or the whole session was cancelled; `exam`, `center` (`null` for the
+    /// session) and `reason`.
+    Cancelled = "cancelled",
+    /// 409: no seat left; `pools` names every full pool.
+    SeatGone = "seat_gone",
+    /// 422: a seat pool the catalog does not have.
+    UnknownPool = "unknown_pool",
+    /// 409: this ID document is already registered for this exam.
+    DuplicateIdDocument = "duplicate_id_document",
+    /// 409: the registration is under review and locked; `status`.
+    Locked = "locked",
+    /// 409: the action is not possible in the registration's status; `status`.
+    TransitionNotAllowed = "transition_not_allowed",
+    /// 409: the center does not review registrations; `status`.
+    ReviewNotOffered = "review_not_offered",
+    /// 409: the center must approve the registration before payment; `status`.
+    ReviewRequired = "review_required",
+    /// 409 on an on-site confirmation or a lifecycle action (with `status` then), 422 on a
+    /// notice: the center does not ask for on-site confirmation.
+    OnsiteNotRequired = "onsite_not_required",
+    /// 422: no valid photo, or the photo was not uploaded by this account; `issues`.
+    PhotoMissing = "photo_missing",
+    /// 422: two chosen subjects share a time slot; `issues`.
+    SlotConflict = "slot_conflict",
+    /// 422: the draft is not complete or not valid; `issues` lists every problem.
+    Invalid = "invalid",
+    /// 409: the payment order changed meanwhile; read it again.
+    OrderChanged = "order_changed",
+    // ---- the operator's decisions
+    /// 422: a reason (rejection, cancellation) must have 1–500 characters.
+    ReasonInvalid = "reason_invalid",
+    /// 422: a rejection names at most 32 draft paths (`draft.…`).
+    PathsInvalid = "paths_invalid",
+    // ---- payments
+    /// 503: the embedded payment sandbox is still starting; retry shortly.
+    PaymentsUnavailable = "payments_unavailable",
+    /// 503: the payment platform cannot be reached.
+    PaymentPlatformUnavailable = "payment_platform_unavailable",
+    /// 409: `pay` before any submission.
+    NotSubmitted = "not_submitted",
+    /// 409: the registration is paid already.
+    AlreadyPaid = "already_paid",
+    /// 409: the payment deadline has passed.
+    DeadlinePassed = "deadline_passed",
+    /// 409: no payment is due (e.g. waiting for the center's review); `status`.
+    PaymentNotDue = "payment_not_due",
+    /// 409: the chosen subjects have no fee to pay.
+    NoFee = "no_fee",
+    /// 409: "refresh" before any payment order was opened.
+    NoOrder = "no_order",
+    // ---- documents, arrangement and check-in
+    /// 409: the registration form exists once the registration is paid; `status`.
+    NotPaid = "not_paid",
+    /// 409: outside the exam's printing window; `printing {opens, closes}` in Unix seconds.
+    PrintingWindowClosed = "printing_window_closed",
+    /// 409: this registration cannot have an admission ticket (or be checked in); `reason`
+    /// (see [`NotEligibleReason`]) and `status`.
+    NotEligible = "not_eligible",
+    /// 422: a PDF could not be rendered: a character no shipped font has.
+    DocumentMissingGlyph = "document_missing_glyph",
+    /// 422: a PDF could not be rendered: the font.
+    DocumentFont = "document_font",
+    /// 422: a PDF could not be rendered: the photo.
+    DocumentPhoto = "document_photo",
+    /// 422: a PDF could not be rendered: the QR code.
+    DocumentQr = "document_qr",
+    /// 422: a PDF could not be rendered: the fees do not add up.
+    DocumentFeeMismatch = "document_fee_mismatch",
+    /// 422: a PDF could not be rendered: the PDF writer failed.
+    DocumentPdf = "document_pdf",
+    /// 409: the center has no rooms in the catalog; `center`.
+    NoRooms = "no_rooms",
+    /// 409: the rooms hold fewer candidates than a slot needs; `short` lists every shortage
+    /// (nothing is stored).
+    RoomCapacityShort = "room_capacity_short",
+    /// 422: the scanned code is not a ticket code.
+    TicketFormat = "ticket_format",
+    /// 422: the ticket's signature does not verify with the exam's key.
+    TicketSignature = "ticket_signature",
+    /// 422: the ticket's payload does not decode.
+    TicketPayload = "ticket_payload",
+    /// 422: the exam's public key is not a valid Ed25519 key.
+    TicketPublicKey = "ticket_public_key",
+    /// 409: the arrangement changed since the ticket was printed; `ticket_number`.
+    TicketSuperseded = "ticket_superseded",
+    // ---- the operator's desk
+    /// 400: an unknown status in the review queue's `status`; `parameter` and `allowed`.
+    StatusInvalid = "status_invalid",
+    /// 400: the review queue's `limit` is not 1–100; `parameter`.
+    LimitInvalid = "limit_invalid",
+    /// 400: the review queue's `cursor` is not one the server issued; `parameter`.
+    CursorInvalid = "cursor_invalid",
+    /// 400: the review queue's `offset` is not a non-negative number; `parameter`.
+    OffsetInvalid = "offset_invalid",
+    /// 400: `cursor` and `offset` together; `parameter`.
+    PagingConflict = "paging_conflict",
+    /// 400: the review queue's `q` is too long or has control characters; `parameter`.
+    QInvalid = "q_invalid",
+    /// 400: a review queue parameter the server does not know; `parameter`.
+    ParameterUnknown = "parameter_unknown",
+    /// 400: a review queue parameter given twice; `parameter`.
+    ParameterRepeated = "parameter_repeated",
+    /// 422: a notice title must have 1–100 characters and no control characters.
+    TitleInvalid = "title_invalid",
+    /// 422: a notice body must have 1–5000 characters; line breaks are the only control
+    /// characters allowed.
+    BodyInvalid = "body_invalid",
+    /// 422: a notice's `opens` must come before `closes`, within 366 days.
+    WindowInvalid = "window_invalid",
+    /// 409: a center keeps at most 200 notices.
+    TooManyNotices = "too_many_notices",
+    /// 409: the notice changed or was deleted meanwhile.
+    NoticeChanged = "notice_changed",
+    /// 409: no on-site confirmation window is open at the center now; `windows` lists them.
+    ConfirmationWindowClosed = "confirmation_window_closed",
+}
+
+impl ErrorCode {
+    /// The code spelled `text`, or [`ErrorCode::Unknown`].
+    pub fn parse(text: &str) -> ErrorCode {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == text).unwrap_or(ErrorCode::Unknown)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(text: &str) -> ErrorCode {
+        ErrorCode::parse(text)
+    }
+}
+
+/// One problem with a submitted draft, in an error's `issues`: the core's
+/// [`validate::Issue`](crate::validate::Issue) as the validator reports it, or only `path` and
+/// `code` where the server adds an issue of its own (a photo this account has not uploaded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftIssue {
+    /// Where, e.g. `draft.fields.mobile`.
+    pub path: String,
+    /// What.
+    pub code: IssueCode,
+    /// Explanation in Chinese (absent on the server's own issues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_zh: Option<String>,
+    /// Explanation in English (absent on the server's own issues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_en: Option<String>,
+}
+
+impl From<Issue> for DraftIssue {
+    fn from(i: Issue) -> DraftIssue {
+        DraftIssue {
+            path: i.path,
+            code: i.code,
+            message_zh: Some(i.message_zh),
+            message_en: Some(i.message_en),
+        }
+    }
+}
+
+/// A seat pool in a `seat_gone` refusal: the center's total, or one subject at the center.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeatPool {
+    /// `{"kind": "center", "center"}`.
+    Center {
+        /// Center id.
+        center: String,
+    },
+    /// `{"kind": "subject", "center", "subject"}`.
+    Subject {
+        /// Center id.
+        center: String,
+        /// Subject code.
+        subject: String,
+    },
+}
+
+impl From<&Pool> for SeatPool {
+    fn from(p: &Pool) -> SeatPool {
+        match p {
+            Pool::Center(center) => SeatPool::Center { center: center.clone() },
+            Pool::Subject { center, subject } => {
+                SeatPool::Subject { center: center.clone(), subject: subject.clone() }
+            }
+        }
+    }
+}
+
+impl From<SeatPool> for Pool {
+    fn from(p: SeatPool) -> Pool {
+        match p {
+            SeatPool::Center { center } => Pool::Center(center),
+            SeatPool::Subject { center, subject } => Pool::Subject { center, subject },
+        }
+    }
+}
+
+/// A window in Unix seconds (`printing` of `printing_window_closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnixWindow {
+    /// First second inside the window.
+    pub opens: i64,
+    /// First second after it.
+    pub closes: i64,
+}
+
+/// One problem of a rejected photo upload, in `problems`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoProblemDetail {
+    /// The problem's code ([`PhotoProblem::code`](crate::photo::PhotoProblem::code), e.g.
+    /// `photo_file_too_small`).
+    pub code: String,
+    /// Explanation in English.
+    pub message_en: String,
+    /// Explanation in Chinese.
+    pub message_zh: String,
+}
+
+/// An on-site confirmation window listed by `confirmation_window_closed` (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ConfirmationWindow {
+    /// The catalog's `onsite.window` of the center.
+    Catalog {
+        /// Opens.
+        opens: i64,
+        /// Closes.
+        closes: i64,
+    },
+    /// A notice of the center with `requires_onsite_confirmation`.
+    Notice {
+        /// The notice's id.
+        notice: String,
+        /// Opens.
+        opens: i64,
+        /// Closes.
+        closes: i64,
+    },
+}
+
+/// A (slot, subject) short of room seats, in `room_capacity_short`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortage {
+    /// Time slot id.
+    pub slot: String,
+    /// Subject code.
+    pub subject: String,
+    /// Candidates of that subject left without a seat.
+    pub unseated: u64,
+}
+
+/// Why a registration cannot have an admission ticket: the `reason` of `not_eligible`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotEligibleReason {
+    /// The candidate has not submitted a registration.
+    NotRegistered,
+    /// The registration is not paid.
+    NotPaid,
+    /// The center requires on-site confirmation, which has not happened.
+    NotConfirmedOnSite,
+    /// The center has not arranged the candidate into a room yet.
+    NotArranged,
+}
+
+impl NotEligibleReason {
+    /// The reason as it travels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotEligibleReason::NotRegistered => "not_registered",
+            NotEligibleReason::NotPaid => "not_paid",
+            NotEligibleReason::NotConfirmedOnSite => "not_confirmed_on_site",
+            NotEligibleReason::NotArranged => "not_arranged",
+        }
+    }
+}
+
+/// The JSON error body: `code` and `message`, and the details of the refusals that carry them.
+/// A detail is absent unless the code's documentation names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub code: ErrorCode,
+    /// Explanation, in English (for logs and developers; apps show their own text per code).
+    pub message: String,
+    /// `invalid`, `photo_missing`, `slot_conflict`: every problem of the draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues: Option<Vec<DraftIssue>>,
+    /// `seat_gone`: the full pools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pools: Option<Vec<SeatPool>>,
+    /// The registration's status: `transition_not_allowed`, `locked`, `review_not_offered`,
+    /// `review_required`, `onsite_not_required` (from a lifecycle action), `payment_not_due`,
+    /// `not_paid` (`draft` without a registration), `not_eligible`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// `window_closed`: when registration opens (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens: Option<i64>,
+    /// `window_closed`: when registration closes (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes: Option<i64>,
+    /// `cancelled`: the exam session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exam: Option<String>,
+    /// `cancelled`: the cancelled center, `Some(None)` (sent as `null`) when the whole session
+    /// was cancelled; `no_rooms`: the center.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "super::present")]
+    pub center: Option<Option<String>>,
+    /// `cancelled`: the administrator's reason; `not_eligible`: one of [`NotEligibleReason`]
+    /// (see [`ErrorBody::not_eligible_reason`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `printing_window_closed`: the exam's printing window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printing: Option<UnixWindow>,
+    /// `photo_rejected`: every problem of the photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<PhotoProblemDetail>>,
+    /// `photo_rejected`: what the checker measured and found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<PhotoReport>,
+    /// `payload_too_large` (photo upload): the largest upload taken, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<u64>,
+    /// `payload_too_large` (photo upload): the photo rules' `max_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_max_bytes: Option<u32>,
+    /// `confirmation_window_closed`: every confirmation window of the center.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<ConfirmationWindow>>,
+    /// `room_capacity_short`: every shortage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short: Option<Vec<Shortage>>,
+    /// The review queue's 400s: the query parameter at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// `status_invalid`: the statuses the review queue takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<Status>>,
+    /// `ticket_superseded`: the scanned ticket's number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_number: Option<String>,
+}
+
+impl ErrorBody {
+    /// A body with `code` and `message` and no details.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            code,
+            message: message.into(),
+            issues: None,
+            pools: None,
+            status: None,
+            opens: None,
+            closes: None,
+            exam: None,
+            center: None,
+            reason: None,
+            printing: None,
+            problems: None,
+            report: None,
+            limit_bytes: None,
+            rules_max_bytes: None,
+            windows: None,
+            short: None,
+            parameter: None,
+            allowed: None,
+            ticket_number: None,
+        }
+    }
+
+    /// The `reason` of a `not_eligible` refusal, typed.
+    pub fn not_eligible_reason(&self) -> Option<NotEligibleReason> {
+        if self.code != ErrorCode::NotEligible {
+            return None;
+        }
+        let reason = self.reason.as_deref()?;
+        [
+            NotEligibleReason::NotRegistered,
+            NotEligibleReason::NotPaid,
+            NotEligibleReason::NotConfirmedOnSite,
+            NotEligibleReason::NotArranged,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::round_trip;
+
+    #[test]
+    fn every_code_is_spelled_the_same_by_serde_and_as_str() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).expect("json");
+            assert_eq!(json, serde_json::json!(code.as_str()), "{code:?}");
+            assert_eq!(serde_json::from_value::<ErrorCode>(json).expect("back"), *code);
+            assert_eq!(ErrorCode::parse(code.as_str()), *code);
+            assert_eq!(code.to_string(), code.as_str());
+        }
+        let mut texts: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        texts.sort_unstable();
+        texts.dedup();
+        assert_eq!(texts.len(), ErrorCode::ALL.len(), "no code twice");
+    }
+
+    #[test]
+    fn an_unknown_code_still_parses() {
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"code":"from_the_future","message":"m"}"#).expect("parses");
+        assert_eq!(body.code, ErrorCode::Unknown);
+        assert_eq!(ErrorCode::from("from_the_future"), ErrorCode::Unknown);
+        assert_eq!(ErrorCode::from("seat_gone"), ErrorCode::SeatGone);
+    }
+
+    #[test]
+    fn plain_errors_have_code_and_message_only() {
+        let b: ErrorBody =
+            round_trip(r#"{"code":"bad_credentials","message":"the account name or the password is wrong"}"#);
+        assert_eq!(b, ErrorBody::new(ErrorCode::BadCredentials, "the account name or the password is wrong"));
+        round_trip::<ErrorBody>(r#"{"code":"not_found","message":"not found: no such endpoint"}"#);
+    }
+
+    #[test]
+    fn draft_refusals_carry_the_issues() {
+        let b: ErrorBody = round_trip(
+            r#"{"code":"invalid","message":"the draft is not complete or not valid","issues":[
+                {"path":"draft.fields.name","code":"field_required","message_zh":"请填写姓名","message_en":"name is required"},
+                {"path":"draft.declaration","code":"declaration_missing","message_zh":"请确认声明","message_en":"declare"}]}"#,
+        );
+        let issues = b.issues.expect("issues");
+        assert_eq!(issues[0].code, IssueCode::FieldRequired);
+        // The server's own issue for a photo it does not have from this account.
+        let b: ErrorBody = round_trip(
+            r#"{"code":"photo_missing","message":"the photo has not been uploaded by this account",
+                "issues":[{"path":"draft.photo","code":"photo_missing"}]}"#,
+        );
+        assert_eq!(b.issues.expect("issues")[0].message_zh, None);
+        let issue = Issue {
+            path: "draft.center".into(),
+            code: IssueCode::CenterMissing,
+            message_zh: "请选择考点".into(),
+            message_en: "choose a center".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(DraftIssue::from(issue.clone())).expect("json"),
+            serde_json::to_value(issue).expect("json"),
+            "the validator's issue travels unchanged"
+        );
+    }
+
+    #[test]
+    fn seat_gone_names_the_pools() {
+        let b: ErrorBody = round_trip(
+            r#"{"code":"seat_gone","message":"no seat left: center bj-dongcheng, subject 15 at bj-dongcheng",
+                "pools":[{"kind":"center","center":"bj-dongcheng"},{"kind":"subject","center":"bj-dongcheng","subject":"15"}]}"#,
+        );
+        let pools: Vec<Pool> = b.pools.expect("pools").into_iter().map(Pool::from).collect();
+        assert_eq!(
+            pools,
+            vec![
+                Pool::Center("bj-dongcheng".into()),
+                Pool::Subject { center: "bj-dongcheng".into(), subject: "15".into() }
+            ]
+        );
+        assert_eq!(
+            SeatPool::from(&pools[1]),
+            SeatPool::Subject { center: "bj-dongcheng".into(), subject: "15".into() }
+        );
+    }
+
+    #[test]
+    fn lifecycle_refusals_carry_status_window_and_cancellation() {
+        let b: ErrorBody = round_trip(
+            r#"{"code":"transition_not_allowed","message":"`Withdraw` is not possible while the registration is draft","status":"draft"}"#,
+        );
+        assert_eq!(b.status, Some(Status::Draft));
+        round_trip::<ErrorBody>(
+            r#"{"code":"locked","message":"the registration is under review and locked","status":"under_review"}"#,
+        );
+        let b: ErrorBody = round_trip(
+            r#"{"code":"window_closed","message":"registration for this exam is not open","opens":1800000000,"closes":1800086400}"#,
+        );
+        assert_eq!((b.opens, b.closes), (Some(1_800_000_000), Some(1_800_086_400)));
+        let b: ErrorBody = round_trip(
+            r#"{"code":"cancelled","message":"exam `e` has been cancelled: flood","exam":"e","center":null,"reason":"flood"}"#,
+        );
+        assert_eq!(b.center, Some(None), "the whole session");
+        let b: ErrorBody = round_trip(
+            r#"{"code":"cancelled","message":"test center `c` of exam `e` has been cancelled: flood","exam":"e","center":"c","reason":"flood"}"#,
+        );
+        assert_eq!(b.center, Some(Some("c".into())));
+        for code in ["heads_unknown", "duplicate_id_document", "order_changed", "idempotency_key_reused"] {
+            let b: ErrorBody = round_trip(&format!(r#"{{"code":"{code}","message":"m"}}"#));
+            assert_eq!(b.code.as_str(), code);
+        }
+    }
+
+    #[test]
+    fn document_refusals_carry_the_reason_and_the_window() {
+        let b: ErrorBody = round_trip(
+            r#"{"code":"not_eligible","message":"this registration cannot have an admission ticket: not_arranged","reason":"not_arranged","status":"paid"}"#,
+        );
+        assert_eq!(b.not_eligible_reason(), Some(NotEligibleReason::NotArranged));
+        let b: ErrorBody = round_trip(
+            r#"{"code":"printing_window_closed","message":"m","printing":{"opens":1800000000,"closes":1800600000}}"#,
+        );
+        assert_eq!(b.printing, Some(UnixWindow { opens: 1_800_000_000, closes: 1_800_600_000 }));
+        assert_eq!(b.not_eligible_reason(), None);
+        round_trip::<ErrorBody>(r#"{"code":"not_paid","message":"m","status":"draft"}"#);
+        let b: ErrorBody = round_trip(r#"{"code":"no_rooms","message":"m","center":"bj-haidian"}"#);
+        assert_eq!(b.center, Some(Some("bj-haidian".into())));
+        let b: ErrorBody = round_trip(
+            r#"{"code":"room_capacity_short","message":"m","short":[{"slot":"sat-am","subject":"15","unseated":2}]}"#,
+        );
+        assert_eq!(b.short.expect("short")[0].unseated, 2);
+        round_trip::<ErrorBody>(
+            r#"{"code":"ticket_superseded","message":"m","ticket_number":"270301020010013"}"#,
+        );
+    }
+
+    #[test]
+    fn desk_refusals_carry_parameter_windows_and_allowed() {
+        let b: ErrorBody = round_trip(r#"{"code":"limit_invalid","message":"m","parameter":"limit"}"#);
+        assert_eq!(b.parameter.as_deref(), Some("limit"));
+        let b: ErrorBody = round_trip(
+            r#"{"code":"status_invalid","message":"unknown status `nope`","parameter":"status",
+                "allowed":["draft","submitted","under_review","rejected","approved","awaiting_payment","paid","confirmed","expired","withdrawn","cancelled"]}"#,
+        );
+        assert_eq!(b.allowed.map(|a| a.len()), Some(11));
+        let b: ErrorBody = round_trip(
+            r#"{"code":"confirmation_window_closed","message":"m","windows":[
+                {"source":"catalog","opens":1,"closes":2},{"source":"notice","notice":"nt_01","opens":3,"closes":4}]}"#,
+        );
+        assert_eq!(
+            b.windows.expect("windows")[1],
+            ConfirmationWindow::Notice { notice: "nt_01".into(), opens: 3, closes: 4 }
+        );
+    }
+
+    #[test]
+    fn photo_refusals_carry_the_report_and_the_limit() {
+        let b: ErrorBody = round_trip(
+            r#"{"code":"photo_rejected","message":"the photo does not meet the photo rules: photo_file_too_small",
+                "problems":[{"code":"photo_file_too_small","message_en":"the photo file is 3 bytes","message_zh":"照片太小"}],
+                "report":{"format":null,"bytes":3,"width":null,"height":null,"colour":null,"orientation":null,"face":null,
+                          "head_ratio":null,"top_margin":null,"face_centre":null,
+                          "problems":[{"code":"file_too_small","bytes":3,"min":20480}],"warnings":[]}}"#,
+        );
+        assert_eq!(b.report.expect("report").bytes, 3);
+        let b: ErrorBody = round_trip(
+            r#"{"code":"payload_too_large","message":"m","limit_bytes":270336,"rules_max_bytes":204800}"#,
+        );
+        assert_eq!((b.limit_bytes, b.rules_max_bytes), (Some(270_336), Some(204_800)));
+    }
+}
