@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::extract::{Answer, Candidate, IdempotencyKey, Staff, ok, parse_json};
 use crate::payments::orders::NotifyAnswer;
 use crate::registration::actions::{CandidateAction, Review};
+use crate::registration::idempotency::{Idempotency, key_required};
 use crate::state::App;
 
 /// A candidate's action, as the path names it: `submit`, `withdraw` or `apply-review`.
@@ -68,6 +69,8 @@ pub(super) async fn act(
     key: IdempotencyKey,
     body: Bytes,
 ) -> Answer {
+    // The key is asked for, and checked, before the body is read.
+    Idempotency::check(key.as_deref().ok_or_else(key_required)?)?;
     let heads = match what.0 {
         CandidateAction::Submit => parse_json::<SubmitReq>(&body)?.heads,
         _ => Vec::new(),
@@ -91,6 +94,8 @@ pub(super) async fn review(
     key: IdempotencyKey,
     body: Bytes,
 ) -> Answer {
+    // Scope and role come before the body is read.
+    app.registrations.reviewable(&who.operator, &doc)?;
     let decision = match what {
         ReviewName::Approve => Review::Approve,
         ReviewName::Reject => {

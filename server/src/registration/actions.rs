@@ -85,6 +85,21 @@ impl Registrations {
             .ok_or_else(|| RegistrationError::Internal("an action without an answer".into()))
     }
 
+    /// Whether `op` may decide on registration `doc`: `NotFound` outside the operator's centers
+    /// (as for an unknown id), `Forbidden` for auditors. Returns its record.
+    pub fn reviewable(&self, op: &Operator, doc: &str) -> Result<(DocumentId, super::record::RegistrationRecord), RegistrationError> {
+        let not_found = || RegistrationError::NotFound("no such registration".into());
+        let id = DocumentId::from_str(doc).map_err(|_| not_found())?;
+        let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
+        if !can_see(op, &record.center) {
+            return Err(not_found());
+        }
+        if op.role == Role::Auditor {
+            authorize(op, Permission::ReviewCenter(&record.center))?;
+        }
+        Ok((id, record))
+    }
+
     /// Runs the center's decision on registration `doc`. Outside the operator's centers a
     /// registration does not exist for them; auditors may not decide.
     pub async fn review(
@@ -95,15 +110,7 @@ impl Registrations {
         key: Option<&str>,
         body: &[u8],
     ) -> Result<serde_json::Value, RegistrationError> {
-        let not_found = || RegistrationError::NotFound("no such registration".into());
-        let id = DocumentId::from_str(doc).map_err(|_| not_found())?;
-        let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
-        if !can_see(op, &record.center) {
-            return Err(not_found());
-        }
-        if op.role == Role::Auditor {
-            authorize(op, Permission::ReviewCenter(&record.center))?;
-        }
+        let (id, record) = self.reviewable(op, doc)?;
         let (what, action) = match decision {
             Review::Approve => ("approve", Action::Approve),
             Review::Reject { reason, paths } => {

@@ -17,9 +17,8 @@ pub struct Idempotency {
 }
 
 impl Idempotency {
-    /// Validates `key` (1–128 visible ASCII characters) for `scope` (the account or operator)
-    /// and fingerprints the request (`what` names the action and target, `body` is the body).
-    pub fn new(scope: &str, key: &str, what: &str, body: &[u8]) -> Result<Idempotency, Refusal> {
+    /// Checks a key's form: 1–128 visible ASCII characters.
+    pub fn check(key: &str) -> Result<(), Refusal> {
         if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Refusal::new(
                 RefusalKind::BadRequest,
@@ -27,6 +26,13 @@ impl Idempotency {
                 "Idempotency-Key must have 1–128 visible ASCII characters",
             ));
         }
+        Ok(())
+    }
+
+    /// Validates `key` (1–128 visible ASCII characters) for `scope` (the account or operator)
+    /// and fingerprints the request (`what` names the action and target, `body` is the body).
+    pub fn new(scope: &str, key: &str, what: &str, body: &[u8]) -> Result<Idempotency, Refusal> {
+        Idempotency::check(key)?;
         let mut k = scope.as_bytes().to_vec();
         k.push(0);
         k.extend_from_slice(key.as_bytes());
