@@ -15,12 +15,12 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::backoff::Retry;
-use super::events::{ClientEvent, ConnectionState};
-use super::sync_client::{Inner, SyncReport, blocking};
-use super::{ClientError, http, outbox};
-use crate::document::DocumentId;
-use crate::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
+use crate::backoff::Retry;
+use crate::events::{ClientEvent, ConnectionState};
+use crate::sync_client::{Inner, SyncReport, blocking};
+use crate::{ClientError, http, outbox};
+use baoming_core::document::DocumentId;
+use baoming_core::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -318,7 +318,7 @@ impl Conn {
     }
 }
 
-/// [`SyncClient::sync_now`](super::SyncClient::sync_now) without its timeout.
+/// [`SyncClient::sync_now`](crate::SyncClient::sync_now) without its timeout.
 pub(crate) async fn sync_once(inner: &Arc<Inner>) -> Result<SyncReport, ClientError> {
     let mut conn = Conn::open(inner).await?;
     inner.docs().begin();

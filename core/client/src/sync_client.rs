@@ -1,5 +1,5 @@
 //! [`SyncClient`]: the app-facing façade of the device side — registrations, edits, and the
-//! three ways to sync them (see the [module documentation](super)).
+//! three ways to sync them (see the [module documentation](crate)).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use super::backoff::{Backoff, Retry};
-use super::events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState};
-use super::outbox::{self, ActionKind, ActionOutcome, Outbox, QueueError, QueuedAction};
-use super::session::Docs;
-use super::store::LocalStore;
-use super::{ClientError, http, open_registration, persist, ws};
-use crate::document::{DocError, DocumentId, RegistrationDoc, RejectedEdit};
-use crate::draft::{Draft, ServerSection};
-use crate::photo::PhotoRef;
-use crate::wire::{BatchRequest, WireMessage};
+use crate::backoff::{Backoff, Retry};
+use crate::events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState};
+use crate::outbox::{self, ActionKind, ActionOutcome, Outbox, QueueError, QueuedAction};
+use crate::session::Docs;
+use crate::store::LocalStore;
+use crate::{ClientError, http, open_registration, persist, ws};
+use baoming_core::document::{DocError, DocumentId, RegistrationDoc, RejectedEdit};
+use baoming_core::draft::{Draft, ServerSection};
+use baoming_core::photo::PhotoRef;
+use baoming_core::wire::{BatchRequest, WireMessage};
 
 /// Most request/response rounds of one document in [`SyncClient::sync_batch`]; a converging
 /// exchange takes three or four.
@@ -359,7 +359,7 @@ impl SyncClient {
     /// the client's lock held: it must not call the client.
     ///
     /// ```no_run
-    /// # fn demo(client: &baoming_core::client::SyncClient) -> Result<(), baoming_core::client::ClientError> {
+    /// # fn demo(client: &baoming_client::SyncClient) -> Result<(), baoming_client::ClientError> {
     /// client.edit("ncre-2027-03", |doc| doc.set_field("name", "张三"))?;
     /// # Ok(()) }
     /// ```
@@ -723,7 +723,7 @@ mod tests {
             Err(QueueError::NothingToSubmit { missing, .. }) => assert_eq!(missing, ["center", "subjects"]),
             other => panic!("expected NothingToSubmit, got {other:?}"),
         }
-        let catalog = crate::Catalog::demo();
+        let catalog = baoming_core::Catalog::demo();
         let exam = catalog.exam(EXAM).expect("exam").clone();
         client.edit(EXAM, |d| d.choose_center(&exam, "bj-dongcheng")).expect("center");
         assert!(

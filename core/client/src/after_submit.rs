@@ -11,9 +11,9 @@
 
 use serde::Deserialize;
 
-use super::outbox::RegistrationStatus;
-use super::{AccountApi, ClientError, http};
-use crate::catalog::OnsiteConfirmation;
+use crate::outbox::RegistrationStatus;
+use crate::{AccountApi, ClientError, http};
+use baoming_core::catalog::OnsiteConfirmation;
 
 /// The payment order of a registration, as `pay` and `refresh` answer it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -207,7 +207,7 @@ impl AccountApi {
 
     /// The admission ticket's number and the signed code its QR carries, under the ticket's
     /// rules (refusals as for [`CandidateDocument::AdmissionTicket`]): for showing the ticket on
-    /// screen; [`crate::ticket::verify_ticket`] checks the code offline.
+    /// screen; [`baoming_core::ticket::verify_ticket`] checks the code offline.
     pub fn admission_ticket_code(&self, token: &str, exam_id: &str) -> Result<TicketCode, ClientError> {
         let path = format!("/api/registrations/{exam_id}/documents/admission-ticket.code");
         let answer = self.call("GET", &path, Some(token), None, &[])?;
@@ -229,7 +229,7 @@ impl AccountApi {
 
 /// A fresh idempotency key (`bm-` + 128 random bits in hex) for [`AccountApi::pay`].
 pub fn idempotency_key() -> Result<String, ClientError> {
-    super::outbox::fresh_key().map_err(|e| ClientError::Protocol(e.to_string()))
+    crate::outbox::fresh_key().map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 /// The typed refusal of a document download, if the answer is one.

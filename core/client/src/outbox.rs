@@ -1,16 +1,16 @@
 //! The outbox: the candidate's lifecycle actions (submit, withdraw, apply for review), queued on
 //! the device and sent when the server can take them.
 //!
-//! An action is created by [`SyncClient::submit`](super::SyncClient::submit),
-//! [`withdraw`](super::SyncClient::withdraw) or
-//! [`apply_for_review`](super::SyncClient::apply_for_review) with a fresh random idempotency key
+//! An action is created by [`SyncClient::submit`](crate::SyncClient::submit),
+//! [`withdraw`](crate::SyncClient::withdraw) or
+//! [`apply_for_review`](crate::SyncClient::apply_for_review) with a fresh random idempotency key
 //! (a submission also records the draft's heads at the moment the candidate pressed the button)
 //! and is written to the store (`<root>/outbox.json`, atomically) before the call returns, so it
 //! survives a crash or a restart of the app.
 //!
 //! **Sending.** The outbox is drained only after a successful sync, so the server has every
-//! change the recorded heads name: by [`SyncClient::sync_now`](super::SyncClient::sync_now) and
-//! [`sync_batch`](super::SyncClient::sync_batch) (which then sync once more, so the document
+//! change the recorded heads name: by [`SyncClient::sync_now`](crate::SyncClient::sync_now) and
+//! [`sync_batch`](crate::SyncClient::sync_batch) (which then sync once more, so the document
 //! shows the server's new status), and by the background loop each time its session is in sync —
 //! right after every (re)connection, when an action is queued, and when a retry delay ends. Each
 //! action is one `POST /api/registrations/{exam}/{submit|withdraw|apply-review}` carrying its
@@ -36,7 +36,7 @@
 //!   [`ActionResult::Refused`] with a typed [`RefusalCode`] (`seat_gone`, `window_closed`,
 //!   `invalid` …) — in the same atomic write. Outcomes are delivered as
 //!   [`ClientEvent::ActionFinished`] and kept (the last [`MAX_OUTCOMES`]) for
-//!   [`SyncClient::action_outcomes`](super::SyncClient::action_outcomes) until dismissed.
+//!   [`SyncClient::action_outcomes`](crate::SyncClient::action_outcomes) until dismissed.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -44,12 +44,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::backoff::{Backoff, Retry};
-use super::events::ClientEvent;
-use super::store::{LocalStore, StoreError};
-use super::sync_client::{Inner, blocking};
-use super::{ClientError, http};
-use crate::lifecycle::Status;
+use crate::backoff::{Backoff, Retry};
+use crate::events::ClientEvent;
+use crate::store::{LocalStore, StoreError};
+use crate::sync_client::{Inner, blocking};
+use crate::{ClientError, http};
+use baoming_core::lifecycle::Status;
 
 /// Outcomes kept for the app; older ones are dropped first.
 pub const MAX_OUTCOMES: usize = 64;
@@ -298,7 +298,7 @@ pub struct ActionOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// No registration for this exam is open on this client
-    /// ([`SyncClient::open_registration`](super::SyncClient::open_registration) first).
+    /// ([`SyncClient::open_registration`](crate::SyncClient::open_registration) first).
     #[error("no registration for exam `{0}` is open on this device")]
     UnknownRegistration(String),
     /// The draft lacks what any submission needs (`center`, `subjects`); the server checks the
@@ -362,7 +362,7 @@ pub(crate) fn fresh_key() -> Result<String, QueueError> {
     use ring::rand::{SecureRandom, SystemRandom};
     let mut b = [0u8; 16];
     SystemRandom::new().fill(&mut b).map_err(|_| QueueError::Random)?;
-    Ok(format!("bm-{}", crate::catalog::hex(&b)))
+    Ok(format!("bm-{}", baoming_core::catalog::hex(&b)))
 }
 
 impl Outbox {

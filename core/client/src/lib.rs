@@ -1,5 +1,7 @@
-//! The device side of Baoming (feature `client`): the local store, the registration documents
-//! kept in it, and the network transport that syncs them with the server.
+//! The device side of Baoming: the local store, the registration documents kept in it, and the
+//! network transport that syncs them with the server. The domain itself (documents, the sync
+//! engine, validation, photos) is `baoming-core`'s; this crate adds the files, the clock and the
+//! network around it.
 //!
 //! [`SyncClient`] is what an app (through the bindings) uses:
 //!
@@ -63,13 +65,13 @@ mod ws;
 
 use automerge::ActorId;
 
-use crate::document::{DocError, DocumentId, RegistrationDoc};
 pub use account::{AccountApi, Captcha, CaptchaAnswer, CatalogFetch, CenterSeats, Session, SubjectSeats};
 pub use after_submit::{
     CandidateDocument, CenterNotices, DocumentRefusal, Notice, PaymentAnswer, PaymentOrder, TicketCode,
     idempotency_key,
 };
 pub use backoff::Backoff;
+use baoming_core::document::{DocError, DocumentId, RegistrationDoc};
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{
     ActionKind, ActionOutcome, ActionRefusal, ActionResult, QueueError, QueuedAction, RefusalCode,

@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use automerge::ActorId;
 use ring::digest;
 
-use super::outbox::OutboxFile;
-use crate::catalog::hex;
-use crate::document::{DocumentId, RejectedEdit};
+use crate::outbox::OutboxFile;
+use baoming_core::catalog::hex;
+use baoming_core::document::{DocumentId, RejectedEdit};
 
 /// Errors of the local store.
 #[derive(Debug, thiserror::Error)]
@@ -398,7 +398,7 @@ impl LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::RegistrationDoc;
+    use baoming_core::document::RegistrationDoc;
 
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().expect("tempdir");
