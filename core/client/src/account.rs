@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::error::ClientError;
+use crate::http;
 use crate::outbox::RegistrationStatus;
+use crate::state::urls;
 use crate::store::CachedCatalog;
-use crate::sync_client::urls;
-use crate::{ClientError, http};
 
 /// A session from a registration or a login.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use baoming_core::document::RejectedEdit;
 use baoming_core::draft::ServerSection;
 
-use crate::ClientError;
+use crate::error::ClientError;
 use crate::outbox::{ActionOutcome, QueuedAction};
 
 /// Where a document change came from.

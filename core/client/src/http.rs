@@ -6,11 +6,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::ClientError;
+use baoming_core::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
+
+use crate::error::ClientError;
 use crate::events::{ClientEvent, UploadEvent};
 use crate::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
-use crate::sync_client::{Inner, PhotoFailure};
-use baoming_core::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
+use crate::state::{Inner, PhotoFailure};
 
 /// Builds the HTTP agent: errors are statuses we read, not ureq errors.
 pub(crate) fn agent(timeout: Duration) -> ureq::Agent {

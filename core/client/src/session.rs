@@ -9,14 +9,15 @@
 use std::collections::{BTreeMap, HashSet};
 
 use automerge::ChangeHash;
-
-use crate::events::{ChangeOrigin, ClientEvent};
-use crate::outbox::Outbox;
-use crate::store::LocalStore;
-use crate::{ClientError, persist, persist_replaced};
 use baoming_core::document::{DocumentId, RefusalReason, RefusedPath, RegistrationDoc, RejectedEdit};
 use baoming_core::sync::PeerSync;
 use baoming_core::wire::RefusedItem;
+
+use crate::error::ClientError;
+use crate::events::{ChangeOrigin, ClientEvent};
+use crate::outbox::Outbox;
+use crate::persist::{persist, persist_replaced};
+use crate::store::LocalStore;
 
 /// One open registration.
 pub(crate) struct Entry {
@@ -128,8 +129,9 @@ impl Docs {
         Ok(changed)
     }
 
-    /// The refusal path (DESIGN §5): back to what the server accepted, the rewritten history
-    /// persisted with its new actor, the refused edits kept in the store and reported.
+    /// The refusal path: the server's refusal is final for those edits, so the document goes
+    /// back to what the server accepted, the rewritten history is persisted with its new actor,
+    /// and the refused edits are kept in the store and reported.
     pub(crate) fn refused(
         &mut self,
         id: &DocumentId,
@@ -209,9 +211,9 @@ mod tests {
     fn a_document_converges_with_a_peer_and_persists_its_sync_state() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::open(dir.path()).expect("store");
-        let (id, mut doc) = crate::open_registration(&store, "e", "a").expect("doc");
+        let (id, mut doc) = crate::persist::open_registration(&store, "e", "a").expect("doc");
         doc.set_field("name", "张三").expect("edit");
-        let outbox = Outbox::load(&store, crate::Backoff::default()).expect("outbox");
+        let outbox = Outbox::load(&store, crate::backoff::Backoff::default()).expect("outbox");
         let mut docs = Docs { store, entries: BTreeMap::new(), outbox };
         docs.insert(id, "e", doc);
         // The "server": a plain replica that accepts everything.
