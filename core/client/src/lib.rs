@@ -96,6 +96,7 @@ pub use after_submit::{
     CandidateDocument, CenterNotices, Notice, PaymentAnswer, PaymentOrder, TicketCode, idempotency_key,
 };
 pub use backoff::Backoff;
+pub use clock::now_ms;
 pub use error::{ClientError, DocumentRefusal};
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{
