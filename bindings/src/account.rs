@@ -5,7 +5,7 @@
 //! (Android Keystore-backed storage, the iOS Keychain) and pass it back to
 //! `resume_session` on the next start; the client keeps it in memory only.
 
-use baoming_core::client::CaptchaAnswer;
+use baoming_client::CaptchaAnswer;
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;
@@ -30,8 +30,8 @@ pub struct Captcha {
     pub png: Vec<u8>,
 }
 
-impl From<baoming_core::client::Session> for SessionInfo {
-    fn from(s: baoming_core::client::Session) -> Self {
+impl From<baoming_client::Session> for SessionInfo {
+    fn from(s: baoming_client::Session) -> Self {
         SessionInfo { account_id: s.account_id, token: s.token, expires_at: s.expires_at }
     }
 }

@@ -6,7 +6,7 @@
 //! `action_outcomes`). `status` and `seats` ask the server; `local_status` reads the last synced
 //! state offline.
 
-use baoming_core::client::{ActionOutcome, ActionResult, QueuedAction, RegistrationStatus};
+use baoming_client::{ActionOutcome, ActionResult, QueuedAction, RegistrationStatus};
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use baoming_core::catalog::{Catalog, ExamSession};
-use baoming_core::client::{
+use baoming_client::{
     AccountApi, CachedCatalog, CatalogFetch, ClientConfig, LocalStore, RunHandle, SyncClient,
 };
+use baoming_core::catalog::{Catalog, ExamSession};
 
 use crate::errors::BaomingError;
 use crate::sync::ListenerBridge;
@@ -340,7 +340,7 @@ impl BaomingClient {
     }
 }
 
-pub(crate) fn store(e: baoming_core::client::StoreError) -> BaomingError {
+pub(crate) fn store(e: baoming_client::StoreError) -> BaomingError {
     BaomingError::Storage { detail: e.to_string() }
 }
 

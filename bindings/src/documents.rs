@@ -4,7 +4,7 @@
 //! Downloads are online only. A document the server will not hand out yet is a typed error
 //! saying what to do: `NotPaid`, `PrintingWindowClosed`, `NotEligible` (with its reason).
 
-use baoming_core::client::{CandidateDocument, CenterNotices, TicketCode};
+use baoming_client::{CandidateDocument, CenterNotices, TicketCode};
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;

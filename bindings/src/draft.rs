@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use baoming_client::now_ms;
 use baoming_core::validate::{Availability, validate};
 
 use crate::client::BaomingClient;
@@ -56,10 +57,6 @@ impl From<baoming_core::document::RejectedEdit> for RejectedEditInfo {
     fn from(e: baoming_core::document::RejectedEdit) -> Self {
         RejectedEditInfo { path: e.path, value: e.value, reason: e.reason }
     }
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 #[uniffi::export]

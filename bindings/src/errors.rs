@@ -1,7 +1,7 @@
 //! [`BaomingError`]: the one error every call of the bindings can raise. Each variant says what
 //! the app should do; the core's many internal errors are mapped onto these few.
 
-use baoming_core::client::{ClientError, DocumentRefusal, QueueError};
+use baoming_client::{ClientError, DocumentRefusal, QueueError};
 use baoming_core::document::DocError;
 
 /// What went wrong, in terms the app can act on.

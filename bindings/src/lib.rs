@@ -1,5 +1,5 @@
 //! Baoming's device client for Kotlin, Swift and Python: a small façade over
-//! [`baoming_core::client`], exported with uniffi (proc-macro scaffolding; namespace `baoming`).
+//! [`baoming_client`], exported with uniffi (proc-macro scaffolding; namespace `baoming`).
 //!
 //! One object, [`BaomingClient`], opened on a folder and a server URL, does everything an app
 //! needs; the rest are plain records and enums. The modules follow the candidate's journey:

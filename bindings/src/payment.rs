@@ -3,7 +3,7 @@
 //! server to check with the platform ("I have paid, refresh"). The platform also notifies the
 //! server by itself, so `status` (or the next sync) shows `paid` even without a refresh.
 
-use baoming_core::client::{PaymentAnswer, idempotency_key};
+use baoming_client::{PaymentAnswer, idempotency_key};
 
 use crate::actions::StatusInfo;
 use crate::client::BaomingClient;

@@ -12,7 +12,7 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use baoming_core::client::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
+use baoming_client::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 
 use crate::client::BaomingClient;
 use crate::draft::RejectedEditInfo;
@@ -159,8 +159,8 @@ pub struct SyncSummary {
     pub actions_waiting: u32,
 }
 
-impl From<baoming_core::client::SyncReport> for SyncSummary {
-    fn from(r: baoming_core::client::SyncReport) -> Self {
+impl From<baoming_client::SyncReport> for SyncSummary {
+    fn from(r: baoming_client::SyncReport) -> Self {
         SyncSummary {
             changed: r.changed,
             rejected: r.rejected.into_iter().map(Into::into).collect(),

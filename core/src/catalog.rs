@@ -297,8 +297,7 @@ impl Catalog {
     }
 
     /// Parses and validates a catalog in the JSON form the server publishes (`GET /api/catalog`,
-    /// the TOML's shape), e.g. a device's cached copy. (Feature `client`.)
-    #[cfg(feature = "client")]
+    /// the TOML's shape), e.g. a device's cached copy.
     pub fn from_json_slice(json: &[u8]) -> Result<Catalog, CatalogError> {
         let mut catalog: Catalog =
             serde_json::from_slice(json).map_err(|e| CatalogError::Syntax(format!("JSON: {e}")))?;
@@ -488,7 +487,7 @@ pub fn hex_sha256(data: &[u8]) -> String {
 }
 
 /// Lower-case hex encoding.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");
@@ -500,7 +499,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    #[cfg(feature = "client")]
     #[test]
     fn the_published_json_form_loads_back_into_the_same_catalog() {
         let demo = Catalog::demo();

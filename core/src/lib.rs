@@ -20,17 +20,14 @@
 //! * [`document`] — the Automerge registration document: deterministic id and genesis, the typed
 //!   candidate API, and the incoming-change check.
 //!
-//! * [`client`] (feature `client`) — the device side: the local store in a folder and the
-//!   `SyncClient` that edits registrations and syncs them (WebSocket, HTTP batch, photo uploads).
 //! * [`documents`] (feature `documents`) — the registration form and admission ticket as PDF:
 //!   pure rendering (data in, PDF bytes out) with a shipped CJK font embedded as a subset.
 //!
-//! Outside the `client` feature nothing here does I/O or knows about FFI; the server and the bindings wrap it.
+//! Nothing here does I/O (no files, no network, no runtime) or knows about FFI: the device client
+//! (crate `baoming-client`), the server and the bindings wrap it.
 
 pub mod api;
 pub mod catalog;
-#[cfg(feature = "client")]
-pub mod client;
 pub mod document;
 #[cfg(feature = "documents")]
 pub mod documents;

@@ -1,4 +1,4 @@
-//! End-to-end tests of the core's device client (`baoming_core::client::SyncClient`) — its sync
+//! End-to-end tests of the device client (`baoming_client::SyncClient`) — its sync
 //! and its outbox of lifecycle actions — against the real server: the release of the binary
 //! where only the wire matters, the server's own app in-process where a test must drive a status
 //! change (no debug endpoint exists in the binary).
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use baoming_core::client::{
+use baoming_client::{
     ActionOutcome, ActionResult, Backoff, ChangeOrigin, ClientConfig, ClientError, ClientEvent,
     ClientListener, ConnectionState, RefusalCode, SyncClient, UploadEvent,
 };

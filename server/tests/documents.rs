@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baoming_core::client::SyncClient;
+use baoming_client::SyncClient;
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baoming_core::client::{ClientConfig, SyncClient};
+use baoming_client::{ClientConfig, SyncClient};
 use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
 

@@ -9,9 +9,9 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use baoming_client::{ClientConfig, SyncClient};
 use baoming_core::Catalog;
 use baoming_core::catalog::DEMO_CATALOG_TOML;
-use baoming_core::client::{ClientConfig, SyncClient};
 use baoming_core::form::encode_id_document;
 use baoming_core::id_document::IdKind;
 use serde_json::{Value, json};

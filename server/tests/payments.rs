@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baoming_core::client::SyncClient;
+use baoming_client::SyncClient;
 use baoming_core::lifecycle::Status;
 use baoming_server::payments::money::fen_to_yuan;
 use baoming_server::payments::platform_time;

@@ -398,7 +398,7 @@ pub fn prepared_photo() -> (Vec<u8>, u32, u32) {
 pub struct CandidateDevice {
     pub account_id: String,
     pub token: String,
-    pub client: baoming_core::client::SyncClient,
+    pub client: baoming_client::SyncClient,
     pub store: tempfile::TempDir,
 }
 
@@ -415,9 +415,9 @@ impl CandidateDevice {
         let (account_id, token) = register_candidate(addr, login);
         let store = tempfile::tempdir().expect("tempdir");
         let mut config =
-            baoming_core::client::ClientConfig::new(store.path(), &format!("http://{addr}"), &account_id);
+            baoming_client::ClientConfig::new(store.path(), &format!("http://{addr}"), &account_id);
         config.connect_timeout = Duration::from_secs(10);
-        let client = baoming_core::client::SyncClient::open(config, &token).expect("client");
+        let client = baoming_client::SyncClient::open(config, &token).expect("client");
         client.open_registration(DEMO_EXAM).expect("registration");
         fill_complete_draft(&client, n, "张三丰", center, subjects);
         client.sync_batch(Duration::from_secs(30)).await.expect("sync");
@@ -447,7 +447,7 @@ impl CandidateDevice {
 /// `name`, at `center` for `subjects`, declared, with the prepared photo attached (it uploads on
 /// the next sync). Returns the resident ID number.
 pub fn fill_complete_draft(
-    client: &baoming_core::client::SyncClient,
+    client: &baoming_client::SyncClient,
     n: u32,
     name: &str,
     center: &str,

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use baoming_core::document::DocumentId;
+use baoming_core::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -15,12 +17,11 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::backoff::Retry;
-use super::events::{ClientEvent, ConnectionState};
-use super::sync_client::{Inner, SyncReport, blocking};
-use super::{ClientError, http, outbox};
-use crate::document::DocumentId;
-use crate::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
+use crate::backoff::Retry;
+use crate::error::ClientError;
+use crate::events::{ClientEvent, ConnectionState};
+use crate::state::{Inner, SyncReport, blocking};
+use crate::{drain, http};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -303,7 +304,7 @@ impl Conn {
     async fn send_actions(&self, now: bool) -> Result<(), ClientError> {
         let due = now || self.inner.docs().outbox.due(Instant::now());
         if due {
-            outbox::drain(&self.inner, &self.not_synced_exams()).await?;
+            drain::drain(&self.inner, &self.not_synced_exams()).await?;
         }
         Ok(())
     }
@@ -318,7 +319,7 @@ impl Conn {
     }
 }
 
-/// [`SyncClient::sync_now`](super::SyncClient::sync_now) without its timeout.
+/// [`SyncClient::sync_now`](crate::SyncClient::sync_now) without its timeout.
 pub(crate) async fn sync_once(inner: &Arc<Inner>) -> Result<SyncReport, ClientError> {
     let mut conn = Conn::open(inner).await?;
     inner.docs().begin();
@@ -342,7 +343,7 @@ pub(crate) async fn sync_once(inner: &Arc<Inner>) -> Result<SyncReport, ClientEr
 /// A live session of the background sync: pushes local edits, applies server pushes, reports
 /// `Synced` whenever everything is in sync, and resets the backoff once it first is. Whenever it
 /// gets in sync, when an action is queued while in sync, and when an action's retry delay ends,
-/// it sends the outbox (see [`outbox`]). Returns
+/// it sends the outbox (see [`outbox`](crate::outbox)). Returns
 /// `Ok` when stopped, an error when the connection is lost.
 pub(crate) async fn live(
     mut conn: Conn,

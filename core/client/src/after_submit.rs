@@ -9,11 +9,14 @@
 //! [`DocumentRefusal`], so an app can say what to do (pay first, wait for the printing window,
 //! confirm on site) instead of showing a bare status code.
 
+use baoming_core::catalog::OnsiteConfirmation;
 use serde::Deserialize;
 
-use super::outbox::RegistrationStatus;
-use super::{AccountApi, ClientError, http};
-use crate::catalog::OnsiteConfirmation;
+use crate::account::AccountApi;
+use crate::error::ClientError;
+pub use crate::error::DocumentRefusal;
+use crate::http;
+use crate::outbox::{self, RegistrationStatus};
 
 /// The payment order of a registration, as `pay` and `refresh` answer it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -85,36 +88,6 @@ impl CandidateDocument {
             CandidateDocument::AdmissionTicket => "admission-ticket.pdf",
         }
     }
-}
-
-/// Why the server will not hand out a document now (its 409 refusals).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DocumentRefusal {
-    /// `not_paid`: the registration form exists once the registration is paid; `status` is the
-    /// registration's status now.
-    #[error("the registration form is available once the registration is paid (status `{status}`)")]
-    NotPaid {
-        /// The registration's status.
-        status: String,
-    },
-    /// `printing_window_closed`: admission tickets are printed only inside the exam's printing
-    /// window (Unix milliseconds, when the server said).
-    #[error("admission tickets can only be printed inside the exam's printing window")]
-    PrintingWindowClosed {
-        /// When the window opens.
-        opens_ms: Option<i64>,
-        /// When it closes.
-        closes_ms: Option<i64>,
-    },
-    /// `not_eligible`: this registration has no admission ticket; `reason` is
-    /// `not_registered`, `not_paid`, `not_confirmed_on_site` or `not_arranged`.
-    #[error("this registration cannot have an admission ticket now ({reason})")]
-    NotEligible {
-        /// Why.
-        reason: String,
-        /// The registration's status.
-        status: String,
-    },
 }
 
 /// A center's notice, open now.
@@ -207,7 +180,7 @@ impl AccountApi {
 
     /// The admission ticket's number and the signed code its QR carries, under the ticket's
     /// rules (refusals as for [`CandidateDocument::AdmissionTicket`]): for showing the ticket on
-    /// screen; [`crate::ticket::verify_ticket`] checks the code offline.
+    /// screen; [`baoming_core::ticket::verify_ticket`] checks the code offline.
     pub fn admission_ticket_code(&self, token: &str, exam_id: &str) -> Result<TicketCode, ClientError> {
         let path = format!("/api/registrations/{exam_id}/documents/admission-ticket.code");
         let answer = self.call("GET", &path, Some(token), None, &[])?;
@@ -229,7 +202,7 @@ impl AccountApi {
 
 /// A fresh idempotency key (`bm-` + 128 random bits in hex) for [`AccountApi::pay`].
 pub fn idempotency_key() -> Result<String, ClientError> {
-    super::outbox::fresh_key().map_err(|e| ClientError::Protocol(e.to_string()))
+    outbox::fresh_key().map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
 /// The typed refusal of a document download, if the answer is one.

@@ -1,16 +1,16 @@
 //! The outbox: the candidate's lifecycle actions (submit, withdraw, apply for review), queued on
 //! the device and sent when the server can take them.
 //!
-//! An action is created by [`SyncClient::submit`](super::SyncClient::submit),
-//! [`withdraw`](super::SyncClient::withdraw) or
-//! [`apply_for_review`](super::SyncClient::apply_for_review) with a fresh random idempotency key
+//! An action is created by [`SyncClient::submit`](crate::SyncClient::submit),
+//! [`withdraw`](crate::SyncClient::withdraw) or
+//! [`apply_for_review`](crate::SyncClient::apply_for_review) with a fresh random idempotency key
 //! (a submission also records the draft's heads at the moment the candidate pressed the button)
 //! and is written to the store (`<root>/outbox.json`, atomically) before the call returns, so it
 //! survives a crash or a restart of the app.
 //!
 //! **Sending.** The outbox is drained only after a successful sync, so the server has every
-//! change the recorded heads name: by [`SyncClient::sync_now`](super::SyncClient::sync_now) and
-//! [`sync_batch`](super::SyncClient::sync_batch) (which then sync once more, so the document
+//! change the recorded heads name: by [`SyncClient::sync_now`](crate::SyncClient::sync_now) and
+//! [`sync_batch`](crate::SyncClient::sync_batch) (which then sync once more, so the document
 //! shows the server's new status), and by the background loop each time its session is in sync —
 //! right after every (re)connection, when an action is queued, and when a retry delay ends. Each
 //! action is one `POST /api/registrations/{exam}/{submit|withdraw|apply-review}` carrying its
@@ -35,21 +35,19 @@
 //!   [`ActionResult::Done`] with the server's [`RegistrationStatus`], or
 //!   [`ActionResult::Refused`] with a typed [`RefusalCode`] (`seat_gone`, `window_closed`,
 //!   `invalid` …) — in the same atomic write. Outcomes are delivered as
-//!   [`ClientEvent::ActionFinished`] and kept (the last [`MAX_OUTCOMES`]) for
-//!   [`SyncClient::action_outcomes`](super::SyncClient::action_outcomes) until dismissed.
+//!   [`ClientEvent::ActionFinished`](crate::ClientEvent::ActionFinished) and kept (the last
+//!   [`MAX_OUTCOMES`]) for [`SyncClient::action_outcomes`](crate::SyncClient::action_outcomes)
+//!   until dismissed.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use baoming_core::lifecycle::Status;
 use serde::{Deserialize, Serialize};
 
-use super::backoff::{Backoff, Retry};
-use super::events::ClientEvent;
-use super::store::{LocalStore, StoreError};
-use super::sync_client::{Inner, blocking};
-use super::{ClientError, http};
-use crate::lifecycle::Status;
+use crate::backoff::{Backoff, Retry};
+use crate::clock::now_ms;
+use crate::store::{LocalStore, StoreError};
 
 /// Outcomes kept for the app; older ones are dropped first.
 pub const MAX_OUTCOMES: usize = 64;
@@ -298,7 +296,7 @@ pub struct ActionOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// No registration for this exam is open on this client
-    /// ([`SyncClient::open_registration`](super::SyncClient::open_registration) first).
+    /// ([`SyncClient::open_registration`](crate::SyncClient::open_registration) first).
     #[error("no registration for exam `{0}` is open on this device")]
     UnknownRegistration(String),
     /// The draft lacks what any submission needs (`center`, `subjects`); the server checks the
@@ -350,19 +348,12 @@ pub(crate) struct Outbox {
     not_before: Option<Instant>,
 }
 
-/// The current time in Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// A fresh idempotency key: `bm-` and 128 random bits in hex.
 pub(crate) fn fresh_key() -> Result<String, QueueError> {
     use ring::rand::{SecureRandom, SystemRandom};
     let mut b = [0u8; 16];
     SystemRandom::new().fill(&mut b).map_err(|_| QueueError::Random)?;
-    Ok(format!("bm-{}", crate::catalog::hex(&b)))
+    Ok(format!("bm-{}", baoming_core::catalog::hex(&b)))
 }
 
 impl Outbox {
@@ -498,6 +489,12 @@ impl Outbox {
         if self.file.queued.is_empty() { None } else { self.not_before }
     }
 
+    /// Forgets the time of the next retry (a drain that finds nothing to send must not leave a
+    /// past retry time behind, or the background loop would wake for it again and again).
+    pub(crate) fn clear_retry_time(&mut self) {
+        self.not_before = None;
+    }
+
     /// Whether a drain may run now (nothing queued counts as due: it is free).
     pub(crate) fn due(&self, now: Instant) -> bool {
         self.not_before.is_none_or(|t| t <= now)
@@ -511,64 +508,13 @@ impl Outbox {
     }
 }
 
-/// What one drain did.
-#[derive(Debug, Default)]
-pub(crate) struct Drained {
-    /// Actions that finished, in the order they were sent.
-    pub(crate) outcomes: Vec<ActionOutcome>,
-    /// Actions still queued afterwards.
-    pub(crate) waiting: usize,
-}
-
-/// Sends the queued actions in order (see the module documentation), skipping the registrations
-/// in `held` and those not open on this client. Stops at the first transient failure; returns
-/// [`ClientError::Unauthorized`] on a 401 and a store error if an outcome cannot be written (the
-/// action then stays queued and its retry is answered from the server's stored answer).
-pub(crate) async fn drain(inner: &Arc<Inner>, held: &HashSet<String>) -> Result<Drained, ClientError> {
-    let mut drained = Drained::default();
-    // A drain that finds nothing to send must not leave a past retry time behind (the background
-    // loop would wake for it again and again); a transient failure below sets a new one.
-    inner.docs().outbox.not_before = None;
-    loop {
-        let next = {
-            let docs = inner.docs();
-            docs.outbox.next(|exam| !held.contains(exam) && docs.is_open(exam))
-        };
-        let Some(action) = next else { break };
-        let answer = {
-            let (inner, action) = (inner.clone(), action.clone());
-            blocking(move || http::post_action(&inner, &action)).await
-        };
-        match answer {
-            Ok(result) => {
-                let outcome = {
-                    let mut guard = inner.docs();
-                    let docs = &mut *guard;
-                    docs.outbox.finish(&docs.store, action.seq, result)?
-                };
-                inner.emit(ClientEvent::ActionFinished(outcome.clone()));
-                drained.outcomes.push(outcome);
-            }
-            Err(ClientError::Unauthorized) => return Err(ClientError::Unauthorized),
-            Err(e) => {
-                let reason = e.to_string();
-                let (action, retry_in) = {
-                    let mut guard = inner.docs();
-                    let docs = &mut *guard;
-                    docs.outbox.delay(&docs.store, action.seq, &reason)?
-                };
-                inner.emit(ClientEvent::ActionDelayed { action, reason, retry_in });
-                break;
-            }
-        }
-    }
-    drained.waiting = inner.docs().outbox.queued().len();
-    Ok(drained)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stored(store: &LocalStore) -> OutboxFile {
+        store.load_outbox().expect("stored")
+    }
 
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -653,7 +599,7 @@ mod tests {
                 ("a", ActionKind::Submit)
             ]
         );
-        assert_eq!(store.load_outbox().expect("stored").queued, outbox.queued(), "memory = disk");
+        assert_eq!(stored(&store).queued, outbox.queued(), "memory = disk");
     }
 
     #[test]
@@ -680,11 +626,11 @@ mod tests {
         });
         outbox.finish(&store, a2.seq, refusal.clone()).expect("finish");
         assert!(outbox.queued().is_empty());
-        let stored = store.load_outbox().expect("stored");
-        let seqs: Vec<u64> = stored.outcomes.iter().map(|o| o.action.seq).collect();
+        let on_disk = stored(&store);
+        let seqs: Vec<u64> = on_disk.outcomes.iter().map(|o| o.action.seq).collect();
         assert_eq!(seqs, vec![0, 1, 2], "outcomes in the order they finished");
-        assert_eq!(stored.outcomes[2].result, refusal);
-        assert!(stored.queued.is_empty(), "queue and outcome moved in one write");
+        assert_eq!(on_disk.outcomes[2].result, refusal);
+        assert!(on_disk.queued.is_empty(), "queue and outcome moved in one write");
         assert!(outbox.finish(&store, a2.seq, refusal).is_err(), "an action finishes once");
     }
 
@@ -703,7 +649,7 @@ mod tests {
         assert!(outbox.wake_at().is_some());
         let (_, delay) = outbox.delay(&store, a.seq, "503").expect("delay");
         assert_eq!(delay, Duration::from_secs(8), "doubles");
-        assert_eq!(store.load_outbox().expect("stored").queued[0].attempts, 2, "attempts are kept");
+        assert_eq!(stored(&store).queued[0].attempts, 2, "attempts are kept");
         outbox.finish(&store, a.seq, done("a", Status::UnderReview)).expect("finish");
         assert!(outbox.due(Instant::now()) && outbox.wake_at().is_none(), "an answer resets it");
     }
@@ -720,7 +666,7 @@ mod tests {
         assert_eq!(outbox.outcomes().len(), MAX_OUTCOMES);
         assert_eq!(outbox.outcomes()[0].action.seq, 3, "the oldest went first");
         outbox.clear_outcomes(&store).expect("clear");
-        assert!(store.load_outbox().expect("stored").outcomes.is_empty());
+        assert!(stored(&store).outcomes.is_empty());
     }
 
     #[test]

@@ -1,223 +1,23 @@
 //! [`SyncClient`]: the app-facing façade of the device side — registrations, edits, and the
-//! three ways to sync them (see the [module documentation](super)).
+//! three ways to sync them (see the [crate documentation](crate)) — and the background loop of
+//! [`SyncClient::start`]. The top of the crate's layers: it drives the transports below it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use baoming_core::document::{DocError, DocumentId, RegistrationDoc, RejectedEdit};
+use baoming_core::draft::{Draft, ServerSection};
+use baoming_core::photo::PhotoRef;
+use tokio::sync::watch;
 
-use super::backoff::{Backoff, Retry};
-use super::events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState};
-use super::outbox::{self, ActionKind, ActionOutcome, Outbox, QueueError, QueuedAction};
-use super::session::Docs;
-use super::store::LocalStore;
-use super::{ClientError, http, open_registration, persist, ws};
-use crate::document::{DocError, DocumentId, RegistrationDoc, RejectedEdit};
-use crate::draft::{Draft, ServerSection};
-use crate::photo::PhotoRef;
-use crate::wire::{BatchRequest, WireMessage};
-
-/// Most request/response rounds of one document in [`SyncClient::sync_batch`]; a converging
-/// exchange takes three or four.
-const MAX_BATCH_ROUNDS: usize = 32;
-
-/// How a [`SyncClient`] is set up.
-#[derive(Debug, Clone)]
-pub struct ClientConfig {
-    /// The local store's folder (created if missing; one client at a time).
-    pub store_dir: PathBuf,
-    /// The server's base URL, `http://host[:port][/prefix]` or `https://…`; the WebSocket URL is
-    /// derived from it (`ws://` or `wss://`).
-    pub server_url: String,
-    /// The candidate's account id (from the login response), which names their documents.
-    pub account_id: String,
-    /// Reconnect policy of the background sync.
-    pub backoff: Backoff,
-    /// Time allowed to connect and shake hands (default 10 s).
-    pub connect_timeout: Duration,
-    /// Time allowed for one HTTP request, upload or batch round (default 30 s).
-    pub request_timeout: Duration,
-    /// How often a live connection is checked with a ping (default 20 s); one that stays silent
-    /// for two and a half intervals is taken as dead and reconnected.
-    pub ping_interval: Duration,
-}
-
-impl ClientConfig {
-    /// A configuration with the default timeouts and backoff.
-    pub fn new(store_dir: impl Into<PathBuf>, server_url: &str, account_id: &str) -> ClientConfig {
-        ClientConfig {
-            store_dir: store_dir.into(),
-            server_url: server_url.to_owned(),
-            account_id: account_id.to_owned(),
-            backoff: Backoff::default(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            ping_interval: Duration::from_secs(20),
-        }
-    }
-}
-
-/// What one [`SyncClient::sync_now`] or [`SyncClient::sync_batch`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    /// Exam ids of the registrations that received changes from the server.
-    pub changed: Vec<String>,
-    /// Edits the server refused during this sync (also kept in the store).
-    pub rejected: Vec<RejectedEdit>,
-    /// Sync messages sent.
-    pub sent: usize,
-    /// Sync messages received.
-    pub received: usize,
-    /// Queued lifecycle actions that got their final answer in this sync, in the order sent.
-    pub outcomes: Vec<ActionOutcome>,
-    /// Queued lifecycle actions still waiting afterwards (a transient failure, or their
-    /// registration was held back).
-    pub actions_waiting: usize,
-}
-
-impl SyncReport {
-    /// Adds a later exchange's counts and changes to this one.
-    fn merge(&mut self, later: SyncReport) {
-        for exam in later.changed {
-            self.note_changed(Some(exam));
-        }
-        self.rejected.extend(later.rejected);
-        self.sent += later.sent;
-        self.received += later.received;
-    }
-
-    pub(crate) fn note_changed(&mut self, exam_id: Option<String>) {
-        if let Some(exam) = exam_id
-            && !self.changed.contains(&exam)
-        {
-            self.changed.push(exam);
-        }
-    }
-}
-
-/// Why a photo upload failed, remembered so that its registration stays held back.
-#[derive(Debug, Clone)]
-pub(crate) struct PhotoFailure {
-    pub(crate) permanent: bool,
-    pub(crate) status: u16,
-    pub(crate) code: String,
-    pub(crate) message: String,
-}
-
-impl PhotoFailure {
-    pub(crate) fn to_error(&self, sha256: &str) -> ClientError {
-        if self.permanent {
-            ClientError::PhotoRejected {
-                sha256: sha256.to_owned(),
-                code: self.code.clone(),
-                message: self.message.clone(),
-            }
-        } else {
-            ClientError::Server {
-                status: self.status,
-                code: self.code.clone(),
-                message: self.message.clone(),
-            }
-        }
-    }
-}
-
-/// The client's shared state.
-pub(crate) struct Inner {
-    pub(crate) http_base: String,
-    pub(crate) ws_url: String,
-    pub(crate) storage_id: String,
-    pub(crate) config: ClientConfig,
-    pub(crate) agent: ureq::Agent,
-    token: RwLock<String>,
-    docs: Mutex<Docs>,
-    listener: RwLock<Option<Arc<dyn ClientListener>>>,
-    photo_failures: Mutex<HashMap<String, PhotoFailure>>,
-    /// Signalled after every local edit: a live session pushes it.
-    pub(crate) changed: Notify,
-    /// Signalled by [`SyncClient::reconnect_now`]: cuts a backoff wait short.
-    retry: Notify,
-    /// Signalled when a lifecycle action is queued: a live session in sync sends it.
-    pub(crate) queued: Notify,
-    /// One transport at a time.
-    transport: tokio::sync::Mutex<()>,
-}
-
-impl Inner {
-    pub(crate) fn docs(&self) -> MutexGuard<'_, Docs> {
-        self.docs.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn token(&self) -> String {
-        self.token.read().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// Delivers an event (never call with the documents locked).
-    pub(crate) fn emit(&self, event: ClientEvent) {
-        let listener = self.listener.read().unwrap_or_else(PoisonError::into_inner).clone();
-        if let Some(l) = listener {
-            l.on_event(event);
-        }
-    }
-
-    pub(crate) fn emit_all(&self, events: Vec<ClientEvent>) {
-        for e in events {
-            self.emit(e);
-        }
-    }
-
-    fn failures(&self) -> MutexGuard<'_, HashMap<String, PhotoFailure>> {
-        self.photo_failures.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn photo_failure(&self, sha256: &str) -> Option<PhotoFailure> {
-        self.failures().get(sha256).cloned()
-    }
-
-    pub(crate) fn record_photo_failure(&self, sha256: &str, failure: PhotoFailure) {
-        self.failures().insert(sha256.to_owned(), failure);
-    }
-
-    pub(crate) fn clear_photo_failure(&self, sha256: &str) {
-        self.failures().remove(sha256);
-    }
-
-    /// Why `id` may not be synced now (its photo is not on the server), if so.
-    pub(crate) fn hold_reason(
-        &self,
-        docs: &Docs,
-        id: &DocumentId,
-        pending: &HashSet<String>,
-    ) -> Option<ClientError> {
-        let sha = docs.unsent_photo(id, pending)?;
-        Some(match self.photo_failure(&sha) {
-            Some(f) => f.to_error(&sha),
-            None => ClientError::Server {
-                status: 0,
-                code: "upload_pending".into(),
-                message: format!("photo {sha} has not been uploaded yet"),
-            },
-        })
-    }
-}
-
-/// Splits a base URL into the HTTP base and the WebSocket sync URL.
-pub(crate) fn urls(server_url: &str) -> Result<(String, String), ClientError> {
-    let base = server_url.trim().trim_end_matches('/');
-    let (ws_scheme, rest) = if let Some(rest) = base.strip_prefix("http://") {
-        ("ws", rest)
-    } else if let Some(rest) = base.strip_prefix("https://") {
-        ("wss", rest)
-    } else {
-        return Err(ClientError::InvalidUrl(server_url.to_owned()));
-    };
-    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
-        return Err(ClientError::InvalidUrl(server_url.to_owned()));
-    }
-    Ok((base.to_owned(), format!("{ws_scheme}://{rest}/api/sync")))
-}
+use crate::backoff::Retry;
+use crate::error::ClientError;
+use crate::events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState};
+use crate::outbox::{ActionKind, ActionOutcome, QueueError, QueuedAction};
+use crate::persist::{open_registration, persist};
+use crate::state::{ClientConfig, Inner, SyncReport};
+use crate::{batch, drain, http, ws};
 
 /// The device's client: owns the local store and the candidate's registration documents, and
 /// syncs them with the server. Cheap to clone (all clones share one client).
@@ -269,39 +69,19 @@ impl SyncClient {
     /// Opens the client: takes the store's lock and reads (or creates) its storage id. `token`
     /// is the candidate's session token; it is kept in memory only.
     pub fn open(config: ClientConfig, token: &str) -> Result<SyncClient, ClientError> {
-        let (http_base, ws_url) = urls(&config.server_url)?;
-        let store = LocalStore::open(&config.store_dir)?;
-        let storage_id = store.storage_id()?;
-        let outbox = Outbox::load(&store, config.backoff)?;
         let agent = http::agent(config.request_timeout);
-        Ok(SyncClient {
-            inner: Arc::new(Inner {
-                http_base,
-                ws_url,
-                storage_id,
-                config,
-                agent,
-                token: RwLock::new(token.to_owned()),
-                docs: Mutex::new(Docs { store, entries: BTreeMap::new(), outbox }),
-                listener: RwLock::new(None),
-                photo_failures: Mutex::new(HashMap::new()),
-                changed: Notify::new(),
-                retry: Notify::new(),
-                queued: Notify::new(),
-                transport: tokio::sync::Mutex::new(()),
-            }),
-        })
+        Ok(SyncClient { inner: Arc::new(Inner::open(config, token, agent)?) })
     }
 
     /// Replaces the session token (after the candidate signs in again).
     pub fn set_token(&self, token: &str) {
-        *self.inner.token.write().unwrap_or_else(PoisonError::into_inner) = token.to_owned();
+        self.inner.set_token(token);
     }
 
     /// Registers the listener that receives every [`ClientEvent`] (replacing any previous one;
     /// `None` removes it).
     pub fn set_listener(&self, listener: Option<Arc<dyn ClientListener>>) {
-        *self.inner.listener.write().unwrap_or_else(PoisonError::into_inner) = listener;
+        self.inner.set_listener(listener);
     }
 
     /// This device's storage id (kept in the store).
@@ -359,7 +139,7 @@ impl SyncClient {
     /// the client's lock held: it must not call the client.
     ///
     /// ```no_run
-    /// # fn demo(client: &baoming_core::client::SyncClient) -> Result<(), baoming_core::client::ClientError> {
+    /// # fn demo(client: &baoming_client::SyncClient) -> Result<(), baoming_client::ClientError> {
     /// client.edit("ncre-2027-03", |doc| doc.set_field("name", "张三"))?;
     /// # Ok(()) }
     /// ```
@@ -430,7 +210,7 @@ impl SyncClient {
     /// Queues a submission of the registration for `exam_id` as the draft stands now: its current
     /// heads are recorded, so later edits are not part of it. The action gets a fresh
     /// idempotency key and is persisted before this returns; it is sent after the next
-    /// successful sync (see [`outbox`] for the ordering rules). Refused locally when the
+    /// successful sync (see [`outbox`](crate::outbox) for the ordering rules). Refused locally when the
     /// registration is not open, when no center or subject is chosen
     /// ([`QueueError::NothingToSubmit`]; the server checks everything else) and when a
     /// submission is already the registration's last queued action.
@@ -487,7 +267,7 @@ impl SyncClient {
     }
 
     /// The final answers to queued actions (done or refused), oldest first, until dismissed
-    /// (the last [`outbox::MAX_OUTCOMES`] are kept).
+    /// (the last [`MAX_OUTCOMES`](crate::outbox::MAX_OUTCOMES) are kept).
     pub fn action_outcomes(&self) -> Vec<ActionOutcome> {
         self.inner.docs().outbox.outcomes().to_vec()
     }
@@ -501,12 +281,12 @@ impl SyncClient {
 
     /// Syncs every open registration once over the WebSocket: connects, uploads pending photos,
     /// exchanges messages until both sides are in sync, and disconnects. Then sends the queued
-    /// lifecycle actions (at once, whatever their retry delay; see [`outbox`]) and, if any got an
-    /// answer, syncs once more so the documents show the server's new status
+    /// lifecycle actions (at once, whatever their retry delay; see [`outbox`](crate::outbox))
+    /// and, if any got an answer, syncs once more so the documents show the server's new status
     /// ([`SyncReport::outcomes`], [`SyncReport::actions_waiting`]; should that second sync fail,
     /// its error is returned and the outcomes stay in [`SyncClient::action_outcomes`] and the
-    /// events already delivered). Fails with
-    /// [`ClientError::Timeout`] if that takes longer than `timeout`, and with
+    /// events already delivered). Fails with [`ClientError::Timeout`] if that takes longer than
+    /// `timeout`, and with
     /// [`ClientError::PhotoRejected`] (after syncing the others) if a registration was held back
     /// because the server refused its photo.
     pub async fn sync_now(&self, timeout: Duration) -> Result<SyncReport, ClientError> {
@@ -609,11 +389,11 @@ async fn sync_and_send(inner: &Arc<Inner>, transport: Transport) -> Result<SyncR
     let once = |inner: Arc<Inner>| async move {
         match transport {
             Transport::WebSocket => ws::sync_once(&inner).await,
-            Transport::Batch => batch(&inner).await,
+            Transport::Batch => batch::sync_once(&inner).await,
         }
     };
     let mut report = once(inner.clone()).await?;
-    let drained = outbox::drain(inner, &HashSet::new()).await?;
+    let drained = drain::drain(inner, &HashSet::new()).await?;
     if !drained.outcomes.is_empty() {
         report.merge(once(inner.clone()).await?);
     }
@@ -622,94 +402,9 @@ async fn sync_and_send(inner: &Arc<Inner>, transport: Transport) -> Result<SyncR
     Ok(report)
 }
 
-/// [`SyncClient::sync_batch`].
-async fn batch(inner: &Arc<Inner>) -> Result<SyncReport, ClientError> {
-    let mut report = SyncReport::default();
-    inner.docs().begin();
-    let pending = {
-        let inner = inner.clone();
-        blocking(move || http::upload_pending(&inner)).await?
-    };
-    let ids: Vec<DocumentId> = inner.docs().entries.keys().copied().collect();
-    let mut held = None;
-    for id in ids {
-        let (exam_id, hold) = {
-            let docs = inner.docs();
-            (docs.exam_of(&id).unwrap_or_default(), inner.hold_reason(&docs, &id, &pending))
-        };
-        if let Some(reason) = hold {
-            held.get_or_insert(reason);
-            continue;
-        }
-        for round in 0.. {
-            if round == MAX_BATCH_ROUNDS {
-                return Err(ClientError::Protocol(format!("batch sync of `{exam_id}` did not settle")));
-            }
-            let Some(message) = inner.docs().outgoing(&id) else { break };
-            let request = BatchRequest {
-                document_id: id.to_string(),
-                storage_id: Some(inner.storage_id.clone()),
-                messages: vec![message],
-            };
-            report.sent += 1;
-            let response = {
-                let (inner, exam) = (inner.clone(), exam_id.clone());
-                blocking(move || http::post_batch(&inner, &request, &exam)).await?
-            };
-            let mut events = Vec::new();
-            let result = (|| -> Result<(), ClientError> {
-                let mut docs = inner.docs();
-                if let Some(WireMessage::Refused { heads, refused, .. }) = &response.refused {
-                    report.rejected.extend(docs.refused(&id, heads, refused, &mut events)?);
-                    report.note_changed(Some(exam_id.clone()));
-                }
-                for m in &response.messages {
-                    report.received += 1;
-                    if docs.incoming(&id, m, &mut events)? {
-                        report.note_changed(Some(exam_id.clone()));
-                    }
-                }
-                Ok(())
-            })();
-            inner.emit_all(events);
-            result?;
-        }
-        inner.docs().save_sync_state(&id)?;
-    }
-    if let Some(reason) = held {
-        return Err(reason);
-    }
-    inner.emit(ClientEvent::Synced);
-    Ok(report)
-}
-
-/// Runs blocking work (file and HTTP I/O) on tokio's blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
-) -> Result<T, ClientError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ClientError::Protocol(format!("a background task failed: {e}")))?
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_urls_derive_the_websocket_url() {
-        assert_eq!(
-            urls("http://127.0.0.1:8080/").expect("ok"),
-            ("http://127.0.0.1:8080".into(), "ws://127.0.0.1:8080/api/sync".into())
-        );
-        assert_eq!(
-            urls("https://bm.example.cn/exam").expect("ok"),
-            ("https://bm.example.cn/exam".into(), "wss://bm.example.cn/exam/api/sync".into())
-        );
-        for bad in ["ftp://x", "bm.example.cn", "http://", "https:///x", "http://a b", "http://x?y=1"] {
-            assert!(matches!(urls(bad), Err(ClientError::InvalidUrl(_))), "{bad}");
-        }
-    }
 
     #[test]
     fn actions_are_checked_locally_and_queued_with_the_heads_of_the_moment() {
@@ -723,7 +418,7 @@ mod tests {
             Err(QueueError::NothingToSubmit { missing, .. }) => assert_eq!(missing, ["center", "subjects"]),
             other => panic!("expected NothingToSubmit, got {other:?}"),
         }
-        let catalog = crate::Catalog::demo();
+        let catalog = baoming_core::Catalog::demo();
         let exam = catalog.exam(EXAM).expect("exam").clone();
         client.edit(EXAM, |d| d.choose_center(&exam, "bj-dongcheng")).expect("center");
         assert!(

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-/// Reconnect policy of [`SyncClient::start`](super::SyncClient::start).
+/// Reconnect policy of [`SyncClient::start`](crate::SyncClient::start).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
     /// Delay after the first failure (default 0.5 s).

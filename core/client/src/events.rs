@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
-use crate::document::RejectedEdit;
-use crate::draft::ServerSection;
+use baoming_core::document::RejectedEdit;
+use baoming_core::draft::ServerSection;
 
-use super::ClientError;
-use super::outbox::{ActionOutcome, QueuedAction};
+use crate::error::ClientError;
+use crate::outbox::{ActionOutcome, QueuedAction};
 
 /// Where a document change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

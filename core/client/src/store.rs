@@ -26,11 +26,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use automerge::ActorId;
+use baoming_core::catalog::hex;
+use baoming_core::document::{DocumentId, RejectedEdit};
 use ring::digest;
-
-use super::outbox::OutboxFile;
-use crate::catalog::hex;
-use crate::document::{DocumentId, RejectedEdit};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Errors of the local store.
 #[derive(Debug, thiserror::Error)]
@@ -300,11 +300,12 @@ impl LocalStore {
         write_atomic(&path, &json)
     }
 
-    /// The outbox: queued lifecycle actions and the outcomes kept for the app (empty if none).
-    pub(crate) fn load_outbox(&self) -> Result<OutboxFile, StoreError> {
+    /// The outbox file (the queued lifecycle actions and the outcomes kept for the app, see
+    /// [`crate::outbox`]), or its default if there is none.
+    pub(crate) fn load_outbox<T: DeserializeOwned + Default>(&self) -> Result<T, StoreError> {
         let path = self.root.join("outbox.json");
         match read_opt(&path)? {
-            None => Ok(OutboxFile::default()),
+            None => Ok(T::default()),
             Some(b) => {
                 serde_json::from_slice(&b).map_err(|e| StoreError::Corrupt { path, reason: e.to_string() })
             }
@@ -312,7 +313,7 @@ impl LocalStore {
     }
 
     /// Replaces the outbox in one atomic write.
-    pub(crate) fn save_outbox(&self, outbox: &OutboxFile) -> Result<(), StoreError> {
+    pub(crate) fn save_outbox<T: Serialize>(&self, outbox: &T) -> Result<(), StoreError> {
         let path = self.root.join("outbox.json");
         let json = serde_json::to_vec_pretty(outbox)
             .map_err(|e| StoreError::Corrupt { path: path.clone(), reason: e.to_string() })?;
@@ -398,7 +399,7 @@ impl LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::RegistrationDoc;
+    use baoming_core::document::RegistrationDoc;
 
     fn store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().expect("tempdir");

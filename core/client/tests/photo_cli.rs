@@ -15,7 +15,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn prepare_then_check_passes_and_bad_input_fails() {
-    let astronaut = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/photos/astronaut.png");
+    let astronaut = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/photos/astronaut.png");
     let out = scratch("astronaut.jpg");
     let prepared = baoming().args(["photo", "prepare", astronaut]).arg(&out).output().expect("runs");
     let text = String::from_utf8_lossy(&prepared.stdout);
@@ -47,7 +47,7 @@ fn prepare_then_check_passes_and_bad_input_fails() {
 fn rules_come_from_a_toml_file() {
     let rules = scratch("rules.toml");
     std::fs::write(&rules, "max_bytes = 30000\n").expect("rules");
-    let astronaut = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/photos/astronaut.png");
+    let astronaut = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/photos/astronaut.png");
     let out = scratch("small.jpg");
     let status =
         baoming().args(["photo", "prepare", "--rules"]).arg(&rules).arg(astronaut).arg(&out).status();

@@ -4,7 +4,7 @@
 //! and the live seat availability.
 //!
 //! [`AccountApi`] needs no session and no store: an app uses it before it has an account id to
-//! open a [`SyncClient`](super::SyncClient) with. Every call blocks on one HTTP request (run it
+//! open a [`SyncClient`](crate::SyncClient) with. Every call blocks on one HTTP request (run it
 //! off the UI thread, or on tokio's blocking pool). Failures are [`ClientError`]s:
 //! [`ClientError::Server`] carries the server's machine-readable code (`bad_credentials`,
 //! `captcha_required`, `too_many_requests` …).
@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::outbox::RegistrationStatus;
-use super::store::CachedCatalog;
-use super::sync_client::urls;
-use super::{ClientError, http};
+use crate::error::ClientError;
+use crate::http;
+use crate::outbox::RegistrationStatus;
+use crate::state::urls;
+use crate::store::CachedCatalog;
 
 /// A session from a registration or a login.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -9,14 +9,15 @@
 use std::collections::{BTreeMap, HashSet};
 
 use automerge::ChangeHash;
+use baoming_core::document::{DocumentId, RefusalReason, RefusedPath, RegistrationDoc, RejectedEdit};
+use baoming_core::sync::PeerSync;
+use baoming_core::wire::RefusedItem;
 
-use super::events::{ChangeOrigin, ClientEvent};
-use super::outbox::Outbox;
-use super::store::LocalStore;
-use super::{ClientError, persist, persist_replaced};
-use crate::document::{DocumentId, RefusalReason, RefusedPath, RegistrationDoc, RejectedEdit};
-use crate::sync::PeerSync;
-use crate::wire::RefusedItem;
+use crate::error::ClientError;
+use crate::events::{ChangeOrigin, ClientEvent};
+use crate::outbox::Outbox;
+use crate::persist::{persist, persist_replaced};
+use crate::store::LocalStore;
 
 /// One open registration.
 pub(crate) struct Entry {
@@ -41,7 +42,7 @@ fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads
 }
 
-fn apply_err(e: crate::sync::SyncError) -> ClientError {
+fn apply_err(e: baoming_core::sync::SyncError) -> ClientError {
     ClientError::Protocol(format!("the server's sync message could not be applied: {e}"))
 }
 
@@ -128,8 +129,9 @@ impl Docs {
         Ok(changed)
     }
 
-    /// The refusal path (DESIGN §5): back to what the server accepted, the rewritten history
-    /// persisted with its new actor, the refused edits kept in the store and reported.
+    /// The refusal path: the server's refusal is final for those edits, so the document goes
+    /// back to what the server accepted, the rewritten history is persisted with its new actor,
+    /// and the refused edits are kept in the store and reported.
     pub(crate) fn refused(
         &mut self,
         id: &DocumentId,
@@ -209,9 +211,9 @@ mod tests {
     fn a_document_converges_with_a_peer_and_persists_its_sync_state() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::open(dir.path()).expect("store");
-        let (id, mut doc) = super::super::open_registration(&store, "e", "a").expect("doc");
+        let (id, mut doc) = crate::persist::open_registration(&store, "e", "a").expect("doc");
         doc.set_field("name", "张三").expect("edit");
-        let outbox = Outbox::load(&store, super::super::Backoff::default()).expect("outbox");
+        let outbox = Outbox::load(&store, crate::backoff::Backoff::default()).expect("outbox");
         let mut docs = Docs { store, entries: BTreeMap::new(), outbox };
         docs.insert(id, "e", doc);
         // The "server": a plain replica that accepts everything.
@@ -237,7 +239,7 @@ mod tests {
         let mut pending = HashSet::new();
         assert_eq!(docs.unsent_photo(&id, &pending), None);
         let sha = "ab".repeat(32);
-        let photo = crate::photo::PhotoRef { sha256: sha.clone(), bytes: 1, width: 1, height: 1 };
+        let photo = baoming_core::photo::PhotoRef { sha256: sha.clone(), bytes: 1, width: 1, height: 1 };
         docs.entries.get_mut(&id).expect("entry").doc.set_photo(&photo).expect("photo");
         pending.insert(sha.clone());
         assert_eq!(docs.unsent_photo(&id, &pending), Some(sha));

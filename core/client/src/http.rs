@@ -6,11 +6,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::ClientError;
-use super::events::{ClientEvent, UploadEvent};
-use super::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
-use super::sync_client::{Inner, PhotoFailure};
-use crate::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
+use baoming_core::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
+
+use crate::error::ClientError;
+use crate::events::{ClientEvent, UploadEvent};
+use crate::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
+use crate::state::{Inner, PhotoFailure};
 
 /// Builds the HTTP agent: errors are statuses we read, not ureq errors.
 pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
@@ -298,8 +299,8 @@ fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionRes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::RefusalCode;
-    use crate::lifecycle::Status;
+    use crate::RefusalCode;
+    use baoming_core::lifecycle::Status;
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
