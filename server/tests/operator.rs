@@ -565,7 +565,7 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
         password: String::new(),
         created: 0,
     };
-    let code = |e: baoming_server::desk::DeskError| ApiError::from(e).problem().code;
+    let code = |e: baoming_server::desk::DeskError| ApiError::from(e).problem().body.code.as_str();
     let paid = |account: &str, center: &str| {
         let id = DocumentId::derive(EXAM, account);
         let record = RegistrationRecord {
@@ -614,8 +614,8 @@ async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     let body = serde_json::to_vec(&json!({ "registration_id": id.to_string() })).expect("json");
     let answer =
         app.desk.confirm(&desk, EXAM, ONSITE, &by_id, Some("confirm-1"), &body).await.expect("confirmed");
-    assert_eq!(answer["status"], "confirmed");
-    assert_eq!(answer["registration_id"], id.to_string());
+    assert_eq!(answer.registration.status, Status::Confirmed);
+    assert_eq!(answer.registration_id, id.to_string());
     let (record, _) = load_record(app.db.store(), &id).expect("read").expect("record");
     assert_eq!(record.section.status, Status::Confirmed);
     assert_eq!(record.section.seats, vec!["15".to_owned()], "seats stay paid");
