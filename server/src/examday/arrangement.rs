@@ -195,46 +195,54 @@ pub fn ticket_number(exam: &ExamSession, center: &TestCenter, first: &Seat) -> S
     format!("{body}{k}")
 }
 
-/// Plans the arrangement of `center` for `eligible` candidates (registration id → subjects),
-/// keeping the seats of `previous`; see the module documentation.
-pub fn plan(
+/// Seats taken per slot: (room index, seat number).
+type Taken = BTreeMap<String, BTreeSet<(usize, u16)>>;
+/// Sittings per registration id.
+type Seated = BTreeMap<String, Vec<Seat>>;
+
+fn room_index(center: &TestCenter, room: &str) -> usize {
+    center.rooms.iter().position(|r| r.id == room).unwrap_or(usize::MAX)
+}
+
+/// Step 1: keeps the previous seats that are still valid (the candidate still eligible for the
+/// subject, the subject still in that slot, the room and seat still in the catalog).
+fn keep_previous(
     exam: &ExamSession,
     center: &TestCenter,
     eligible: &BTreeMap<String, Vec<String>>,
-    previous: Option<&Arrangement>,
-    now_ms: i64,
-) -> Result<Arrangement, ArrangeError> {
-    if center.rooms.is_empty() {
-        return Err(ArrangeError::NoRooms(center.id.clone()));
-    }
+    previous: &Arrangement,
+    taken: &mut Taken,
+    seated: &mut Seated,
+) {
     let slot_of = |subject: &str| exam.subject(subject).map(|s| s.slot.clone());
     let room_ok =
         |room: &str, seat: u16| center.rooms.iter().any(|r| r.id == room && (1..=r.capacity).contains(&seat));
-    // Taken seats per slot: (room index, seat).
-    let room_index = |room: &str| center.rooms.iter().position(|r| r.id == room).unwrap_or(usize::MAX);
-    let mut taken: BTreeMap<String, BTreeSet<(usize, u16)>> = BTreeMap::new();
-    let mut seated: BTreeMap<String, Vec<Seat>> = BTreeMap::new();
-
-    // 1. Keep previous seats that are still valid.
-    if let Some(prev) = previous {
-        for (id, arranged) in &prev.candidates {
-            let Some(subjects) = eligible.get(id) else { continue };
-            for seat in &arranged.sittings {
-                let still = subjects.contains(&seat.subject)
-                    && slot_of(&seat.subject).as_deref() == Some(seat.slot.as_str())
-                    && room_ok(&seat.room, seat.seat)
-                    && taken
-                        .entry(seat.slot.clone())
-                        .or_default()
-                        .insert((room_index(&seat.room), seat.seat));
-                if still {
-                    seated.entry(id.clone()).or_default().push(seat.clone());
-                }
+    for (id, arranged) in &previous.candidates {
+        let Some(subjects) = eligible.get(id) else { continue };
+        for seat in &arranged.sittings {
+            let still = subjects.contains(&seat.subject)
+                && slot_of(&seat.subject).as_deref() == Some(seat.slot.as_str())
+                && room_ok(&seat.room, seat.seat)
+                && taken
+                    .entry(seat.slot.clone())
+                    .or_default()
+                    .insert((room_index(center, &seat.room), seat.seat));
+            if still {
+                seated.entry(id.clone()).or_default().push(seat.clone());
             }
         }
     }
+}
 
-    // 2. Seat newcomers: slot by slot, subject by subject, candidate by candidate.
+/// Step 2: seats newcomers, slot by slot, subject by subject, candidate by candidate; returns
+/// every (slot, subject) short of seats.
+fn seat_newcomers(
+    exam: &ExamSession,
+    center: &TestCenter,
+    eligible: &BTreeMap<String, Vec<String>>,
+    taken: &mut Taken,
+    seated: &mut Seated,
+) -> Vec<Shortage> {
     let mut short = Vec::new();
     for slot in &exam.slots {
         let free_seats = taken.entry(slot.id.clone()).or_default();
@@ -248,16 +256,14 @@ pub fn plan(
             .into_iter();
         for subject in exam.subjects.iter().filter(|s| s.slot == slot.id) {
             let mut unseated = 0;
-            for (id, subjects) in eligible {
-                if !subjects.contains(&subject.code) {
-                    continue;
-                }
-                let has = seated.get(id).is_some_and(|v| v.iter().any(|s| s.subject == subject.code));
-                if has {
-                    continue;
-                }
+            let waiting = eligible.iter().filter(|(id, subjects)| {
+                subjects.contains(&subject.code)
+                    && !seated.get(*id).is_some_and(|v| v.iter().any(|s| s.subject == subject.code))
+            });
+            let waiting: Vec<String> = waiting.map(|(id, _)| id.clone()).collect();
+            for id in waiting {
                 match free.next() {
-                    Some((ri, n)) => seated.entry(id.clone()).or_default().push(Seat {
+                    Some((ri, n)) => seated.entry(id).or_default().push(Seat {
                         subject: subject.code.clone(),
                         slot: slot.id.clone(),
                         room: center.rooms[ri].id.clone(),
@@ -271,11 +277,17 @@ pub fn plan(
             }
         }
     }
-    if !short.is_empty() {
-        return Err(ArrangeError::Capacity(short));
-    }
+    short
+}
 
-    // 3. Ticket numbers from the first sitting.
+/// Step 3: each candidate's sittings in time order and the ticket number from the first one (a
+/// candidate whose first sitting did not move keeps the number printed before).
+fn number_tickets(
+    exam: &ExamSession,
+    center: &TestCenter,
+    seated: Seated,
+    previous: Option<&Arrangement>,
+) -> BTreeMap<String, Arranged> {
     let slot_order = |slot: &str| {
         exam.slots
             .iter()
@@ -294,6 +306,30 @@ pub fn plan(
             .map_or(computed, |a| a.ticket_number.clone());
         candidates.insert(id, Arranged { ticket_number, sittings });
     }
+    candidates
+}
+
+/// Plans the arrangement of `center` for `eligible` candidates (registration id → subjects),
+/// keeping the seats of `previous`; see the module documentation.
+pub fn plan(
+    exam: &ExamSession,
+    center: &TestCenter,
+    eligible: &BTreeMap<String, Vec<String>>,
+    previous: Option<&Arrangement>,
+    now_ms: i64,
+) -> Result<Arrangement, ArrangeError> {
+    if center.rooms.is_empty() {
+        return Err(ArrangeError::NoRooms(center.id.clone()));
+    }
+    let (mut taken, mut seated) = (Taken::new(), Seated::new());
+    if let Some(prev) = previous {
+        keep_previous(exam, center, eligible, prev, &mut taken, &mut seated);
+    }
+    let short = seat_newcomers(exam, center, eligible, &mut taken, &mut seated);
+    if !short.is_empty() {
+        return Err(ArrangeError::Capacity(short));
+    }
+    let candidates = number_tickets(exam, center, seated, previous);
     Ok(Arrangement { exam: exam.id.clone(), center: center.id.clone(), updated_at_ms: now_ms, candidates })
 }
 

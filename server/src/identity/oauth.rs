@@ -161,47 +161,64 @@ impl Identity {
         }
         let identity =
             self.db.keys().lookup_hash("oauth", format!("{provider_name}\0{}", info.sub).as_bytes()).to_vec();
-        let ttl = self.settings.session_ttl_secs;
-
         if let Some(id) = self.db.store().get(Tree::AccountByOAuth, &identity)? {
             let account_id = String::from_utf8_lossy(&id).into_owned();
             if pending.link_account.as_deref().is_some_and(|l| l != account_id) {
-                return Err(IdentityError::Conflict {
-                    code: ErrorCode::OauthIdentityTaken,
-                    message: "this provider identity is already linked to another account".into(),
-                });
+                return Err(IdentityError::conflict(
+                    ErrorCode::OauthIdentityTaken,
+                    "this provider identity is already linked to another account",
+                ));
             }
-            let mut txn = Txn::new();
-            let session = sessions::create(&mut txn, &Owner::Account(account_id.clone()), self.now(), ttl);
-            let event =
-                AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_login", &account_id)
-                    .with(serde_json::json!({ "provider": provider_name }));
-            self.db.commit(txn, event).await?;
-            return Ok(Finished { account_id, session, outcome: OAuthOutcome::Login });
+            return self.oauth_login(provider_name, account_id).await;
         }
-
-        let taken = || IdentityError::Conflict {
-            code: ErrorCode::OauthIdentityTaken,
-            message: "this provider identity was linked meanwhile; retry".into(),
-        };
-        if let Some(account_id) = pending.link_account {
-            accounts::get(self.db.store(), &account_id)?
-                .ok_or(IdentityError::Unauthorized("the account no longer exists"))?;
-            let mut txn = Txn::new();
-            let check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
-            txn.put(Tree::AccountByOAuth, identity, account_id.as_bytes().to_vec());
-            let session = sessions::create(&mut txn, &Owner::Account(account_id.clone()), self.now(), ttl);
-            let event =
-                AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_link", &account_id)
-                    .with(serde_json::json!({ "provider": provider_name }));
-            return match self.db.commit(txn, event).await {
-                Ok(()) => Ok(Finished { account_id, session, outcome: OAuthOutcome::Linked }),
-                Err(CommitError::Precondition(i)) if i == check => Err(taken()),
-                Err(e) => Err(e.into()),
-            };
+        match pending.link_account {
+            Some(account_id) => self.oauth_link(provider_name, identity, account_id).await,
+            None => self.oauth_register(provider_name, identity, info).await,
         }
+    }
 
-        // A new passport account.
+    /// Logs into the account already linked to the provider identity.
+    async fn oauth_login(&self, provider_name: &str, account_id: String) -> Result<Finished, IdentityError> {
+        let mut txn = Txn::new();
+        let owner = Owner::Account(account_id.clone());
+        let session = sessions::create(&mut txn, &owner, self.now(), self.settings.session_ttl_secs);
+        let event = AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_login", &account_id)
+            .with(serde_json::json!({ "provider": provider_name }));
+        self.db.commit(txn, event).await?;
+        Ok(Finished { account_id, session, outcome: OAuthOutcome::Login })
+    }
+
+    /// Links the provider identity to the account that started the flow.
+    async fn oauth_link(
+        &self,
+        provider_name: &str,
+        identity: Vec<u8>,
+        account_id: String,
+    ) -> Result<Finished, IdentityError> {
+        accounts::get(self.db.store(), &account_id)?
+            .ok_or(IdentityError::Unauthorized("the account no longer exists"))?;
+        let mut txn = Txn::new();
+        let check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
+        txn.put(Tree::AccountByOAuth, identity, account_id.as_bytes().to_vec());
+        let owner = Owner::Account(account_id.clone());
+        let session = sessions::create(&mut txn, &owner, self.now(), self.settings.session_ttl_secs);
+        let event = AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_link", &account_id)
+            .with(serde_json::json!({ "provider": provider_name }));
+        match self.db.commit(txn, event).await {
+            Ok(()) => Ok(Finished { account_id, session, outcome: OAuthOutcome::Linked }),
+            Err(CommitError::Precondition(i)) if i == check => Err(identity_taken()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates a passport account for the identity: named by the provider's verified e-mail when
+    /// that name is free, else by `provider:subject`.
+    async fn oauth_register(
+        &self,
+        provider_name: &str,
+        identity: Vec<u8>,
+        info: UserInfo,
+    ) -> Result<Finished, IdentityError> {
         let email = info
             .email
             .filter(|_| info.email_verified.unwrap_or(false))
@@ -219,7 +236,8 @@ impl Identity {
             let login_check = self.insert_account(&mut txn, &account, &login);
             let id_check = txn.require_absent(Tree::AccountByOAuth, identity.clone());
             txn.put(Tree::AccountByOAuth, identity.clone(), account.id.as_bytes().to_vec());
-            let session = sessions::create(&mut txn, &Owner::Account(account.id.clone()), self.now(), ttl);
+            let owner = Owner::Account(account.id.clone());
+            let session = sessions::create(&mut txn, &owner, self.now(), self.settings.session_ttl_secs);
             let event = AuditEvent::new(Actor::Anonymous, "account.oauth_register", &account.id)
                 .with(serde_json::json!({ "provider": provider_name, "login_kind": kind }));
             match self.db.commit(txn, event).await {
@@ -227,15 +245,19 @@ impl Identity {
                     return Ok(Finished { account_id: account.id, session, outcome: OAuthOutcome::Created });
                 }
                 Err(CommitError::Precondition(i)) if i == login_check => continue,
-                Err(CommitError::Precondition(i)) if i == id_check => return Err(taken()),
+                Err(CommitError::Precondition(i)) if i == id_check => return Err(identity_taken()),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(IdentityError::Conflict {
-            code: ErrorCode::LoginTaken,
-            message: "no free account name for this identity".into(),
-        })
+        Err(IdentityError::conflict(ErrorCode::LoginTaken, "no free account name for this identity"))
     }
+}
+
+fn identity_taken() -> IdentityError {
+    IdentityError::conflict(
+        ErrorCode::OauthIdentityTaken,
+        "this provider identity was linked meanwhile; retry",
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,6 +17,51 @@ fn profile_context(account_id: &str) -> String {
     format!("profile:{account_id}")
 }
 
+/// The profile `input` describes, checked: the legal name, the ID document by the core's rules
+/// (check digit, birth date, area code …), the phone. Returns it with the parsed document.
+fn checked(input: &ProfileInput) -> Result<(Profile, IdDocument), IdentityError> {
+    let name = input.legal_name.trim();
+    let name_len = name.chars().count();
+    if name_len == 0 || name_len > 64 || name.chars().any(char::is_control) {
+        return Err(IdentityError::invalid(
+            ErrorCode::LegalNameInvalid,
+            "the legal name must have 1–64 characters",
+        ));
+    }
+    let kind: IdKind = input.id_kind.parse().map_err(|_| {
+        IdentityError::invalid(
+            ErrorCode::IdUnknownKind,
+            format!("unknown ID document kind `{}`", input.id_kind),
+        )
+    })?;
+    let doc = IdDocument::parse(kind, &input.id_number).map_err(|e| IdentityError::Invalid {
+        code: ErrorCode::from(e.code()),
+        message: format!("{} ({e})", e.message_zh()),
+    })?;
+    let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => match normalize_login(p)? {
+            (n, LoginKind::Mobile) => Some(n),
+            _ => {
+                return Err(IdentityError::invalid(
+                    ErrorCode::PhoneInvalid,
+                    "the phone must be a mainland mobile number",
+                ));
+            }
+        },
+        None => None,
+    };
+    let profile = Profile {
+        legal_name: name.to_owned(),
+        id_kind: kind,
+        id_number: doc.number().to_owned(),
+        id_masked: doc.masked(),
+        birth_date: doc.birth_date().map(|d| d.to_string()),
+        gender: doc.gender(),
+        phone,
+    };
+    Ok((profile, doc))
+}
+
 impl Identity {
     fn id_doc_key(&self, doc: &IdDocument) -> Vec<u8> {
         self.db
@@ -27,45 +72,8 @@ impl Identity {
 
     /// Checks and stores the profile (one account per ID document).
     pub async fn set_profile(&self, account_id: &str, input: ProfileInput) -> Result<Profile, IdentityError> {
-        let name = input.legal_name.trim();
-        let name_len = name.chars().count();
-        if name_len == 0 || name_len > 64 || name.chars().any(char::is_control) {
-            return Err(IdentityError::invalid(
-                ErrorCode::LegalNameInvalid,
-                "the legal name must have 1–64 characters",
-            ));
-        }
-        let kind: IdKind = input.id_kind.parse().map_err(|_| {
-            IdentityError::invalid(
-                ErrorCode::IdUnknownKind,
-                format!("unknown ID document kind `{}`", input.id_kind),
-            )
-        })?;
-        let doc = IdDocument::parse(kind, &input.id_number).map_err(|e| IdentityError::Invalid {
-            code: ErrorCode::from(e.code()),
-            message: format!("{} ({e})", e.message_zh()),
-        })?;
-        let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) => match normalize_login(p)? {
-                (n, LoginKind::Mobile) => Some(n),
-                _ => {
-                    return Err(IdentityError::invalid(
-                        ErrorCode::PhoneInvalid,
-                        "the phone must be a mainland mobile number",
-                    ));
-                }
-            },
-            None => None,
-        };
-        let profile = Profile {
-            legal_name: name.to_owned(),
-            id_kind: kind,
-            id_number: doc.number().to_owned(),
-            id_masked: doc.masked(),
-            birth_date: doc.birth_date().map(|d| d.to_string()),
-            gender: doc.gender(),
-            phone,
-        };
+        let (profile, doc) = checked(&input)?;
+        let kind = profile.id_kind;
         let account = self.require_account(account_id)?;
         let doc_key = self.id_doc_key(&doc);
         let doc_hex = hex::encode(&doc_key);
