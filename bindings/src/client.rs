@@ -14,7 +14,7 @@ use baoming_client::{
 };
 use baoming_core::catalog::{Catalog, ExamSession};
 
-use crate::errors::BaomingError;
+use crate::errors::{BaomingError, local_codes};
 use crate::sync::ListenerBridge;
 
 /// Time allowed for one HTTP request.
@@ -311,7 +311,7 @@ impl BaomingClient {
                 // Refuse to cache what cannot be read back.
                 Catalog::from_json_slice(&fresh.body).map_err(|e| BaomingError::Server {
                     status: 200,
-                    code: "bad_catalog".into(),
+                    code: local_codes::BAD_CATALOG.into(),
                     detail: e.to_string(),
                 })?;
                 self.with_catalog_store(|s| s.save_catalog(&fresh).map_err(store))?;

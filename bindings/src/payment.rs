@@ -7,7 +7,7 @@ use baoming_client::{PaymentAnswer, idempotency_key};
 
 use crate::actions::StatusInfo;
 use crate::client::BaomingClient;
-use crate::errors::BaomingError;
+use crate::errors::{BaomingError, local_codes};
 
 /// A payment order, as `pay` answers it.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -30,7 +30,7 @@ pub struct PaymentInfo {
 fn payment_info(a: PaymentAnswer) -> Result<PaymentInfo, BaomingError> {
     let order = a.payment.ok_or_else(|| BaomingError::Server {
         status: 200,
-        code: "protocol".into(),
+        code: local_codes::PROTOCOL.into(),
         detail: "the server answered `pay` without a payment order".into(),
     })?;
     Ok(PaymentInfo {

@@ -165,17 +165,11 @@ impl AccountApi {
         which: CandidateDocument,
     ) -> Result<Vec<u8>, ClientError> {
         let path = format!("/api/registrations/{exam_id}/documents/{}", which.file_name());
-        let answer = self.call("GET", &path, Some(token), None, &[])?;
-        if answer.status == 200 {
-            if !answer.body.starts_with(b"%PDF-") {
-                return Err(ClientError::Protocol("the document is not a PDF".into()));
-            }
-            return Ok(answer.body);
+        let answer = document_answer(self.call("GET", &path, Some(token), None, &[])?)?;
+        if !answer.body.starts_with(b"%PDF-") {
+            return Err(ClientError::Protocol("the document is not a PDF".into()));
         }
-        match document_refusal(&answer) {
-            Some(r) => Err(ClientError::DocumentRefused(r)),
-            None => Err(answer.into_error()),
-        }
+        Ok(answer.body)
     }
 
     /// The admission ticket's number and the signed code its QR carries, under the ticket's
@@ -183,14 +177,7 @@ impl AccountApi {
     /// screen; [`baoming_core::ticket::verify_ticket`] checks the code offline.
     pub fn admission_ticket_code(&self, token: &str, exam_id: &str) -> Result<TicketCode, ClientError> {
         let path = format!("/api/registrations/{exam_id}/documents/admission-ticket.code");
-        let answer = self.call("GET", &path, Some(token), None, &[])?;
-        if answer.status == 200 {
-            return Self::expect(answer, &[200]);
-        }
-        match document_refusal(&answer) {
-            Some(r) => Err(ClientError::DocumentRefused(r)),
-            None => Err(answer.into_error()),
-        }
+        Self::expect(document_answer(self.call("GET", &path, Some(token), None, &[])?)?, &[200])
     }
 
     /// The notices open now at the center of the candidate's registration for `exam_id`.
@@ -205,53 +192,21 @@ pub fn idempotency_key() -> Result<String, ClientError> {
     outbox::fresh_key().map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
-/// The typed refusal of a document download, if the answer is one.
-fn document_refusal(answer: &http::Answer) -> Option<DocumentRefusal> {
-    if answer.status != 409 {
-        return None;
+/// A download's successful answer, or its refusal as an error.
+fn document_answer(answer: http::Answer) -> Result<http::Answer, ClientError> {
+    if answer.status == 200 {
+        return Ok(answer);
     }
-    let v: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
-    let text = |k: &str| v.get(k).and_then(|s| s.as_str()).unwrap_or_default().to_owned();
-    let secs = |k: &str| v.pointer(&format!("/printing/{k}")).and_then(serde_json::Value::as_i64);
-    match v.get("code")?.as_str()? {
-        "not_paid" => Some(DocumentRefusal::NotPaid { status: text("status") }),
-        "printing_window_closed" => Some(DocumentRefusal::PrintingWindowClosed {
-            opens_ms: secs("opens").map(|s| s.saturating_mul(1000)),
-            closes_ms: secs("closes").map(|s| s.saturating_mul(1000)),
-        }),
-        "not_eligible" => {
-            Some(DocumentRefusal::NotEligible { reason: text("reason"), status: text("status") })
-        }
-        _ => None,
-    }
+    let refused = answer.error();
+    Err(match refused.document_refusal() {
+        Some(r) => ClientError::DocumentRefused(r),
+        None => refused.into_error(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn answer(status: u16, body: &str) -> http::Answer {
-        http::Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
-    }
-
-    #[test]
-    fn document_refusals_are_typed() {
-        let got = document_refusal(&answer(409, r#"{"code":"not_paid","message":"m","status":"submitted"}"#));
-        assert_eq!(got, Some(DocumentRefusal::NotPaid { status: "submitted".into() }));
-        let body = r#"{"code":"printing_window_closed","message":"m","printing":{"opens":10,"closes":20}}"#;
-        assert_eq!(
-            document_refusal(&answer(409, body)),
-            Some(DocumentRefusal::PrintingWindowClosed { opens_ms: Some(10_000), closes_ms: Some(20_000) })
-        );
-        let body = r#"{"code":"not_eligible","message":"m","reason":"not_arranged","status":"paid"}"#;
-        assert_eq!(
-            document_refusal(&answer(409, body)),
-            Some(DocumentRefusal::NotEligible { reason: "not_arranged".into(), status: "paid".into() })
-        );
-        assert_eq!(document_refusal(&answer(409, r#"{"code":"locked","message":"m"}"#)), None);
-        assert_eq!(document_refusal(&answer(404, r#"{"code":"not_paid"}"#)), None, "only 409s");
-        assert_eq!(document_refusal(&answer(409, "not json")), None);
-    }
 
     #[test]
     fn payment_answers_carry_the_registration_and_the_order() {

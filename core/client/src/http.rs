@@ -1,14 +1,17 @@
 //! The client's plain HTTP calls, blocking (ureq with rustls), run on tokio's blocking pool by
 //! the async callers: photo blob uploads (`PUT /api/blobs/{sha256}`), the batch form of sync
 //! (`POST /api/sync/batch`) and the outbox's lifecycle actions
-//! (`POST /api/registrations/{exam}/{action}`).
+//! (`POST /api/registrations/{exam}/{action}`). Paths, headers and bodies are the REST
+//! contract's (`baoming_core::api`); error answers are read as its `ErrorBody`.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::paths;
 use baoming_core::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
 
-use crate::error::ClientError;
+use crate::error::{ClientError, ErrorAnswer, local_codes};
 use crate::events::{ClientEvent, UploadEvent};
 use crate::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
 use crate::state::{Inner, PhotoFailure};
@@ -24,6 +27,11 @@ pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
     )
 }
 
+/// The value of the [`paths::AUTHORIZATION`] header for `token`.
+pub(crate) fn bearer(token: &str) -> String {
+    format!("{}{token}", paths::BEARER_PREFIX)
+}
+
 fn network(e: ureq::Error) -> ClientError {
     match e {
         ureq::Error::Timeout(t) => ClientError::Timeout(format!("HTTP request ({t})")),
@@ -35,9 +43,9 @@ fn network(e: ureq::Error) -> ClientError {
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
-    /// The `ETag` header.
+    /// The [`paths::ETAG`] header.
     pub(crate) etag: Option<String>,
-    /// The `X-Captcha-Id` header.
+    /// The [`paths::CAPTCHA_ID`] header.
     pub(crate) captcha_id: Option<String>,
 }
 
@@ -100,37 +108,21 @@ impl<'a> Request<'a> {
 fn read(mut resp: ureq::http::Response<ureq::Body>) -> Result<Answer, ClientError> {
     let status = resp.status().as_u16();
     let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (etag, captcha_id) = (header("etag"), header("x-captcha-id"));
+    let (etag, captcha_id) = (header(paths::ETAG), header(paths::CAPTCHA_ID));
     let body =
         resp.body_mut().with_config().limit(MAX_FRAME_BYTES as u64 + 1).read_to_vec().map_err(network)?;
     Ok(Answer { status, body, etag, captcha_id })
 }
 
 impl Answer {
-    /// The error this (unexpected) answer stands for: 401 without a known code is
-    /// [`ClientError::Unauthorized`], anything else [`ClientError::Server`].
+    /// This answer read as an error answer of the contract.
+    pub(crate) fn error(&self) -> ErrorAnswer {
+        ErrorAnswer::parse(self.status, &self.body)
+    }
+
+    /// The error this (unexpected) answer stands for (see [`ErrorAnswer::into_error`]).
     pub(crate) fn into_error(self) -> ClientError {
-        let (code, _) = self.error_fields();
-        if self.status == 401 && (code.is_empty() || code == "unauthorized") {
-            return ClientError::Unauthorized;
-        }
-        self.server_error()
-    }
-
-    /// `(code, message)` of a JSON error body, or the status text.
-    fn error_fields(&self) -> (String, String) {
-        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
-        let text = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_owned);
-        (
-            text("code").unwrap_or_default(),
-            text("message")
-                .unwrap_or_else(|| String::from_utf8_lossy(&self.body).chars().take(200).collect()),
-        )
-    }
-
-    fn server_error(&self) -> ClientError {
-        let (code, message) = self.error_fields();
-        ClientError::Server { status: self.status, code, message }
+        self.error().into_error()
     }
 }
 
@@ -140,26 +132,31 @@ fn send(req: ureq::RequestBuilder<ureq::typestate::WithBody>, body: &[u8]) -> Re
 
 /// Uploads one photo. `Ok` means the server has it.
 fn put_blob(inner: &Inner, sha256: &str, jpeg: &[u8]) -> Result<(), ClientError> {
-    let url = format!("{}/api/blobs/{sha256}", inner.http_base);
-    let req = inner
-        .agent
-        .put(&url)
-        .header("authorization", &format!("Bearer {}", inner.token()))
-        .content_type("image/jpeg");
-    let answer = send(req, jpeg)?;
+    let url = format!("{}{}", inner.http_base, paths::blob(sha256));
+    let req =
+        inner.agent.put(&url).header(paths::AUTHORIZATION, &bearer(&inner.token())).content_type(paths::JPEG);
+    upload_answer(sha256, &send(req, jpeg)?)
+}
+
+/// Reads the answer to a photo upload.
+fn upload_answer(sha256: &str, answer: &Answer) -> Result<(), ClientError> {
     match answer.status {
         200 | 201 => Ok(()),
         401 => Err(ClientError::Unauthorized),
-        413 => {
-            let (_, message) = answer.error_fields();
-            Err(ClientError::PhotoRejected { sha256: sha256.to_owned(), code: "too_large".into(), message })
+        // The photo itself is refused (too large, not the digest its name says, against the
+        // rules): the same bytes will never do.
+        413 | 422 => {
+            let refused = answer.error();
+            let code = if refused.code_text.is_empty() {
+                let code =
+                    if answer.status == 413 { ErrorCode::PayloadTooLarge } else { ErrorCode::PhotoRejected };
+                code.as_str().to_owned()
+            } else {
+                refused.code_text
+            };
+            Err(ClientError::PhotoRejected { sha256: sha256.to_owned(), code, message: refused.body.message })
         }
-        422 => {
-            let (code, message) = answer.error_fields();
-            let code = if code.is_empty() { "photo_rejected".to_owned() } else { code };
-            Err(ClientError::PhotoRejected { sha256: sha256.to_owned(), code, message })
-        }
-        _ => Err(answer.server_error()),
+        _ => Err(answer.error().into_server_error()),
     }
 }
 
@@ -173,7 +170,7 @@ pub(crate) fn upload_pending(inner: &Inner) -> Result<HashSet<String>, ClientErr
     let pending = inner.docs().store.pending_uploads()?;
     let todo: Vec<String> = pending
         .iter()
-        .filter(|sha| !inner.photo_failure(sha).is_some_and(|f| f.permanent))
+        .filter(|sha| !inner.photo_failure(sha).is_some_and(|f| f.permanent()))
         .cloned()
         .collect();
     let total = todo.len();
@@ -185,7 +182,7 @@ pub(crate) fn upload_pending(inner: &Inner) -> Result<HashSet<String>, ClientErr
             Ok(Some(jpeg)) => put_blob(inner, sha, &jpeg),
             Ok(None) => Err(ClientError::PhotoRejected {
                 sha256: sha.clone(),
-                code: "missing_locally".into(),
+                code: local_codes::MISSING_LOCALLY.into(),
                 message: "the photo is no longer in the local store; choose it again".into(),
             }),
             Err(e) => Err(e.into()),
@@ -206,22 +203,15 @@ pub(crate) fn upload_pending(inner: &Inner) -> Result<HashSet<String>, ClientErr
                 }));
                 return Err(e);
             }
-            Err(ClientError::PhotoRejected { code, message, .. }) => {
-                PhotoFailure { permanent: true, status: 422, code, message }
+            Err(ClientError::PhotoRejected { code, message, .. }) => PhotoFailure::Rejected { code, message },
+            Err(ClientError::Server { status, code, code_text, message }) => {
+                PhotoFailure::Server { status, code, code_text, message }
             }
-            Err(ClientError::Server { status, code, message }) => {
-                PhotoFailure { permanent: false, status, code, message }
-            }
-            Err(other) => PhotoFailure {
-                permanent: false,
-                status: 0,
-                code: "upload_failed".into(),
-                message: other.to_string(),
-            },
+            Err(other) => PhotoFailure::Local { message: other.to_string() },
         };
         inner.emit(ClientEvent::Upload(UploadEvent::Failed {
             sha256: sha.clone(),
-            permanent: failure.permanent,
+            permanent: failure.permanent(),
             message: failure.to_error(sha).to_string(),
         }));
         inner.record_photo_failure(sha, failure);
@@ -235,19 +225,19 @@ pub(crate) fn post_batch(
     request: &BatchRequest,
     exam_id: &str,
 ) -> Result<BatchResponse, ClientError> {
-    let url = format!("{}/api/sync/batch", inner.http_base);
+    let url = format!("{}{}", inner.http_base, paths::SYNC_BATCH);
     let req = inner
         .agent
         .post(&url)
-        .header("authorization", &format!("Bearer {}", inner.token()))
-        .content_type("application/cbor");
+        .header(paths::AUTHORIZATION, &bearer(&inner.token()))
+        .content_type(paths::CBOR);
     let answer = send(req, &request.encode())?;
     match answer.status {
         200 => BatchResponse::decode(&answer.body)
             .map_err(|e| ClientError::Protocol(format!("batch response: {}: {e}", e.code()))),
         401 => Err(ClientError::Unauthorized),
         404 => Err(ClientError::DocumentUnavailable(exam_id.to_owned())),
-        _ => Err(answer.server_error()),
+        _ => Err(answer.error().into_server_error()),
     }
 }
 
@@ -260,7 +250,7 @@ pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<Action
     let mut req = inner
         .agent
         .post(&url)
-        .header("authorization", &format!("Bearer {}", inner.token()))
+        .header(paths::AUTHORIZATION, &bearer(&inner.token()))
         .header("idempotency-key", &action.idempotency_key);
     if action.kind == ActionKind::Submit {
         req = req.content_type("application/json");
@@ -276,21 +266,16 @@ fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionRes
             .map(|s| ActionResult::Done(Box::new(s)))
             .map_err(|e| ClientError::Protocol(format!("the answer to {kind} is not a registration: {e}"))),
         401 => Err(ClientError::Unauthorized),
-        408 | 429 | 500..=599 => Err(answer.server_error()),
+        408 | 429 | 500..=599 => Err(answer.error().into_server_error()),
         status => {
-            let (code, message) = answer.error_fields();
-            let mut details = match serde_json::from_slice::<serde_json::Value>(&answer.body) {
-                Ok(serde_json::Value::Object(map)) => map,
-                _ => serde_json::Map::new(),
-            };
-            details.remove("code");
-            details.remove("message");
-            let code = if code.is_empty() { format!("http_{status}") } else { code };
+            let refused = answer.error();
+            let code_text =
+                if refused.code_text.is_empty() { local_codes::http(status) } else { refused.code_text };
             Ok(ActionResult::Refused(ActionRefusal {
-                code: code.into(),
+                code: code_text.into(),
                 http_status: status,
-                message,
-                details: serde_json::Value::Object(details),
+                message: refused.body.message,
+                details: serde_json::Value::Object(refused.details),
             }))
         }
     }
@@ -306,11 +291,19 @@ mod tests {
         Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
     }
 
+    fn refusal(status: u16, body: &str) -> ActionRefusal {
+        match classify_action_answer(ActionKind::Submit, &answer(status, body)) {
+            Ok(ActionResult::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
     #[test]
     fn action_answers_are_final_or_transient() {
         let view = r#"{"document_id":"d","exam":"e","status":"submitted","status_label_zh":"已提交",
             "reason":null,"reason_paths":[],"deadline_ms":5,"center":"c","seats":["15"],
-            "amount_fen":6000,"updated_at_ms":4}"#;
+            "amount_fen":6000,"refund_due":false,"updated_at_ms":4,"order":null,"trade_no":null,
+            "paid_at_ms":null,"refunded_fen":null,"ticket":null}"#;
         match classify_action_answer(ActionKind::Submit, &answer(200, view)) {
             Ok(ActionResult::Done(v)) => assert_eq!(
                 (v.status, v.center.as_deref(), v.amount_fen, v.seats),
@@ -318,32 +311,23 @@ mod tests {
             ),
             other => panic!("expected done, got {other:?}"),
         }
-        let seat_gone = r#"{"code":"seat_gone","message":"no seat left","pools":[{"kind":"center"}]}"#;
-        match classify_action_answer(ActionKind::Submit, &answer(409, seat_gone)) {
-            Ok(ActionResult::Refused(r)) => {
-                assert_eq!(
-                    (r.code, r.http_status, r.message.as_str()),
-                    (RefusalCode::SeatGone, 409, "no seat left")
-                );
-                assert_eq!(
-                    r.details,
-                    serde_json::json!({ "pools": [{ "kind": "center" }] }),
-                    "only the extras"
-                );
-            }
-            other => panic!("expected a refusal, got {other:?}"),
-        }
-        match classify_action_answer(ActionKind::Withdraw, &answer(404, "not json")) {
-            Ok(ActionResult::Refused(r)) => {
-                assert_eq!((r.code.as_str(), r.details), ("http_404", serde_json::json!({})))
-            }
-            other => panic!("expected a refusal, got {other:?}"),
-        }
+        let r = refusal(
+            409,
+            r#"{"code":"seat_gone","message":"no seat left","pools":[{"kind":"center","center":"c"}]}"#,
+        );
+        assert_eq!((r.code, r.http_status, r.message.as_str()), (RefusalCode::SeatGone, 409, "no seat left"));
+        assert_eq!(
+            r.details,
+            serde_json::json!({ "pools": [{ "kind": "center", "center": "c" }] }),
+            "only the extras"
+        );
+        let r = refusal(404, "not json");
+        assert_eq!((r.code.as_str(), r.details), ("http_404", serde_json::json!({})));
         let busy = r#"{"code":"busy","message":"retry shortly"}"#;
         for status in [408, 429, 500, 502, 503] {
             let got = classify_action_answer(ActionKind::Submit, &answer(status, busy));
             assert!(
-                matches!(got, Err(ClientError::Server { status: s, .. }) if s == status),
+                matches!(got, Err(ClientError::Server { status: s, code: ErrorCode::Busy, .. }) if s == status),
                 "{status}: {got:?}"
             );
         }
@@ -352,5 +336,33 @@ mod tests {
         // An unreadable success is retried, and then answered from the server's stored answer.
         let got = classify_action_answer(ActionKind::ApplyForReview, &answer(200, "{}"));
         assert!(matches!(got, Err(ClientError::Protocol(_))), "{got:?}");
+    }
+
+    #[test]
+    fn upload_refusals_are_photo_rejections() {
+        let rejected = |status, body: &str| match upload_answer("ab", &answer(status, body)) {
+            Err(ClientError::PhotoRejected { sha256, code, message }) => {
+                assert_eq!(sha256, "ab");
+                (code, message)
+            }
+            other => panic!("expected a photo rejection, got {other:?}"),
+        };
+        let body = r#"{"code":"photo_rejected","message":"the photo does not meet the photo rules: photo_file_too_small",
+            "problems":[{"code":"photo_file_too_small","message_en":"too small","message_zh":"太小"}]}"#;
+        assert_eq!(
+            rejected(422, body),
+            ("photo_rejected".into(), "the photo does not meet the photo rules: photo_file_too_small".into())
+        );
+        let body =
+            r#"{"code":"payload_too_large","message":"m","limit_bytes":270336,"rules_max_bytes":204800}"#;
+        assert_eq!(rejected(413, body).0, "payload_too_large");
+        assert_eq!(rejected(413, "<html>too large</html>").0, "payload_too_large", "a proxy's 413");
+        assert_eq!(rejected(422, r#"{"code":"digest_mismatch","message":"m"}"#).0, "digest_mismatch");
+        assert!(upload_answer("ab", &answer(201, "{}")).is_ok());
+        assert!(matches!(upload_answer("ab", &answer(401, "")), Err(ClientError::Unauthorized)));
+        assert!(matches!(
+            upload_answer("ab", &answer(503, r#"{"code":"busy","message":"m"}"#)),
+            Err(ClientError::Server { status: 503, code: ErrorCode::Busy, .. })
+        ));
     }
 }

@@ -97,7 +97,7 @@ pub use after_submit::{
 };
 pub use backoff::Backoff;
 pub use clock::now_ms;
-pub use error::{ClientError, DocumentRefusal};
+pub use error::{ClientError, DocumentRefusal, local_codes};
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{
     ActionKind, ActionOutcome, ActionRefusal, ActionResult, QueueError, QueuedAction, RefusalCode,
