@@ -6,7 +6,8 @@
 //! `action_outcomes`). `status` and `seats` ask the server; `local_status` reads the last synced
 //! state offline.
 
-use baoming_client::{ActionOutcome, ActionResult, QueuedAction, RegistrationStatus};
+use baoming_client::{ActionOutcome, ActionResult, QueuedAction};
+use baoming_core::api::registrations::RegistrationView;
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;
@@ -75,7 +76,7 @@ impl From<ActionOutcome> for ActionOutcomeInfo {
                 action,
                 done: false,
                 status: None,
-                refusal_code: Some(r.code.as_str().to_owned()),
+                refusal_code: Some(r.code_text),
                 refusal_message: Some(r.message),
                 refusal_details_json: Some(r.details.to_string()),
             },
@@ -117,8 +118,8 @@ pub struct StatusInfo {
     pub ticket_number: Option<String>,
 }
 
-impl From<RegistrationStatus> for StatusInfo {
-    fn from(s: RegistrationStatus) -> Self {
+impl From<RegistrationView> for StatusInfo {
+    fn from(s: RegistrationView) -> Self {
         StatusInfo {
             status: s.status.to_string(),
             reason: s.reason,

@@ -11,11 +11,11 @@
 
 use std::time::Duration;
 
+use baoming_core::api::registrations::RegistrationView;
 use serde::Deserialize;
 
 use crate::error::ClientError;
 use crate::http;
-use crate::outbox::RegistrationStatus;
 use crate::state::urls;
 use crate::store::CachedCatalog;
 
@@ -223,7 +223,7 @@ impl AccountApi {
 
     /// The server's view of the candidate's registration for `exam_id` (`draft` before any
     /// submission).
-    pub fn registration_status(&self, token: &str, exam_id: &str) -> Result<RegistrationStatus, ClientError> {
+    pub fn registration_status(&self, token: &str, exam_id: &str) -> Result<RegistrationView, ClientError> {
         let path = format!("/api/registrations/{exam_id}");
         Self::expect(self.call("GET", &path, Some(token), None, &[])?, &[200])
     }

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use baoming_core::api::error::ErrorCode;
 use baoming_core::api::paths;
+use baoming_core::api::registrations::RegistrationView;
 use baoming_core::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
 
 use crate::error::{ClientError, ErrorAnswer, local_codes};
 use crate::events::{ClientEvent, UploadEvent};
-use crate::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction, RegistrationStatus};
+use crate::outbox::{ActionKind, ActionRefusal, ActionResult, QueuedAction};
 use crate::state::{Inner, PhotoFailure};
 
 /// Builds the HTTP agent: errors are statuses we read, not ureq errors.
@@ -246,14 +247,15 @@ pub(crate) fn post_batch(
 /// (network, timeout, 408, 429, 5xx, an undecodable success body) after which the action stays
 /// queued.
 pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<ActionResult, ClientError> {
-    let url = format!("{}/api/registrations/{}/{}", inner.http_base, action.exam_id, action.kind.path());
+    let path = paths::registration_action(&action.exam_id, action.kind.action());
+    let url = format!("{}{path}", inner.http_base);
     let mut req = inner
         .agent
         .post(&url)
         .header(paths::AUTHORIZATION, &bearer(&inner.token()))
-        .header("idempotency-key", &action.idempotency_key);
+        .header(paths::IDEMPOTENCY_KEY, &action.idempotency_key);
     if action.kind == ActionKind::Submit {
-        req = req.content_type("application/json");
+        req = req.content_type(paths::JSON);
     }
     let answer = send(req, &action.body())?;
     classify_action_answer(action.kind, &answer)
@@ -262,7 +264,7 @@ pub(crate) fn post_action(inner: &Inner, action: &QueuedAction) -> Result<Action
 /// Sorts the answer to a lifecycle action into final (`Ok`) and not (`Err`).
 fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionResult, ClientError> {
     match answer.status {
-        200 => serde_json::from_slice::<RegistrationStatus>(&answer.body)
+        200 => serde_json::from_slice::<RegistrationView>(&answer.body)
             .map(|s| ActionResult::Done(Box::new(s)))
             .map_err(|e| ClientError::Protocol(format!("the answer to {kind} is not a registration: {e}"))),
         401 => Err(ClientError::Unauthorized),
@@ -272,7 +274,8 @@ fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionRes
             let code_text =
                 if refused.code_text.is_empty() { local_codes::http(status) } else { refused.code_text };
             Ok(ActionResult::Refused(ActionRefusal {
-                code: code_text.into(),
+                code: refused.body.code,
+                code_text,
                 http_status: status,
                 message: refused.body.message,
                 details: serde_json::Value::Object(refused.details),
@@ -284,8 +287,9 @@ fn classify_action_answer(kind: ActionKind, answer: &Answer) -> Result<ActionRes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::RefusalCode;
+    use baoming_core::api::error::{ErrorBody, SeatPool};
     use baoming_core::lifecycle::Status;
+    use baoming_core::validate::IssueCode;
 
     fn answer(status: u16, body: &str) -> Answer {
         Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
@@ -315,14 +319,21 @@ mod tests {
             409,
             r#"{"code":"seat_gone","message":"no seat left","pools":[{"kind":"center","center":"c"}]}"#,
         );
-        assert_eq!((r.code, r.http_status, r.message.as_str()), (RefusalCode::SeatGone, 409, "no seat left"));
+        assert_eq!(
+            (r.code, r.code_text.as_str(), r.http_status, r.message.as_str()),
+            (ErrorCode::SeatGone, "seat_gone", 409, "no seat left")
+        );
         assert_eq!(
             r.details,
             serde_json::json!({ "pools": [{ "kind": "center", "center": "c" }] }),
             "only the extras"
         );
+        assert_eq!(r.body().pools, Some(vec![SeatPool::Center { center: "c".into() }]));
         let r = refusal(404, "not json");
-        assert_eq!((r.code.as_str(), r.details), ("http_404", serde_json::json!({})));
+        assert_eq!(
+            (r.code, r.code_text.as_str(), r.details),
+            (ErrorCode::Unknown, "http_404", serde_json::json!({}))
+        );
         let busy = r#"{"code":"busy","message":"retry shortly"}"#;
         for status in [408, 429, 500, 502, 503] {
             let got = classify_action_answer(ActionKind::Submit, &answer(status, busy));
@@ -336,6 +347,30 @@ mod tests {
         // An unreadable success is retried, and then answered from the server's stored answer.
         let got = classify_action_answer(ActionKind::ApplyForReview, &answer(200, "{}"));
         assert!(matches!(got, Err(ClientError::Protocol(_))), "{got:?}");
+    }
+
+    #[test]
+    fn refusals_carry_the_error_bodys_details() {
+        let r = refusal(
+            422,
+            r#"{"code":"invalid","message":"the draft is not complete or not valid","issues":[
+                {"path":"draft.fields.name","code":"field_required","message_zh":"请填写姓名","message_en":"name is required"}]}"#,
+        );
+        assert_eq!((r.code, r.http_status), (ErrorCode::Invalid, 422));
+        let issues = r.body().issues.expect("issues");
+        assert_eq!(
+            (issues[0].path.as_str(), issues[0].code),
+            ("draft.fields.name", IssueCode::FieldRequired)
+        );
+        let r = refusal(409, r#"{"code":"transition_not_allowed","message":"m","status":"draft"}"#);
+        assert_eq!((r.code, r.body().status), (ErrorCode::TransitionNotAllowed, Some(Status::Draft)));
+        let r = refusal(409, r#"{"code":"window_closed","message":"m","opens":10,"closes":20}"#);
+        assert_eq!((r.body().opens, r.body().closes), (Some(10), Some(20)));
+        // A newer server's code is kept as it came.
+        let r = refusal(409, r#"{"code":"from_the_future","message":"m","extra":1}"#);
+        assert_eq!((r.code, r.code_text.as_str()), (ErrorCode::Unknown, "from_the_future"));
+        assert_eq!(r.body(), ErrorBody::new(ErrorCode::Unknown, "m"));
+        assert_eq!(r.details, serde_json::json!({ "extra": 1 }));
     }
 
     #[test]

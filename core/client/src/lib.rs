@@ -101,7 +101,6 @@ pub use error::{ClientError, DocumentRefusal, local_codes};
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{
     ActionKind, ActionOutcome, ActionRefusal, ActionResult, QueueError, QueuedAction, RefusalCode,
-    RegistrationStatus,
 };
 pub use state::{ClientConfig, SyncReport};
 pub use store::{CachedCatalog, LocalStore, StoreError};
