@@ -7,6 +7,7 @@
 //! state offline.
 
 use baoming_client::{ActionOutcome, ActionResult, QueuedAction};
+use baoming_core::api::catalog::{CenterSeats, SubjectSeats};
 use baoming_core::api::registrations::RegistrationView;
 
 use crate::client::BaomingClient;
@@ -149,6 +150,12 @@ pub struct SubjectSeatsInfo {
     pub free: u32,
 }
 
+impl From<SubjectSeats> for SubjectSeatsInfo {
+    fn from(s: SubjectSeats) -> Self {
+        SubjectSeatsInfo { code: s.code, capacity: s.capacity, free: s.free }
+    }
+}
+
 /// Free seats at a center.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct CenterSeatsInfo {
@@ -162,6 +169,18 @@ pub struct CenterSeatsInfo {
     pub cancelled: bool,
     /// Per subject.
     pub subjects: Vec<SubjectSeatsInfo>,
+}
+
+impl From<CenterSeats> for CenterSeatsInfo {
+    fn from(c: CenterSeats) -> Self {
+        CenterSeatsInfo {
+            center: c.center,
+            capacity: c.total_capacity,
+            free: c.free,
+            cancelled: c.cancelled,
+            subjects: c.subjects.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[uniffi::export]
@@ -225,21 +244,6 @@ impl BaomingClient {
 
     /// Live free seats at every center of the exam (online).
     pub fn seats(&self, exam_id: String) -> Result<Vec<CenterSeatsInfo>, BaomingError> {
-        Ok(self
-            .api
-            .availability(&exam_id)?
-            .into_iter()
-            .map(|c| CenterSeatsInfo {
-                center: c.center,
-                capacity: c.total_capacity,
-                free: c.free,
-                cancelled: c.cancelled,
-                subjects: c
-                    .subjects
-                    .into_iter()
-                    .map(|s| SubjectSeatsInfo { code: s.code, capacity: s.capacity, free: s.free })
-                    .collect(),
-            })
-            .collect())
+        Ok(self.api.availability(&exam_id)?.into_iter().map(Into::into).collect())
     }
 }

@@ -206,10 +206,7 @@ impl From<&ExamSession> for ExamInfo {
                     label_zh: f.label.zh.clone(),
                     label_en: f.label.en.clone(),
                     required: f.required,
-                    kind: serde_json::to_value(f.field_type)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    kind: wire_text(&f.field_type),
                     options: f
                         .options
                         .iter()
@@ -248,6 +245,15 @@ impl From<&ExamSession> for ExamInfo {
                 .collect(),
             public_key: e.public_key.as_deref().and_then(hex_bytes).unwrap_or_default(),
         }
+    }
+}
+
+/// A value's name as it travels in JSON (`select`, `refund_due` …), for the records' text fields;
+/// empty for a value that does not serialise as a string.
+pub(crate) fn wire_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
     }
 }
 

@@ -11,6 +11,7 @@ use baoming_core::api::error::ErrorCode;
 use baoming_core::api::paths;
 use baoming_core::api::registrations::RegistrationView;
 use baoming_core::wire::{BatchRequest, BatchResponse, MAX_FRAME_BYTES};
+use serde::Serialize;
 
 use crate::error::{ClientError, ErrorAnswer, local_codes};
 use crate::events::{ClientEvent, UploadEvent};
@@ -54,12 +55,12 @@ pub(crate) struct Answer {
 pub(crate) struct Request<'a> {
     agent: &'a ureq::Agent,
     method: &'a str,
-    url: &'a str,
+    url: String,
     headers: Vec<(String, String)>,
 }
 
 impl<'a> Request<'a> {
-    pub(crate) fn new(agent: &'a ureq::Agent, method: &'a str, url: &'a str) -> Request<'a> {
+    pub(crate) fn new(agent: &'a ureq::Agent, method: &'a str, url: String) -> Request<'a> {
         Request { agent, method, url, headers: Vec::new() }
     }
 
@@ -68,7 +69,8 @@ impl<'a> Request<'a> {
         self
     }
 
-    pub(crate) fn json(self, body: &serde_json::Value) -> Result<Answer, ClientError> {
+    /// Sends `body` as JSON.
+    pub(crate) fn json<T: Serialize>(self, body: &T) -> Result<Answer, ClientError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
         self.run(Some(bytes))
     }
@@ -88,16 +90,16 @@ impl<'a> Request<'a> {
             }};
         }
         let resp = match (self.method, body) {
-            ("GET", _) => with_headers!(self.agent.get(self.url)).call(),
-            ("DELETE", _) => with_headers!(self.agent.delete(self.url)).call(),
+            ("GET", _) => with_headers!(self.agent.get(&self.url)).call(),
+            ("DELETE", _) => with_headers!(self.agent.delete(&self.url)).call(),
             (method, body) => {
                 let req = match method {
-                    "PUT" => self.agent.put(self.url),
-                    _ => self.agent.post(self.url),
+                    "PUT" => self.agent.put(&self.url),
+                    _ => self.agent.post(&self.url),
                 };
                 let req = with_headers!(req);
                 match body {
-                    Some(b) => req.content_type("application/json").send(&b[..]),
+                    Some(b) => req.content_type(paths::JSON).send(&b[..]),
                     None => req.send_empty(),
                 }
             }
