@@ -58,7 +58,8 @@ fn network(e: tungstenite::Error) -> ClientError {
     }
 }
 
-/// `code: message` of an `error` frame.
+/// `code: message` of an `error` frame. Its codes are the CBOR sync protocol's (protocol.md
+/// §7–§8), not REST error codes; `error` stands for a frame without one.
 fn refused(message: &str) -> ClientError {
     let (code, text) = message.split_once(": ").unwrap_or(("error", message));
     ClientError::Refused { code: code.to_owned(), message: text.to_owned() }
