@@ -6,6 +6,7 @@
 //! `resume_session` on the next start; the client keeps it in memory only.
 
 use baoming_client::CaptchaAnswer;
+use baoming_core::api::accounts::SessionAnswer;
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;
@@ -17,8 +18,8 @@ pub struct SessionInfo {
     pub account_id: String,
     /// The bearer token: keep it in the keychain / keystore, never in plain files.
     pub token: String,
-    /// When the token expires, as the server wrote it.
-    pub expires_at: String,
+    /// When the token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// A captcha to show; send `id` back with the answer.
@@ -30,8 +31,8 @@ pub struct Captcha {
     pub png: Vec<u8>,
 }
 
-impl From<baoming_client::Session> for SessionInfo {
-    fn from(s: baoming_client::Session) -> Self {
+impl From<SessionAnswer> for SessionInfo {
+    fn from(s: SessionAnswer) -> Self {
         SessionInfo { account_id: s.account_id, token: s.token, expires_at: s.expires_at }
     }
 }
@@ -81,7 +82,8 @@ impl BaomingClient {
 
     /// Changes the password (the account's other sessions end; this one stays).
     pub fn change_password(&self, current: String, new_password: String) -> Result<(), BaomingError> {
-        Ok(self.api.change_password(&self.token()?, &current, &new_password)?)
+        self.api.change_password(&self.token()?, &current, &new_password)?;
+        Ok(())
     }
 
     /// Asks for a one-time recovery code sent to `login` (answered the same whether or not the

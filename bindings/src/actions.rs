@@ -6,7 +6,9 @@
 //! `action_outcomes`). `status` and `seats` ask the server; `local_status` reads the last synced
 //! state offline.
 
-use baoming_client::{ActionOutcome, ActionResult, QueuedAction, RegistrationStatus};
+use baoming_client::{ActionOutcome, ActionResult, QueuedAction};
+use baoming_core::api::catalog::{CenterSeats, SubjectSeats};
+use baoming_core::api::registrations::RegistrationView;
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;
@@ -75,7 +77,7 @@ impl From<ActionOutcome> for ActionOutcomeInfo {
                 action,
                 done: false,
                 status: None,
-                refusal_code: Some(r.code.as_str().to_owned()),
+                refusal_code: Some(r.code_text),
                 refusal_message: Some(r.message),
                 refusal_details_json: Some(r.details.to_string()),
             },
@@ -117,8 +119,8 @@ pub struct StatusInfo {
     pub ticket_number: Option<String>,
 }
 
-impl From<RegistrationStatus> for StatusInfo {
-    fn from(s: RegistrationStatus) -> Self {
+impl From<RegistrationView> for StatusInfo {
+    fn from(s: RegistrationView) -> Self {
         StatusInfo {
             status: s.status.to_string(),
             reason: s.reason,
@@ -148,6 +150,12 @@ pub struct SubjectSeatsInfo {
     pub free: u32,
 }
 
+impl From<SubjectSeats> for SubjectSeatsInfo {
+    fn from(s: SubjectSeats) -> Self {
+        SubjectSeatsInfo { code: s.code, capacity: s.capacity, free: s.free }
+    }
+}
+
 /// Free seats at a center.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct CenterSeatsInfo {
@@ -161,6 +169,18 @@ pub struct CenterSeatsInfo {
     pub cancelled: bool,
     /// Per subject.
     pub subjects: Vec<SubjectSeatsInfo>,
+}
+
+impl From<CenterSeats> for CenterSeatsInfo {
+    fn from(c: CenterSeats) -> Self {
+        CenterSeatsInfo {
+            center: c.center,
+            capacity: c.total_capacity,
+            free: c.free,
+            cancelled: c.cancelled,
+            subjects: c.subjects.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 #[uniffi::export]
@@ -224,21 +244,6 @@ impl BaomingClient {
 
     /// Live free seats at every center of the exam (online).
     pub fn seats(&self, exam_id: String) -> Result<Vec<CenterSeatsInfo>, BaomingError> {
-        Ok(self
-            .api
-            .availability(&exam_id)?
-            .into_iter()
-            .map(|c| CenterSeatsInfo {
-                center: c.center,
-                capacity: c.total_capacity,
-                free: c.free,
-                cancelled: c.cancelled,
-                subjects: c
-                    .subjects
-                    .into_iter()
-                    .map(|s| SubjectSeatsInfo { code: s.code, capacity: s.capacity, free: s.free })
-                    .collect(),
-            })
-            .collect())
+        Ok(self.api.availability(&exam_id)?.into_iter().map(Into::into).collect())
     }
 }

@@ -14,7 +14,7 @@ use baoming_client::{
 };
 use baoming_core::catalog::{Catalog, ExamSession};
 
-use crate::errors::BaomingError;
+use crate::errors::{BaomingError, local_codes};
 use crate::sync::ListenerBridge;
 
 /// Time allowed for one HTTP request.
@@ -206,10 +206,7 @@ impl From<&ExamSession> for ExamInfo {
                     label_zh: f.label.zh.clone(),
                     label_en: f.label.en.clone(),
                     required: f.required,
-                    kind: serde_json::to_value(f.field_type)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    kind: wire_text(&f.field_type),
                     options: f
                         .options
                         .iter()
@@ -248,6 +245,15 @@ impl From<&ExamSession> for ExamInfo {
                 .collect(),
             public_key: e.public_key.as_deref().and_then(hex_bytes).unwrap_or_default(),
         }
+    }
+}
+
+/// A value's name as it travels in JSON (`select`, `refund_due` …), for the records' text fields;
+/// empty for a value that does not serialise as a string.
+pub(crate) fn wire_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
     }
 }
 
@@ -311,7 +317,7 @@ impl BaomingClient {
                 // Refuse to cache what cannot be read back.
                 Catalog::from_json_slice(&fresh.body).map_err(|e| BaomingError::Server {
                     status: 200,
-                    code: "bad_catalog".into(),
+                    code: local_codes::BAD_CATALOG.into(),
                     detail: e.to_string(),
                 })?;
                 self.with_catalog_store(|s| s.save_catalog(&fresh).map_err(store))?;

@@ -4,7 +4,7 @@
 //! Downloads are online only. A document the server will not hand out yet is a typed error
 //! saying what to do: `NotPaid`, `PrintingWindowClosed`, `NotEligible` (with its reason).
 
-use baoming_client::{CandidateDocument, CenterNotices, TicketCode};
+use baoming_core::api::documents::{CandidateDocument, CandidateNotices, TicketCode};
 
 use crate::client::BaomingClient;
 use crate::errors::BaomingError;
@@ -67,8 +67,8 @@ fn ms(t: time::OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-impl From<CenterNotices> for AnnouncementsInfo {
-    fn from(c: CenterNotices) -> Self {
+impl From<CandidateNotices> for AnnouncementsInfo {
+    fn from(c: CandidateNotices) -> Self {
         let onsite = c.onsite;
         AnnouncementsInfo {
             center: c.center,

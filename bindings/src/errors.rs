@@ -1,8 +1,22 @@
 //! [`BaomingError`]: the one error every call of the bindings can raise. Each variant says what
-//! the app should do; the core's many internal errors are mapped onto these few.
+//! the app should do; the core's many internal errors are mapped onto these few, the server's
+//! by their [`ErrorCode`].
 
 use baoming_client::{ClientError, DocumentRefusal, QueueError};
+use baoming_core::api::error::ErrorCode;
 use baoming_core::document::DocError;
+use baoming_core::lifecycle::Status;
+
+/// Codes of [`BaomingError::Server`] that the bindings give failures no answer of the server
+/// names. They are not REST codes (the server's travel as they came).
+pub(crate) mod local_codes {
+    /// The server's answer could not be understood.
+    pub(crate) const PROTOCOL: &str = "protocol";
+    /// The server does not offer the registration's document.
+    pub(crate) const DOC_UNAVAILABLE: &str = "doc_unavailable";
+    /// The server's catalog does not load.
+    pub(crate) const BAD_CATALOG: &str = "bad_catalog";
+}
 
 /// What went wrong, in terms the app can act on.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -135,38 +149,49 @@ impl From<ClientError> for BaomingError {
                 BaomingError::Network { detail: e.to_string() }
             }
             ClientError::Unauthorized => BaomingError::SignInRequired,
-            ClientError::Server { status, code, message } => match code.as_str() {
-                "bad_credentials" => BaomingError::WrongCredentials,
-                "captcha_required" => BaomingError::CaptchaRequired,
-                "captcha_wrong" => BaomingError::CaptchaWrong,
-                "too_many_requests" => BaomingError::TooManyRequests { detail: message },
+            ClientError::Server { status, code, code_text, message } => match code {
+                ErrorCode::BadCredentials => BaomingError::WrongCredentials,
+                ErrorCode::CaptchaRequired => BaomingError::CaptchaRequired,
+                ErrorCode::CaptchaWrong => BaomingError::CaptchaWrong,
+                ErrorCode::TooManyRequests => BaomingError::TooManyRequests { detail: message },
                 _ if status == 401 => BaomingError::SignInRequired,
-                _ => BaomingError::Server { status, code, detail: message },
+                _ => BaomingError::Server { status, code: code_text, detail: message },
             },
             ClientError::Refused { code, message } => {
                 BaomingError::Server { status: 0, code, detail: message }
             }
             ClientError::Protocol(m) => {
-                BaomingError::Server { status: 0, code: "protocol".into(), detail: m }
+                BaomingError::Server { status: 0, code: local_codes::PROTOCOL.into(), detail: m }
             }
             ClientError::PhotoRejected { code, message, .. } => {
                 BaomingError::PhotoRejected { problems: vec![code], detail: message }
             }
-            ClientError::DocumentUnavailable(_) => {
-                BaomingError::Server { status: 404, code: "doc_unavailable".into(), detail: e.to_string() }
+            ClientError::PhotoNotUploaded { code, message, .. } => {
+                BaomingError::Server { status: 0, code, detail: message }
             }
+            ClientError::DocumentUnavailable(_) => BaomingError::Server {
+                status: 404,
+                code: local_codes::DOC_UNAVAILABLE.into(),
+                detail: e.to_string(),
+            },
             ClientError::Busy => BaomingError::Busy,
             ClientError::DocumentRefused(r) => match r {
-                DocumentRefusal::NotPaid { status } => BaomingError::NotPaid { status },
+                DocumentRefusal::NotPaid { status } => BaomingError::NotPaid { status: status_text(status) },
                 DocumentRefusal::PrintingWindowClosed { opens_ms, closes_ms } => {
                     BaomingError::PrintingWindowClosed { opens_ms, closes_ms }
                 }
-                DocumentRefusal::NotEligible { reason, status } => {
-                    BaomingError::NotEligible { reason, status }
-                }
+                DocumentRefusal::NotEligible { reason, status } => BaomingError::NotEligible {
+                    reason: reason.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+                    status: status_text(status),
+                },
             },
         }
     }
+}
+
+/// A status as it travels, or empty when the server did not say.
+fn status_text(status: Option<Status>) -> String {
+    status.map(|s| s.as_str().to_owned()).unwrap_or_default()
 }
 
 impl From<DocError> for BaomingError {
@@ -193,6 +218,63 @@ impl From<QueueError> for BaomingError {
                 BaomingError::ActionNotQueued { detail: e.to_string() }
             }
             other => BaomingError::Storage { detail: other.to_string() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baoming_core::api::error::NotEligibleReason;
+
+    use super::*;
+
+    fn server(status: u16, code: ErrorCode, code_text: &str) -> BaomingError {
+        ClientError::Server { status, code, code_text: code_text.into(), message: "m".into() }.into()
+    }
+
+    #[test]
+    fn server_errors_map_by_their_code() {
+        assert!(matches!(
+            server(401, ErrorCode::BadCredentials, "bad_credentials"),
+            BaomingError::WrongCredentials
+        ));
+        assert!(matches!(
+            server(401, ErrorCode::CaptchaRequired, "captcha_required"),
+            BaomingError::CaptchaRequired
+        ));
+        assert!(matches!(server(401, ErrorCode::CaptchaWrong, "captcha_wrong"), BaomingError::CaptchaWrong));
+        assert!(matches!(
+            server(429, ErrorCode::TooManyRequests, "too_many_requests"),
+            BaomingError::TooManyRequests { .. }
+        ));
+        assert!(matches!(server(401, ErrorCode::Unknown, "from_the_future"), BaomingError::SignInRequired));
+        match server(409, ErrorCode::Unknown, "from_the_future") {
+            BaomingError::Server { status: 409, code, .. } => {
+                assert_eq!(code, "from_the_future", "kept as it came")
+            }
+            other => panic!("expected a server error, got {other:?}"),
+        }
+        match server(503, ErrorCode::PaymentsUnavailable, "payments_unavailable") {
+            BaomingError::Server { code, .. } => assert_eq!(code, ErrorCode::PaymentsUnavailable.as_str()),
+            other => panic!("expected a server error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn document_refusals_keep_their_texts() {
+        let refused = |r: DocumentRefusal| BaomingError::from(ClientError::DocumentRefused(r));
+        match refused(DocumentRefusal::NotEligible {
+            reason: Some(NotEligibleReason::NotConfirmedOnSite),
+            status: Some(Status::Paid),
+        }) {
+            BaomingError::NotEligible { reason, status } => {
+                assert_eq!((reason.as_str(), status.as_str()), ("not_confirmed_on_site", "paid"))
+            }
+            other => panic!("expected NotEligible, got {other:?}"),
+        }
+        match refused(DocumentRefusal::NotPaid { status: None }) {
+            BaomingError::NotPaid { status } => assert_eq!(status, ""),
+            other => panic!("expected NotPaid, got {other:?}"),
         }
     }
 }

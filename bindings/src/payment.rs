@@ -3,11 +3,12 @@
 //! server to check with the platform ("I have paid, refresh"). The platform also notifies the
 //! server by itself, so `status` (or the next sync) shows `paid` even without a refresh.
 
-use baoming_client::{PaymentAnswer, idempotency_key};
+use baoming_client::idempotency_key;
+use baoming_core::api::payments::PaymentAnswer;
 
 use crate::actions::StatusInfo;
-use crate::client::BaomingClient;
-use crate::errors::BaomingError;
+use crate::client::{BaomingClient, wire_text};
+use crate::errors::{BaomingError, local_codes};
 
 /// A payment order, as `pay` answers it.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -30,7 +31,7 @@ pub struct PaymentInfo {
 fn payment_info(a: PaymentAnswer) -> Result<PaymentInfo, BaomingError> {
     let order = a.payment.ok_or_else(|| BaomingError::Server {
         status: 200,
-        code: "protocol".into(),
+        code: local_codes::PROTOCOL.into(),
         detail: "the server answered `pay` without a payment order".into(),
     })?;
     Ok(PaymentInfo {
@@ -38,7 +39,7 @@ fn payment_info(a: PaymentAnswer) -> Result<PaymentInfo, BaomingError> {
         amount_fen: order.amount_fen,
         order_id: order.out_trade_no,
         expires_at_ms: order.expires_at_ms,
-        state: order.state,
+        state: wire_text(&order.state),
         status: a.registration.into(),
     })
 }

@@ -683,7 +683,7 @@ async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
         .outcomes
         .iter()
         .map(|o| match &o.result {
-            ActionResult::Refused(r) => (o.action.seq, r.code.clone(), r.http_status),
+            ActionResult::Refused(r) => (o.action.seq, r.code, r.http_status),
             ActionResult::Done(v) => panic!("expected a refusal, got {v:?}"),
         })
         .collect();

@@ -5,39 +5,25 @@
 //!
 //! [`AccountApi`] needs no session and no store: an app uses it before it has an account id to
 //! open a [`SyncClient`](crate::SyncClient) with. Every call blocks on one HTTP request (run it
-//! off the UI thread, or on tokio's blocking pool). Failures are [`ClientError`]s:
-//! [`ClientError::Server`] carries the server's machine-readable code (`bad_credentials`,
-//! `captcha_required`, `too_many_requests` …).
+//! off the UI thread, or on tokio's blocking pool). Requests and answers are the REST contract's
+//! types ([`baoming_core::api`]); failures are [`ClientError`]s: [`ClientError::Server`] carries
+//! the server's [`ErrorCode`](baoming_core::api::error::ErrorCode) (`BadCredentials`,
+//! `CaptchaRequired`, `TooManyRequests` …).
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use baoming_core::api::accounts::{
+    LoginRequest, PasswordChangeAnswer, PasswordChangeRequest, RecoveryRequest, RecoveryResetRequest,
+    RegisterRequest, SessionAnswer,
+};
+use baoming_core::api::catalog::{CenterSeats, ExamAvailability};
+use baoming_core::api::paths;
+use baoming_core::api::registrations::RegistrationView;
 
 use crate::error::ClientError;
 use crate::http;
-use crate::outbox::RegistrationStatus;
 use crate::state::urls;
 use crate::store::CachedCatalog;
-
-/// A session from a registration or a login.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Session {
-    /// The account id, which names the candidate's documents.
-    pub account_id: String,
-    /// The bearer token (keep it in the platform's keychain / keystore).
-    pub token: String,
-    /// When the token expires (as the server wrote it).
-    #[serde(default, deserialize_with = "any_text")]
-    pub expires_at: String,
-}
-
-fn any_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    })
-}
 
 /// A captcha to show before logging in again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,34 +52,6 @@ pub enum CatalogFetch {
     Fresh(CachedCatalog),
 }
 
-/// Free seats of one subject at one center.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct SubjectSeats {
-    /// The subject code.
-    pub code: String,
-    /// Seats in total.
-    pub capacity: u32,
-    /// Seats free now.
-    pub free: u32,
-}
-
-/// Free seats at one center.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CenterSeats {
-    /// The center id.
-    pub center: String,
-    /// The center's total capacity.
-    pub total_capacity: u32,
-    /// Seats free now.
-    pub free: u32,
-    /// Whether the administrator cancelled the center (nothing can be submitted there).
-    #[serde(default)]
-    pub cancelled: bool,
-    /// Per subject.
-    #[serde(default)]
-    pub subjects: Vec<SubjectSeats>,
-}
-
 /// The account endpoints of one server.
 #[derive(Debug, Clone)]
 pub struct AccountApi {
@@ -109,25 +67,18 @@ impl AccountApi {
         Ok(AccountApi { base, agent: http::agent(timeout) })
     }
 
-    pub(super) fn call(
-        &self,
-        method: &str,
+    /// A request to `path` on this server, with the session token if there is one; send it
+    /// with `json` or `empty`.
+    pub(super) fn request<'a>(
+        &'a self,
+        method: &'a str,
         path: &str,
         token: Option<&str>,
-        body: Option<serde_json::Value>,
-        headers: &[(&str, &str)],
-    ) -> Result<http::Answer, ClientError> {
-        let url = format!("{}{path}", self.base);
-        let mut req = http::Request::new(&self.agent, method, &url);
-        if let Some(t) = token {
-            req = req.header("authorization", &format!("Bearer {t}"));
-        }
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        match body {
-            Some(b) => req.json(&b),
-            None => req.empty(),
+    ) -> http::Request<'a> {
+        let req = http::Request::new(&self.agent, method, format!("{}{path}", self.base));
+        match token {
+            Some(t) => req.header(paths::AUTHORIZATION, &http::bearer(t)),
+            None => req,
         }
     }
 
@@ -143,74 +94,88 @@ impl AccountApi {
     }
 
     /// Registers an account (`login` = e-mail or mainland mobile number) and returns its first
-    /// session. 409 `login_taken`, 422 `password_weak` … as [`ClientError::Server`].
-    pub fn register(&self, login: &str, password: &str) -> Result<Session, ClientError> {
-        let body = serde_json::json!({ "login": login, "password": password });
-        Self::expect(self.call("POST", "/api/accounts", None, Some(body), &[])?, &[200, 201])
+    /// session. 409 `LoginTaken`, 422 `PasswordTooWeak` … as [`ClientError::Server`].
+    pub fn register(&self, login: &str, password: &str) -> Result<SessionAnswer, ClientError> {
+        let body = RegisterRequest { login: login.to_owned(), password: password.to_owned() };
+        Self::expect(self.request("POST", paths::ACCOUNTS, None).json(&body)?, &[200, 201])
     }
 
-    /// Logs in. 401 `bad_credentials`, `captcha_required` (fetch [`AccountApi::captcha`] and
-    /// retry with the answer), `captcha_wrong`; 429 `too_many_requests`.
+    /// Logs in. 401 `BadCredentials`, `CaptchaRequired` (fetch [`AccountApi::captcha`] and
+    /// retry with the answer), `CaptchaWrong`; 429 `TooManyRequests`.
     pub fn login(
         &self,
         login: &str,
         password: &str,
         captcha: Option<&CaptchaAnswer>,
-    ) -> Result<Session, ClientError> {
-        let mut body = serde_json::json!({ "login": login, "password": password });
-        if let Some(c) = captcha {
-            body["captcha_id"] = c.id.clone().into();
-            body["captcha_answer"] = c.answer.clone().into();
-        }
-        Self::expect(self.call("POST", "/api/sessions", None, Some(body), &[])?, &[200, 201])
+    ) -> Result<SessionAnswer, ClientError> {
+        let body = LoginRequest {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            captcha_id: captcha.map(|c| c.id.clone()),
+            captcha_answer: captcha.map(|c| c.answer.clone()),
+        };
+        Self::expect(self.request("POST", paths::SESSIONS, None).json(&body)?, &[200, 201])
     }
 
     /// A new captcha image.
     pub fn captcha(&self) -> Result<Captcha, ClientError> {
-        let answer = self.call("POST", "/api/captcha", None, None, &[])?;
+        let answer = self.request("POST", paths::CAPTCHA, None).empty()?;
         if answer.status != 200 {
             return Err(answer.into_error());
         }
-        let id = answer
-            .captcha_id
-            .clone()
-            .ok_or_else(|| ClientError::Protocol("captcha without an X-Captcha-Id header".into()))?;
+        let id = answer.captcha_id.clone().ok_or_else(|| {
+            ClientError::Protocol(format!("captcha without an {} header", paths::CAPTCHA_ID))
+        })?;
         Ok(Captcha { id, png: answer.body })
     }
 
     /// Ends the session of `token` on the server. An already invalid token counts as logged out.
     pub fn logout(&self, token: &str) -> Result<(), ClientError> {
-        let answer = self.call("DELETE", "/api/sessions/current", Some(token), None, &[])?;
+        let answer = self.request("DELETE", paths::SESSIONS_CURRENT, Some(token)).empty()?;
         match answer.status {
             200..=299 | 401 => Ok(()),
             _ => Err(answer.into_error()),
         }
     }
 
-    /// Changes the password; the account's other sessions end.
-    pub fn change_password(&self, token: &str, current: &str, new: &str) -> Result<(), ClientError> {
-        let body = serde_json::json!({ "current_password": current, "new_password": new });
-        let answer = self.call("PUT", "/api/account/password", Some(token), Some(body), &[])?;
-        ok_or_error(answer)
+    /// Changes the password; the account's other sessions end (the answer says how many).
+    pub fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<PasswordChangeAnswer, ClientError> {
+        let body =
+            PasswordChangeRequest { current_password: current.to_owned(), new_password: new.to_owned() };
+        Self::expect(self.request("PUT", paths::ACCOUNT_PASSWORD, Some(token)).json(&body)?, &[200])
     }
 
     /// Asks for a one-time recovery code to be sent to `login` (the server answers the same
     /// whether or not the account exists).
     pub fn request_password_recovery(&self, login: &str) -> Result<(), ClientError> {
-        let body = serde_json::json!({ "login": login });
-        ok_or_error(self.call("POST", "/api/password-recovery", None, Some(body), &[])?)
+        ok_or_error(
+            self.request("POST", paths::PASSWORD_RECOVERY, None)
+                .json(&RecoveryRequest { login: login.to_owned() })?,
+        )
     }
 
     /// Sets a new password with the recovery code; every session of the account ends.
     pub fn reset_password(&self, login: &str, code: &str, new: &str) -> Result<(), ClientError> {
-        let body = serde_json::json!({ "login": login, "code": code, "new_password": new });
-        ok_or_error(self.call("POST", "/api/password-recovery/reset", None, Some(body), &[])?)
+        let body = RecoveryResetRequest {
+            login: login.to_owned(),
+            code: code.to_owned(),
+            new_password: new.to_owned(),
+        };
+        ok_or_error(self.request("POST", paths::PASSWORD_RECOVERY_RESET, None).json(&body)?)
     }
 
     /// Fetches the public catalog, or learns that `etag` (of the cached copy) is still current.
     pub fn fetch_catalog(&self, etag: Option<&str>) -> Result<CatalogFetch, ClientError> {
-        let headers: Vec<(&str, &str)> = etag.map(|e| ("if-none-match", e)).into_iter().collect();
-        let answer = self.call("GET", "/api/catalog", None, None, &headers)?;
+        let mut req = self.request("GET", paths::CATALOG, None);
+        if let Some(e) = etag {
+            req = req.header(paths::IF_NONE_MATCH, e);
+        }
+        let answer = req.empty()?;
         match answer.status {
             304 => Ok(CatalogFetch::NotModified),
             200 => Ok(CatalogFetch::Fresh(CachedCatalog {
@@ -223,20 +188,15 @@ impl AccountApi {
 
     /// The server's view of the candidate's registration for `exam_id` (`draft` before any
     /// submission).
-    pub fn registration_status(&self, token: &str, exam_id: &str) -> Result<RegistrationStatus, ClientError> {
-        let path = format!("/api/registrations/{exam_id}");
-        Self::expect(self.call("GET", &path, Some(token), None, &[])?, &[200])
+    pub fn registration_status(&self, token: &str, exam_id: &str) -> Result<RegistrationView, ClientError> {
+        Self::expect(self.request("GET", &paths::registration(exam_id), Some(token)).empty()?, &[200])
     }
 
-    /// The live seat availability of every center of `exam_id`.
+    /// The live seat availability of every center of `exam_id`, in catalog order.
     pub fn availability(&self, exam_id: &str) -> Result<Vec<CenterSeats>, ClientError> {
-        #[derive(Deserialize)]
-        struct Body {
-            centers: Vec<CenterSeats>,
-        }
-        let path = format!("/api/exams/{exam_id}/availability");
-        let body: Body = Self::expect(self.call("GET", &path, None, None, &[])?, &[200])?;
-        Ok(body.centers)
+        let answer: ExamAvailability =
+            Self::expect(self.request("GET", &paths::availability(exam_id), None).empty()?, &[200])?;
+        Ok(answer.centers)
     }
 }
 

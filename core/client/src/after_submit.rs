@@ -4,159 +4,45 @@
 //!
 //! They are [`AccountApi`] methods with the session token passed in, like
 //! [`AccountApi::registration_status`]: each is one HTTP request, answered online only (there is
-//! nothing to queue — an order, a PDF or a notice list is only meaningful fresh). The server's
-//! typed refusals of a document download are [`ClientError::DocumentRefused`] with a
-//! [`DocumentRefusal`], so an app can say what to do (pay first, wait for the printing window,
-//! confirm on site) instead of showing a bare status code.
+//! nothing to queue — an order, a PDF or a notice list is only meaningful fresh). Answers are the
+//! REST contract's types. The server's typed refusals of a document download are
+//! [`ClientError::DocumentRefused`] with a [`DocumentRefusal`], so an app can say what to do (pay
+//! first, wait for the printing window, confirm on site) instead of showing a bare status code.
 
-use baoming_core::catalog::OnsiteConfirmation;
-use serde::Deserialize;
+use baoming_core::api::documents::{CandidateDocument, CandidateNotices, TicketCode};
+use baoming_core::api::paths;
+use baoming_core::api::payments::{PaymentAnswer, PaymentRefreshAnswer};
 
 use crate::account::AccountApi;
 use crate::error::ClientError;
 pub use crate::error::DocumentRefusal;
 use crate::http;
-use crate::outbox::{self, RegistrationStatus};
-
-/// The payment order of a registration, as `pay` and `refresh` answer it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PaymentOrder {
-    /// The merchant order number (the payment reference on the registration form).
-    pub out_trade_no: String,
-    /// `open`, `paid`, `closed`, `refund_due` or `refunded`.
-    pub state: String,
-    /// The payment platform's page: open it in a browser (or a web view) to pay.
-    pub url: String,
-    /// The amount, in fen.
-    pub amount_fen: i64,
-    /// The platform refuses payment from this instant on (Unix milliseconds).
-    pub expires_at_ms: i64,
-    /// The platform's trade number, once paid (the receipt).
-    #[serde(default)]
-    pub trade_no: Option<String>,
-    /// When it was paid (Unix milliseconds).
-    #[serde(default)]
-    pub paid_at_ms: Option<i64>,
-    /// Refunded so far, in fen.
-    #[serde(default)]
-    pub refunded_fen: i64,
-    /// Why it is (to be) refunded.
-    #[serde(default)]
-    pub refund_reason: Option<String>,
-    /// What the platform said about the trade on a refresh (`WAIT_BUYER_PAY`,
-    /// `TRADE_SUCCESS`, `TRADE_CLOSED` …); `None` from `pay`, or when the page was never opened.
-    #[serde(default)]
-    pub platform_status: Option<String>,
-}
-
-/// The answer to [`AccountApi::pay`] and [`AccountApi::refresh_payment`]: the registration and
-/// its current order.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct PaymentAnswer {
-    /// The registration as it stands after the call.
-    #[serde(flatten)]
-    pub registration: RegistrationStatus,
-    /// The current order (`None` when none was opened).
-    #[serde(default)]
-    pub payment: Option<PaymentOrder>,
-}
-
-/// The admission ticket as an app shows it on screen.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct TicketCode {
-    /// The ticket number (准考证号).
-    pub ticket_number: String,
-    /// The signed code the ticket's QR carries.
-    pub code: String,
-}
-
-/// A document the candidate downloads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CandidateDocument {
-    /// The registration form (报名登记表), available once paid.
-    RegistrationForm,
-    /// The admission ticket (准考证) with its signed QR code, inside the printing window once
-    /// the center arranged the candidate.
-    AdmissionTicket,
-}
-
-impl CandidateDocument {
-    /// The file name in the download URL.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            CandidateDocument::RegistrationForm => "registration-form.pdf",
-            CandidateDocument::AdmissionTicket => "admission-ticket.pdf",
-        }
-    }
-}
-
-/// A center's notice, open now.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Notice {
-    /// Stable id.
-    pub id: String,
-    /// The publishing center.
-    pub center: String,
-    /// Title.
-    pub title: String,
-    /// Text (Chinese), line breaks allowed.
-    pub body: String,
-    /// First instant it is shown.
-    #[serde(with = "time::serde::rfc3339")]
-    pub opens: time::OffsetDateTime,
-    /// First instant it is no longer shown.
-    #[serde(with = "time::serde::rfc3339")]
-    pub closes: time::OffsetDateTime,
-    /// Whether candidates must confirm on site within the window.
-    #[serde(default)]
-    pub requires_onsite_confirmation: bool,
-    /// Last change (Unix milliseconds).
-    #[serde(default)]
-    pub updated_at_ms: i64,
-}
-
-/// The notices of the candidate's center for one exam.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CenterNotices {
-    /// The exam session.
-    pub exam: String,
-    /// The candidate's center (where seats are held, else the one chosen in the draft); `None`
-    /// before a center is chosen and synced.
-    #[serde(default)]
-    pub center: Option<String>,
-    /// The notices open now.
-    #[serde(default)]
-    pub notices: Vec<Notice>,
-    /// The center's on-site confirmation rule from the catalog.
-    #[serde(default)]
-    pub onsite: Option<OnsiteConfirmation>,
-}
+use crate::outbox;
 
 impl AccountApi {
     /// Opens the registration's payment order, or answers the open one again while it can be
     /// paid (`idempotency_key`: any fresh text per attempt; a retry with the same key is
-    /// answered from the server's stored answer). Send the candidate to
-    /// [`PaymentOrder::url`]. 409 `not_submitted`, `already_paid`, `deadline_passed`,
-    /// `payment_not_due` …, 503 `payments_unavailable` as [`ClientError::Server`].
+    /// answered from the server's stored answer). Send the candidate to the order's `url`.
+    /// 409 `NotSubmitted`, `AlreadyPaid`, `DeadlinePassed`, `PaymentNotDue` …, 503
+    /// `PaymentsUnavailable` as [`ClientError::Server`].
     pub fn pay(
         &self,
         token: &str,
         exam_id: &str,
         idempotency_key: &str,
     ) -> Result<PaymentAnswer, ClientError> {
-        let path = format!("/api/registrations/{exam_id}/pay");
-        let headers = [("idempotency-key", idempotency_key)];
-        Self::expect(self.call("POST", &path, Some(token), None, &headers)?, &[200])
+        let req = self.request("POST", &paths::pay(exam_id), Some(token));
+        Self::expect(req.header(paths::IDEMPOTENCY_KEY, idempotency_key).empty()?, &[200])
     }
 
     /// "I have paid, refresh": the server asks the payment platform about the current order and
-    /// applies its answer. 409 `no_order` as [`ClientError::Server`].
-    pub fn refresh_payment(&self, token: &str, exam_id: &str) -> Result<PaymentAnswer, ClientError> {
-        let path = format!("/api/registrations/{exam_id}/payment/refresh");
-        Self::expect(self.call("POST", &path, Some(token), None, &[])?, &[200])
+    /// applies its answer. 409 `NoOrder` as [`ClientError::Server`].
+    pub fn refresh_payment(&self, token: &str, exam_id: &str) -> Result<PaymentRefreshAnswer, ClientError> {
+        Self::expect(self.request("POST", &paths::payment_refresh(exam_id), Some(token)).empty()?, &[200])
     }
 
-    /// Downloads one of the candidate's PDFs. The server's refusals are
+    /// Downloads one of the candidate's PDFs (the registration form or the admission ticket;
+    /// the ticket's code is [`AccountApi::admission_ticket_code`]). The server's refusals are
     /// [`ClientError::DocumentRefused`].
     pub fn document(
         &self,
@@ -164,115 +50,47 @@ impl AccountApi {
         exam_id: &str,
         which: CandidateDocument,
     ) -> Result<Vec<u8>, ClientError> {
-        let path = format!("/api/registrations/{exam_id}/documents/{}", which.file_name());
-        let answer = self.call("GET", &path, Some(token), None, &[])?;
-        if answer.status == 200 {
-            if !answer.body.starts_with(b"%PDF-") {
-                return Err(ClientError::Protocol("the document is not a PDF".into()));
-            }
-            return Ok(answer.body);
+        let answer = self.document_answer(token, exam_id, which)?;
+        if !answer.body.starts_with(b"%PDF-") {
+            return Err(ClientError::Protocol("the document is not a PDF".into()));
         }
-        match document_refusal(&answer) {
-            Some(r) => Err(ClientError::DocumentRefused(r)),
-            None => Err(answer.into_error()),
-        }
+        Ok(answer.body)
     }
 
     /// The admission ticket's number and the signed code its QR carries, under the ticket's
     /// rules (refusals as for [`CandidateDocument::AdmissionTicket`]): for showing the ticket on
     /// screen; [`baoming_core::ticket::verify_ticket`] checks the code offline.
     pub fn admission_ticket_code(&self, token: &str, exam_id: &str) -> Result<TicketCode, ClientError> {
-        let path = format!("/api/registrations/{exam_id}/documents/admission-ticket.code");
-        let answer = self.call("GET", &path, Some(token), None, &[])?;
-        if answer.status == 200 {
-            return Self::expect(answer, &[200]);
-        }
-        match document_refusal(&answer) {
-            Some(r) => Err(ClientError::DocumentRefused(r)),
-            None => Err(answer.into_error()),
-        }
+        let answer = self.document_answer(token, exam_id, CandidateDocument::AdmissionTicketCode)?;
+        Self::expect(answer, &[200])
     }
 
     /// The notices open now at the center of the candidate's registration for `exam_id`.
-    pub fn notices(&self, token: &str, exam_id: &str) -> Result<CenterNotices, ClientError> {
-        let path = format!("/api/registrations/{exam_id}/notices");
-        Self::expect(self.call("GET", &path, Some(token), None, &[])?, &[200])
+    pub fn notices(&self, token: &str, exam_id: &str) -> Result<CandidateNotices, ClientError> {
+        Self::expect(self.request("GET", &paths::registration_notices(exam_id), Some(token)).empty()?, &[200])
+    }
+
+    /// A download's successful answer, or its refusal as an error.
+    fn document_answer(
+        &self,
+        token: &str,
+        exam_id: &str,
+        which: CandidateDocument,
+    ) -> Result<http::Answer, ClientError> {
+        let answer =
+            self.request("GET", &paths::registration_document(exam_id, which), Some(token)).empty()?;
+        if answer.status == 200 {
+            return Ok(answer);
+        }
+        let refused = answer.error();
+        Err(match refused.document_refusal() {
+            Some(r) => ClientError::DocumentRefused(r),
+            None => refused.into_error(),
+        })
     }
 }
 
 /// A fresh idempotency key (`bm-` + 128 random bits in hex) for [`AccountApi::pay`].
 pub fn idempotency_key() -> Result<String, ClientError> {
     outbox::fresh_key().map_err(|e| ClientError::Protocol(e.to_string()))
-}
-
-/// The typed refusal of a document download, if the answer is one.
-fn document_refusal(answer: &http::Answer) -> Option<DocumentRefusal> {
-    if answer.status != 409 {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
-    let text = |k: &str| v.get(k).and_then(|s| s.as_str()).unwrap_or_default().to_owned();
-    let secs = |k: &str| v.pointer(&format!("/printing/{k}")).and_then(serde_json::Value::as_i64);
-    match v.get("code")?.as_str()? {
-        "not_paid" => Some(DocumentRefusal::NotPaid { status: text("status") }),
-        "printing_window_closed" => Some(DocumentRefusal::PrintingWindowClosed {
-            opens_ms: secs("opens").map(|s| s.saturating_mul(1000)),
-            closes_ms: secs("closes").map(|s| s.saturating_mul(1000)),
-        }),
-        "not_eligible" => {
-            Some(DocumentRefusal::NotEligible { reason: text("reason"), status: text("status") })
-        }
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answer(status: u16, body: &str) -> http::Answer {
-        http::Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
-    }
-
-    #[test]
-    fn document_refusals_are_typed() {
-        let got = document_refusal(&answer(409, r#"{"code":"not_paid","message":"m","status":"submitted"}"#));
-        assert_eq!(got, Some(DocumentRefusal::NotPaid { status: "submitted".into() }));
-        let body = r#"{"code":"printing_window_closed","message":"m","printing":{"opens":10,"closes":20}}"#;
-        assert_eq!(
-            document_refusal(&answer(409, body)),
-            Some(DocumentRefusal::PrintingWindowClosed { opens_ms: Some(10_000), closes_ms: Some(20_000) })
-        );
-        let body = r#"{"code":"not_eligible","message":"m","reason":"not_arranged","status":"paid"}"#;
-        assert_eq!(
-            document_refusal(&answer(409, body)),
-            Some(DocumentRefusal::NotEligible { reason: "not_arranged".into(), status: "paid".into() })
-        );
-        assert_eq!(document_refusal(&answer(409, r#"{"code":"locked","message":"m"}"#)), None);
-        assert_eq!(document_refusal(&answer(404, r#"{"code":"not_paid"}"#)), None, "only 409s");
-        assert_eq!(document_refusal(&answer(409, "not json")), None);
-    }
-
-    #[test]
-    fn payment_answers_carry_the_registration_and_the_order() {
-        let body = r#"{"document_id":"d","exam":"e","status":"awaiting_payment","status_label_zh":"待缴费",
-            "reason":null,"reason_paths":[],"deadline_ms":99,"center":"c","seats":["15"],"amount_fen":6000,
-            "refund_due":false,"updated_at_ms":4,"order":"BM1","trade_no":null,"paid_at_ms":null,
-            "refunded_fen":null,"ticket":null,
-            "payment":{"out_trade_no":"BM1","state":"open","url":"http://pay/x","amount_fen":6000,
-            "expires_at_ms":99,"trade_no":null,"paid_at_ms":null,"refunded_fen":0,"refund_reason":null,
-            "platform_status":"WAIT_BUYER_PAY"}}"#;
-        let a: PaymentAnswer = serde_json::from_str(body).expect("parses");
-        assert_eq!(a.registration.order.as_deref(), Some("BM1"));
-        assert_eq!(a.registration.deadline_ms, Some(99));
-        let p = a.payment.expect("an order");
-        assert_eq!(
-            (p.url.as_str(), p.amount_fen, p.platform_status.as_deref()),
-            ("http://pay/x", 6000, Some("WAIT_BUYER_PAY"))
-        );
-        let none: PaymentAnswer =
-            serde_json::from_str(r#"{"document_id":"d","exam":"e","status":"draft","payment":null}"#)
-                .expect("parses");
-        assert_eq!(none.payment, None);
-    }
 }

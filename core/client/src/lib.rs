@@ -20,6 +20,12 @@
 //! and seats, and what comes after submission ([`after_submit`]: pay, refresh the payment,
 //! the PDFs, the center's notices).
 //!
+//! Every REST request, answer, error body, path and header is the core's REST contract,
+//! re-exported as [`api`]: the calls answer its types (a registration is an
+//! [`api::registrations::RegistrationView`], a refusal carries an [`api::error::ErrorCode`]),
+//! and nothing here spells a path, a field or a code of the server's again. The client's own
+//! codes, for photo uploads that never reached the server, are [`local_codes`].
+//!
 //! * **Documents.** [`SyncClient::open_registration`] opens (or creates from genesis) the
 //!   candidate's document for an exam session; [`SyncClient::edit`] runs one of the
 //!   [`RegistrationDoc`](baoming_core::RegistrationDoc) edit operations and persists it atomically before returning;
@@ -91,17 +97,15 @@ pub mod store;
 mod sync_client;
 mod ws;
 
-pub use account::{AccountApi, Captcha, CaptchaAnswer, CatalogFetch, CenterSeats, Session, SubjectSeats};
-pub use after_submit::{
-    CandidateDocument, CenterNotices, Notice, PaymentAnswer, PaymentOrder, TicketCode, idempotency_key,
-};
+pub use account::{AccountApi, Captcha, CaptchaAnswer, CatalogFetch};
+pub use after_submit::idempotency_key;
 pub use backoff::Backoff;
+pub use baoming_core::api;
 pub use clock::now_ms;
-pub use error::{ClientError, DocumentRefusal};
+pub use error::{ClientError, DocumentRefusal, local_codes};
 pub use events::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 pub use outbox::{
     ActionKind, ActionOutcome, ActionRefusal, ActionResult, QueueError, QueuedAction, RefusalCode,
-    RegistrationStatus,
 };
 pub use state::{ClientConfig, SyncReport};
 pub use store::{CachedCatalog, LocalStore, StoreError};

@@ -32,18 +32,24 @@
 //!   (re)connection or explicit sync. A 401 stops the drain and keeps the action for after the
 //!   next sign-in.
 //! * Any other answer is final: the action leaves the queue and becomes an [`ActionOutcome`] —
-//!   [`ActionResult::Done`] with the server's [`RegistrationStatus`], or
-//!   [`ActionResult::Refused`] with a typed [`RefusalCode`] (`seat_gone`, `window_closed`,
-//!   `invalid` …) — in the same atomic write. Outcomes are delivered as
+//!   [`ActionResult::Done`] with the server's [`RegistrationView`], or
+//!   [`ActionResult::Refused`] with the contract's [`ErrorCode`] (`seat_gone`, `window_closed`,
+//!   `invalid` …) and the error body's details — in the same atomic write. Outcomes are delivered as
 //!   [`ClientEvent::ActionFinished`](crate::ClientEvent::ActionFinished) and kept (the last
 //!   [`MAX_OUTCOMES`]) for [`SyncClient::action_outcomes`](crate::SyncClient::action_outcomes)
 //!   until dismissed.
+//!
+//! **The file.** `outbox.json` is read by every later version of the client: a refusal keeps
+//! its code as the server spelled it (so a code newer than the client survives a restart), and
+//! outcomes written before the client read the contract's registration view still load.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use baoming_core::api::error::{ErrorBody, ErrorCode};
+use baoming_core::api::registrations::{CandidateAction, RegistrationView, SubmitRequest};
 use baoming_core::lifecycle::Status;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::backoff::{Backoff, Retry};
 use crate::clock::now_ms;
@@ -65,12 +71,12 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    /// The last path segment of the action's endpoint.
-    pub fn path(self) -> &'static str {
+    /// The contract's action, which names the endpoint.
+    pub fn action(self) -> CandidateAction {
         match self {
-            ActionKind::Submit => "submit",
-            ActionKind::Withdraw => "withdraw",
-            ActionKind::ApplyForReview => "apply-review",
+            ActionKind::Submit => CandidateAction::Submit,
+            ActionKind::Withdraw => CandidateAction::Withdraw,
+            ActionKind::ApplyForReview => CandidateAction::ApplyReview,
         }
     }
 
@@ -115,159 +121,135 @@ pub struct QueuedAction {
 }
 
 impl QueuedAction {
-    /// The request body: `{"heads": […]}` for a submission, empty otherwise. Always the same
+    /// The request body: a [`SubmitRequest`] for a submission, empty otherwise. Always the same
     /// bytes for one action, so a retry matches the server's stored fingerprint.
     pub(crate) fn body(&self) -> Vec<u8> {
         match self.kind {
-            ActionKind::Submit => serde_json::to_vec(&serde_json::json!({ "heads": self.heads }))
+            ActionKind::Submit => serde_json::to_vec(&SubmitRequest { heads: self.heads.clone() })
                 .unwrap_or_else(|_| b"{}".to_vec()),
             ActionKind::Withdraw | ActionKind::ApplyForReview => Vec::new(),
         }
     }
 }
 
-/// The server's answer to an action it performed: the registration as it now stands
-/// (the `GET /api/registrations/{exam}` view).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistrationStatus {
-    /// The registration document's id (base58check).
-    pub document_id: String,
-    /// The exam session.
-    pub exam: String,
-    /// The new status.
-    pub status: Status,
-    /// The reason of the last rejection, if any.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Draft paths the reason concerns.
-    #[serde(default)]
-    pub reason_paths: Vec<String>,
-    /// Payment deadline (Unix milliseconds), when one runs.
-    #[serde(default)]
-    pub deadline_ms: Option<i64>,
-    /// The center whose seats are held, while seats are held.
-    #[serde(default)]
-    pub center: Option<String>,
-    /// The subjects whose seats are held.
-    #[serde(default)]
-    pub seats: Vec<String>,
-    /// The fee in fen.
-    #[serde(default)]
-    pub amount_fen: Option<i64>,
-    /// The admission ticket number, once the center's room arrangement has seated the candidate.
-    #[serde(default)]
-    pub ticket: Option<String>,
-    /// When the server last changed the registration (Unix milliseconds).
-    #[serde(default)]
-    pub updated_at_ms: i64,
-    /// The current payment order's reference (`out_trade_no`), once one was opened.
-    #[serde(default)]
-    pub order: Option<String>,
-    /// Receipt: the payment platform's trade number of the payment that paid the registration.
-    #[serde(default)]
-    pub trade_no: Option<String>,
-    /// Receipt: when it was paid (Unix milliseconds, as the platform reported it).
-    #[serde(default)]
-    pub paid_at_ms: Option<i64>,
-    /// Refunded so far, in fen.
-    #[serde(default)]
-    pub refunded_fen: Option<i64>,
-    /// Whether a refund is due (a payment the registration could not take).
-    #[serde(default)]
-    pub refund_due: bool,
-}
-
-/// The machine-readable code of a refused action (the `code` of the server's JSON error body).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
-pub enum RefusalCode {
-    /// `seat_gone`: the center or a subject is full (`details.pools` names them).
-    SeatGone,
-    /// `window_closed`: registration for the exam is not open.
-    WindowClosed,
-    /// `locked`: the registration is under review.
-    Locked,
-    /// `photo_missing`: no valid photo.
-    PhotoMissing,
-    /// `slot_conflict`: two chosen subjects share a time slot.
-    SlotConflict,
-    /// `invalid`: the draft is not complete or not valid (`details.issues` lists why).
-    Invalid,
-    /// `duplicate_id_document`: this ID document is already registered for the exam.
-    DuplicateIdDocument,
-    /// `heads_unknown`: the server lacks the submitted heads (the edits were refused at sync);
-    /// submit again.
-    HeadsUnknown,
-    /// `transition_not_allowed`: the action makes no sense in the current status.
-    TransitionNotAllowed,
-    /// `review_not_offered`: the center does not review registrations.
-    ReviewNotOffered,
-    /// `not_found`: the exam session is not in the server's catalog.
-    NotFound,
-    /// `idempotency_key_reused`: the key came with a different request before.
-    IdempotencyKeyReused,
-    /// Any other code, verbatim.
-    Other(String),
-}
-
-impl RefusalCode {
-    /// The code as the server spells it.
-    pub fn as_str(&self) -> &str {
-        match self {
-            RefusalCode::SeatGone => "seat_gone",
-            RefusalCode::WindowClosed => "window_closed",
-            RefusalCode::Locked => "locked",
-            RefusalCode::PhotoMissing => "photo_missing",
-            RefusalCode::SlotConflict => "slot_conflict",
-            RefusalCode::Invalid => "invalid",
-            RefusalCode::DuplicateIdDocument => "duplicate_id_document",
-            RefusalCode::HeadsUnknown => "heads_unknown",
-            RefusalCode::TransitionNotAllowed => "transition_not_allowed",
-            RefusalCode::ReviewNotOffered => "review_not_offered",
-            RefusalCode::NotFound => "not_found",
-            RefusalCode::IdempotencyKeyReused => "idempotency_key_reused",
-            RefusalCode::Other(code) => code,
-        }
-    }
-}
-
-impl From<String> for RefusalCode {
-    fn from(code: String) -> RefusalCode {
-        match code.as_str() {
-            "seat_gone" => RefusalCode::SeatGone,
-            "window_closed" => RefusalCode::WindowClosed,
-            "locked" => RefusalCode::Locked,
-            "photo_missing" => RefusalCode::PhotoMissing,
-            "slot_conflict" => RefusalCode::SlotConflict,
-            "invalid" => RefusalCode::Invalid,
-            "duplicate_id_document" => RefusalCode::DuplicateIdDocument,
-            "heads_unknown" => RefusalCode::HeadsUnknown,
-            "transition_not_allowed" => RefusalCode::TransitionNotAllowed,
-            "review_not_offered" => RefusalCode::ReviewNotOffered,
-            "not_found" => RefusalCode::NotFound,
-            "idempotency_key_reused" => RefusalCode::IdempotencyKeyReused,
-            _ => RefusalCode::Other(code),
-        }
-    }
-}
-
-impl From<RefusalCode> for String {
-    fn from(code: RefusalCode) -> String {
-        code.as_str().to_owned()
-    }
-}
+/// The code of a refused action: the contract's [`ErrorCode`], under the name this crate gave
+/// it before it read the contract.
+pub type RefusalCode = ErrorCode;
 
 /// A final refusal of an action by the server.
+///
+/// Stored as `{"code", "http_status", "message", "details"}` with the code as the server spelled
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredRefusal", into = "StoredRefusal")]
 pub struct ActionRefusal {
-    /// What was refused.
-    pub code: RefusalCode,
+    /// What was refused; [`ErrorCode::Unknown`] for a code newer than this client (see
+    /// [`ActionRefusal::code_text`]).
+    pub code: ErrorCode,
+    /// The code as the server sent it, for the app to show even when this client does not know
+    /// it; for an answer without a JSON error body, [`local_codes::http`](crate::local_codes::http)
+    /// of its status (`http_404`), a code of this client's.
+    pub code_text: String,
     /// The HTTP status (409, 422, 404 …).
     pub http_status: u16,
     /// The server's explanation, in English.
     pub message: String,
-    /// The other members of the error body (`issues`, `pools`, `status` …), or `{}`.
+    /// The other members of the error body (`issues`, `pools`, `status` …) as the server sent
+    /// them, or `{}`; [`ActionRefusal::body`] reads them typed.
     pub details: serde_json::Value,
+}
+
+impl ActionRefusal {
+    /// The refusal as the contract's error body, with its typed details (`issues`, `pools`,
+    /// `status`, `opens`/`closes` …). Details a newer server added that do not parse are left
+    /// out; [`ActionRefusal::details`] still has them.
+    pub fn body(&self) -> ErrorBody {
+        let bare = ErrorBody::new(self.code, self.message.clone());
+        let (Ok(serde_json::Value::Object(mut members)), serde_json::Value::Object(details)) =
+            (serde_json::to_value(&bare), &self.details)
+        else {
+            return bare;
+        };
+        for (key, value) in details {
+            members.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        serde_json::from_value(serde_json::Value::Object(members)).unwrap_or(bare)
+    }
+}
+
+/// [`ActionRefusal`] as `outbox.json` keeps it: the code as text.
+#[derive(Serialize, Deserialize)]
+struct StoredRefusal {
+    code: String,
+    http_status: u16,
+    message: String,
+    #[serde(default)]
+    details: serde_json::Value,
+}
+
+impl From<StoredRefusal> for ActionRefusal {
+    fn from(s: StoredRefusal) -> ActionRefusal {
+        ActionRefusal {
+            code: ErrorCode::parse(&s.code),
+            code_text: s.code,
+            http_status: s.http_status,
+            message: s.message,
+            details: s.details,
+        }
+    }
+}
+
+impl From<ActionRefusal> for StoredRefusal {
+    fn from(r: ActionRefusal) -> StoredRefusal {
+        StoredRefusal {
+            code: r.code_text,
+            http_status: r.http_status,
+            message: r.message,
+            details: r.details,
+        }
+    }
+}
+
+/// Reads a registration view kept in `outbox.json`. Outcomes written before this client read
+/// the contract's view lack members the server always sends (`status_label_zh`; the oldest also
+/// the payment and ticket members): those are left empty, the label the status's own.
+fn stored_view<'de, D: Deserializer<'de>>(d: D) -> Result<Box<RegistrationView>, D::Error> {
+    use serde::de::Error;
+    let stored = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    let mut members = match serde_json::to_value(blank_view()).map_err(D::Error::custom)? {
+        serde_json::Value::Object(members) => members,
+        _ => serde_json::Map::new(),
+    };
+    members.extend(stored);
+    let mut view: RegistrationView =
+        serde_json::from_value(serde_json::Value::Object(members)).map_err(D::Error::custom)?;
+    if view.status_label_zh.is_empty() {
+        view.status_label_zh = view.status.label_zh().to_owned();
+    }
+    Ok(Box::new(view))
+}
+
+/// A draft's view with every member empty.
+fn blank_view() -> RegistrationView {
+    RegistrationView {
+        document_id: String::new(),
+        exam: String::new(),
+        status: Status::Draft,
+        status_label_zh: String::new(),
+        reason: None,
+        reason_paths: Vec::new(),
+        deadline_ms: None,
+        center: None,
+        seats: Vec::new(),
+        amount_fen: None,
+        refund_due: false,
+        updated_at_ms: 0,
+        order: None,
+        trade_no: None,
+        paid_at_ms: None,
+        refunded_fen: None,
+        ticket: None,
+    }
 }
 
 /// How an action ended.
@@ -276,7 +258,8 @@ pub struct ActionRefusal {
 pub enum ActionResult {
     /// The server performed it (or had performed it: a replayed answer); this is the
     /// registration now.
-    Done(Box<RegistrationStatus>),
+    #[serde(deserialize_with = "stored_view")]
+    Done(Box<RegistrationView>),
     /// The server refused it; nothing changed on the server.
     Refused(ActionRefusal),
 }
@@ -523,23 +506,13 @@ mod tests {
     }
 
     fn done(exam: &str, status: Status) -> ActionResult {
-        ActionResult::Done(Box::new(RegistrationStatus {
+        ActionResult::Done(Box::new(RegistrationView {
             document_id: "doc".into(),
             exam: exam.into(),
             status,
-            reason: None,
-            reason_paths: vec![],
-            deadline_ms: None,
-            center: None,
-            seats: vec![],
-            amount_fen: None,
-            ticket: None,
+            status_label_zh: status.label_zh().into(),
             updated_at_ms: 1,
-            order: None,
-            trade_no: None,
-            paid_at_ms: None,
-            refunded_fen: None,
-            refund_due: false,
+            ..blank_view()
         }))
     }
 
@@ -619,7 +592,8 @@ mod tests {
         outbox.finish(&store, b1.seq, done("b", Status::Submitted)).expect("finish");
         assert_eq!(outbox.next(|_| true), Some(a2.clone()), "then a's withdrawal");
         let refusal = ActionResult::Refused(ActionRefusal {
-            code: RefusalCode::from("transition_not_allowed".to_owned()),
+            code: ErrorCode::TransitionNotAllowed,
+            code_text: ErrorCode::TransitionNotAllowed.as_str().into(),
             http_status: 409,
             message: "no".into(),
             details: serde_json::json!({ "status": "draft" }),
@@ -670,28 +644,149 @@ mod tests {
     }
 
     #[test]
-    fn refusal_codes_round_trip_as_the_servers_strings() {
-        for code in [
-            "seat_gone",
-            "window_closed",
-            "locked",
-            "photo_missing",
-            "slot_conflict",
-            "invalid",
-            "duplicate_id_document",
-            "heads_unknown",
-            "transition_not_allowed",
-            "review_not_offered",
-            "not_found",
-            "idempotency_key_reused",
-            "something_new",
-        ] {
-            let typed = RefusalCode::from(code.to_owned());
-            assert_eq!(typed.as_str(), code);
-            assert_eq!(serde_json::to_value(&typed).expect("json"), serde_json::json!(code));
-            assert_eq!(serde_json::from_value::<RefusalCode>(serde_json::json!(code)).expect("back"), typed);
+    fn refusals_keep_the_code_as_the_server_spelled_it() {
+        let stored = |code: &str| serde_json::json!({ "code": code, "http_status": 409, "message": "m", "details": {} });
+        for code in [ErrorCode::SeatGone, ErrorCode::Invalid, ErrorCode::IdempotencyKeyReused] {
+            let r: ActionRefusal = serde_json::from_value(stored(code.as_str())).expect("reads");
+            assert_eq!((r.code, r.code_text.as_str()), (code, code.as_str()));
+            assert_eq!(
+                serde_json::to_value(&r).expect("json"),
+                stored(code.as_str()),
+                "written back the same"
+            );
         }
-        assert_eq!(RefusalCode::from("seat_gone".to_owned()), RefusalCode::SeatGone);
-        assert_eq!(RefusalCode::from("x".to_owned()), RefusalCode::Other("x".into()));
+        let newer: ActionRefusal = serde_json::from_value(stored("from_the_future")).expect("reads");
+        assert_eq!((newer.code, newer.code_text.as_str()), (ErrorCode::Unknown, "from_the_future"));
+        assert_eq!(
+            serde_json::to_value(&newer).expect("json"),
+            stored("from_the_future"),
+            "the text survives"
+        );
+    }
+
+    #[test]
+    fn a_refusal_reads_its_details_typed() {
+        let r = ActionRefusal {
+            code: ErrorCode::SeatGone,
+            code_text: "seat_gone".into(),
+            http_status: 409,
+            message: "no seat left".into(),
+            details: serde_json::json!({ "pools": [{ "kind": "center", "center": "bj-dongcheng" }] }),
+        };
+        let body = r.body();
+        assert_eq!((body.code, body.message.as_str()), (ErrorCode::SeatGone, "no seat left"));
+        assert_eq!(
+            body.pools,
+            Some(vec![baoming_core::api::error::SeatPool::Center { center: "bj-dongcheng".into() }])
+        );
+        let odd = ActionRefusal { details: serde_json::json!({ "pools": [{ "kind": "moon" }] }), ..r };
+        assert_eq!(
+            odd.body(),
+            ErrorBody::new(ErrorCode::SeatGone, "no seat left"),
+            "unreadable details are left out"
+        );
+    }
+
+    /// `outbox.json` as the client wrote it before it read the contract: outcomes with the
+    /// client's own registration status (the first version's and the last one's), refusals with
+    /// a known code, a code the client did not know and an answer without an error body, and
+    /// actions still queued. Devices have such files; they must load.
+    #[test]
+    fn an_outbox_file_of_the_former_format_still_loads() {
+        const FORMER: &str = r#"{
+  "next_seq": 7,
+  "queued": [
+    { "seq": 4, "exam_id": "ncre-2027-03", "kind": "apply_for_review",
+      "idempotency_key": "bm-00112233445566778899aabbccddeeff", "queued_at_ms": 1790000000000,
+      "attempts": 2, "last_error": "the server cannot be reached: connection refused" },
+    { "seq": 5, "exam_id": "ncre-2027-09", "kind": "submit",
+      "idempotency_key": "bm-ffeeddccbbaa99887766554433221100",
+      "heads": ["abababababababababababababababababababababababababababababababab"],
+      "queued_at_ms": 1790000001000, "attempts": 0, "last_error": null }
+  ],
+  "outcomes": [
+    { "action": { "seq": 0, "exam_id": "ncre-2027-03", "kind": "submit",
+                  "idempotency_key": "bm-0123456789abcdef0123456789abcdef",
+                  "heads": ["cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"],
+                  "queued_at_ms": 1789000000000, "attempts": 0, "last_error": null },
+      "result": { "done": { "document_id": "2xQd1", "exam": "ncre-2027-03", "status": "submitted",
+                            "reason": null, "reason_paths": [], "deadline_ms": 1789086400000,
+                            "center": "bj-dongcheng", "seats": ["15"], "amount_fen": 7500,
+                            "updated_at_ms": 1789000000500 } },
+      "finished_at_ms": 1789000000600 },
+    { "action": { "seq": 1, "exam_id": "ncre-2027-03", "kind": "withdraw",
+                  "idempotency_key": "bm-1123456789abcdef0123456789abcdef",
+                  "queued_at_ms": 1789000001000, "attempts": 0, "last_error": null },
+      "result": { "done": { "document_id": "2xQd1", "exam": "ncre-2027-03", "status": "paid",
+                            "reason": null, "reason_paths": [], "deadline_ms": null,
+                            "center": "bj-dongcheng", "seats": ["15"], "amount_fen": 7500,
+                            "ticket": "270301020010013", "updated_at_ms": 1789000002000,
+                            "order": "BM1789000001000000a1b2c3d4e5f6", "trade_no": "2027032722001",
+                            "paid_at_ms": 1789000001500, "refunded_fen": null, "refund_due": false } },
+      "finished_at_ms": 1789000002100 },
+    { "action": { "seq": 2, "exam_id": "ncre-2027-09", "kind": "submit",
+                  "idempotency_key": "bm-2123456789abcdef0123456789abcdef", "heads": [],
+                  "queued_at_ms": 1789000003000, "attempts": 1, "last_error": "503" },
+      "result": { "refused": { "code": "seat_gone", "http_status": 409, "message": "no seat left",
+                               "details": { "pools": [{ "kind": "subject", "center": "bj-dongcheng", "subject": "15" }] } } },
+      "finished_at_ms": 1789000003100 },
+    { "action": { "seq": 3, "exam_id": "ncre-2027-09", "kind": "withdraw",
+                  "idempotency_key": "bm-3123456789abcdef0123456789abcdef",
+                  "queued_at_ms": 1789000004000, "attempts": 0, "last_error": null },
+      "result": { "refused": { "code": "something_new", "http_status": 409, "message": "newer",
+                               "details": {} } },
+      "finished_at_ms": 1789000004100 },
+    { "action": { "seq": 6, "exam_id": "ncre-2027-09", "kind": "withdraw",
+                  "idempotency_key": "bm-4123456789abcdef0123456789abcdef",
+                  "queued_at_ms": 1789000005000, "attempts": 0, "last_error": null },
+      "result": { "refused": { "code": "http_404", "http_status": 404, "message": "<html>", "details": {} } },
+      "finished_at_ms": 1789000005100 }
+  ]
+}"#;
+        let (dir, store) = store();
+        std::fs::write(dir.path().join("outbox.json"), FORMER).expect("write");
+        let outbox = Outbox::load(&store, Backoff::default()).expect("the former file loads");
+        let kinds: Vec<ActionKind> = outbox.queued().iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, [ActionKind::ApplyForReview, ActionKind::Submit]);
+        assert_eq!(outbox.queued()[0].attempts, 2);
+        assert_eq!(outbox.queued()[1].heads, ["ab".repeat(32)]);
+
+        let results: Vec<&ActionResult> = outbox.outcomes().iter().map(|o| &o.result).collect();
+        let ActionResult::Done(first) = results[0] else { panic!("{:?}", results[0]) };
+        assert_eq!(
+            (first.status, first.status_label_zh.as_str()),
+            (Status::Submitted, Status::Submitted.label_zh())
+        );
+        assert_eq!((first.center.as_deref(), first.amount_fen), (Some("bj-dongcheng"), Some(7500)));
+        assert_eq!((first.order.as_ref(), first.ticket.as_ref(), first.refund_due), (None, None, false));
+        let ActionResult::Done(paid) = results[1] else { panic!("{:?}", results[1]) };
+        assert_eq!(paid.ticket.as_deref(), Some("270301020010013"));
+        assert_eq!(paid.trade_no.as_deref(), Some("2027032722001"));
+        let refusals: Vec<(ErrorCode, &str, u16)> = results[2..]
+            .iter()
+            .map(|r| match r {
+                ActionResult::Refused(r) => (r.code, r.code_text.as_str(), r.http_status),
+                ActionResult::Done(v) => panic!("{v:?}"),
+            })
+            .collect();
+        assert_eq!(
+            refusals,
+            [
+                (ErrorCode::SeatGone, "seat_gone", 409),
+                (ErrorCode::Unknown, "something_new", 409),
+                (ErrorCode::Unknown, "http_404", 404)
+            ]
+        );
+        let ActionResult::Refused(seat_gone) = results[2] else { unreachable!() };
+        assert!(seat_gone.body().pools.is_some_and(|p| p.len() == 1));
+
+        // Written back in the current format, read again the same.
+        let mut outbox = outbox;
+        let a = outbox.enqueue(&store, "ncre-2027-12", ActionKind::Submit, vec![]).expect("queue");
+        assert_eq!(a.seq, 7, "sequence numbers go on");
+        let again = Outbox::load(&store, Backoff::default()).expect("reload");
+        assert_eq!(again.outcomes(), outbox.outcomes());
+        let text = std::fs::read_to_string(dir.path().join("outbox.json")).expect("read");
+        assert!(text.contains("\"something_new\""), "a newer code is kept as the server spelled it");
     }
 }

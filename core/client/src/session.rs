@@ -191,7 +191,8 @@ fn restore_peer(store: &LocalStore, id: &DocumentId, entry: &mut Entry) {
 }
 
 /// A refusal reason from the wire; a reason newer than this client counts as `not_writable`,
-/// which keeps the edit as rejected rather than re-applying it.
+/// which keeps the edit as rejected rather than re-applying it. These are the CBOR sync
+/// protocol's reasons (protocol.md), the core's `RefusalReason`, not REST error codes.
 fn reason(text: &str) -> RefusalReason {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).unwrap_or(RefusalReason::NotWritable)
 }

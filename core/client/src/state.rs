@@ -10,11 +10,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::paths;
 use baoming_core::document::{DocumentId, RejectedEdit};
 use tokio::sync::Notify;
 
 use crate::backoff::Backoff;
-use crate::error::ClientError;
+use crate::error::{ClientError, local_codes};
 use crate::events::{ClientEvent, ClientListener};
 use crate::outbox::{ActionOutcome, Outbox};
 use crate::session::Docs;
@@ -97,26 +99,30 @@ impl SyncReport {
 
 /// Why a photo upload failed, remembered so that its registration stays held back.
 #[derive(Debug, Clone)]
-pub(crate) struct PhotoFailure {
-    pub(crate) permanent: bool,
-    pub(crate) status: u16,
-    pub(crate) code: String,
-    pub(crate) message: String,
+pub(crate) enum PhotoFailure {
+    /// The photo cannot be uploaded as it is ([`ClientError::PhotoRejected`]).
+    Rejected { code: String, message: String },
+    /// The server answered another error; the next sync tries again.
+    Server { status: u16, code: ErrorCode, code_text: String, message: String },
+    /// The upload failed on this device; the next sync tries again.
+    Local { message: String },
 }
 
 impl PhotoFailure {
+    /// Whether retrying the same bytes cannot help.
+    pub(crate) fn permanent(&self) -> bool {
+        matches!(self, PhotoFailure::Rejected { .. })
+    }
+
     pub(crate) fn to_error(&self, sha256: &str) -> ClientError {
-        if self.permanent {
-            ClientError::PhotoRejected {
-                sha256: sha256.to_owned(),
-                code: self.code.clone(),
-                message: self.message.clone(),
+        let sha256 = sha256.to_owned();
+        match self.clone() {
+            PhotoFailure::Rejected { code, message } => ClientError::PhotoRejected { sha256, code, message },
+            PhotoFailure::Server { status, code, code_text, message } => {
+                ClientError::Server { status, code, code_text, message }
             }
-        } else {
-            ClientError::Server {
-                status: self.status,
-                code: self.code.clone(),
-                message: self.message.clone(),
+            PhotoFailure::Local { message } => {
+                ClientError::PhotoNotUploaded { sha256, code: local_codes::UPLOAD_FAILED.into(), message }
             }
         }
     }
@@ -225,10 +231,10 @@ impl Inner {
         let sha = docs.unsent_photo(id, pending)?;
         Some(match self.photo_failure(&sha) {
             Some(f) => f.to_error(&sha),
-            None => ClientError::Server {
-                status: 0,
-                code: "upload_pending".into(),
+            None => ClientError::PhotoNotUploaded {
                 message: format!("photo {sha} has not been uploaded yet"),
+                sha256: sha,
+                code: local_codes::UPLOAD_PENDING.into(),
             },
         })
     }
@@ -247,7 +253,7 @@ pub(crate) fn urls(server_url: &str) -> Result<(String, String), ClientError> {
     if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
         return Err(ClientError::InvalidUrl(server_url.to_owned()));
     }
-    Ok((base.to_owned(), format!("{ws_scheme}://{rest}/api/sync")))
+    Ok((base.to_owned(), format!("{ws_scheme}://{rest}{}", paths::SYNC)))
 }
 
 /// Runs blocking work (file and HTTP I/O) on tokio's blocking pool.

@@ -6,19 +6,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use baoming_core::api::paths;
 use baoming_core::document::DocumentId;
 use baoming_core::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::backoff::Retry;
-use crate::error::ClientError;
+use crate::error::{ClientError, ErrorAnswer};
 use crate::events::{ClientEvent, ConnectionState};
 use crate::state::{Inner, SyncReport, blocking};
 use crate::{drain, http};
@@ -50,17 +51,15 @@ fn network(e: tungstenite::Error) -> ClientError {
             if status == 401 {
                 return ClientError::Unauthorized;
             }
-            let body = resp.body().as_deref().unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-            let text = |k: &str| v.get(k).and_then(|s| s.as_str()).unwrap_or_default().to_owned();
-            ClientError::Server { status, code: text("code"), message: text("message") }
+            ErrorAnswer::parse(status, resp.body().as_deref().unwrap_or_default()).into_server_error()
         }
         tungstenite::Error::Url(e) => ClientError::InvalidUrl(e.to_string()),
         other => ClientError::Network(other.to_string()),
     }
 }
 
-/// `code: message` of an `error` frame.
+/// `code: message` of an `error` frame. Its codes are the CBOR sync protocol's (protocol.md
+/// §7–§8), not REST error codes; `error` stands for a frame without one.
 fn refused(message: &str) -> ClientError {
     let (code, text) = message.split_once(": ").unwrap_or(("error", message));
     ClientError::Refused { code: code.to_owned(), message: text.to_owned() }
@@ -78,9 +77,11 @@ impl Conn {
 
     async fn open_unbounded(inner: &Arc<Inner>) -> Result<Conn, ClientError> {
         let mut request = inner.ws_url.as_str().into_client_request().map_err(network)?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", inner.token()))
-            .map_err(|_| ClientError::Unauthorized)?;
-        request.headers_mut().insert("authorization", bearer);
+        let bearer =
+            HeaderValue::from_str(&http::bearer(&inner.token())).map_err(|_| ClientError::Unauthorized)?;
+        let authorization = HeaderName::from_bytes(paths::AUTHORIZATION.as_bytes())
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        request.headers_mut().insert(authorization, bearer);
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME_BYTES))
             .max_frame_size(Some(MAX_FRAME_BYTES));

@@ -11,7 +11,7 @@ macro_rules! error_codes {
         ///
         /// Each variant's documentation says what the code means and the HTTP status the server
         /// answers it with today. [`ErrorCode::Unknown`] stands for a code a newer server may
-        /// add; it keeps clients working, and its text is lost.
+        /// add; it keeps clients working, and its text is lost ([`ErrorHead`](super::ErrorHead) keeps it).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum ErrorCode {

@@ -274,6 +274,25 @@ impl ErrorBody {
     }
 }
 
+/// The two members every error body has, as text: what a client reads to keep the text of a code
+/// this contract does not know ([`ErrorCode::Unknown`] drops it), and to keep the code and the
+/// message of a newer server's body whose details do not parse into [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorHead {
+    /// The code exactly as it travelled.
+    pub code: String,
+    /// The explanation (empty if a body lacks it).
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ErrorHead {
+    /// The code, typed ([`ErrorCode::Unknown`] for a code this contract does not know).
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::parse(&self.code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +320,13 @@ mod tests {
         assert_eq!(body.code, ErrorCode::Unknown);
         assert_eq!(ErrorCode::from("from_the_future"), ErrorCode::Unknown);
         assert_eq!(ErrorCode::from("seat_gone"), ErrorCode::SeatGone);
+        // The head keeps the text, and reads any body's code and message whatever its details.
+        let head: ErrorHead = round_trip(r#"{"code":"from_the_future","message":"m"}"#);
+        assert_eq!((head.code.as_str(), head.error_code()), ("from_the_future", ErrorCode::Unknown));
+        let head: ErrorHead =
+            serde_json::from_str(r#"{"code":"seat_gone","message":"m","pools":[{"kind":"moon"}]}"#)
+                .expect("details are not the head's business");
+        assert_eq!((head.error_code(), head.message.as_str()), (ErrorCode::SeatGone, "m"));
     }
 
     #[test]
