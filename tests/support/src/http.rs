@@ -7,7 +7,7 @@
 //! ([`Request::send`], blocking, `Connection: close`) or on a keep-alive connection
 //! ([`Conn`], async, for the benchmarks). [`raw`] sends bytes exactly as given. Every answer is
 //! read by the same parser into a [`Response`], whose body is read through the REST contract
-//! (see [`crate::strict`]).
+//! (see [`crate::strict`](mod@crate::strict)).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -3,7 +3,7 @@
 //! * [`http`] — the one HTTP/1.1 client: [`Request`] sent on its own connection or on a
 //!   keep-alive [`Conn`], [`raw`] bytes for requests no client would send, one parser for every
 //!   [`Response`].
-//! * [`strict`] — answers read through the REST contract: [`Response::typed`] parses the body
+//! * [`strict`](mod@strict) — answers read through the REST contract: [`Response::typed`] parses the body
 //!   into a `baoming_core::api` type and checks that the type gives back exactly the JSON sent
 //!   (a renamed, missing or extra member fails); [`Response::error`] does the same for
 //!   [`ErrorBody`](baoming_core::api::error::ErrorBody) with the status.

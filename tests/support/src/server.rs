@@ -3,8 +3,8 @@
 //!
 //! Every server started here runs with small Argon2 parameters (allowed for tests only, by
 //! `allow_weak_for_tests`), no login throttle worth the name, the demo operator's password
-//! [`OPERATOR_PASSWORD`](crate::OPERATOR_PASSWORD) and — unless a harness asks for the system
-//! clock — the movable test clock, which [`Server::advance`] moves forward.
+//! [`OPERATOR_PASSWORD`] and — unless a harness asks for the system clock — the movable test
+//! clock, which [`Server::advance`] moves forward.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -44,12 +44,14 @@ pub struct ClockAnswer {
 
 /// Environment for every process of the server binary the tests start (servers and admin
 /// commands): tiny Argon2 parameters, explicitly allowed for tests only, a throttle that never
-/// stands in a test's way, quiet logs, and nothing from the caller's configuration.
+/// stands in a test's way, quiet logs, and nothing from the caller's configuration. A
+/// [`ServerBuilder`] adds the demo operator's password
+/// ([`OPERATOR_PASSWORD`]) unless the server starts without
+/// arguments, as someone trying it out would, and prints a generated one.
 pub fn test_env(cmd: &mut Command) -> &mut Command {
     cmd.env("BAOMING_ARGON2__MEMORY_KIB", "256")
         .env("BAOMING_ARGON2__ALLOW_WEAK_FOR_TESTS", "true")
         .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "100000000")
-        .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
         .env("BAOMING_LOG", "warn")
         .env_remove("BAOMING_CONFIG")
         .env_remove("BAOMING_DATA_KEY")
@@ -160,6 +162,9 @@ impl ServerBuilder {
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.binary);
         test_env(&mut cmd);
+        if self.bare.is_none() {
+            cmd.env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD);
+        }
         if self.test_clock {
             cmd.env("BAOMING_TEST_CLOCK", "true");
         }
@@ -320,7 +325,7 @@ impl Server {
     /// Milliseconds from the server's time now until `at_ms` (0 when it has passed). The server
     /// may be a request's time ahead of this estimate, never behind it.
     pub fn ms_until(&self, at_ms: i64) -> u64 {
-        u64::try_from(at_ms - self.now_ms()).unwrap_or(0)
+        u64::try_from(at_ms - self.time_ms()).unwrap_or(0)
     }
 
     /// Moves the test clock forward by `ms` without sweeping: the expiries the move makes due
@@ -344,8 +349,8 @@ impl Server {
         time::OffsetDateTime::now_utc() + time::Duration::milliseconds(ms)
     }
 
-    /// [`Server::now`] in Unix milliseconds.
-    pub fn now_ms(&self) -> i64 {
+    /// [`Server::now`] in Unix milliseconds (the free [`crate::now_ms`] is the system's).
+    pub fn time_ms(&self) -> i64 {
         i64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
 

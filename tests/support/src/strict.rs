@@ -18,7 +18,11 @@ pub fn strict<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, String>
     let text = || String::from_utf8_lossy(body);
     let sent: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e}): {}", text()))?;
     let typed: T = serde_json::from_slice(body).map_err(|e| format!("not a {name} ({e}): {}", text()))?;
-    let back = serde_json::to_value(&typed).map_err(|e| format!("{name} does not serialise: {e}"))?;
+    // Through text, as it would travel: `to_value` would widen an `f32` member (the photo rules'
+    // tolerances) to the nearest `f64`, which is not the number written.
+    let text_back = serde_json::to_string(&typed).map_err(|e| format!("{name} does not serialise: {e}"))?;
+    let back: Value =
+        serde_json::from_str(&text_back).map_err(|e| format!("{name} serialises badly: {e}"))?;
     let mut differences = Vec::new();
     differ("", &sent, &back, &mut differences);
     if differences.is_empty() {
@@ -134,6 +138,9 @@ mod tests {
     fn the_contract_reads_the_answer_it_describes() {
         let view: RegistrationView = answer(200, VIEW).typed();
         assert_eq!((view.status, view.deadline_ms), (Status::AwaitingPayment, Some(1_800_000_000_000)));
+        // Single-precision members read back as the number written.
+        let catalog = serde_json::to_vec(&baoming_core::Catalog::demo()).expect("json");
+        strict::<baoming_core::api::catalog::CatalogAnswer>(&catalog).expect("the demo catalog");
     }
 
     #[test]

@@ -7,14 +7,16 @@
 //! the runtime), which polls the condition at a short interval and fails with what it was
 //! waiting for once its time is up.
 
+use std::fmt::Display;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often a condition is polled.
 const POLL: Duration = Duration::from_millis(20);
 
 /// Polls `done` until it holds; fails the test, naming `what`, if it does not within `within`.
+/// `what` is only formatted on failure, so it may describe the state it finds then.
 #[track_caller]
-pub fn wait_until(what: &str, within: Duration, done: impl FnMut() -> bool) {
+pub fn wait_until(what: impl Display, within: Duration, done: impl FnMut() -> bool) {
     assert!(poll_until(within, done), "gave up after {within:?} waiting for {what}");
 }
 
@@ -32,7 +34,7 @@ pub(crate) fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bo
 
 /// [`wait_until`] for a condition that awaits (a sync, a read through the async client): the
 /// runtime keeps running while it waits.
-pub async fn wait_until_async(what: &str, within: Duration, mut done: impl AsyncFnMut() -> bool) {
+pub async fn wait_until_async(what: impl Display, within: Duration, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !done().await {
         assert!(Instant::now() < deadline, "gave up after {within:?} waiting for {what}");
@@ -41,7 +43,7 @@ pub async fn wait_until_async(what: &str, within: Duration, mut done: impl Async
 }
 
 /// The system time in Unix milliseconds (a server with the test clock may be ahead of it:
-/// [`crate::Server::now_ms`]).
+/// [`crate::Server::time_ms`]).
 pub fn now_ms() -> i64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
