@@ -709,6 +709,25 @@ async fn every_change_is_in_an_intact_audit_chain() {
     assert_eq!((verified.intact, verified.broken_at), (false, Some(2)));
 }
 
+/// How many of the racing requests `tasks` won (answered with a `T`); every other must have lost
+/// with 409 `loser`.
+async fn winners<T: serde::de::DeserializeOwned + serde::Serialize>(
+    tasks: Vec<tokio::task::JoinHandle<Response>>,
+    loser: ErrorCode,
+) -> usize {
+    let mut won = 0;
+    for task in tasks {
+        let r = task.await.expect("join");
+        if (200..300).contains(&r.status) {
+            r.typed::<T>();
+            won += 1;
+        } else {
+            r.refused(409, loser);
+        }
+    }
+    won
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_registrations_and_profiles_keep_uniqueness() {
     let t = TestApp::new();
@@ -718,17 +737,7 @@ async fn racing_registrations_and_profiles_keep_uniqueness() {
         let (app, body) = (t.app.clone(), body.clone());
         tasks.push(tokio::spawn(async move { call(&app, "POST", "/api/accounts", None, body).await }));
     }
-    let mut created = 0;
-    for task in tasks {
-        let r = task.await.expect("join");
-        if r.status == 201 {
-            r.typed::<SessionAnswer>();
-            created += 1;
-        } else {
-            r.refused(409, ErrorCode::LoginTaken);
-        }
-    }
-    assert_eq!(created, 1, "one registration wins");
+    assert_eq!(winners::<SessionAnswer>(tasks, ErrorCode::LoginTaken).await, 1, "one registration wins");
     assert_eq!(count(&t.app, Tree::Accounts), 1);
 
     let mut tokens = Vec::new();
@@ -744,17 +753,11 @@ async fn racing_registrations_and_profiles_keep_uniqueness() {
             call(&app, "PUT", "/api/account/profile", Some(&token), body).await
         }));
     }
-    let mut stored = 0;
-    for task in tasks {
-        let r = task.await.expect("join");
-        if r.status == 200 {
-            r.typed::<Profile>();
-            stored += 1;
-        } else {
-            r.refused(409, ErrorCode::IdDocumentTaken);
-        }
-    }
-    assert_eq!(stored, 1, "one profile takes the document");
+    assert_eq!(
+        winners::<Profile>(tasks, ErrorCode::IdDocumentTaken).await,
+        1,
+        "one profile takes the document"
+    );
     assert_eq!(count(&t.app, Tree::AccountByIdDocument), 1);
     audit::verify(t.app.db.store()).expect("audit intact under concurrency");
 }

@@ -214,16 +214,17 @@ async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved(
     assert_eq!(queue(addr, desk, REVIEWED, &by(&[Status::Submitted])).typed::<ReviewPage>().total, 0);
 
     // Bad parameters: typed 400s.
-    for (query, expected) in [
-        ("?limit=0", ErrorCode::LimitInvalid),
-        ("?limit=101", ErrorCode::LimitInvalid),
-        ("?status=paid,bogus", ErrorCode::StatusInvalid),
-        ("?cursor=zz", ErrorCode::CursorInvalid),
-        ("?cursor=00&offset=1", ErrorCode::PagingConflict),
-        ("?offset=x", ErrorCode::OffsetInvalid),
-        ("?sort=name", ErrorCode::ParameterUnknown),
+    for (expected, queries) in [
+        (ErrorCode::LimitInvalid, vec!["?limit=0", "?limit=101"]),
+        (ErrorCode::StatusInvalid, vec!["?status=paid,bogus"]),
+        (ErrorCode::CursorInvalid, vec!["?cursor=zz"]),
+        (ErrorCode::PagingConflict, vec!["?cursor=00&offset=1"]),
+        (ErrorCode::OffsetInvalid, vec!["?offset=x"]),
+        (ErrorCode::ParameterUnknown, vec!["?sort=name"]),
     ] {
-        assert_eq!(queue_raw(addr, desk, REVIEWED, query).error_code(), (400, expected), "{query}");
+        for query in queries {
+            assert_eq!(queue_raw(addr, desk, REVIEWED, query).error_code(), (400, expected), "{query}");
+        }
     }
 
     // Scoping: another center's operator gets 404 (as for a center that does not exist); the

@@ -36,12 +36,12 @@ use baoming_core::api::paths;
 use baoming_core::api::registrations::{CandidateAction, RegistrationView, SubmitRequest};
 use baoming_core::catalog::{Catalog, ExamSession};
 use baoming_core::document::{DocumentId, RegistrationDoc};
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::Status;
 use baoming_core::photo::PhotoRef;
 
-use support::{Response, Windows, batch_sync, import_catalog, post, put, register_candidate, resident_id};
+use support::{
+    Response, Windows, answer_form, batch_sync, import_catalog, post, put, register_candidate, resident_id,
+};
 
 const EXAM: &str = support::DEMO_EXAM;
 /// Longer than any preparation or race could take, so that holds run out only when the test
@@ -147,20 +147,7 @@ fn prepare(addr: SocketAddr, n: usize, exam: &ExamSession, photo: &Photo) -> Pre
     let id = resident_id(&format!("11010519900{:03}{seq:03}", 100 + day));
     let (center, subjects) = choice(n);
     let mut doc = RegistrationDoc::new(EXAM, ActorId::random()).expect("document");
-    doc.accept_agreement(&exam.agreement, 1).expect("agreement");
-    let birth = format!("1990-01-{day:02}");
-    for (k, v) in [
-        ("name", "王小明"),
-        ("gender", if seq % 2 == 1 { "male" } else { "female" }),
-        ("birth_date", birth.as_str()),
-        ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-        ("ethnicity", "han"),
-        ("mobile", "13800138000"),
-        ("education", "bachelor"),
-        ("occupation", "student"),
-    ] {
-        doc.set_field(k, v).expect("field");
-    }
+    answer_form(&mut doc, exam, "王小明", &id).expect("answers");
     doc.choose_center(exam, center).expect("center");
     for s in &subjects {
         doc.add_subject(s).expect("subject");

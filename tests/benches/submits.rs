@@ -35,12 +35,10 @@ use baoming_core::api::catalog::CenterSeats;
 use baoming_core::api::error::ErrorCode;
 use baoming_core::api::paths;
 use baoming_core::api::registrations::{CandidateAction, CenterRegistration, SubmitRequest};
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
 use baoming_core::photo::PhotoRef;
 use baoming_test_support::{
-    CANDIDATE_PASSWORD, Conn, OPERATOR_PASSWORD, Request, SAMPLE_PHOTO, Server, assert_seats_add_up, get,
-    post, put, resident_id,
+    CANDIDATE_PASSWORD, Conn, OPERATOR_PASSWORD, Request, SAMPLE_PHOTO, Server, answer_form,
+    assert_seats_add_up, get, post, put, resident_id,
 };
 use baoming_tests::{Device, EXAM, release_binary, start_server, sync_url};
 
@@ -397,23 +395,10 @@ fn fill(
     i: usize,
 ) -> Result<(), baoming_core::document::DocError> {
     let d = &mut device.doc;
-    d.accept_agreement(&exam.agreement, 1)?;
     // Distinct numbers for 100 000 candidates: the district digits and the sequence vary; the
-    // sequence's last digit gives the gender (odd = male), the birth date is the field's.
+    // sequence's last digit gives the gender (odd = male).
     let id = resident_id(&format!("1101{:02}19900101{:03}", (i / 1000) % 100, i % 1000));
-    let gender = if i % 2 == 1 { "male" } else { "female" };
-    for (k, v) in [
-        ("name", "张三丰"),
-        ("gender", gender),
-        ("birth_date", "1990-01-01"),
-        ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-        ("ethnicity", "han"),
-        ("mobile", "13800138000"),
-        ("education", "bachelor"),
-        ("occupation", "student"),
-    ] {
-        d.set_field(k, v)?;
-    }
+    answer_form(d, exam, "张三丰", &id)?;
     d.choose_center(exam, CENTER)?;
     d.add_subject(SUBJECTS[i % SUBJECTS.len()])?;
     d.set_photo(photo)?;

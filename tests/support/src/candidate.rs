@@ -8,9 +8,10 @@ use std::time::Duration;
 use baoming_client::{ClientConfig, SyncClient};
 use baoming_core::api::paths;
 use baoming_core::api::registrations::{CandidateAction, SubmitRequest};
-use baoming_core::document::{DocumentId, RegistrationDoc};
+use baoming_core::catalog::ExamSession;
+use baoming_core::document::{DocError, DocumentId, RegistrationDoc};
 use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
+use baoming_core::id_document::{IdDocument, IdKind};
 use baoming_core::sync::PeerSync;
 use baoming_core::wire::{BatchRequest, BatchResponse};
 
@@ -122,24 +123,11 @@ pub fn fill_complete_draft(
 ) -> String {
     let catalog = baoming_core::Catalog::demo();
     let exam = catalog.exam(DEMO_EXAM).expect("exam").clone();
-    // Birth date 1990-01-01; the sequence's last digit decides the gender (odd = male).
+    // Born 1990-01-01; the sequence's last digit decides the gender (odd = male).
     let id = resident_id(&format!("11010519900101{:03}", n % 1000));
-    let gender = if n % 2 == 1 { "male" } else { "female" };
     client
         .edit(DEMO_EXAM, |d| {
-            d.accept_agreement(&exam.agreement, 1)?;
-            for (k, v) in [
-                ("name", name),
-                ("gender", gender),
-                ("birth_date", "1990-01-01"),
-                ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-                ("ethnicity", "han"),
-                ("mobile", "13800138000"),
-                ("education", "bachelor"),
-                ("occupation", "student"),
-            ] {
-                d.set_field(k, v)?;
-            }
+            answer_form(d, &exam, name, &id)?;
             d.choose_center(&exam, center)?;
             for s in subjects {
                 d.add_subject(s)?;
@@ -150,6 +138,34 @@ pub fn fill_complete_draft(
     let (jpeg, w, h) = prepared_photo();
     client.attach_photo(DEMO_EXAM, &jpeg, w, h).expect("photo");
     id
+}
+
+/// Accepts `exam`'s agreement and answers every field the demo exam's form requires, for a
+/// candidate named `name` holding resident ID card `id_number`: the birth date and the gender
+/// are the ones the number carries, the other answers are fixed.
+pub fn answer_form(
+    doc: &mut RegistrationDoc,
+    exam: &ExamSession,
+    name: &str,
+    id_number: &str,
+) -> Result<(), DocError> {
+    let card = IdDocument::parse(IdKind::ResidentId, id_number).expect("a valid resident ID number");
+    let birth_date = card.birth_date().expect("a resident ID carries the birth date").to_string();
+    let gender = card.gender().expect("a resident ID carries the gender");
+    doc.accept_agreement(&exam.agreement, 1)?;
+    for (k, v) in [
+        ("name", name),
+        ("gender", gender.as_str()),
+        ("birth_date", &birth_date),
+        ("id_document", &encode_id_document(IdKind::ResidentId, id_number)),
+        ("ethnicity", "han"),
+        ("mobile", "13800138000"),
+        ("education", "bachelor"),
+        ("occupation", "student"),
+    ] {
+        doc.set_field(k, v)?;
+    }
+    Ok(())
 }
 
 /// Syncs a bare document (the core's document and sync engine, no device client) through the

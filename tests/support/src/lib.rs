@@ -28,7 +28,8 @@ pub mod strict;
 pub mod wait;
 
 pub use candidate::{
-    CandidateDevice, SAMPLE_PHOTO, SYNC, batch_sync, device_client, fill_complete_draft, prepared_photo,
+    CandidateDevice, SAMPLE_PHOTO, SYNC, answer_form, batch_sync, device_client, fill_complete_draft,
+    prepared_photo,
 };
 pub use fixtures::{
     CANDIDATE_PASSWORD, DEMO_EXAM, OPERATOR_PASSWORD, Windows, admin_login, assert_seats_add_up,
