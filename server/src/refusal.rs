@@ -1,8 +1,9 @@
-//! [`Refusal`]: a domain's typed "no" that the client can act on — a machine-readable code, a
-//! message, details (the failed pools, the draft's issues, a window's times …) and what kind of
-//! refusal it is. The HTTP layer turns the kind into a status; the domains never see one.
+//! [`Refusal`]: a domain's typed "no" that the client can act on — the contract's error body
+//! (a machine-readable [`ErrorCode`], a message and typed details such as the full pools or the
+//! draft's issues) and what kind of refusal it is. The HTTP layer turns the kind into a status;
+//! the domains never see one.
 
-use serde_json::Value;
+use baoming_core::api::error::{ErrorBody, ErrorCode};
 
 /// What kind of refusal, in the domain's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,40 +23,41 @@ pub enum RefusalKind {
 pub struct Refusal {
     /// The kind.
     pub kind: RefusalKind,
-    /// The machine-readable code, e.g. `seat_gone`.
-    pub code: &'static str,
-    /// The explanation.
-    pub message: String,
-    /// Extra members of the error body (an object, or null for none).
-    pub details: Value,
+    /// What the client is told (boxed: a refusal travels in `Result`s that are usually `Ok`).
+    pub body: Box<ErrorBody>,
 }
 
 impl Refusal {
     /// A refusal without details.
-    pub fn new(kind: RefusalKind, code: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal { kind, code, message: message.into(), details: Value::Null }
+    pub fn new(kind: RefusalKind, code: ErrorCode, message: impl Into<String>) -> Refusal {
+        Refusal { kind, body: Box::new(ErrorBody::new(code, message)) }
     }
 
     /// A conflict with the current state.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Refusal {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Refusal {
         Refusal::new(RefusalKind::Conflict, code, message)
     }
 
     /// Content that breaks a rule.
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Refusal {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Refusal {
         Refusal::new(RefusalKind::Invalid, code, message)
     }
 
-    /// With these details (a JSON object).
-    pub fn with(mut self, details: Value) -> Refusal {
-        self.details = details;
+    /// With the details `fill` writes into the body.
+    pub fn detail(mut self, fill: impl FnOnce(&mut ErrorBody)) -> Refusal {
+        fill(&mut self.body);
         self
+    }
+
+    /// The code.
+    pub fn code(&self) -> ErrorCode {
+        self.body.code
     }
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.body.message)
     }
 }
 

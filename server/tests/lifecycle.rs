@@ -587,7 +587,7 @@ async fn an_interrupted_cancellation_is_finished_at_start_up() {
         .expect("exam");
     assert_eq!((seats[0].held, seats[0].paid, seats[0].free, seats[0].cancelled), (0, 0, 8, true));
     let s15 = seats[0].subjects.iter().find(|s| s.code == "15").expect("15");
-    assert_eq!((s15.counter.held, s15.counter.paid), (0, 0));
+    assert_eq!((s15.held, s15.paid), (0, 0));
     let stored = app
         .db
         .store()

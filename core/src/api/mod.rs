@@ -24,6 +24,7 @@
 //! * [`desk`] — the operator's desk: review queue, stats, notices, on-site confirmation.
 //! * [`admin`] — the administrator's cancellations.
 //! * [`sync`] — WebSocket tickets (the sync exchange itself is CBOR, see [`crate::wire`]).
+//! * [`testing`] — the test clock of a server started for end-to-end tests.
 //!
 //! Types from the rest of the core appear where the server sends them unchanged: the catalog
 //! types, [`Status`](crate::lifecycle::Status), [`PhotoReport`](crate::photo::PhotoReport),
@@ -43,6 +44,7 @@ pub mod paths;
 pub mod payments;
 pub mod registrations;
 pub mod sync;
+pub mod testing;
 
 /// Serde helper for a member that is sometimes absent and sometimes `null`: absent is `None`,
 /// `null` is `Some(None)`, a value is `Some(Some(value))`. Used with

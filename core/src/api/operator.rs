@@ -36,6 +36,20 @@ pub enum Role {
     Auditor,
 }
 
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    /// The role named `administrator` (or `admin`), `center_operator` (or `center`), `auditor`.
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "administrator" | "admin" => Ok(Role::Administrator),
+            "center_operator" | "center" => Ok(Role::CenterOperator),
+            "auditor" => Ok(Role::Auditor),
+            other => Err(format!("unknown role `{other}` (administrator, center_operator, auditor)")),
+        }
+    }
+}
+
 /// An operator as the API shows it: `GET /api/operator/me`, and the answer (201) to
 /// `POST /api/operator/operators`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -308,6 +308,9 @@ pub fn registration_document(exam: &str, document: CandidateDocument) -> String 
     format!("/api/registrations/{exam}/documents/{}", document.file_name())
 }
 
+/// `POST`: move the test clock (servers started with `test_clock = true` only).
+pub const TESTING_CLOCK: &str = "/api/testing/clock";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,15 @@
 //! Candidate accounts: captcha, registration, sessions, password, profile, recovery, and
 //! third-party (OAuth) login.
 
-use serde::{Deserialize, Serialize};
+use baoming_core::api::accounts::{
+    AccountAnswer, LoginRequest, OAuthCallbackAnswer, OAuthCallbackQuery, OAuthStartAnswer,
+    PasswordChangeAnswer, PasswordChangeRequest, RecoveryAnswer, RecoveryRequest, RecoveryResetRequest,
+    RegisterRequest, SessionAnswer,
+};
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::paths;
 use warp::Reply;
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::{HeaderName, HeaderValue, StatusCode};
 
 use super::error::ApiError;
 use super::extract::{Answer, Candidate, ClientAddr, bearer, json, no_content, ok};
@@ -12,73 +18,10 @@ use crate::identity::profile::ProfileInput;
 use crate::identity::sessions::Owner;
 use crate::state::App;
 
-/// `POST /api/accounts`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RegisterReq {
-    login: String,
-    password: String,
-}
-
-/// `POST /api/sessions`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LoginReq {
-    login: String,
-    password: String,
-    #[serde(default)]
-    captcha_id: Option<String>,
-    #[serde(default)]
-    captcha_answer: Option<String>,
-}
-
-/// `PUT /api/account/password`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PasswordReq {
-    current_password: String,
-    new_password: String,
-}
-
-/// `POST /api/password-recovery`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RecoverReq {
-    login: String,
-}
-
-/// `POST /api/password-recovery/reset`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ResetReq {
-    login: String,
-    code: String,
-    new_password: String,
-}
-
-/// The OAuth callback's query.
-#[derive(Debug, Deserialize)]
-pub(super) struct CallbackQuery {
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// Answer to a registration or login.
-#[derive(Debug, Serialize)]
-struct SessionResp {
-    account_id: String,
-    token: String,
-    expires_at: i64,
-}
-
 fn session_resp(status: StatusCode, l: LoggedIn) -> Answer {
     Ok(json(
         status,
-        &SessionResp { account_id: l.account_id, token: l.session.token, expires_at: l.session.expires },
+        &SessionAnswer { account_id: l.account_id, token: l.session.token, expires_at: l.session.expires },
     ))
 }
 
@@ -87,19 +30,21 @@ pub(super) async fn captcha(app: App) -> Answer {
     let issued = app.identity.captcha()?;
     let mut resp = warp::reply::with_header(issued.png, "content-type", "image/png").into_response();
     let id = HeaderValue::from_str(&issued.id).map_err(|e| ApiError::Internal(e.to_string()))?;
-    resp.headers_mut().insert(super::CAPTCHA_ID, id);
+    let name = HeaderName::from_bytes(paths::CAPTCHA_ID.as_bytes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    resp.headers_mut().insert(name, id);
     resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
     Ok(resp)
 }
 
 /// `POST /api/accounts`.
-pub(super) async fn register(app: App, addr: ClientAddr, req: RegisterReq) -> Answer {
+pub(super) async fn register(app: App, addr: ClientAddr, req: RegisterRequest) -> Answer {
     app.identity.attempt(&addr.0)?;
     session_resp(StatusCode::CREATED, app.identity.register(&req.login, &req.password).await?)
 }
 
 /// `POST /api/sessions`.
-pub(super) async fn login(app: App, addr: ClientAddr, req: LoginReq) -> Answer {
+pub(super) async fn login(app: App, addr: ClientAddr, req: LoginRequest) -> Answer {
     let proof = CaptchaProof { id: req.captcha_id, answer: req.captcha_answer };
     session_resp(StatusCode::OK, app.identity.login(&req.login, &req.password, &proof, &addr.0).await?)
 }
@@ -114,23 +59,23 @@ pub(super) async fn logout(app: App, who: Candidate) -> Answer {
 pub(super) async fn account(app: App, who: Candidate) -> Answer {
     let account = app.identity.account(&who.account)?;
     let login = app.identity.login_of(&account)?;
-    ok(&serde_json::json!({
-        "account_id": account.id,
-        "login": login,
-        "login_kind": account.login_kind,
-        "created": account.created,
-        "has_profile": account.profile_sealed.is_some(),
-        "session_expires_at": who.session.expires,
-    }))
+    ok(&AccountAnswer {
+        has_profile: account.profile_sealed.is_some(),
+        account_id: account.id,
+        login,
+        login_kind: account.login_kind,
+        created: account.created,
+        session_expires_at: who.session.expires,
+    })
 }
 
 /// `PUT /api/account/password`.
-pub(super) async fn change_password(app: App, who: Candidate, req: PasswordReq) -> Answer {
+pub(super) async fn change_password(app: App, who: Candidate, req: PasswordChangeRequest) -> Answer {
     let revoked = app
         .identity
         .change_password(&who.account, &who.session.token_hash, &req.current_password, &req.new_password)
         .await?;
-    ok(&serde_json::json!({ "revoked_sessions": revoked }))
+    ok(&PasswordChangeAnswer { revoked_sessions: revoked as u64 })
 }
 
 /// `GET /api/account/profile`.
@@ -147,16 +92,13 @@ pub(super) async fn set_profile(app: App, who: Candidate, req: ProfileInput) -> 
 }
 
 /// `POST /api/password-recovery`: 202 whether or not the account exists.
-pub(super) async fn recover(app: App, addr: ClientAddr, req: RecoverReq) -> Answer {
+pub(super) async fn recover(app: App, addr: ClientAddr, req: RecoveryRequest) -> Answer {
     app.identity.recover_start(&req.login, &addr.0).await?;
-    Ok(json(
-        StatusCode::ACCEPTED,
-        &serde_json::json!({ "status": "if the account exists, a code was sent to it" }),
-    ))
+    Ok(json(StatusCode::ACCEPTED, &RecoveryAnswer { status: RecoveryAnswer::STATUS.into() }))
 }
 
 /// `POST /api/password-recovery/reset`.
-pub(super) async fn reset(app: App, addr: ClientAddr, req: ResetReq) -> Answer {
+pub(super) async fn reset(app: App, addr: ClientAddr, req: RecoveryResetRequest) -> Answer {
     app.identity.recover_finish(&req.login, &req.code, &req.new_password, &addr.0).await?;
     no_content()
 }
@@ -174,14 +116,14 @@ pub(super) async fn oauth_start(provider: String, app: App, auth: Option<String>
         },
     };
     let (url, state) = app.identity.oauth_start(&provider, link)?;
-    ok(&serde_json::json!({ "authorize_url": url, "state": state }))
+    ok(&OAuthStartAnswer { authorize_url: url, state })
 }
 
 /// `GET /api/oauth/{provider}/callback?code&state`.
-pub(super) async fn oauth_callback(provider: String, app: App, q: CallbackQuery) -> Answer {
+pub(super) async fn oauth_callback(provider: String, app: App, q: OAuthCallbackQuery) -> Answer {
     if let Some(e) = q.error {
         return Err(crate::identity::IdentityError::invalid(
-            "oauth_denied",
+            ErrorCode::OauthDenied,
             format!("the provider answered `{e}`"),
         )
         .into());
@@ -190,10 +132,10 @@ pub(super) async fn oauth_callback(provider: String, app: App, q: CallbackQuery)
         return Err(ApiError::BadRequest("the callback needs `code` and `state`".into()));
     };
     let f = app.identity.oauth_finish(&provider, &code, &state).await?;
-    ok(&serde_json::json!({
-        "account_id": f.account_id,
-        "token": f.session.token,
-        "expires_at": f.session.expires,
-        "outcome": f.outcome,
-    }))
+    ok(&OAuthCallbackAnswer {
+        account_id: f.account_id,
+        token: f.session.token,
+        expires_at: f.session.expires,
+        outcome: f.outcome,
+    })
 }

@@ -2,9 +2,9 @@
 //! `GET`/`HEAD /api/blobs/{sha256}` for its owner and for operators of the center its
 //! registration chose.
 
+use baoming_core::api::blobs::{PhotoUploadAnswer, UploadQuery};
 use baoming_core::photo::PhotoRules;
 use bytes::Bytes;
-use serde::Deserialize;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -18,13 +18,6 @@ use crate::state::App;
 /// `Cache-Control` of a blob: private (personal data), and immutable because the URL names the
 /// content.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UploadQuery {
-    /// The exam session whose photo rules apply (default rules without it).
-    exam: Option<String>,
-}
 
 /// `/api/blobs/{sha256}`: the digest, or 400 before anything else is read.
 pub(super) fn blob_path() -> impl Filter<Extract = (Digest,), Error = Rejection> + Clone {
@@ -82,13 +75,13 @@ pub(super) async fn upload(
     };
     Ok(json(
         status,
-        &serde_json::json!({
-            "sha256": hex::encode(digest),
-            "bytes": len,
-            "width": up.report.width,
-            "height": up.report.height,
-            "report": up.report,
-        }),
+        &PhotoUploadAnswer {
+            sha256: hex::encode(digest),
+            bytes: len as u64,
+            width: up.report.width,
+            height: up.report.height,
+            report: up.report,
+        },
     ))
 }
 

@@ -1,5 +1,6 @@
 //! The public catalog with ETag / If-None-Match, and live seat availability.
 
+use baoming_core::api::catalog::{CenterDetail, CenterSubject, ExamAvailability, ExamSummary};
 use serde::Serialize;
 use warp::Reply;
 use warp::http::{HeaderValue, StatusCode};
@@ -38,17 +39,6 @@ fn view(app: &App) -> Result<std::sync::Arc<CatalogView>, ApiError> {
     app.catalogs.current().ok_or_else(|| ApiError::NotFound("no catalog has been imported".into()))
 }
 
-#[derive(Serialize)]
-struct ExamSummary<'a> {
-    id: &'a str,
-    name: &'a baoming_core::catalog::Bilingual,
-    registration: &'a baoming_core::catalog::Window,
-    printing: &'a baoming_core::catalog::Window,
-    subject_cap: u8,
-    payment_window_hours: u32,
-    agreement_version: &'a str,
-}
-
 /// `GET /api/catalog`.
 pub(super) async fn catalog(app: App, inm: Option<String>) -> Answer {
     cached(&view(&app)?.catalog, inm.as_deref(), STATIC)
@@ -57,18 +47,18 @@ pub(super) async fn catalog(app: App, inm: Option<String>) -> Answer {
 /// `GET /api/exams`.
 pub(super) async fn exams(app: App, inm: Option<String>) -> Answer {
     let v = view(&app)?;
-    let list: Vec<ExamSummary<'_>> = v
+    let list: Vec<ExamSummary> = v
         .catalog
         .exams
         .iter()
         .map(|e| ExamSummary {
-            id: &e.id,
-            name: &e.name,
-            registration: &e.registration,
-            printing: &e.printing,
+            id: e.id.clone(),
+            name: e.name.clone(),
+            registration: e.registration,
+            printing: e.printing,
             subject_cap: e.subject_cap,
             payment_window_hours: e.payment_window_hours,
-            agreement_version: &e.agreement.version,
+            agreement_version: e.agreement.version.clone(),
         })
         .collect();
     cached(&list, inm.as_deref(), STATIC)
@@ -96,7 +86,7 @@ pub(super) async fn part(exam_id: String, what: String, app: App, inm: Option<St
         "centers" => cached(&exam.centers, inm, STATIC),
         "availability" => {
             let seats = app.catalogs.availability(&exam_id, None)?;
-            cached(&serde_json::json!({ "exam": exam_id, "centers": seats }), inm, LIVE)
+            cached(&ExamAvailability { exam: exam_id.clone(), centers: seats }, inm, LIVE)
         }
         other => Err(ApiError::NotFound(format!("no such catalog resource `{other}`"))),
     }
@@ -113,16 +103,16 @@ pub(super) async fn center(exam_id: String, center_id: String, app: App, inm: Op
         .iter()
         .map(|o| {
             let s = exam.subject(&o.code);
-            serde_json::json!({
-                "code": o.code,
-                "capacity": o.capacity,
-                "fee_fen": o.fee_fen,
-                "name": s.map(|s| &s.name),
-                "slot": s.and_then(|s| exam.slot(&s.slot)),
-            })
+            CenterSubject {
+                code: o.code.clone(),
+                capacity: o.capacity,
+                fee_fen: o.fee_fen,
+                name: s.map(|s| s.name.clone()),
+                slot: s.and_then(|s| exam.slot(&s.slot)).cloned(),
+            }
         })
         .collect();
-    cached(&serde_json::json!({ "center": center, "subjects": subjects }), inm.as_deref(), STATIC)
+    cached(&CenterDetail { center: center.clone(), subjects }, inm.as_deref(), STATIC)
 }
 
 /// `GET /api/exams/{exam}/centers/{center}/availability`.

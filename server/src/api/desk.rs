@@ -7,17 +7,10 @@ use bytes::Bytes;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
-use super::error::ApiError;
 use super::extract::{Answer, Candidate, IdempotencyKey, Staff, json, no_content, ok, parse_json};
 use crate::desk::notices::NoticeInput;
 use crate::desk::onsite::Lookup;
-use crate::desk::review::QueueQuery;
 use crate::state::App;
-
-/// The review queue's query string, parsed (typed 400s for what is not understood).
-pub(super) fn queue_query(pairs: &[(String, String)]) -> Result<QueueQuery, ApiError> {
-    Ok(crate::desk::review::parse_query(pairs)?)
-}
 
 /// `GET /api/operator/exams/{exam}/centers/{center}/review?status&q&limit&cursor|offset`.
 pub(super) async fn queue(
@@ -27,7 +20,7 @@ pub(super) async fn queue(
     who: Staff,
     q: Vec<(String, String)>,
 ) -> Answer {
-    let query = queue_query(&q)?;
+    let query = super::query::review_query(&q)?;
     ok(&app.desk.queue(&who.operator, &exam, &center, &query).await?)
 }
 

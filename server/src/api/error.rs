@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 
-use serde_json::{Map, Value, json};
+use baoming_core::api::error::{ErrorBody, ErrorCode, PhotoProblemDetail};
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 use warp::{Rejection, Reply};
@@ -114,23 +114,19 @@ impl From<CommitError> for ApiError {
     }
 }
 
-/// What the client is told: status, code, message and extra members of the body.
+/// What the client is told: the status and the contract's error body.
 #[derive(Debug)]
 pub struct Problem {
     /// The HTTP status.
     pub status: StatusCode,
-    /// The machine-readable code.
-    pub code: &'static str,
-    /// The message (internal details are logged, never sent).
-    pub message: String,
-    /// Extra members of the JSON body.
-    pub details: Map<String, Value>,
+    /// The body (internal details are logged, never sent).
+    pub body: ErrorBody,
     /// Seconds for a `Retry-After` header.
     pub retry_after: Option<u64>,
 }
 
-fn problem(status: StatusCode, code: &'static str, message: impl Into<String>) -> Problem {
-    Problem { status, code, message: message.into(), details: Map::new(), retry_after: None }
+fn problem(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Problem {
+    Problem { status, body: ErrorBody::new(code, message), retry_after: None }
 }
 
 fn refusal_problem(r: &Refusal) -> Problem {
@@ -140,35 +136,31 @@ fn refusal_problem(r: &Refusal) -> Problem {
         RefusalKind::Conflict => StatusCode::CONFLICT,
         RefusalKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     };
-    let mut p = problem(status, r.code, r.message.clone());
-    if let Value::Object(extra) = &r.details {
-        p.details = extra.clone();
-    }
-    p
+    Problem { status, body: (*r.body).clone(), retry_after: None }
 }
 
 fn internal() -> Problem {
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+    problem(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal server error")
 }
 
 fn identity_problem(e: &IdentityError) -> Problem {
     let unauthorized = |code| problem(StatusCode::UNAUTHORIZED, code, e.to_string());
     match e {
         IdentityError::Invalid { code, message } => {
-            problem(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone())
+            problem(StatusCode::UNPROCESSABLE_ENTITY, *code, message.clone())
         }
-        IdentityError::Conflict { code, message } => problem(StatusCode::CONFLICT, code, message.clone()),
-        IdentityError::Unauthorized(_) => unauthorized("unauthorized"),
-        IdentityError::BadCredentials => unauthorized("bad_credentials"),
-        IdentityError::CaptchaRequired => unauthorized("captcha_required"),
-        IdentityError::CaptchaWrong => unauthorized("captcha_wrong"),
+        IdentityError::Conflict { code, message } => problem(StatusCode::CONFLICT, *code, message.clone()),
+        IdentityError::Unauthorized(_) => unauthorized(ErrorCode::Unauthorized),
+        IdentityError::BadCredentials => unauthorized(ErrorCode::BadCredentials),
+        IdentityError::CaptchaRequired => unauthorized(ErrorCode::CaptchaRequired),
+        IdentityError::CaptchaWrong => unauthorized(ErrorCode::CaptchaWrong),
         IdentityError::TooManyRequests { retry_after_secs } => Problem {
             retry_after: Some(*retry_after_secs),
-            ..problem(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", e.to_string())
+            ..problem(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, e.to_string())
         },
-        IdentityError::Forbidden(_) => problem(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-        IdentityError::NotFound(_) => problem(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-        IdentityError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+        IdentityError::Forbidden(_) => problem(StatusCode::FORBIDDEN, ErrorCode::Forbidden, e.to_string()),
+        IdentityError::NotFound(_) => problem(StatusCode::NOT_FOUND, ErrorCode::NotFound, e.to_string()),
+        IdentityError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, e.to_string()),
         IdentityError::Storage(_) | IdentityError::Internal(_) => internal(),
     }
 }
@@ -177,19 +169,26 @@ fn registration_problem(e: &RegistrationError) -> Problem {
     match e {
         RegistrationError::Refused(r) => refusal_problem(r),
         RegistrationError::PhotoRejected(report) => {
-            let mut p = problem(StatusCode::UNPROCESSABLE_ENTITY, "photo_rejected", e.to_string());
-            let problems: Vec<Value> = report
-                .problems
-                .iter()
-                .map(|p| json!({ "code": p.code(), "message_en": p.message_en(), "message_zh": p.message_zh() }))
-                .collect();
-            p.details.insert("problems".into(), Value::Array(problems));
-            p.details.insert("report".into(), serde_json::to_value(report).unwrap_or_default());
+            let mut p = problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PhotoRejected, e.to_string());
+            p.body.problems = Some(
+                report
+                    .problems
+                    .iter()
+                    .map(|p| PhotoProblemDetail {
+                        code: p.code().to_owned(),
+                        message_en: p.message_en(),
+                        message_zh: p.message_zh(),
+                    })
+                    .collect(),
+            );
+            p.body.report = Some((**report).clone());
             p
         }
-        RegistrationError::Forbidden(_) => problem(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-        RegistrationError::NotFound(_) => problem(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-        RegistrationError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+        RegistrationError::Forbidden(_) => {
+            problem(StatusCode::FORBIDDEN, ErrorCode::Forbidden, e.to_string())
+        }
+        RegistrationError::NotFound(_) => problem(StatusCode::NOT_FOUND, ErrorCode::NotFound, e.to_string()),
+        RegistrationError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, e.to_string()),
         RegistrationError::Storage(_) | RegistrationError::Internal(_) => internal(),
     }
 }
@@ -197,49 +196,50 @@ fn registration_problem(e: &RegistrationError) -> Problem {
 impl ApiError {
     /// What the client is told.
     pub fn problem(&self) -> Problem {
-        let bad = |code| problem(StatusCode::BAD_REQUEST, code, self.to_string());
+        let text = self.to_string();
+        let bad = |code| problem(StatusCode::BAD_REQUEST, code, text.clone());
         match self {
-            ApiError::MalformedJson(_) => bad("malformed_json"),
-            ApiError::MalformedCbor(_) => bad("malformed_cbor"),
-            ApiError::BadRequest(_) => bad("bad_request"),
+            ApiError::MalformedJson(_) => bad(ErrorCode::MalformedJson),
+            ApiError::MalformedCbor(_) => bad(ErrorCode::MalformedCbor),
+            ApiError::BadRequest(_) => bad(ErrorCode::BadRequest),
             ApiError::WrongShape(_) => {
-                problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", self.to_string())
+                problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, text)
             }
-            ApiError::Unauthorized(_) => problem(StatusCode::UNAUTHORIZED, "unauthorized", self.to_string()),
-            ApiError::NotFound(_) => problem(StatusCode::NOT_FOUND, "not_found", self.to_string()),
+            ApiError::Unauthorized(_) => problem(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, text),
+            ApiError::NotFound(_) => problem(StatusCode::NOT_FOUND, ErrorCode::NotFound, text),
             ApiError::MethodNotAllowed => {
-                problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", self.to_string())
+                problem(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, text)
             }
-            ApiError::LengthRequired => {
-                problem(StatusCode::LENGTH_REQUIRED, "length_required", self.to_string())
-            }
+            ApiError::LengthRequired => problem(StatusCode::LENGTH_REQUIRED, ErrorCode::LengthRequired, text),
             ApiError::PayloadTooLarge => {
-                problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", self.to_string())
+                problem(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, text)
             }
             ApiError::PhotoTooLarge { max, rules_max, .. } => {
-                let mut p = problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", self.to_string());
-                p.details.insert("limit_bytes".into(), json!(max));
-                p.details.insert("rules_max_bytes".into(), json!(rules_max));
+                let mut p = problem(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, text);
+                p.body.limit_bytes = Some(*max);
+                p.body.rules_max_bytes = Some(*rules_max);
                 p
             }
-            ApiError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, "busy", self.to_string()),
-            ApiError::Timeout => problem(StatusCode::SERVICE_UNAVAILABLE, "timeout", self.to_string()),
+            ApiError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, text),
+            ApiError::Timeout => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Timeout, text),
             ApiError::Refused(r) => refusal_problem(r),
             ApiError::Identity(e) => identity_problem(e),
             ApiError::Catalog(e) => match e {
-                CatalogError::NotFound(_) => problem(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+                CatalogError::NotFound(_) => problem(StatusCode::NOT_FOUND, ErrorCode::NotFound, text),
                 CatalogError::Invalid { code, message } => {
-                    problem(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone())
+                    problem(StatusCode::UNPROCESSABLE_ENTITY, *code, message.clone())
                 }
-                CatalogError::Concurrent => problem(StatusCode::CONFLICT, "concurrent_update", e.to_string()),
-                CatalogError::Forbidden(why) => problem(StatusCode::FORBIDDEN, "forbidden", why.clone()),
+                CatalogError::Concurrent => problem(StatusCode::CONFLICT, ErrorCode::ConcurrentUpdate, text),
+                CatalogError::Forbidden(why) => {
+                    problem(StatusCode::FORBIDDEN, ErrorCode::Forbidden, why.clone())
+                }
                 CatalogError::Storage(_) => internal(),
             },
             ApiError::Registration(e) => registration_problem(e),
             ApiError::Payment(e) => match e {
                 PaymentError::Refused(r) => refusal_problem(r),
                 PaymentError::Registration(r) => registration_problem(r),
-                PaymentError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()),
+                PaymentError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, text),
                 PaymentError::UnknownOrder(_)
                 | PaymentError::AmountMismatch { .. }
                 | PaymentError::Storage(_)
@@ -263,16 +263,12 @@ impl ApiError {
 /// Builds the HTTP response for an error.
 pub fn error_response(err: &ApiError) -> Response {
     let p = err.problem();
-    if p.status.is_server_error() && p.code == "internal" {
+    if p.body.code == ErrorCode::Internal {
         tracing::error!(error = %err, "request failed");
     } else {
-        tracing::info!(code = p.code, "request refused");
+        tracing::info!(code = %p.body.code, "request refused");
     }
-    let mut body = Map::new();
-    body.insert("code".into(), p.code.into());
-    body.insert("message".into(), p.message.into());
-    body.extend(p.details);
-    let mut resp = warp::reply::with_status(warp::reply::json(&body), p.status).into_response();
+    let mut resp = warp::reply::with_status(warp::reply::json(&p.body), p.status).into_response();
     if let Some(secs) = p.retry_after
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {

@@ -1,20 +1,14 @@
 //! The exam day: the candidate's PDF downloads and ticket code, the operator's room arrangement
 //! and the check-in scan.
 
+use baoming_core::api::documents::CheckInRequest;
 use bytes::Bytes;
-use serde::Deserialize;
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
 use super::error::ApiError;
 use super::extract::{Answer, Candidate, Staff, ok, parse_json};
 use crate::state::App;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckInReq {
-    code: String,
-}
 
 fn pdf(bytes: Vec<u8>, filename: &str) -> Answer {
     let mut r = Response::new(bytes.into());
@@ -62,6 +56,6 @@ pub(super) async fn arrange(exam: String, center: String, app: App, who: Staff) 
 
 /// `POST /api/operator/exams/{exam}/check-in` `{code}`.
 pub(super) async fn check_in(exam: String, app: App, who: Staff, body: Bytes) -> Answer {
-    let req: CheckInReq = parse_json(&body)?;
+    let req: CheckInRequest = parse_json(&body)?;
     ok(&app.examday.check_in(&who.operator, &exam, &req.code).await?)
 }

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 
+use baoming_core::api::paths;
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -79,7 +80,7 @@ pub fn bytes_body(limit: u64) -> impl Filter<Extract = (Bytes,), Error = Rejecti
 
 /// The request's `Idempotency-Key` header.
 pub fn idempotency_key() -> impl Filter<Extract = (IdempotencyKey,), Error = Rejection> + Clone {
-    warp::header::optional::<String>(crate::api::IDEMPOTENCY_KEY).map(IdempotencyKey)
+    warp::header::optional::<String>(paths::IDEMPOTENCY_KEY).map(IdempotencyKey)
 }
 
 /// The peer's IP address (proxies' forwarding headers are not trusted): from the accept loop,

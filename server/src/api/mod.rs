@@ -16,6 +16,7 @@ mod examday;
 pub mod extract;
 mod operators;
 pub mod paysandbox;
+mod query;
 mod registrations;
 mod serve;
 mod sync;
@@ -36,10 +37,6 @@ use self::registrations::{ActionName, ReviewName};
 pub use self::serve::serve_http;
 use crate::state::App;
 
-/// The header that makes a retried action safe (protocol.md §11).
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
-/// The header that names an issued captcha.
-pub const CAPTCHA_ID: &str = "x-captcha-id";
 /// Largest platform notification body.
 const NOTIFY_LIMIT: u64 = 16 * 1024;
 

@@ -2,66 +2,36 @@
 //! log, creating operators and importing the catalog. Every decision on what an operator may do
 //! is the domain's (`identity::operators::authorize`).
 
+use baoming_core::api::operator::{
+    AuditQuery, CatalogImportAnswer, CreateOperatorRequest, OperatorInfo, OperatorLoginRequest,
+    OperatorSessionAnswer,
+};
 use bytes::Bytes;
-use serde::Deserialize;
 use warp::http::StatusCode;
 
 use super::extract::{Answer, ClientAddr, Staff, json, no_content, ok};
 use crate::identity::accounts::CaptchaProof;
-use crate::identity::operators::{NewOperator, Operator, Role};
+use crate::identity::operators::{NewOperator, Operator};
 use crate::state::App;
 
-/// `POST /api/operator/sessions`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LoginReq {
-    username: String,
-    password: String,
-    #[serde(default)]
-    captcha_id: Option<String>,
-    #[serde(default)]
-    captcha_answer: Option<String>,
-}
-
-/// `POST /api/operator/operators`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CreateReq {
-    username: String,
-    password: String,
-    role: Role,
-    #[serde(default)]
-    centers: Vec<String>,
-}
-
-/// `GET /api/operator/audit?from&limit`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AuditQuery {
-    #[serde(default = "one")]
-    from: u64,
-    #[serde(default = "hundred")]
-    limit: usize,
-}
-
-fn one() -> u64 {
-    1
-}
-fn hundred() -> usize {
-    100
-}
-
-fn public(op: &Operator) -> serde_json::Value {
-    serde_json::json!({ "id": op.id, "username": op.username, "role": op.role, "centers": op.centers })
+fn public(op: &Operator) -> OperatorInfo {
+    OperatorInfo {
+        id: op.id.clone(),
+        username: op.username.clone(),
+        role: op.role,
+        centers: op.centers.clone(),
+    }
 }
 
 /// `POST /api/operator/sessions`.
-pub(super) async fn login(app: App, addr: ClientAddr, req: LoginReq) -> Answer {
+pub(super) async fn login(app: App, addr: ClientAddr, req: OperatorLoginRequest) -> Answer {
     let proof = CaptchaProof { id: req.captcha_id, answer: req.captcha_answer };
     let l = app.identity.operator_login(&req.username, req.password, &proof, &addr.0).await?;
-    ok(
-        &serde_json::json!({ "operator": public(&l.operator), "token": l.session.token, "expires_at": l.session.expires }),
-    )
+    ok(&OperatorSessionAnswer {
+        operator: public(&l.operator),
+        token: l.session.token,
+        expires_at: l.session.expires,
+    })
 }
 
 /// `DELETE /api/operator/sessions/current`.
@@ -96,7 +66,7 @@ pub(super) async fn verify_audit(app: App, who: Staff) -> Answer {
 }
 
 /// `POST /api/operator/operators`.
-pub(super) async fn create(app: App, who: Staff, req: CreateReq) -> Answer {
+pub(super) async fn create(app: App, who: Staff, req: CreateOperatorRequest) -> Answer {
     let new =
         NewOperator { username: req.username, password: req.password, role: req.role, centers: req.centers };
     let known = |c: &str| app.catalogs.has_center(c);
@@ -107,5 +77,5 @@ pub(super) async fn create(app: App, who: Staff, req: CreateReq) -> Answer {
 /// `PUT /api/operator/catalog` (TOML body).
 pub(super) async fn import_catalog(app: App, who: Staff, body: Bytes) -> Answer {
     let view = app.catalogs.upload(&who.operator, &body).await?;
-    ok(&serde_json::json!({ "sha256": view.sha256 }))
+    ok(&CatalogImportAnswer { sha256: view.sha256.clone() })
 }

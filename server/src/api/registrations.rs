@@ -1,8 +1,9 @@
 //! The lifecycle: the candidate's submit, withdraw, apply-for-review and status; the center's
 //! approve, reject and list; payment; and the administrator's cancellations.
 
+use baoming_core::api::admin::CancelRequest;
+use baoming_core::api::registrations::{RejectRequest, SubmitRequest};
 use bytes::Bytes;
-use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{Answer, Candidate, IdempotencyKey, Staff, ok, parse_json};
@@ -40,26 +41,6 @@ impl std::str::FromStr for ReviewName {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SubmitReq {
-    heads: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RejectReq {
-    reason: String,
-    #[serde(default)]
-    paths: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CancelReq {
-    reason: String,
-}
-
 /// `POST /api/registrations/{exam}/{submit|withdraw|apply-review}` + `Idempotency-Key`.
 pub(super) async fn act(
     exam: String,
@@ -72,7 +53,7 @@ pub(super) async fn act(
     // The key is asked for, and checked, before the body is read.
     Idempotency::check(key.as_deref().ok_or_else(key_required)?)?;
     let heads = match what.0 {
-        CandidateAction::Submit => parse_json::<SubmitReq>(&body)?.heads,
+        CandidateAction::Submit => parse_json::<SubmitRequest>(&body)?.heads,
         _ => Vec::new(),
     };
     let answer =
@@ -99,7 +80,7 @@ pub(super) async fn review(
     let decision = match what {
         ReviewName::Approve => Review::Approve,
         ReviewName::Reject => {
-            let req: RejectReq = parse_json(&body)?;
+            let req: RejectRequest = parse_json(&body)?;
             Review::Reject { reason: req.reason, paths: req.paths }
         }
     };
@@ -169,7 +150,7 @@ async fn cancel(
     // Authorization comes before the body is looked at.
     crate::identity::operators::authorize(&who.operator, crate::identity::operators::Permission::CancelExam)
         .map_err(ApiError::from)?;
-    let req: CancelReq = parse_json(&body)?;
+    let req: CancelRequest = parse_json(&body)?;
     let answer = app
         .registrations
         .cancel(&who.operator, &exam, center.as_deref(), &req.reason, key.as_deref(), &body)

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use baoming_core::api::sync::{SyncQuery, SyncTicket};
 use baoming_core::wire::{self, BatchRequest, MAX_FRAME_BYTES, WireMessage};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use warp::http::{HeaderValue, StatusCode};
@@ -39,19 +39,10 @@ fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_FRAME_BYTES))
 }
 
-/// The upgrade's query: a single-use ticket instead of a header.
-#[derive(Deserialize)]
-pub(super) struct TicketQuery {
-    ticket: Option<String>,
-}
-
 /// `POST /api/sync/tickets`.
 pub(super) async fn ticket(app: App, who: Candidate) -> Answer {
     let ticket = app.registrations.hub.issue_ticket(&who.account);
-    Ok(json(
-        StatusCode::CREATED,
-        &serde_json::json!({ "ticket": ticket, "expires_in": TICKET_TTL.as_secs() }),
-    ))
+    Ok(json(StatusCode::CREATED, &SyncTicket { ticket, expires_in: TICKET_TTL.as_secs() }))
 }
 
 /// Bearer token (header) or single-use ticket (query), checked before the upgrade.
@@ -74,7 +65,7 @@ fn authenticate(app: &App, auth: Option<String>, ticket: Option<String>) -> Resu
 }
 
 /// `GET /api/sync`: the WebSocket upgrade.
-pub(super) async fn socket(app: App, auth: Option<String>, query: TicketQuery, ws: WsUpgrade) -> Answer {
+pub(super) async fn socket(app: App, auth: Option<String>, query: SyncQuery, ws: WsUpgrade) -> Answer {
     let account = authenticate(&app, auth, query.ticket)?;
     Ok(ws.on_upgrade(socket_config(), move |socket| connection(app, account, socket)))
 }

@@ -7,6 +7,7 @@
 //! [`crate::server`]), and [`ws`] / [`WsUpgrade::on_upgrade`] finish the RFC 6455 handshake
 //! with a small buffer that grows only for the frames that need it.
 
+use baoming_core::api::error::ErrorCode;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -75,7 +76,7 @@ pub fn ws() -> impl Filter<Extract = (WsUpgrade,), Error = Rejection> + Clone {
             match headers.get(header::SEC_WEBSOCKET_KEY) {
                 Some(key) if upgrade && version => Ok(WsUpgrade { key: key.clone(), slot }),
                 _ => Err(warp::reject::custom(ApiError::from(crate::refusal::Refusal::invalid(
-                    "websocket_required",
+                    ErrorCode::WebsocketRequired,
                     "this endpoint speaks WebSocket (version 13) only",
                 )))),
             }
@@ -125,6 +126,7 @@ impl WsUpgrade {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baoming_core::api::error::ErrorCode;
 
     fn upgrade_request() -> warp::test::RequestBuilder {
         warp::test::request()
@@ -152,7 +154,7 @@ mod tests {
         ] {
             let rejection = req.filter(&ws()).await.expect_err("refused");
             let api = rejection.find::<ApiError>().expect("an API error");
-            assert_eq!(api.problem().code, "websocket_required");
+            assert_eq!(api.problem().body.code, ErrorCode::WebsocketRequired);
         }
     }
 

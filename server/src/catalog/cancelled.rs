@@ -6,8 +6,8 @@
 //! before the marker or is refused with the typed `cancelled` refusal. Running the cancellation
 //! over the registrations is the registration domain's work.
 
+use baoming_core::api::error::ErrorCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::refusal::Refusal;
 use crate::store::{Storage, StorageError, Tree, Txn, decode};
@@ -40,8 +40,11 @@ impl Cancellation {
             Some(c) => format!("test center `{c}` of exam `{}` has been cancelled", self.exam),
             None => format!("exam `{}` has been cancelled", self.exam),
         };
-        Refusal::conflict("cancelled", format!("{what}: {}", self.reason))
-            .with(json!({ "exam": self.exam, "center": self.center, "reason": self.reason }))
+        Refusal::conflict(ErrorCode::Cancelled, format!("{what}: {}", self.reason)).detail(|b| {
+            b.exam = Some(self.exam.clone());
+            b.center = Some(self.center.clone());
+            b.reason = Some(self.reason.clone());
+        })
     }
 
     /// The audit target: `exam` or `exam/center`.

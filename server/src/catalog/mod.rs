@@ -4,8 +4,10 @@
 //! [`Catalogs`] holds the catalog in force (replaced atomically by an import) and answers the
 //! public catalog and availability reads.
 
+use baoming_core::api::error::ErrorCode;
 use std::sync::{Arc, RwLock};
 
+use baoming_core::api::catalog::CenterSeats;
 use baoming_core::catalog::ExamSession;
 
 use crate::identity::operators::{Operator, Permission, authorize};
@@ -19,8 +21,8 @@ pub mod seats;
 mod view;
 
 pub use view::{
-    CatalogView, CenterSeats, ImportError, SeatCounter, StoredCatalog, SubjectSeats, availability,
-    center_key, import, load, read_counter, seat_key,
+    CatalogView, ImportError, SeatCounter, StoredCatalog, availability, center_key, import, load,
+    read_counter, seat_key,
 };
 
 /// Why a catalog request failed.
@@ -33,7 +35,7 @@ pub enum CatalogError {
     #[error("{message}")]
     Invalid {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Every problem, with its path.
         message: String,
     },
@@ -104,7 +106,7 @@ impl Catalogs {
     pub async fn upload(&self, op: &Operator, body: &[u8]) -> Result<Arc<CatalogView>, CatalogError> {
         authorize(op, Permission::ManageCatalog).map_err(|e| CatalogError::Forbidden(e.to_string()))?;
         let text = std::str::from_utf8(body).map_err(|_| CatalogError::Invalid {
-            code: "catalog_encoding",
+            code: ErrorCode::CatalogEncoding,
             message: "the catalog must be UTF-8 TOML".into(),
         })?;
         self.import(text, Actor::Operator(op.id.clone())).await
@@ -117,7 +119,9 @@ impl Catalogs {
         let view = import(self.db.store(), self.db.keys(), &mut txn, toml, self.db.clock().now_secs())
             .map_err(|e| match e {
                 ImportError::Storage(s) => CatalogError::Storage(s),
-                other => CatalogError::Invalid { code: "catalog_invalid", message: other.to_string() },
+                other => {
+                    CatalogError::Invalid { code: ErrorCode::CatalogInvalid, message: other.to_string() }
+                }
             })?;
         let event = AuditEvent::new(actor, "catalog.import", &view.sha256).with(
             serde_json::json!({ "exams": view.catalog.exams.iter().map(|e| &e.id).collect::<Vec<_>>() }),

@@ -5,6 +5,7 @@
 //! (exam, center, subject) and one per (exam, center) for the center's total, each with
 //! `capacity`, `held` and `paid`, so that [`crate::catalog::seats`] can move them in transactions.
 
+use baoming_core::api::catalog::{CenterSeats, SubjectSeats};
 use serde::{Deserialize, Serialize};
 
 use baoming_core::catalog::{Catalog, CatalogError};
@@ -159,38 +160,6 @@ pub fn import(
     Ok(CatalogView { catalog, sha256 })
 }
 
-/// Seat availability of one subject.
-#[derive(Debug, Clone, Serialize)]
-pub struct SubjectSeats {
-    /// Subject code.
-    pub code: String,
-    /// Counters.
-    #[serde(flatten)]
-    pub counter: SeatCounter,
-    /// Free seats.
-    pub free: u32,
-}
-
-/// Seat availability of one center.
-#[derive(Debug, Clone, Serialize)]
-pub struct CenterSeats {
-    /// Center id.
-    pub center: String,
-    /// The center's total capacity.
-    pub total_capacity: u32,
-    /// Seats of the center's total pool held by submitted, unpaid registrations.
-    pub held: u32,
-    /// Seats of the center's total pool paid for.
-    pub paid: u32,
-    /// Free seats at the center (total capacity less every registration holding or paying).
-    pub free: u32,
-    /// The administrator cancelled this center (or the whole session): nothing can be submitted
-    /// here any more (see [`super::cancelled`]).
-    pub cancelled: bool,
-    /// Per subject.
-    pub subjects: Vec<SubjectSeats>,
-}
-
 /// Reads the live seat counters of `exam`, optionally only one center.
 pub fn availability(
     store: &dyn Storage,
@@ -205,7 +174,13 @@ pub fn availability(
         for offer in &center.subjects {
             let (counter, _) =
                 read_counter(store, &seat_key(&exam.id, &center.id, &offer.code), offer.capacity)?;
-            subjects.push(SubjectSeats { code: offer.code.clone(), free: counter.free(), counter });
+            subjects.push(SubjectSeats {
+                code: offer.code.clone(),
+                capacity: counter.capacity,
+                held: counter.held,
+                paid: counter.paid,
+                free: counter.free(),
+            });
         }
         let (total, _) = read_counter(store, &center_key(&exam.id, &center.id), center.total_capacity)?;
         out.push(CenterSeats {
@@ -249,7 +224,7 @@ mod tests {
             .expect("read")
             .expect("exam");
         let subj = &seats[0].subjects[0];
-        assert_eq!((subj.counter.held, subj.counter.paid, subj.free), (2, 1, offer.capacity - 3));
+        assert_eq!((subj.held, subj.paid, subj.free), (2, 1, offer.capacity - 3));
         assert_eq!(seats[0].free, center.total_capacity, "the center pool is counted on its own");
     }
 

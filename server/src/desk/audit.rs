@@ -1,6 +1,7 @@
 //! The audit log as administrators and auditors read it, and the chain's online verification.
 
-use serde_json::{Value, json};
+use baoming_core::api::catalog::CenterSeats;
+use baoming_core::api::operator::{AuditVerification, OperatorCenter};
 
 use super::{Desk, DeskError};
 use crate::identity::operators::{Operator, Permission, authorize};
@@ -15,28 +16,30 @@ impl Desk {
     }
 
     /// Verifies the whole chain: `{intact, entries}` or `{intact: false, broken_at, reason}`.
-    pub async fn verify_audit(&self, op: &Operator) -> Result<Value, DeskError> {
+    pub async fn verify_audit(&self, op: &Operator) -> Result<AuditVerification, DeskError> {
         authorize(op, Permission::ReadAudit)?;
         let store = self.db.shared_store();
         let result = tokio::task::spawn_blocking(move || audit::verify(&*store))
             .await
             .map_err(RegistrationError::internal)?;
         match result {
-            Ok(entries) => Ok(json!({ "intact": true, "entries": entries })),
-            Err(VerifyError::Broken(b)) => {
-                Ok(json!({ "intact": false, "broken_at": b.at, "reason": b.reason }))
-            }
+            Ok(entries) => Ok(AuditVerification::intact(entries)),
+            Err(VerifyError::Broken(b)) => Ok(AuditVerification::broken(b.at, b.reason)),
             Err(VerifyError::Storage(e)) => Err(e.into()),
         }
     }
 
     /// The centers `op` may see, per exam.
-    pub fn centers(&self, op: &Operator) -> Vec<Value> {
+    pub fn centers(&self, op: &Operator) -> Vec<OperatorCenter> {
         let mut out = Vec::new();
         if let Some(v) = self.regs.catalogs().current() {
             for exam in &v.catalog.exams {
                 for c in exam.centers.iter().filter(|c| crate::identity::operators::can_see(op, &c.id)) {
-                    out.push(json!({ "exam": exam.id, "center": c.id, "name": c.name }));
+                    out.push(OperatorCenter {
+                        exam: exam.id.clone(),
+                        center: c.id.clone(),
+                        name: c.name.clone(),
+                    });
                 }
             }
         }
@@ -44,12 +47,7 @@ impl Desk {
     }
 
     /// The seat counters of `center` (403 outside the operator's scope).
-    pub fn seats(
-        &self,
-        op: &Operator,
-        exam: &str,
-        center: &str,
-    ) -> Result<crate::catalog::CenterSeats, DeskError> {
+    pub fn seats(&self, op: &Operator, exam: &str, center: &str) -> Result<CenterSeats, DeskError> {
         authorize(op, Permission::ReadCenter(center))?;
         self.regs
             .catalogs()

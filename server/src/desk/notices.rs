@@ -8,6 +8,9 @@
 //! Notices live in the `notices` tree under `exam ‖ 0 ‖ center ‖ 0 ‖ id`, so a center's notices
 //! are one prefix scan. Every change is audited with the operator as actor.
 
+use baoming_core::api::desk::{NoticeRequest, OperatorNotice};
+use baoming_core::api::documents::{CandidateNotices, Notice as PublicNotice};
+use baoming_core::api::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -57,30 +60,34 @@ pub struct Notice {
 }
 
 impl Notice {
+    /// The notice as candidates see it (without who wrote it).
+    pub fn public(&self) -> PublicNotice {
+        PublicNotice {
+            id: self.id.clone(),
+            exam: self.exam.clone(),
+            center: self.center.clone(),
+            title: self.title.clone(),
+            body: self.body.clone(),
+            opens: self.opens,
+            closes: self.closes,
+            requires_onsite_confirmation: self.requires_onsite_confirmation,
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+
+    /// The notice as operators see it.
+    pub fn operator(&self) -> OperatorNotice {
+        OperatorNotice { notice: self.public(), updated_by: self.updated_by.clone() }
+    }
+
     /// Whether the notice is shown at `at`.
     pub fn is_open(&self, at: OffsetDateTime) -> bool {
         self.opens <= at && at < self.closes
     }
 }
 
-/// What an operator writes (create and replace).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoticeInput {
-    /// Title, 1–[`MAX_TITLE`] characters.
-    pub title: String,
-    /// Body, 1–[`MAX_BODY`] characters.
-    pub body: String,
-    /// RFC 3339.
-    #[serde(with = "time::serde::rfc3339")]
-    pub opens: OffsetDateTime,
-    /// RFC 3339, after `opens`.
-    #[serde(with = "time::serde::rfc3339")]
-    pub closes: OffsetDateTime,
-    /// Whether the window is an on-site confirmation window.
-    #[serde(default)]
-    pub requires_onsite_confirmation: bool,
-}
+/// What an operator writes (create and replace): the contract's request body.
+pub type NoticeInput = NoticeRequest;
 
 fn prefix(exam: &str, center: &str) -> Vec<u8> {
     let mut k = exam.as_bytes().to_vec();
@@ -105,13 +112,13 @@ pub fn check(input: &NoticeInput, onsite_required: bool) -> Result<(), Refusal> 
     };
     if !text_ok(&input.title, MAX_TITLE, false) {
         return Err(Refusal::invalid(
-            "title_invalid",
+            ErrorCode::TitleInvalid,
             format!("a title has 1–{MAX_TITLE} characters and no control characters"),
         ));
     }
     if !text_ok(&input.body, MAX_BODY, true) {
         return Err(Refusal::invalid(
-            "body_invalid",
+            ErrorCode::BodyInvalid,
             format!(
                 "a body has 1–{MAX_BODY} characters; line breaks are the only control characters allowed"
             ),
@@ -119,13 +126,13 @@ pub fn check(input: &NoticeInput, onsite_required: bool) -> Result<(), Refusal> 
     }
     if input.opens >= input.closes || input.closes - input.opens > MAX_WINDOW {
         return Err(Refusal::invalid(
-            "window_invalid",
+            ErrorCode::WindowInvalid,
             "`opens` must come before `closes`, and a window lasts at most 366 days",
         ));
     }
     if input.requires_onsite_confirmation && !onsite_required {
         return Err(Refusal::invalid(
-            "onsite_not_required",
+            ErrorCode::OnsiteNotRequired,
             "this test center does not ask for on-site confirmation in the catalog",
         ));
     }
@@ -181,7 +188,7 @@ impl Desk {
     ) -> Result<Notice, DeskError> {
         if list(self.db.store(), exam, center)?.len() >= MAX_PER_CENTER {
             return Err(Refusal::conflict(
-                "too_many_notices",
+                ErrorCode::TooManyNotices,
                 format!("a center keeps at most {MAX_PER_CENTER} notices; delete old ones first"),
             )
             .into());
@@ -233,7 +240,7 @@ impl Desk {
         match self.db.commit(txn, audit_event(operator, "notice.update", &notice)).await {
             Ok(()) => Ok(notice),
             Err(CommitError::Precondition(_)) => Err(Refusal::conflict(
-                "notice_changed",
+                ErrorCode::NoticeChanged,
                 "the notice changed or was deleted meanwhile; read it again",
             )
             .into()),
@@ -256,26 +263,23 @@ impl Desk {
     }
 }
 
-/// A notice as candidates see it (without who wrote it).
-fn public_notice(n: &Notice) -> serde_json::Value {
-    let mut v = serde_json::to_value(n).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("updated_by");
-    }
-    v
-}
-
 impl Desk {
     /// Every notice of `center` in `exam`, for an operator who may read the center.
-    pub fn notices(&self, op: &Operator, exam: &str, center: &str) -> Result<Vec<Notice>, DeskError> {
+    pub fn notices(&self, op: &Operator, exam: &str, center: &str) -> Result<Vec<OperatorNotice>, DeskError> {
         self.scope(op, exam, Some(center))?;
-        Ok(list(self.db.store(), exam, center)?)
+        Ok(list(self.db.store(), exam, center)?.iter().map(Notice::operator).collect())
     }
 
     /// Notice `id` of `center` in `exam`.
-    pub fn notice(&self, op: &Operator, exam: &str, center: &str, id: &str) -> Result<Notice, DeskError> {
+    pub fn notice(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+        id: &str,
+    ) -> Result<OperatorNotice, DeskError> {
         self.scope(op, exam, Some(center))?;
-        Ok(get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?.0)
+        Ok(get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?.0.operator())
     }
 
     /// Checks `input` for a write at `center` (auditors are refused).
@@ -302,9 +306,9 @@ impl Desk {
         exam: &str,
         center: &str,
         input: NoticeInput,
-    ) -> Result<Notice, DeskError> {
+    ) -> Result<OperatorNotice, DeskError> {
         self.writable(op, exam, center, &input)?;
-        self.create(&op.id, exam, center, input).await
+        Ok(self.create(&op.id, exam, center, input).await?.operator())
     }
 
     /// Replaces notice `id`.
@@ -315,9 +319,9 @@ impl Desk {
         center: &str,
         id: &str,
         input: NoticeInput,
-    ) -> Result<Notice, DeskError> {
+    ) -> Result<OperatorNotice, DeskError> {
         self.writable(op, exam, center, &input)?;
-        self.update(&op.id, exam, center, id, input).await
+        Ok(self.update(&op.id, exam, center, id, input).await?.operator())
     }
 
     /// Deletes notice `id`.
@@ -336,7 +340,7 @@ impl Desk {
     /// The candidate's read: the notices of the center of their registration (the center the
     /// seats are held at, else the center chosen in the draft) that are open now, and the
     /// catalog's on-site confirmation rule of that center.
-    pub async fn candidate_notices(&self, account: &str, exam: &str) -> Result<serde_json::Value, DeskError> {
+    pub async fn candidate_notices(&self, account: &str, exam: &str) -> Result<CandidateNotices, DeskError> {
         let view = self.regs.catalogs().require()?;
         let e = view.session(exam)?;
         let id = baoming_core::document::DocumentId::derive(exam, account);
@@ -345,16 +349,21 @@ impl Desk {
             None => self.regs.draft_of(&id).await?.and_then(|d| d.center),
         };
         let Some(center) = center.filter(|c| e.center(c).is_some()) else {
-            return Ok(json!({ "exam": exam, "center": null, "notices": [], "onsite": null }));
+            return Ok(CandidateNotices {
+                exam: exam.to_owned(),
+                center: None,
+                notices: Vec::new(),
+                onsite: None,
+            });
         };
         let open = open_at(self.db.store(), exam, &center, self.db.clock().now())?;
         let onsite = e.center(&center).and_then(|c| c.onsite.clone());
-        Ok(json!({
-            "exam": exam,
-            "center": center,
-            "notices": open.iter().map(public_notice).collect::<Vec<_>>(),
-            "onsite": onsite,
-        }))
+        Ok(CandidateNotices {
+            exam: exam.to_owned(),
+            center: Some(center),
+            notices: open.iter().map(Notice::public).collect(),
+            onsite,
+        })
     }
 }
 
@@ -382,15 +391,21 @@ mod tests {
 
     #[test]
     fn notices_are_checked() {
-        let code = |r: Result<(), Refusal>| r.err().map(|e| e.code);
+        let code = |r: Result<(), Refusal>| r.err().map(|e| e.code());
         assert_eq!(code(check(&input("现场确认", "请携带身份证。\n地点：一楼", 0, 60, true), true)), None);
-        assert_eq!(code(check(&input(" ", "x", 0, 60, false), false)), Some("title_invalid"));
-        assert_eq!(code(check(&input("a\tb", "x", 0, 60, false), false)), Some("title_invalid"));
-        assert_eq!(code(check(&input(&"题".repeat(101), "x", 0, 60, false), false)), Some("title_invalid"));
-        assert_eq!(code(check(&input("t", "", 0, 60, false), false)), Some("body_invalid"));
-        assert_eq!(code(check(&input("t", "a\u{7}", 0, 60, false), false)), Some("body_invalid"));
-        assert_eq!(code(check(&input("t", "x", 60, 60, false), false)), Some("window_invalid"));
-        assert_eq!(code(check(&input("t", "x", 0, 400 * 86_400, false), false)), Some("window_invalid"));
-        assert_eq!(code(check(&input("t", "x", 0, 60, true), false)), Some("onsite_not_required"));
+        assert_eq!(code(check(&input(" ", "x", 0, 60, false), false)), Some(ErrorCode::TitleInvalid));
+        assert_eq!(code(check(&input("a\tb", "x", 0, 60, false), false)), Some(ErrorCode::TitleInvalid));
+        assert_eq!(
+            code(check(&input(&"题".repeat(101), "x", 0, 60, false), false)),
+            Some(ErrorCode::TitleInvalid)
+        );
+        assert_eq!(code(check(&input("t", "", 0, 60, false), false)), Some(ErrorCode::BodyInvalid));
+        assert_eq!(code(check(&input("t", "a\u{7}", 0, 60, false), false)), Some(ErrorCode::BodyInvalid));
+        assert_eq!(code(check(&input("t", "x", 60, 60, false), false)), Some(ErrorCode::WindowInvalid));
+        assert_eq!(
+            code(check(&input("t", "x", 0, 400 * 86_400, false), false)),
+            Some(ErrorCode::WindowInvalid)
+        );
+        assert_eq!(code(check(&input("t", "x", 0, 60, true), false)), Some(ErrorCode::OnsiteNotRequired));
     }
 }

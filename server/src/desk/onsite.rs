@@ -19,6 +19,9 @@
 //!
 //! [`TransitionError::OnsiteNotRequired`]: baoming_core::lifecycle::TransitionError::OnsiteNotRequired
 
+use baoming_core::api::desk::{ConfirmAnswer, ConfirmRequest};
+use baoming_core::api::error::{ConfirmationWindow, ErrorCode};
+use baoming_core::api::registrations::RegistrationView;
 use std::str::FromStr;
 
 use baoming_core::catalog::ExamSession;
@@ -26,8 +29,6 @@ use baoming_core::document::DocumentId;
 use baoming_core::form::encode_id_document;
 use baoming_core::id_document::IdKind;
 use baoming_core::lifecycle::TransitionError;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::review::name_of;
@@ -41,23 +42,9 @@ use crate::registration::record::load_record;
 use crate::store::Tree;
 use crate::store::audit::Actor;
 
-/// How the operator names the candidate.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum Lookup {
-    /// By registration (document) id.
-    Registration {
-        /// The registration id.
-        registration_id: String,
-    },
-    /// Ticket-free: by name and ID document (`kind:number`, or the bare number).
-    Person {
-        /// The name as on the registration.
-        name: String,
-        /// The ID document.
-        id_document: String,
-    },
-}
+/// How the operator names the candidate: by registration id, or ticket-free by name and ID
+/// document (`kind:number`, or the bare number) — the contract's request body.
+pub type Lookup = ConfirmRequest;
 
 fn not_found() -> DeskError {
     desk_not_found("no such registration at this center")
@@ -114,7 +101,7 @@ impl Desk {
         let c = exam.center(center).ok_or_else(not_found)?;
         let onsite = c.onsite.as_ref().filter(|o| o.required).ok_or_else(|| {
             Refusal::conflict(
-                TransitionError::OnsiteNotRequired.code(),
+                ErrorCode::from(TransitionError::OnsiteNotRequired.code()),
                 TransitionError::OnsiteNotRequired.to_string(),
             )
         })?;
@@ -126,17 +113,20 @@ impl Desk {
             return Ok(());
         }
         let ts = |t: OffsetDateTime| t.unix_timestamp();
-        let mut windows = vec![
-            json!({ "source": "catalog", "opens": ts(onsite.window.opens), "closes": ts(onsite.window.closes) }),
-        ];
-        windows.extend(notices.iter().map(
-            |n| json!({ "source": "notice", "notice": n.id, "opens": ts(n.opens), "closes": ts(n.closes) }),
-        ));
+        let mut windows = vec![ConfirmationWindow::Catalog {
+            opens: ts(onsite.window.opens),
+            closes: ts(onsite.window.closes),
+        }];
+        windows.extend(notices.iter().map(|n| ConfirmationWindow::Notice {
+            notice: n.id.clone(),
+            opens: ts(n.opens),
+            closes: ts(n.closes),
+        }));
         Err(Refusal::conflict(
-            "confirmation_window_closed",
+            ErrorCode::ConfirmationWindowClosed,
             "on-site confirmation is not open at this center now",
         )
-        .with(json!({ "windows": windows }))
+        .detail(|b| b.windows = Some(windows))
         .into())
     }
 
@@ -151,7 +141,7 @@ impl Desk {
         lookup: &Lookup,
         key: Option<&str>,
         body: &[u8],
-    ) -> Result<Value, DeskError> {
+    ) -> Result<ConfirmAnswer, DeskError> {
         let view = self.scope(op, exam, Some(center))?;
         authorize(op, Permission::ReviewCenter(center))?;
         let exam = view.session(exam)?;
@@ -168,24 +158,20 @@ impl Desk {
             .map_err(RegistrationError::from)?;
         // A retried request gets its stored answer even when the window has closed since.
         if let Some(idem) = &idem
-            && let Some(mut body) = replay(self.db.store(), idem)?
+            && let Some(view) = replay::<RegistrationView>(self.db.store(), idem)?
         {
-            if let Some(doc) = body["document_id"].as_str().map(str::to_owned) {
-                body["registration_id"] = json!(doc);
-            }
-            return Ok(body);
+            return Ok(ConfirmAnswer { registration_id: view.document_id.clone(), registration: view });
         }
         let id = self.find(exam, center, lookup).await?;
         self.check_window(exam, center, self.db.clock().now())?;
         let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
         let live = self.regs.open(id, &record.account, &record.exam).await?;
-        let mut body = self
+        let registration = self
             .regs
             .act(&live, Actor::Operator(op.id.clone()), idem, Action::ConfirmOnSite)
             .await?
             .ok_or_else(|| RegistrationError::Internal("an action without an answer".into()))?;
-        body["registration_id"] = json!(id.to_string());
-        Ok(body)
+        Ok(ConfirmAnswer { registration_id: id.to_string(), registration })
     }
 }
 

@@ -13,18 +13,21 @@
 
 use std::collections::BTreeMap;
 
+use baoming_core::api::catalog::CenterSeats;
+use baoming_core::api::desk::{CenterStats, ExamStats, PaymentTotals, SeatTotals, StatsTotals};
 use baoming_core::catalog::ExamSession;
+use baoming_core::document::DocumentId;
 use baoming_core::form::{FieldRole, decode_id_document};
 use baoming_core::id_document::IdDocument;
 use baoming_core::lifecycle::Status;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::review::name_of;
 use super::{Desk, DeskError};
 use crate::catalog::availability;
 use crate::identity::operators::{Operator, Role, can_see};
 use crate::registration::RegistrationError;
-use crate::registration::record::{records_at, records_where};
+use crate::registration::record::{RegistrationRecord, records_at, records_where};
 use crate::store::Txn;
 use crate::store::audit::{Actor, AuditEvent};
 
@@ -33,54 +36,49 @@ fn is_paid(s: Status) -> bool {
     matches!(s, Status::Paid | Status::Confirmed)
 }
 
-fn status_counts() -> BTreeMap<&'static str, u64> {
-    Status::ALL.iter().map(|s| (s.as_str(), 0)).collect()
+fn status_counts() -> BTreeMap<Status, u64> {
+    Status::ALL.iter().map(|s| (*s, 0)).collect()
 }
 
 /// Seats and registrations of one center, as the statistics count them.
 fn center_stats(
     exam: &ExamSession,
-    seat: &crate::catalog::CenterSeats,
-    records: &[(baoming_core::document::DocumentId, crate::registration::record::RegistrationRecord)],
-    totals: &mut Totals,
-) -> Value {
+    seat: &CenterSeats,
+    records: &[(DocumentId, RegistrationRecord)],
+    totals: &mut StatsTotals,
+) -> CenterStats {
     let mut statuses = status_counts();
-    let (mut paid, mut fen) = (0u64, 0i64);
+    let mut payments = PaymentTotals { paid_count: 0, paid_fen: 0 };
     for (_, r) in records {
-        *statuses.entry(r.section.status.as_str()).or_default() += 1;
-        *totals.statuses.entry(r.section.status.as_str()).or_default() += 1;
+        *statuses.entry(r.section.status).or_default() += 1;
+        *totals.statuses.entry(r.section.status).or_default() += 1;
         if is_paid(r.section.status) {
-            paid += 1;
-            fen += r.section.amount_fen.unwrap_or(0);
+            payments.paid_count += 1;
+            payments.paid_fen += r.section.amount_fen.unwrap_or(0);
         }
     }
-    totals.paid += paid;
-    totals.fen += fen;
-    let name = exam.center(&seat.center).map(|c| c.name.clone()).unwrap_or_default();
-    json!({
-        "center": seat.center,
-        "name": name,
-        "seats": { "capacity": seat.total_capacity, "held": seat.held, "paid": seat.paid, "free": seat.free },
-        "subjects": seat.subjects.iter().map(|s| json!({
-            "code": s.code, "capacity": s.counter.capacity, "held": s.counter.held,
-            "paid": s.counter.paid, "free": s.free,
-        })).collect::<Vec<_>>(),
-        "statuses": statuses,
-        "registrations": records.len(),
-        "payments": { "paid_count": paid, "paid_fen": fen },
-    })
-}
-
-/// The sums over every center shown.
-struct Totals {
-    statuses: BTreeMap<&'static str, u64>,
-    paid: u64,
-    fen: i64,
+    totals.registrations += records.len() as u64;
+    totals.payments.paid_count += payments.paid_count;
+    totals.payments.paid_fen += payments.paid_fen;
+    CenterStats {
+        center: seat.center.clone(),
+        name: exam.center(&seat.center).map(|c| c.name.clone()).unwrap_or_default(),
+        seats: SeatTotals {
+            capacity: seat.total_capacity,
+            held: seat.held,
+            paid: seat.paid,
+            free: seat.free,
+        },
+        subjects: seat.subjects.clone(),
+        statuses,
+        registrations: records.len() as u64,
+        payments,
+    }
 }
 
 impl Desk {
     /// Statistics of `exam` for the centers the operator may see.
-    pub async fn stats(&self, op: &Operator, exam: &str) -> Result<Value, DeskError> {
+    pub async fn stats(&self, op: &Operator, exam: &str) -> Result<ExamStats, DeskError> {
         let view = self.scope(op, exam, None)?;
         let exam = view.session(exam)?;
         let centers: Vec<String> =
@@ -98,22 +96,18 @@ impl Desk {
         })
         .await
         .map_err(RegistrationError::internal)??;
-        let mut totals = Totals { statuses: status_counts(), paid: 0, fen: 0 };
+        let mut totals = StatsTotals {
+            statuses: status_counts(),
+            registrations: 0,
+            payments: PaymentTotals { paid_count: 0, paid_fen: 0 },
+        };
         let mut out = Vec::new();
         for (center, records) in centers.iter().zip(records) {
             if let Some(seat) = seats.iter().find(|s| &s.center == center) {
                 out.push(center_stats(exam, seat, &records, &mut totals));
             }
         }
-        Ok(json!({
-            "exam": exam.id,
-            "centers": out,
-            "totals": {
-                "statuses": totals.statuses,
-                "registrations": totals.statuses.values().sum::<u64>(),
-                "payments": { "paid_count": totals.paid, "paid_fen": totals.fen },
-            },
-        }))
+        Ok(ExamStats { exam: exam.id.clone(), centers: out, totals })
     }
 }
 

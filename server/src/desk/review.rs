@@ -15,18 +15,18 @@
 //! existed have no stored report. Checks share the upload's concurrency limit
 //! ([`crate::registration::Registrations::check_photo`]) and a page holds at most [`MAX_LIMIT`] items.
 
+use baoming_core::api::desk::{ReviewAnswers, ReviewItem, ReviewPage, ReviewPhoto};
+use baoming_core::api::paths;
 use baoming_core::catalog::ExamSession;
 use baoming_core::document::DocumentId;
 use baoming_core::draft::Draft;
 use baoming_core::form::FieldRole;
 use baoming_core::lifecycle::Status;
-use serde_json::{Value, json};
 
 use super::{Desk, DeskError};
 use crate::identity::operators::Operator;
-use crate::refusal::{Refusal, RefusalKind};
 use crate::registration::Registrations;
-use crate::registration::record::{RegistrationRecord, records_at, view};
+use crate::registration::record::{RegistrationRecord, at_center, records_at};
 
 /// Items per page unless `limit` says otherwise.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -57,93 +57,17 @@ pub struct QueueQuery {
     pub start: Start,
 }
 
-fn bad(code: &'static str, message: impl Into<String>, parameter: &str) -> Refusal {
-    Refusal::new(RefusalKind::BadRequest, code, message).with(json!({ "parameter": parameter }))
-}
-
-fn encode_cursor(ms: i64, id: &str) -> String {
+/// The cursor naming the item with sort key (`ms`, `id`).
+pub fn encode_cursor(ms: i64, id: &str) -> String {
     hex::encode(format!("{ms}:{id}"))
 }
 
-fn decode_cursor(text: &str) -> Option<(i64, String)> {
+/// The sort key a cursor of this server names, if it is one.
+pub fn decode_cursor(text: &str) -> Option<(i64, String)> {
     let raw = String::from_utf8(hex::decode(text).ok()?).ok()?;
     let (ms, id) = raw.split_once(':')?;
     let id = id.parse::<DocumentId>().ok()?.to_string();
     Some((ms.parse().ok()?, id))
-}
-
-/// Parses the query pairs: `status` (repeated or comma-separated; default `under_review`),
-/// `q`, `limit` (1–100, default 20), and one of `cursor` or `offset`. Unknown or repeated
-/// parameters are refused with a typed 400.
-pub fn parse_query(pairs: &[(String, String)]) -> Result<QueueQuery, Refusal> {
-    let mut statuses = Vec::new();
-    let (mut q, mut limit, mut cursor, mut offset) = (None, None, None, None);
-    for (k, v) in pairs {
-        let once = |slot: &Option<String>| {
-            if slot.is_some() {
-                Err(bad("parameter_repeated", format!("`{k}` may be given once"), k))
-            } else {
-                Ok(Some(v.clone()))
-            }
-        };
-        match k.as_str() {
-            "status" => {
-                for s in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let st: Status = s.parse().map_err(|_| {
-                        Refusal::new(
-                            RefusalKind::BadRequest,
-                            "status_invalid",
-                            format!("unknown status `{s}`"),
-                        )
-                        .with(json!({ "parameter": "status",
-                                    "allowed": Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() }))
-                    })?;
-                    if !statuses.contains(&st) {
-                        statuses.push(st);
-                    }
-                }
-            }
-            "q" => q = once(&q)?,
-            "limit" => limit = once(&limit)?,
-            "cursor" => cursor = once(&cursor)?,
-            "offset" => offset = once(&offset)?,
-            other => {
-                return Err(bad(
-                    "parameter_unknown",
-                    format!("unknown parameter `{other}` (status, q, limit, cursor, offset)"),
-                    other,
-                ));
-            }
-        }
-    }
-    if statuses.is_empty() {
-        statuses.push(Status::UnderReview);
-    }
-    let q = q.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    if q.as_ref().is_some_and(|s| s.chars().count() > MAX_Q || s.chars().any(char::is_control)) {
-        return Err(bad("q_invalid", format!("`q` has at most {MAX_Q} characters"), "q"));
-    }
-    let limit = match limit {
-        None => DEFAULT_LIMIT,
-        Some(l) => l.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            bad("limit_invalid", format!("`limit` is a number from 1 to {MAX_LIMIT}"), "limit")
-        })?,
-    };
-    let start = match (cursor, offset) {
-        (Some(_), Some(_)) => {
-            return Err(bad("paging_conflict", "give `cursor` or `offset`, not both", "cursor"));
-        }
-        (Some(c), None) => {
-            let (ms, id) = decode_cursor(&c)
-                .ok_or_else(|| bad("cursor_invalid", "the cursor is not one this server issued", "cursor"))?;
-            Start::After(ms, id)
-        }
-        (None, Some(o)) => Start::Offset(
-            o.parse().map_err(|_| bad("offset_invalid", "`offset` is a non-negative number", "offset"))?,
-        ),
-        (None, None) => Start::Offset(0),
-    };
-    Ok(QueueQuery { statuses, q, limit, start })
 }
 
 /// The candidate's name in `draft` (the field with the name role).
@@ -153,30 +77,35 @@ pub fn name_of<'a>(exam: &ExamSession, draft: &'a Draft) -> Option<&'a str> {
 
 /// The photo of `draft`: reference, blob URL and the check report against the exam's rules
 /// (`null` report when the blob is not stored).
-pub async fn photo_json(regs: &Registrations, exam: &ExamSession, draft: &Draft) -> Result<Value, DeskError> {
-    let Some(photo) = &draft.photo else { return Ok(Value::Null) };
+pub async fn photo_of(
+    regs: &Registrations,
+    exam: &ExamSession,
+    draft: &Draft,
+) -> Result<Option<ReviewPhoto>, DeskError> {
+    let Some(photo) = &draft.photo else { return Ok(None) };
     let report = match crate::registration::blobs::parse_digest(&photo.sha256) {
         None => None,
         Some(digest) => regs.check_stored_photo(digest, exam.photo.clone()).await?,
     };
-    Ok(json!({
-        "sha256": photo.sha256,
-        "url": format!("/api/blobs/{}", photo.sha256.to_ascii_lowercase()),
-        "bytes": photo.bytes,
-        "width": photo.width,
-        "height": photo.height,
-        "stored": report.is_some(),
-        "passed": report.as_ref().map(baoming_core::photo::PhotoReport::passed),
-        "report": report,
+    Ok(Some(ReviewPhoto {
+        sha256: photo.sha256.clone(),
+        url: paths::blob(&photo.sha256.to_ascii_lowercase()),
+        bytes: photo.bytes,
+        width: photo.width,
+        height: photo.height,
+        stored: report.is_some(),
+        passed: report.as_ref().map(baoming_core::photo::PhotoReport::passed),
+        report,
     }))
 }
 
 /// The answers of `draft` as an item shows them.
-pub fn answers_json(draft: Option<&Draft>) -> Value {
-    match draft {
-        Some(d) => json!({ "fields": d.fields, "center": d.center, "subjects": d.subjects }),
-        None => Value::Null,
-    }
+pub fn answers_of(draft: Option<&Draft>) -> Option<ReviewAnswers> {
+    draft.map(|d| ReviewAnswers {
+        fields: d.fields.clone(),
+        center: d.center.clone(),
+        subjects: d.subjects.clone(),
+    })
 }
 
 impl Desk {
@@ -187,7 +116,7 @@ impl Desk {
         exam: &str,
         center: &str,
         query: &QueueQuery,
-    ) -> Result<Value, DeskError> {
+    ) -> Result<ReviewPage, DeskError> {
         let view_ = self.scope(op, exam, Some(center))?;
         let exam = view_.session(exam)?;
         let store = self.db.shared_store();
@@ -229,81 +158,31 @@ impl Desk {
                 Some(d) => Some(d),
                 None => self.regs.draft_of(&id).await?,
             };
-            let mut registration = view(&id, &exam.id, Some(&record));
-            registration["center"] = json!(record.center);
-            registration["subjects"] = json!(record.subjects);
             let photo = match &draft {
-                Some(d) => photo_json(&self.regs, exam, d).await?,
-                None => Value::Null,
+                Some(d) => photo_of(&self.regs, exam, d).await?,
+                None => None,
             };
-            items.push(json!({
-                "registration_id": id_text,
-                "queued_at_ms": ms,
-                "name": draft.as_ref().and_then(|d| name_of(exam, d)),
-                "registration": registration,
-                "reason": record.section.reason,
-                "reason_paths": record.section.reason_paths,
-                "answers": answers_json(draft.as_ref()),
-                "photo": photo,
-            }));
+            items.push(ReviewItem {
+                registration_id: id_text,
+                queued_at_ms: ms,
+                name: draft.as_ref().and_then(|d| name_of(exam, d)).map(str::to_owned),
+                registration: at_center(&id, &exam.id, &record),
+                reason: record.section.reason.clone(),
+                reason_paths: record.section.reason_paths.clone(),
+                answers: answers_of(draft.as_ref()),
+                photo,
+            });
         }
-        let next_cursor = more
-            .then(|| {
-                items.last().and_then(|i| {
-                    Some(encode_cursor(i["queued_at_ms"].as_i64()?, i["registration_id"].as_str()?))
-                })
-            })
-            .flatten();
-        Ok(json!({
-            "exam": exam.id,
-            "center": center,
-            "statuses": query.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            "total": total,
-            "limit": query.limit,
-            "items": items,
-            "next_cursor": next_cursor,
-        }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
-
-    #[test]
-    fn queries_parse_with_defaults_and_typed_refusals() {
-        let q = parse_query(&[]).expect("defaults");
-        assert_eq!(
-            (q.statuses, q.limit, q.start, q.q),
-            (vec![Status::UnderReview], 20, Start::Offset(0), None)
-        );
-        let q = parse_query(&pairs(&[
-            ("status", "rejected,submitted"),
-            ("status", "rejected"),
-            ("limit", "100"),
-        ]))
-        .expect("parse");
-        assert_eq!(q.statuses, vec![Status::Rejected, Status::Submitted]);
-        assert_eq!(q.limit, 100);
-        let id = DocumentId::derive("e", "a").to_string();
-        let q = parse_query(&pairs(&[("cursor", &encode_cursor(42, &id))])).expect("cursor");
-        assert_eq!(q.start, Start::After(42, id));
-        let code = |p: &[(&str, &str)]| {
-            parse_query(&pairs(p)).err().map(|e| (e.kind == RefusalKind::BadRequest, e.code))
-        };
-        assert_eq!(code(&[("status", "paid,nope")]), Some((true, "status_invalid")));
-        assert_eq!(code(&[("limit", "0")]), Some((true, "limit_invalid")));
-        assert_eq!(code(&[("limit", "101")]), Some((true, "limit_invalid")));
-        assert_eq!(code(&[("offset", "-1")]), Some((true, "offset_invalid")));
-        assert_eq!(code(&[("cursor", "zz")]), Some((true, "cursor_invalid")));
-        assert_eq!(code(&[("cursor", &hex::encode("1:not-an-id"))]), Some((true, "cursor_invalid")));
-        assert_eq!(code(&[("cursor", "00"), ("offset", "1")]), Some((true, "paging_conflict")));
-        assert_eq!(code(&[("q", "a"), ("q", "b")]), Some((true, "parameter_repeated")));
-        assert_eq!(code(&[("sort", "name")]), Some((true, "parameter_unknown")));
-        assert_eq!(code(&[("q", &"x".repeat(65))]), Some((true, "q_invalid")));
+        let next_cursor =
+            if more { items.last().map(|i| encode_cursor(i.queued_at_ms, &i.registration_id)) } else { None };
+        Ok(ReviewPage {
+            exam: exam.id.clone(),
+            center: center.to_owned(),
+            statuses: query.statuses.clone(),
+            total: total as u64,
+            limit: query.limit as u64,
+            items,
+            next_cursor,
+        })
     }
 }

@@ -38,11 +38,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use baoming_core::api::documents::{
+    ArrangedCandidate, ArrangedSitting, ArrangementAnswer, ArrangementCounts,
+};
+use baoming_core::api::error::{ErrorCode, Shortage};
 use baoming_core::catalog::{ExamSession, TestCenter};
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{ExamDay, ExamDayError};
 use crate::identity::operators::{Operator, Permission, authorize, can_see};
@@ -97,17 +101,6 @@ impl Arrangement {
     }
 }
 
-/// A (slot, subject) short of seats.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Shortage {
-    /// Time slot id.
-    pub slot: String,
-    /// Subject code.
-    pub subject: String,
-    /// Candidates of that subject left without a seat.
-    pub unseated: usize,
-}
-
 /// Why a center cannot be arranged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArrangeError {
@@ -131,11 +124,18 @@ impl ArrangeError {
 
 impl From<ArrangeError> for ExamDayError {
     fn from(e: ArrangeError) -> ExamDayError {
-        let details = match &e {
-            ArrangeError::NoRooms(center) => json!({ "center": center }),
-            ArrangeError::Capacity(short) => json!({ "short": short }),
+        let code = match &e {
+            ArrangeError::NoRooms(_) => ErrorCode::NoRooms,
+            ArrangeError::Capacity(_) => ErrorCode::RoomCapacityShort,
         };
-        Refusal::conflict(e.code(), e.to_string()).with(details).into()
+        Refusal::conflict(code, e.to_string())
+            .detail(|b| match &e {
+                ArrangeError::NoRooms(center) => b.center = Some(Some(center.clone())),
+                ArrangeError::Capacity(short) => {
+                    b.short = Some(short.clone());
+                }
+            })
+            .into()
     }
 }
 
@@ -404,17 +404,27 @@ impl ExamDay {
     }
 
     /// The stored arrangement of `center`, for an operator who may see it.
-    pub fn arrangement(&self, op: &Operator, exam: &str, center: &str) -> Result<Value, ExamDayError> {
+    pub fn arrangement(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+    ) -> Result<ArrangementAnswer, ExamDayError> {
         let view = self.regs.catalogs().require().map_err(RegistrationError::from)?;
         let (_, c) = Self::scoped(&view, op, exam, center)?;
         let (a, _) = load(self.db.store(), exam, center)?
             .ok_or_else(|| ExamDayError::not_found(format!("center `{center}` has not been arranged yet")))?;
-        Ok(to_json(&a, c))
+        Ok(answer(&a, c))
     }
 
     /// Runs the arrangement of `center` on behalf of operator `op` (not an auditor) and stores
     /// it; answers the arrangement with counts of kept, new and released candidates.
-    pub async fn arrange(&self, op: &Operator, exam: &str, center: &str) -> Result<Value, ExamDayError> {
+    pub async fn arrange(
+        &self,
+        op: &Operator,
+        exam: &str,
+        center: &str,
+    ) -> Result<ArrangementAnswer, ExamDayError> {
         let view = self.regs.catalogs().require().map_err(RegistrationError::from)?;
         let (e, c) = Self::scoped(&view, op, exam, center)?;
         authorize(op, Permission::ReviewCenter(center))?;
@@ -428,7 +438,7 @@ impl ExamDay {
         actor: Actor,
         exam: &ExamSession,
         center: &TestCenter,
-    ) -> Result<Value, ExamDayError> {
+    ) -> Result<ArrangementAnswer, ExamDayError> {
         for _ in 0..MAX_ATTEMPTS {
             let previous = load(self.db.store(), &exam.id, &center.id)?;
             let records = records_at(self.db.store(), &exam.id, &center.id)?;
@@ -437,12 +447,12 @@ impl ExamDay {
             let planned = plan(exam, center, &candidates, previous.as_ref().map(|(a, _)| a), now_ms)?;
             let before: BTreeSet<&String> = previous.iter().flat_map(|(a, _)| a.candidates.keys()).collect();
             let after: BTreeSet<&String> = planned.candidates.keys().collect();
-            let counts = json!({
-                "arranged": after.len(),
-                "new": after.difference(&before).count(),
-                "kept": after.intersection(&before).count(),
-                "released": before.difference(&after).count(),
-            });
+            let counts = ArrangementCounts {
+                arranged: after.len() as u64,
+                new: after.difference(&before).count() as u64,
+                kept: after.intersection(&before).count() as u64,
+                released: before.difference(&after).count() as u64,
+            };
             let mut txn = Txn::new();
             txn.require_equals(
                 Tree::Arrangements,
@@ -451,8 +461,10 @@ impl ExamDay {
             );
             txn.put(Tree::Arrangements, key(&exam.id, &center.id), encode(&planned));
             let changed = stage_tickets(&mut txn, records, &planned, now_ms);
-            let mut details = counts.clone();
-            details["tickets_written"] = json!(changed.len());
+            let details = json!({
+                "arranged": counts.arranged, "new": counts.new, "kept": counts.kept,
+                "released": counts.released, "tickets_written": changed.len(),
+            });
             let event =
                 AuditEvent::new(actor.clone(), "arrangement.run", format!("{}/{}", exam.id, center.id))
                     .with(details);
@@ -465,34 +477,46 @@ impl ExamDay {
                             tracing::warn!(document = %id, error = %e, "ticket number not yet in the document");
                         }
                     }
-                    let mut body = to_json(&planned, center);
-                    body["counts"] = counts;
+                    let mut body = answer(&planned, center);
+                    body.counts = Some(counts);
                     return Ok(body);
                 }
                 Err(CommitError::Precondition(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Refusal::conflict("concurrent_update", "the arrangement changed meanwhile; retry").into())
+        Err(Refusal::conflict(ErrorCode::ConcurrentUpdate, "the arrangement changed meanwhile; retry").into())
     }
 }
 
-/// The JSON view of an arrangement.
-pub fn to_json(a: &Arrangement, center: &TestCenter) -> Value {
+/// An arrangement as operators read it.
+pub fn answer(a: &Arrangement, center: &TestCenter) -> ArrangementAnswer {
     let room_name = |id: &str| center.rooms.iter().find(|r| r.id == id).map(|r| r.name.clone());
-    json!({
-        "exam": a.exam,
-        "center": a.center,
-        "updated_at_ms": a.updated_at_ms,
-        "candidates": a.candidates.iter().map(|(id, c)| json!({
-            "registration_id": id,
-            "ticket_number": c.ticket_number,
-            "sittings": c.sittings.iter().map(|s| json!({
-                "subject": s.subject, "slot": s.slot, "room": s.room,
-                "room_name": room_name(&s.room), "seat": s.seat,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
+    ArrangementAnswer {
+        exam: a.exam.clone(),
+        center: a.center.clone(),
+        updated_at_ms: a.updated_at_ms,
+        candidates: a
+            .candidates
+            .iter()
+            .map(|(id, c)| ArrangedCandidate {
+                registration_id: id.clone(),
+                ticket_number: c.ticket_number.clone(),
+                sittings: c
+                    .sittings
+                    .iter()
+                    .map(|s| ArrangedSitting {
+                        subject: s.subject.clone(),
+                        slot: s.slot.clone(),
+                        room: s.room.clone(),
+                        room_name: room_name(&s.room),
+                        seat: s.seat,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        counts: None,
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The check-in scan: staff scan a candidate's admission ticket; the signed code is verified with
 //! the exam's key, matched against the current arrangement, and the check-in recorded once.
 
+use baoming_core::api::documents::{CheckInAnswer, TicketSitting};
+use baoming_core::api::error::ErrorCode;
 use baoming_core::catalog::{ExamSession, TestCenter};
 use baoming_core::document::DocumentId;
 use baoming_core::ticket::{self, TicketPayload};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 
 use super::arrangement::{self, Arranged, eligibility};
@@ -37,16 +39,15 @@ fn check_in_key(exam: &str, ticket_number: &str) -> Vec<u8> {
     format!("{exam}\0{ticket_number}").into_bytes()
 }
 
-fn already(c: &CheckIn) -> Value {
+fn already(c: &CheckIn) -> CheckInAnswer {
     let at = OffsetDateTime::from_unix_timestamp(c.at_ms / 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    json!({
-        "status": "already_checked_in",
-        "message": format!("already checked in at {} {} (UTC+8)", date(at), clock(at)),
-        "registration_id": c.registration_id,
-        "ticket_number": c.ticket_number,
-        "center": c.center,
-        "checked_in_at_ms": c.at_ms,
-    })
+    CheckInAnswer::AlreadyCheckedIn {
+        message: format!("already checked in at {} {} (UTC+8)", date(at), clock(at)),
+        registration_id: c.registration_id.clone(),
+        ticket_number: c.ticket_number.clone(),
+        center: c.center.clone(),
+        checked_in_at_ms: c.at_ms,
+    }
 }
 
 impl ExamDay {
@@ -64,7 +65,7 @@ impl ExamDay {
             .and_then(|k| hex::decode(k).ok())
             .ok_or_else(|| ExamDayError::Internal(format!("exam `{}` has no public key", exam.id)))?;
         let payload = ticket::verify_ticket(code, &public_key)
-            .map_err(|e| Refusal::invalid(e.code(), e.to_string()))?;
+            .map_err(|e| Refusal::invalid(ErrorCode::from(e.code()), e.to_string()))?;
         let not_here = || ExamDayError::not_found("no such ticket at your centers");
         if payload.exam != exam.id {
             return Err(not_here());
@@ -72,8 +73,8 @@ impl ExamDay {
         let center = exam.center(&payload.center).filter(|c| can_see(op, &c.id)).ok_or_else(not_here)?;
         authorize(op, Permission::ReviewCenter(&center.id))?;
         let superseded = |why: &str| {
-            Refusal::conflict("ticket_superseded", why.to_owned())
-                .with(json!({ "ticket_number": payload.ticket_number }))
+            Refusal::conflict(ErrorCode::TicketSuperseded, why.to_owned())
+                .detail(|b| b.ticket_number = Some(payload.ticket_number.clone()))
         };
         let arrangement = arrangement::load(self.db.store(), &exam.id, &center.id)?.map(|(a, _)| a);
         let (registration_id, arranged) = arrangement
@@ -102,7 +103,12 @@ impl ExamDay {
 
     /// Verifies the scanned `code` for `exam` and records the check-in, as operator `op`. A
     /// second scan answers `already_checked_in` with the first check-in.
-    pub async fn check_in(&self, op: &Operator, exam_id: &str, code: &str) -> Result<Value, ExamDayError> {
+    pub async fn check_in(
+        &self,
+        op: &Operator,
+        exam_id: &str,
+        code: &str,
+    ) -> Result<CheckInAnswer, ExamDayError> {
         let view = self.regs.catalogs().require().map_err(RegistrationError::from)?;
         let exam = view.session(exam_id).map_err(RegistrationError::from)?;
         let (payload, center, registration_id, arranged) = self.verified(op, exam, code)?;
@@ -142,15 +148,23 @@ impl ExamDay {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(json!({
-            "status": "checked_in",
-            "registration_id": registration_id,
-            "ticket_number": payload.ticket_number,
-            "name": payload.name,
-            "id_masked": payload.id_masked,
-            "center": center.id,
-            "sittings": arranged.sittings,
-            "checked_in_at_ms": at_ms,
-        }))
+        Ok(CheckInAnswer::CheckedIn {
+            registration_id,
+            ticket_number: payload.ticket_number,
+            name: payload.name,
+            id_masked: payload.id_masked,
+            center: center.id.clone(),
+            sittings: arranged
+                .sittings
+                .iter()
+                .map(|s| TicketSitting {
+                    subject: s.subject.clone(),
+                    slot: s.slot.clone(),
+                    room: s.room.clone(),
+                    seat: s.seat,
+                })
+                .collect(),
+            checked_in_at_ms: at_ms,
+        })
     }
 }

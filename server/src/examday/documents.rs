@@ -23,6 +23,8 @@
 //! the registration may no longer sit the exam) and records the check-in once: a second scan
 //! answers `already_checked_in` with the time of the first.
 
+use baoming_core::api::documents::TicketCode;
+use baoming_core::api::error::{ErrorCode, UnixWindow};
 use baoming_core::catalog::{ExamSession, TestCenter, TimeSlot};
 use baoming_core::document::DocumentId;
 use baoming_core::documents::{
@@ -32,7 +34,6 @@ use baoming_core::draft::Draft;
 use baoming_core::form::{FieldRole, FieldType, decode_id_document};
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
-use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
 
 use super::arrangement::{self, Arranged, eligibility};
@@ -134,10 +135,10 @@ impl ExamDay {
             other => {
                 let status = status_of(other.as_ref());
                 return Err(Refusal::conflict(
-                    "not_paid",
+                    ErrorCode::NotPaid,
                     "the registration form is available once the registration is paid",
                 )
-                .with(json!({ "status": status }))
+                .detail(|b| b.status = Some(status))
                 .into());
             }
         };
@@ -189,9 +190,13 @@ impl ExamDay {
     /// The admission ticket's number and the signed code its QR carries, issued at `now` under
     /// the same rules as the PDF: for an app that shows the code on screen, or hands it to a
     /// staff device, without printing.
-    pub async fn admission_ticket_code(&self, account: &str, exam_id: &str) -> Result<Value, ExamDayError> {
+    pub async fn admission_ticket_code(
+        &self,
+        account: &str,
+        exam_id: &str,
+    ) -> Result<TicketCode, ExamDayError> {
         let view = self.ticket_view(account, exam_id, self.db.clock().now()).await?;
-        Ok(json!({ "ticket_number": view.ticket_number, "code": view.qr_text }))
+        Ok(TicketCode { ticket_number: view.ticket_number, code: view.qr_text })
     }
 
     /// Everything the admission ticket shows, its QR code signed at `now`; the typed refusals when
@@ -206,7 +211,15 @@ impl ExamDay {
         let exam = l.exam(exam_id)?;
         if !exam.printing.contains(now) {
             let w = &exam.printing;
-            return Err(Refusal::conflict("printing_window_closed", "admission tickets can only be printed inside the exam's printing window").with(json!({ "printing": { "opens": w.opens.unix_timestamp(), "closes": w.closes.unix_timestamp() } })).into());
+            return Err(Refusal::conflict(
+                ErrorCode::PrintingWindowClosed,
+                "admission tickets can only be printed inside the exam's printing window",
+            )
+            .detail(|b| {
+                b.printing =
+                    Some(UnixWindow { opens: w.opens.unix_timestamp(), closes: w.closes.unix_timestamp() })
+            })
+            .into());
         }
         let record = l.record.as_ref().ok_or_else(|| not_eligible("not_registered", Status::Draft))?;
         let center = center_of(exam, record)?;
@@ -292,13 +305,19 @@ async fn render(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ExamDayError::Internal(format!("render task: {e}")))?
-        .map_err(|e| Refusal::invalid(e.code(), e.to_string()).into())
+        .map_err(|e| Refusal::invalid(ErrorCode::from(e.code()), e.to_string()).into())
 }
 
 pub(super) fn not_eligible(reason: &str, status: Status) -> ExamDayError {
-    Refusal::conflict("not_eligible", format!("this registration cannot have an admission ticket: {reason}"))
-        .with(json!({ "reason": reason, "status": status }))
-        .into()
+    Refusal::conflict(
+        ErrorCode::NotEligible,
+        format!("this registration cannot have an admission ticket: {reason}"),
+    )
+    .detail(|b| {
+        b.reason = Some(reason.to_owned());
+        b.status = Some(status);
+    })
+    .into()
 }
 
 fn payload_of(

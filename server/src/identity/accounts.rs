@@ -4,6 +4,7 @@
 //! The login name (an e-mail address or a mainland mobile number) is personal data: the account
 //! record keeps it sealed with the data key, and the login index is keyed by its HMAC.
 
+use baoming_core::api::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::passwords::check_policy;
@@ -13,17 +14,8 @@ use crate::store::audit::{Actor, AuditEvent};
 use crate::store::crypto::random_array;
 use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
-/// What kind of login name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoginKind {
-    /// An e-mail address.
-    Email,
-    /// A mainland mobile number.
-    Mobile,
-    /// A third-party identity (`provider:subject`), for accounts created by OAuth login.
-    External,
-}
+/// What kind of login name (as the contract spells it).
+pub use baoming_core::api::accounts::LoginKind;
 
 /// A stored account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +53,7 @@ pub fn normalize_login(raw: &str) -> Result<(String, LoginKind), IdentityError> 
         if ok {
             return Ok((lower, LoginKind::Email));
         }
-        return Err(IdentityError::invalid("login_invalid", "not a valid e-mail address"));
+        return Err(IdentityError::invalid(ErrorCode::LoginInvalid, "not a valid e-mail address"));
     }
     let digits = s.strip_prefix("+86").unwrap_or(s).replace([' ', '-'], "");
     let b = digits.as_bytes();
@@ -69,7 +61,7 @@ pub fn normalize_login(raw: &str) -> Result<(String, LoginKind), IdentityError> 
         return Ok((digits, LoginKind::Mobile));
     }
     Err(IdentityError::invalid(
-        "login_invalid",
+        ErrorCode::LoginInvalid,
         "the account name must be an e-mail address or a mainland mobile number (11 digits starting with 13–19)",
     ))
 }
@@ -239,7 +231,10 @@ impl Identity {
         check_policy(new, &login)?;
         let stored = Some(account.password.clone()).filter(|p| !p.is_empty());
         if !self.hasher.verify(current.to_owned(), stored).await? {
-            return Err(IdentityError::invalid("current_password_wrong", "the current password is wrong"));
+            return Err(IdentityError::invalid(
+                ErrorCode::CurrentPasswordWrong,
+                "the current password is wrong",
+            ));
         }
         let phc = self.hasher.hash(new.to_owned()).await?;
         let mut txn = Txn::new();
@@ -256,7 +251,7 @@ impl Identity {
         match self.db.commit(txn, event).await {
             Ok(()) => Ok(revoked),
             Err(CommitError::Precondition(i)) if i == check => Err(IdentityError::Conflict {
-                code: "concurrent_update",
+                code: ErrorCode::ConcurrentUpdate,
                 message: "the account changed meanwhile; retry".into(),
             }),
             Err(e) => Err(e.into()),
@@ -280,7 +275,7 @@ pub struct LoggedIn {
 
 fn login_taken() -> IdentityError {
     IdentityError::Conflict {
-        code: "login_taken",
+        code: ErrorCode::LoginTaken,
         message: "an account with this name already exists".into(),
     }
 }

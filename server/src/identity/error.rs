@@ -1,5 +1,7 @@
 //! What the identity services refuse, and why.
 
+use baoming_core::api::error::ErrorCode;
+
 use crate::store::{CommitError, StorageError};
 
 /// A failure of an identity service (the HTTP layer maps each variant to a status and a code).
@@ -9,7 +11,7 @@ pub enum IdentityError {
     #[error("{message}")]
     Invalid {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Explanation.
         message: String,
     },
@@ -17,7 +19,7 @@ pub enum IdentityError {
     #[error("{message}")]
     Conflict {
         /// Machine-readable code.
-        code: &'static str,
+        code: ErrorCode,
         /// Explanation.
         message: String,
     },
@@ -58,20 +60,20 @@ pub enum IdentityError {
 
 impl IdentityError {
     /// The rule's code of a refused value or a conflict.
-    pub fn rule(&self) -> Option<&'static str> {
+    pub fn rule(&self) -> Option<ErrorCode> {
         match self {
-            IdentityError::Invalid { code, .. } | IdentityError::Conflict { code, .. } => Some(code),
+            IdentityError::Invalid { code, .. } | IdentityError::Conflict { code, .. } => Some(*code),
             _ => None,
         }
     }
 
     /// A refused value.
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> IdentityError {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> IdentityError {
         IdentityError::Invalid { code, message: message.into() }
     }
 
     /// A refused uniqueness rule or concurrent change.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> IdentityError {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> IdentityError {
         IdentityError::Conflict { code, message: message.into() }
     }
 }

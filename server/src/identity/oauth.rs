@@ -14,10 +14,12 @@
 //!
 //! Provider calls use a blocking HTTPS client (ureq + rustls on *ring*) on the blocking pool.
 
+use baoming_core::api::error::ErrorCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use baoming_core::api::accounts::OAuthOutcome;
 use serde::Deserialize;
 
 use super::accounts::{self, LoginKind};
@@ -138,7 +140,7 @@ impl Identity {
     ) -> Result<Finished, IdentityError> {
         let invalid_state = || {
             IdentityError::invalid(
-                "oauth_state_invalid",
+                ErrorCode::OauthStateInvalid,
                 "unknown, expired or already used login state; start again",
             )
         };
@@ -165,7 +167,7 @@ impl Identity {
             let account_id = String::from_utf8_lossy(&id).into_owned();
             if pending.link_account.as_deref().is_some_and(|l| l != account_id) {
                 return Err(IdentityError::Conflict {
-                    code: "oauth_identity_taken",
+                    code: ErrorCode::OauthIdentityTaken,
                     message: "this provider identity is already linked to another account".into(),
                 });
             }
@@ -175,11 +177,11 @@ impl Identity {
                 AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_login", &account_id)
                     .with(serde_json::json!({ "provider": provider_name }));
             self.db.commit(txn, event).await?;
-            return Ok(Finished { account_id, session, outcome: "login" });
+            return Ok(Finished { account_id, session, outcome: OAuthOutcome::Login });
         }
 
         let taken = || IdentityError::Conflict {
-            code: "oauth_identity_taken",
+            code: ErrorCode::OauthIdentityTaken,
             message: "this provider identity was linked meanwhile; retry".into(),
         };
         if let Some(account_id) = pending.link_account {
@@ -193,7 +195,7 @@ impl Identity {
                 AuditEvent::new(Actor::Account(account_id.clone()), "account.oauth_link", &account_id)
                     .with(serde_json::json!({ "provider": provider_name }));
             return match self.db.commit(txn, event).await {
-                Ok(()) => Ok(Finished { account_id, session, outcome: "linked" }),
+                Ok(()) => Ok(Finished { account_id, session, outcome: OAuthOutcome::Linked }),
                 Err(CommitError::Precondition(i)) if i == check => Err(taken()),
                 Err(e) => Err(e.into()),
             };
@@ -221,14 +223,16 @@ impl Identity {
             let event = AuditEvent::new(Actor::Anonymous, "account.oauth_register", &account.id)
                 .with(serde_json::json!({ "provider": provider_name, "login_kind": kind }));
             match self.db.commit(txn, event).await {
-                Ok(()) => return Ok(Finished { account_id: account.id, session, outcome: "created" }),
+                Ok(()) => {
+                    return Ok(Finished { account_id: account.id, session, outcome: OAuthOutcome::Created });
+                }
                 Err(CommitError::Precondition(i)) if i == login_check => continue,
                 Err(CommitError::Precondition(i)) if i == id_check => return Err(taken()),
                 Err(e) => return Err(e.into()),
             }
         }
         Err(IdentityError::Conflict {
-            code: "login_taken",
+            code: ErrorCode::LoginTaken,
             message: "no free account name for this identity".into(),
         })
     }
@@ -251,7 +255,7 @@ struct UserInfo {
 
 fn failed(what: &str, e: impl std::fmt::Display) -> IdentityError {
     tracing::warn!(error = %e, "{what}");
-    IdentityError::Invalid { code: "oauth_failed", message: format!("{what}: the provider refused") }
+    IdentityError::Invalid { code: ErrorCode::OauthFailed, message: format!("{what}: the provider refused") }
 }
 
 fn redeem(p: &OAuthProviderConfig, code: &str, verifier: &str) -> Result<UserInfo, IdentityError> {
@@ -289,7 +293,7 @@ pub struct Finished {
     /// The new session.
     pub session: NewSession,
     /// `login`, `linked` or `created`.
-    pub outcome: &'static str,
+    pub outcome: OAuthOutcome,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! Every operator route authenticates through the HTTP layer's operator filter and then asks
 //! [`authorize`]; nothing else decides what an operator may do.
 
+use baoming_core::api::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::CaptchaProof;
@@ -17,29 +18,8 @@ use crate::store::audit::{Actor, AuditEvent};
 use crate::store::crypto::random_array;
 use crate::store::{CommitError, Storage, StorageError, Tree, Txn, decode, encode};
 
-/// An operator's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Runs the exam: everything.
-    Administrator,
-    /// Works for the listed centers only.
-    CenterOperator,
-    /// Reads everything, changes nothing.
-    Auditor,
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
-        match s {
-            "administrator" | "admin" => Ok(Role::Administrator),
-            "center_operator" | "center" => Ok(Role::CenterOperator),
-            "auditor" => Ok(Role::Auditor),
-            other => Err(format!("unknown role `{other}` (administrator, center_operator, auditor)")),
-        }
-    }
-}
+/// An operator's role (as the contract spells it).
+pub use baoming_core::api::operator::Role;
 
 /// A stored operator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,7 +98,7 @@ pub fn check_username(name: &str) -> Result<(), IdentityError> {
         Ok(())
     } else {
         Err(IdentityError::invalid(
-            "username_invalid",
+            ErrorCode::UsernameInvalid,
             "user names have 3–32 characters a-z, 0-9, '.', '_' or '-' and start with a letter",
         ))
     }
@@ -226,17 +206,20 @@ impl Identity {
         check_username(&new.username)?;
         check_policy(&new.password, &new.username)?;
         if let Some(c) = new.centers.iter().find(|c| !center_known(c)) {
-            return Err(IdentityError::invalid("center_unknown", format!("no center `{c}` in the catalog")));
+            return Err(IdentityError::invalid(
+                ErrorCode::CenterUnknown,
+                format!("no center `{c}` in the catalog"),
+            ));
         }
         if new.role == Role::CenterOperator && new.centers.is_empty() {
             return Err(IdentityError::invalid(
-                "centers_required",
+                ErrorCode::CentersRequired,
                 "a center operator needs at least one center",
             ));
         }
         if new.role != Role::CenterOperator && !new.centers.is_empty() {
             return Err(IdentityError::invalid(
-                "centers_not_allowed",
+                ErrorCode::CentersNotAllowed,
                 "only center operators are scoped to centers",
             ));
         }
@@ -248,7 +231,7 @@ impl Identity {
         match self.db.commit(txn, event).await {
             Ok(()) => Ok(op),
             Err(CommitError::Precondition(i)) if i == check => Err(IdentityError::conflict(
-                "username_taken",
+                ErrorCode::UsernameTaken,
                 format!("an operator `{}` already exists", new.username),
             )),
             Err(e) => Err(e.into()),

@@ -6,6 +6,7 @@
 //! `503 busy` at once, so a flood of logins cannot grow memory without bound (each hash holds
 //! `memory_kib` while it runs, and only `max_concurrent` run).
 
+use baoming_core::api::error::ErrorCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -32,27 +33,27 @@ pub fn check_policy(password: &str, login: &str) -> Result<(), IdentityError> {
     let len = password.chars().count();
     if len < MIN_LEN {
         return Err(IdentityError::invalid(
-            "password_too_short",
+            ErrorCode::PasswordTooShort,
             format!("the password needs at least {MIN_LEN} characters"),
         ));
     }
     if len > MAX_LEN {
         return Err(IdentityError::invalid(
-            "password_too_long",
+            ErrorCode::PasswordTooLong,
             format!("the password may have at most {MAX_LEN} characters"),
         ));
     }
     let lower = password.to_lowercase();
     if COMMON.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).any(|c| c == lower) {
         return Err(IdentityError::invalid(
-            "password_too_common",
+            ErrorCode::PasswordTooCommon,
             "this password is among the most common ones; choose another",
         ));
     }
     let local = login.split('@').next().unwrap_or(login).to_lowercase();
     if local.chars().count() >= 4 && lower.contains(&local) {
         return Err(IdentityError::invalid(
-            "password_contains_login",
+            ErrorCode::PasswordContainsLogin,
             "the password must not contain the account name",
         ));
     }
@@ -73,7 +74,7 @@ pub fn check_policy(password: &str, login: &str) -> Result<(), IdentityError> {
     };
     if classes < 2 || distinct < 4 {
         return Err(IdentityError::invalid(
-            "password_too_weak",
+            ErrorCode::PasswordTooWeak,
             "the password needs at least two kinds of characters (letters, digits, symbols) and four different characters",
         ));
     }
@@ -240,13 +241,13 @@ mod tests {
     #[test]
     fn policy_refuses_weak_and_common_passwords() {
         let code = |p: &str| check_policy(p, "zhang.san@example.org").err().and_then(|e| e.rule());
-        assert_eq!(code("short1"), Some("password_too_short"));
-        assert_eq!(code("Password123"), Some("password_too_common"));
-        assert_eq!(code("qwertyuiop"), Some("password_too_common"));
-        assert_eq!(code("abcdefghij"), Some("password_too_weak"));
-        assert_eq!(code("aaaa1111"), Some("password_too_weak"));
-        assert_eq!(code("zhang.san-2027!"), Some("password_contains_login"));
-        assert_eq!(code(&"a1".repeat(70)), Some("password_too_long"));
+        assert_eq!(code("short1"), Some(ErrorCode::PasswordTooShort));
+        assert_eq!(code("Password123"), Some(ErrorCode::PasswordTooCommon));
+        assert_eq!(code("qwertyuiop"), Some(ErrorCode::PasswordTooCommon));
+        assert_eq!(code("abcdefghij"), Some(ErrorCode::PasswordTooWeak));
+        assert_eq!(code("aaaa1111"), Some(ErrorCode::PasswordTooWeak));
+        assert_eq!(code("zhang.san-2027!"), Some(ErrorCode::PasswordContainsLogin));
+        assert_eq!(code(&"a1".repeat(70)), Some(ErrorCode::PasswordTooLong));
         assert_eq!(code("Lantern-Harbor-42"), None);
     }
 

@@ -1,47 +1,17 @@
 //! The candidate's profile: legal name, ID document (checked by the core's rules, one account per
 //! document) and phone, sealed with the data key.
 
+use baoming_core::api::accounts::{Profile, ProfileRequest};
+use baoming_core::api::error::ErrorCode;
 use baoming_core::id_document::{IdDocument, IdKind};
-use serde::{Deserialize, Serialize};
 
 use super::accounts::{Account, LoginKind, normalize_login};
 use super::{Identity, IdentityError};
 use crate::store::audit::{Actor, AuditEvent};
 use crate::store::{CommitError, Tree, Txn, encode};
 
-/// The profile, as the candidate enters it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileInput {
-    /// Legal name as on the ID document.
-    pub legal_name: String,
-    /// Document kind (`resident_id`, `passport`, …).
-    pub id_kind: String,
-    /// Document number.
-    pub id_number: String,
-    /// Contact phone (mainland mobile), optional.
-    #[serde(default)]
-    pub phone: Option<String>,
-}
-
-/// The stored (sealed) profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    /// Legal name.
-    pub legal_name: String,
-    /// Document kind.
-    pub id_kind: IdKind,
-    /// Normalised number.
-    pub id_number: String,
-    /// Masked number for display.
-    pub id_masked: String,
-    /// Birth date from the number, where it encodes one (ISO).
-    pub birth_date: Option<String>,
-    /// Gender from the number, where it encodes one.
-    pub gender: Option<String>,
-    /// Contact phone.
-    pub phone: Option<String>,
-}
+/// The profile, as the candidate enters it (the contract's request body).
+pub type ProfileInput = ProfileRequest;
 
 fn profile_context(account_id: &str) -> String {
     format!("profile:{account_id}")
@@ -61,15 +31,18 @@ impl Identity {
         let name_len = name.chars().count();
         if name_len == 0 || name_len > 64 || name.chars().any(char::is_control) {
             return Err(IdentityError::invalid(
-                "legal_name_invalid",
+                ErrorCode::LegalNameInvalid,
                 "the legal name must have 1–64 characters",
             ));
         }
         let kind: IdKind = input.id_kind.parse().map_err(|_| {
-            IdentityError::invalid("id_unknown_kind", format!("unknown ID document kind `{}`", input.id_kind))
+            IdentityError::invalid(
+                ErrorCode::IdUnknownKind,
+                format!("unknown ID document kind `{}`", input.id_kind),
+            )
         })?;
         let doc = IdDocument::parse(kind, &input.id_number).map_err(|e| IdentityError::Invalid {
-            code: e.code(),
+            code: ErrorCode::from(e.code()),
             message: format!("{} ({e})", e.message_zh()),
         })?;
         let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
@@ -77,7 +50,7 @@ impl Identity {
                 (n, LoginKind::Mobile) => Some(n),
                 _ => {
                     return Err(IdentityError::invalid(
-                        "phone_invalid",
+                        ErrorCode::PhoneInvalid,
                         "the phone must be a mainland mobile number",
                     ));
                 }
@@ -90,14 +63,14 @@ impl Identity {
             id_number: doc.number().to_owned(),
             id_masked: doc.masked(),
             birth_date: doc.birth_date().map(|d| d.to_string()),
-            gender: doc.gender().map(|g| g.as_str().to_owned()),
+            gender: doc.gender(),
             phone,
         };
         let account = self.require_account(account_id)?;
         let doc_key = self.id_doc_key(&doc);
         let doc_hex = hex::encode(&doc_key);
         let taken = || IdentityError::Conflict {
-            code: "id_document_taken",
+            code: ErrorCode::IdDocumentTaken,
             message: "this ID document is already used by another account".into(),
         };
         let mut txn = Txn::new();
@@ -135,7 +108,7 @@ impl Identity {
             Ok(()) => Ok(profile),
             Err(CommitError::Precondition(i)) if i == doc_check => Err(taken()),
             Err(CommitError::Precondition(i)) if i == account_check => Err(IdentityError::Conflict {
-                code: "concurrent_update",
+                code: ErrorCode::ConcurrentUpdate,
                 message: "the account changed meanwhile; retry".into(),
             }),
             Err(e) => Err(e.into()),

@@ -1,6 +1,7 @@
 //! Password recovery: a 6-digit code sent to the account's login (single use, limited tries and
 //! lifetime), then a new password that ends every session.
 
+use baoming_core::api::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{Account, normalize_login};
@@ -71,8 +72,9 @@ impl Identity {
         address: &str,
     ) -> Result<(), IdentityError> {
         self.throttle.attempt(address)?;
-        let wrong =
-            || IdentityError::invalid("recovery_code_wrong", "the code is wrong, expired or already used");
+        let wrong = || {
+            IdentityError::invalid(ErrorCode::RecoveryCodeWrong, "the code is wrong, expired or already used")
+        };
         let (login, _) = normalize_login(login)?;
         let account = self.find_by_login(&login)?.ok_or_else(wrong)?;
         let key = account.id.as_bytes().to_vec();

@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 
+use baoming_core::api::registrations::{CenterRegistration, RegistrationView};
 use baoming_core::document::DocumentId;
 
 use super::idempotency::{Idempotency, key_required};
@@ -70,7 +71,7 @@ impl Registrations {
         key: Option<&str>,
         body: &[u8],
         heads: Vec<String>,
-    ) -> Result<serde_json::Value, RegistrationError> {
+    ) -> Result<RegistrationView, RegistrationError> {
         let key = key.ok_or_else(key_required)?;
         let id = self.candidate_doc(account, exam)?;
         let idem = Idempotency::new(account, key, &format!("{}\0{exam}", what.path()), body)?;
@@ -87,7 +88,11 @@ impl Registrations {
 
     /// Whether `op` may decide on registration `doc`: `NotFound` outside the operator's centers
     /// (as for an unknown id), `Forbidden` for auditors. Returns its record.
-    pub fn reviewable(&self, op: &Operator, doc: &str) -> Result<(DocumentId, super::record::RegistrationRecord), RegistrationError> {
+    pub fn reviewable(
+        &self,
+        op: &Operator,
+        doc: &str,
+    ) -> Result<(DocumentId, super::record::RegistrationRecord), RegistrationError> {
         let not_found = || RegistrationError::NotFound("no such registration".into());
         let id = DocumentId::from_str(doc).map_err(|_| not_found())?;
         let (record, _) = load_record(self.db.store(), &id)?.ok_or_else(not_found)?;
@@ -109,7 +114,7 @@ impl Registrations {
         decision: Review,
         key: Option<&str>,
         body: &[u8],
-    ) -> Result<serde_json::Value, RegistrationError> {
+    ) -> Result<RegistrationView, RegistrationError> {
         let (id, record) = self.reviewable(op, doc)?;
         let (what, action) = match decision {
             Review::Approve => ("approve", Action::Approve),
@@ -133,7 +138,7 @@ impl Registrations {
         op: &Operator,
         exam: &str,
         center: &str,
-    ) -> Result<Vec<serde_json::Value>, RegistrationError> {
+    ) -> Result<Vec<CenterRegistration>, RegistrationError> {
         authorize(op, Permission::ReadCenter(center))?;
         let store = self.db.shared_store();
         let (exam, center) = (exam.to_owned(), center.to_owned());

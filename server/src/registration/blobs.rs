@@ -11,6 +11,7 @@
 //! operator may read it when some owner's registration document references the digest and has
 //! chosen a center in the operator's scope. Everybody else is told the blob does not exist.
 
+use baoming_core::api::error::ErrorCode;
 use baoming_core::document::DocumentId;
 use baoming_core::photo::{PhotoReport, PhotoRules};
 use serde::{Deserialize, Serialize};
@@ -155,7 +156,7 @@ impl Registrations {
         let actual = crate::store::crypto::sha256(&body);
         if actual != digest {
             return Err(Refusal::invalid(
-                "digest_mismatch",
+                ErrorCode::DigestMismatch,
                 format!(
                     "the body's SHA-256 is {} but the path names {}",
                     hex::encode(actual),

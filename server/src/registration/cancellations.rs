@@ -23,9 +23,9 @@
 
 use std::sync::Arc;
 
+use baoming_core::api::admin::{CancellationAnswer, CancellationProgress, CancellationStatus};
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
-use serde::Serialize;
 use serde_json::json;
 
 use super::idempotency::{Idempotency, replay, stage_answer};
@@ -42,25 +42,10 @@ fn covers(marker: &Cancellation, record: &RegistrationRecord) -> bool {
     record.exam == marker.exam && marker.center.as_ref().is_none_or(|c| *c == record.center)
 }
 
-/// What one run of a cancellation did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Progress {
-    /// Registrations in scope looked at (any status).
-    pub in_scope: u64,
-    /// Registrations this run moved to `cancelled` (their seats released).
-    pub cancelled_now: u64,
-    /// Registrations that an earlier (possibly interrupted) run had already cancelled.
-    pub already_cancelled: u64,
-    /// Registrations in scope that held nothing (draft, expired, withdrawn): left as they are.
-    pub untouched: u64,
-    /// Cancelled registrations that had paid: `refund_due` is set on them.
-    pub refunds_due: u64,
-}
-
 impl Registrations {
     /// Cancels `center` of `exam` (or the whole exam with `center` = `None`) for `reason`, on
     /// behalf of administrator `op`; returns the answer (the cancellation and this run's
-    /// [`Progress`]). `key` is the request's optional `Idempotency-Key` and `body` the body it
+    /// [`CancellationProgress`]). `key` is the request's optional `Idempotency-Key` and `body` the body it
     /// fingerprints. Runs to the end even when the caller stops waiting: the work is spawned on
     /// the runtime.
     pub async fn cancel(
@@ -71,7 +56,7 @@ impl Registrations {
         reason: &str,
         key: Option<&str>,
         body: &[u8],
-    ) -> Result<serde_json::Value, RegistrationError> {
+    ) -> Result<CancellationAnswer, RegistrationError> {
         authorize(op, Permission::CancelExam)?;
         let by = op.id.as_str();
         let what = format!("cancel\0{exam}\0{}", center.unwrap_or_default());
@@ -153,13 +138,19 @@ impl Registrations {
         &self,
         marker: Cancellation,
         idem: Option<Idempotency>,
-    ) -> Result<serde_json::Value, RegistrationError> {
+    ) -> Result<CancellationAnswer, RegistrationError> {
         let store = self.db.shared_store();
         let records = tokio::task::spawn_blocking(move || store.scan_prefix(Tree::Registrations, b""))
             .await
             .map_err(|e| RegistrationError::Internal(e.to_string()))??;
         let actor = Actor::Operator(marker.by.clone());
-        let mut p = Progress::default();
+        let mut p = CancellationProgress {
+            in_scope: 0,
+            cancelled_now: 0,
+            already_cancelled: 0,
+            untouched: 0,
+            refunds_due: 0,
+        };
         for (key, raw) in records {
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
             let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
@@ -205,17 +196,17 @@ impl Registrations {
             refunds_due: refunds,
             ..marker
         };
-        let body = json!({
-            "exam": done.exam,
-            "center": done.center,
-            "reason": done.reason,
-            "started_at_ms": done.started_at_ms,
-            "finished_at_ms": done.finished_at_ms,
-            "status": "finished",
-            "registrations_cancelled": done.registrations_cancelled,
-            "refunds_due": done.refunds_due,
-            "progress": p,
-        });
+        let body = CancellationAnswer {
+            exam: done.exam.clone(),
+            center: done.center.clone(),
+            reason: done.reason.clone(),
+            started_at_ms: done.started_at_ms,
+            finished_at_ms: done.finished_at_ms.unwrap_or_default(),
+            status: CancellationStatus::Finished,
+            registrations_cancelled: done.registrations_cancelled,
+            refunds_due: done.refunds_due,
+            progress: p,
+        };
         let mut txn = Txn::new();
         txn.put(Tree::Cancellations, key, encode(&done));
         let idem_check = idem.as_ref().map(|idem| stage_answer(&mut txn, idem, &body));

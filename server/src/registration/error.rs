@@ -1,5 +1,6 @@
 //! What the registration services refuse, and why.
 
+use baoming_core::api::error::ErrorCode;
 use baoming_core::photo::PhotoReport;
 
 use crate::catalog::CatalogError;
@@ -39,9 +40,9 @@ impl RegistrationError {
     }
 
     /// The refusal's code, when this is a typed refusal.
-    pub fn refusal_code(&self) -> Option<&'static str> {
+    pub fn refusal_code(&self) -> Option<ErrorCode> {
         match self {
-            RegistrationError::Refused(r) => Some(r.code),
+            RegistrationError::Refused(r) => Some(r.code()),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 //! through [`LiveDoc::write_server_section`], the same way, so they reach connected devices live
 //! and offline devices on their next sync.
 
+use baoming_core::api::error::ErrorCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,7 +114,7 @@ impl LiveDoc {
         let mut state = self.state.lock().await;
         let received = peer
             .receive_checked(&mut state.doc, data, IncomingLimits::default())
-            .map_err(|e| Refusal::invalid("bad_sync_message", e.to_string()))?;
+            .map_err(|e| Refusal::invalid(ErrorCode::BadSyncMessage, e.to_string()))?;
         if let Received::Applied(accepted) = &received
             && accepted.new_changes > 0
         {

@@ -139,7 +139,11 @@ impl Registrations {
     }
 
     /// The registration's view (status, seats, deadline, receipt …) for its candidate.
-    pub fn status(&self, account: &str, exam: &str) -> Result<serde_json::Value, RegistrationError> {
+    pub fn status(
+        &self,
+        account: &str,
+        exam: &str,
+    ) -> Result<baoming_core::api::registrations::RegistrationView, RegistrationError> {
         let id = self.candidate_doc(account, exam)?;
         let record = record::load_record(self.db.store(), &id)?.map(|(r, _)| r);
         Ok(record::view(&id, exam, record.as_ref()))

@@ -1,10 +1,10 @@
 //! The server's record of a submitted registration — the truth the document's `server` section
 //! projects — and the views candidates and operators read.
 
+use baoming_core::api::registrations::{CenterRegistration, RegistrationView};
 use baoming_core::document::DocumentId;
 use baoming_core::draft::ServerSection;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::store::{Storage, StorageError, Tree, decode};
 
@@ -40,53 +40,52 @@ pub fn load_record(
     }
 }
 
-/// Every submitted registration of `exam` at `center` (any status), as views, oldest document id
-/// first. A full scan of the `registrations` tree: fine for one session's size; an index by
-/// center would replace it for very large sessions.
+/// Every submitted registration of `exam` at `center` (any status), as operators list them,
+/// oldest document id first. A full scan of the `registrations` tree: fine for one session's
+/// size; an index by center would replace it for very large sessions.
 pub fn list_at_center(
     store: &dyn Storage,
     exam: &str,
     center: &str,
-) -> Result<Vec<serde_json::Value>, StorageError> {
-    let mut out = Vec::new();
-    for (key, raw) in store.scan_prefix(Tree::Registrations, b"")? {
-        let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
-        let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
-        if record.exam == exam && record.center == center {
-            let mut v = view(&DocumentId::from_bytes(bytes), exam, Some(&record));
-            v["center"] = json!(record.center);
-            v["subjects"] = json!(record.subjects);
-            out.push(v);
-        }
-    }
-    Ok(out)
+) -> Result<Vec<CenterRegistration>, StorageError> {
+    let mut records = records_at(store, exam, center)?;
+    records.sort_by_key(|(id, _)| *id.as_bytes());
+    Ok(records.iter().map(|(id, record)| at_center(id, exam, record)).collect())
 }
 
-/// The JSON view of a registration, as candidates and operators see it.
-pub fn view(id: &DocumentId, exam: &str, record: Option<&RegistrationRecord>) -> serde_json::Value {
+/// A registration as an operator lists it: the view with its center always set, and its
+/// subjects.
+pub fn at_center(id: &DocumentId, exam: &str, record: &RegistrationRecord) -> CenterRegistration {
+    let mut registration = view(id, exam, Some(record));
+    registration.center = Some(record.center.clone());
+    CenterRegistration { registration, subjects: record.subjects.clone() }
+}
+
+/// A registration as candidates and operators see it (`draft` without a record).
+pub fn view(id: &DocumentId, exam: &str, record: Option<&RegistrationRecord>) -> RegistrationView {
     let default = ServerSection::default();
     let s = record.map(|r| &r.section).unwrap_or(&default);
-    json!({
-        "document_id": id.to_string(),
-        "exam": exam,
-        "status": s.status.as_str(),
-        "status_label_zh": s.status.label_zh(),
-        "reason": s.reason,
-        "reason_paths": s.reason_paths,
-        "deadline_ms": s.deadline_ms,
-        "center": record.filter(|_| s.status.holds_seats()).map(|r| &r.center),
-        "seats": s.seats,
-        "amount_fen": s.amount_fen,
-        "refund_due": record.is_some_and(|r| r.refund_due),
-        "updated_at_ms": s.updated_at_ms,
+    RegistrationView {
+        document_id: id.to_string(),
+        exam: exam.to_owned(),
+        status: s.status,
+        status_label_zh: s.status.label_zh().to_owned(),
+        reason: s.reason.clone(),
+        reason_paths: s.reason_paths.clone(),
+        deadline_ms: s.deadline_ms,
+        center: record.filter(|_| s.status.holds_seats()).map(|r| r.center.clone()),
+        seats: s.seats.clone(),
+        amount_fen: s.amount_fen,
+        refund_due: record.is_some_and(|r| r.refund_due),
+        updated_at_ms: s.updated_at_ms,
         // The receipt and the ticket number (written by the room arrangement), as the synced
         // server section carries them.
-        "order": s.order,
-        "trade_no": s.trade_no,
-        "paid_at_ms": s.paid_at_ms,
-        "refunded_fen": s.refunded_fen,
-        "ticket": s.ticket,
-    })
+        order: s.order.clone(),
+        trade_no: s.trade_no.clone(),
+        paid_at_ms: s.paid_at_ms,
+        refunded_fen: s.refunded_fen,
+        ticket: s.ticket.clone(),
+    }
 }
 
 /// Every record of `exam` whose center passes `center`, with its document id, unordered. A full

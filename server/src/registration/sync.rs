@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use baoming_core::api::error::ErrorCode;
 use baoming_core::document::DocumentId;
 use baoming_core::sync::{PeerSync, Received};
 use baoming_core::wire::{
@@ -75,10 +76,10 @@ fn refusal_frame(refusal: &baoming_core::document::Refusal, target: &str, docume
 
 fn failure_frame(e: &RegistrationError) -> WireMessage {
     let code = match e {
-        RegistrationError::Refused(r) => r.code,
-        RegistrationError::NotFound(_) => "not_found",
-        RegistrationError::Busy => "busy",
-        _ => "internal",
+        RegistrationError::Refused(r) => r.code(),
+        RegistrationError::NotFound(_) => ErrorCode::NotFound,
+        RegistrationError::Busy => ErrorCode::Busy,
+        _ => ErrorCode::Internal,
     };
     error_frame(format!("{code}: {e}"))
 }

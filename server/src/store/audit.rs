@@ -72,37 +72,17 @@ impl AuditEvent {
     }
 }
 
-/// One stored entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Position in the chain, from 1.
-    pub seq: u64,
-    /// When (RFC 3339, UTC).
-    pub at: String,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: String,
-    /// Extra facts.
-    pub detail: serde_json::Value,
-    /// Hash of the previous entry (hex).
-    pub prev: String,
-    /// Hash of this entry (hex).
-    pub hash: String,
-}
+/// One stored entry: the contract's audit entry, stored as operators read it.
+pub use baoming_core::api::operator::AuditEntry;
 
-impl AuditEntry {
-    /// The hash this entry must carry.
-    pub fn compute_hash(&self) -> String {
-        let body = (self.seq, &self.at, &self.actor, &self.action, &self.target, &self.detail, &self.prev);
-        let mut bytes = b"baoming-audit/v1\0".to_vec();
-        // Serialising strings, numbers and a JSON value cannot fail.
-        #[allow(clippy::expect_used)]
-        serde_json::to_writer(&mut bytes, &body).expect("audit entry serialises");
-        hex::encode(sha256(&bytes))
-    }
+/// The hash of `entry` over everything but its own hash (hex SHA-256).
+pub fn entry_hash(entry: &AuditEntry) -> String {
+    let body = (entry.seq, &entry.at, &entry.actor, &entry.action, &entry.target, &entry.detail, &entry.prev);
+    let mut bytes = b"baoming-audit/v1\0".to_vec();
+    // Serialising strings, numbers and a JSON value cannot fail.
+    #[allow(clippy::expect_used)]
+    serde_json::to_writer(&mut bytes, &body).expect("audit entry serialises");
+    hex::encode(sha256(&bytes))
 }
 
 /// The chain head.
@@ -141,7 +121,7 @@ pub fn append(
         prev,
         hash: String::new(),
     };
-    entry.hash = entry.compute_hash();
+    entry.hash = entry_hash(&entry);
     txn.require_equals(Tree::Meta, HEAD_KEY.to_vec(), raw_head);
     txn.put(Tree::Audit, seq.to_be_bytes().to_vec(), encode(&entry));
     txn.put(Tree::Meta, HEAD_KEY.to_vec(), encode(&Head { seq, hash: entry.hash.clone() }));
@@ -201,7 +181,7 @@ pub fn verify(store: &dyn Storage) -> Result<u64, VerifyError> {
             if entry.prev != prev {
                 return Err(broken(expected_seq, "link to the previous entry does not match".into()));
             }
-            if entry.compute_hash() != entry.hash {
+            if entry_hash(&entry) != entry.hash {
                 return Err(broken(expected_seq, "content does not match its hash (edited?)".into()));
             }
             prev = entry.hash.clone();
@@ -293,7 +273,7 @@ mod tests {
         let err = verify(&s).expect_err("edited");
         assert!(matches!(err, VerifyError::Broken(ChainBroken { at: 2, .. })), "{err}");
         // Recomputing the hash of the edited entry breaks the next link instead.
-        e.hash = e.compute_hash();
+        e.hash = entry_hash(&e);
         raw_put(&s, 2, encode(&e));
         assert!(matches!(verify(&s), Err(VerifyError::Broken(ChainBroken { at: 3, .. }))));
     }

@@ -39,6 +39,6 @@ pub use fixtures::{
 };
 pub use http::{Conn, Request, Response, delete, get, post, put, raw, request};
 pub use paysandbox::{PaySandbox, SandboxMerchant, get_url, pay_on_page, press};
-pub use server::{ClockAnswer, ClockRequest, Server, ServerBuilder, TESTING_CLOCK, rss_bytes, test_env};
+pub use server::{Server, ServerBuilder, rss_bytes, test_env};
 pub use strict::{Refusal, strict, strict_value};
 pub use wait::{now_ms, wait_until, wait_until_async};

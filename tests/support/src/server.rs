@@ -13,34 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::{Deserialize, Serialize};
+use baoming_core::api::paths;
+use baoming_core::api::testing::{ClockAdvance, ClockAnswer};
 
 use crate::fixtures::{OPERATOR_PASSWORD, Windows, catalog_around};
 use crate::http::{self, Request};
-
-/// The path of the test clock's endpoint (a server started with `test_clock = true` only).
-pub const TESTING_CLOCK: &str = "/api/testing/clock";
-
-/// `POST /api/testing/clock`: move the clock forward by `advance_ms`, then (unless `sweep` is
-/// false) run the deadline sweeper once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClockRequest {
-    /// Milliseconds to move forward.
-    pub advance_ms: u64,
-    /// Run the sweeper once after moving.
-    pub sweep: bool,
-}
-
-/// The test clock's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClockAnswer {
-    /// The server's time after the move, in Unix milliseconds.
-    pub now_ms: i64,
-    /// Registrations the sweep expired.
-    pub expired: u64,
-}
 
 /// Environment for every process of the server binary the tests start (servers and admin
 /// commands): tiny Argon2 parameters, explicitly allowed for tests only, a throttle that never
@@ -312,7 +289,7 @@ impl Server {
     /// server's time after the move and how many registrations the sweep expired.
     #[track_caller]
     pub fn advance(&self, ms: u64) -> ClockAnswer {
-        self.move_clock(ClockRequest { advance_ms: ms, sweep: true })
+        self.move_clock(ClockAdvance::by(ms))
     }
 
     /// Moves the test clock to just past `deadline_ms` (Unix milliseconds, the server's time)
@@ -332,13 +309,13 @@ impl Server {
     /// wait for the sweeper's own pass (or an action that checks the time).
     #[track_caller]
     pub fn advance_without_sweep(&self, ms: u64) -> ClockAnswer {
-        self.move_clock(ClockRequest { advance_ms: ms, sweep: false })
+        self.move_clock(ClockAdvance { advance_ms: ms, sweep: false })
     }
 
     #[track_caller]
-    fn move_clock(&self, req: ClockRequest) -> ClockAnswer {
+    fn move_clock(&self, req: ClockAdvance) -> ClockAnswer {
         assert!(self.test_clock, "this server runs the system clock");
-        let answer: ClockAnswer = self.post(TESTING_CLOCK).json(&req).send().typed();
+        let answer: ClockAnswer = self.post(paths::TESTING_CLOCK).json(&req).send().typed();
         self.advanced_ms.fetch_add(req.advance_ms, Ordering::SeqCst);
         answer
     }

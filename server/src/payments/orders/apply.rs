@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use baoming_core::api::error::ErrorCode;
 use baoming_core::lifecycle::Status;
 use serde_json::json;
 
@@ -33,10 +34,10 @@ pub enum NotifyAnswer {
 }
 
 /// Why a payment the registration refused is refunded, in the candidate's words.
-fn refund_reason(code: &str) -> &'static str {
+fn refund_reason(code: ErrorCode) -> &'static str {
     match code {
-        "seat_gone" => "the payment arrived after the deadline and no seat was free: refunded",
-        "transition_not_allowed" => "this payment was not needed any more: refunded",
+        ErrorCode::SeatGone => "the payment arrived after the deadline and no seat was free: refunded",
+        ErrorCode::TransitionNotAllowed => "this payment was not needed any more: refunded",
         _ => "the registration could not take this payment: refunded",
     }
 }
@@ -127,7 +128,7 @@ impl Payments {
         };
         let refusal = match self.regs.act(&live, Actor::System, None, action).await {
             Ok(_) => return Ok(Some(OrderState::Paid)),
-            Err(RegistrationError::Refused(r)) if r.code == "order_changed" => return Ok(None),
+            Err(RegistrationError::Refused(r)) if r.code() == ErrorCode::OrderChanged => return Ok(None),
             // The registration cannot take this payment (no seat left, cancelled, paid by
             // another order …): refund it.
             Err(RegistrationError::Refused(r)) if r.kind == RefusalKind::Conflict => r,
@@ -135,13 +136,13 @@ impl Payments {
         };
         let due = Order {
             state: OrderState::RefundDue,
-            refund_reason: Some(refund_reason(refusal.code).into()),
+            refund_reason: Some(refund_reason(refusal.code()).into()),
             ..paid
         };
         if !self.save(&due, raw, "payment.refund_due").await? {
             return Ok(None);
         }
-        tracing::info!(order = no, code = refusal.code, "payment to be refunded");
+        tracing::info!(order = no, code = %refusal.code(), "payment to be refunded");
         self.note_refund(&live, &due).await?;
         self.refund_now(no).await?;
         Ok(Some(load_order(self.db.store(), no)?.map_or(due.state, |(o, _)| o.state)))

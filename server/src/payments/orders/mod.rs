@@ -19,9 +19,11 @@
 //! usual preconditions) and, when the registration cannot take the payment, marks the order for
 //! a refund instead and tells the candidate in the `server` section.
 
+use baoming_core::api::error::ErrorCode;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
+use baoming_core::api::payments::{OrderState, PaymentAnswer, PaymentView};
 use baoming_core::document::DocumentId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -58,26 +60,9 @@ impl std::fmt::Debug for Payments {
     }
 }
 
-/// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderState {
-    /// Opened; not known to be paid.
-    Open,
-    /// Paid, and the registration took the payment.
-    Paid,
-    /// Closed unpaid at the platform (final).
-    Closed,
-    /// Paid, but to be refunded (no seat, cancelled, paid twice).
-    RefundDue,
-    /// Refunded.
-    Refunded,
-}
-
-impl OrderState {
-    fn pending(self) -> bool {
-        matches!(self, OrderState::Open | OrderState::RefundDue)
-    }
+/// Whether the reconciler still has to look at an order in `state` (open, or due for a refund).
+fn pending(state: OrderState) -> bool {
+    matches!(state, OrderState::Open | OrderState::RefundDue)
 }
 
 /// One payment attempt of one registration.
@@ -158,7 +143,7 @@ impl Payments {
         self.gateway.get().map(Arc::clone).ok_or_else(|| {
             Refusal::new(
                 RefusalKind::Unavailable,
-                "payments_unavailable",
+                ErrorCode::PaymentsUnavailable,
                 "the payment platform is not available yet; try again shortly",
             )
             .into()
@@ -190,15 +175,16 @@ impl Payments {
     }
 
     /// The registration's view with its current order as `payment`.
-    pub(super) fn answer(&self, id: &DocumentId, exam: &str) -> Result<serde_json::Value, PaymentError> {
+    pub(super) fn answer(&self, id: &DocumentId, exam: &str) -> Result<PaymentAnswer, PaymentError> {
         let record = load_record(self.db.store(), id)?.map(|(r, _)| r);
         let order = match record.as_ref().and_then(|r| r.section.order.clone()) {
             Some(no) => load_order(self.db.store(), &no)?.map(|(o, _)| o),
             None => None,
         };
-        let mut v = view(id, exam, record.as_ref());
-        v["payment"] = payment_json(order.as_ref());
-        Ok(v)
+        Ok(PaymentAnswer {
+            registration: view(id, exam, record.as_ref()),
+            payment: order.as_ref().map(payment_view),
+        })
     }
 }
 
@@ -216,7 +202,7 @@ pub(super) async fn call<T: Send + 'static>(
 pub(super) fn platform_down(e: &GatewayError) -> PaymentError {
     Refusal::new(
         RefusalKind::Unavailable,
-        "payment_platform_unavailable",
+        ErrorCode::PaymentPlatformUnavailable,
         format!("the payment platform could not be reached: {e}"),
     )
     .into()
@@ -238,7 +224,7 @@ pub(super) fn staged(order: &Order, before: Option<Vec<u8>>) -> Staged {
         puts: vec![(Tree::Orders, key.clone(), encode(order))],
         deletes: Vec::new(),
     };
-    if order.state.pending() {
+    if pending(order.state) {
         s.puts.push((Tree::OrdersPending, key, Vec::new()));
     } else {
         s.deletes.push((Tree::OrdersPending, key));
@@ -251,13 +237,16 @@ pub(super) fn live_id(order: &Order) -> Result<DocumentId, PaymentError> {
         .map_err(|_| PaymentError::Internal("an order with a bad document id".into()))
 }
 
-pub(super) fn payment_json(order: Option<&Order>) -> serde_json::Value {
-    match order {
-        Some(o) => json!({
-            "out_trade_no": o.out_trade_no, "state": o.state, "url": o.checkout_url,
-            "amount_fen": o.amount_fen, "expires_at_ms": o.expires_at_ms, "trade_no": o.trade_no,
-            "paid_at_ms": o.paid_at_ms, "refunded_fen": o.refunded_fen, "refund_reason": o.refund_reason,
-        }),
-        None => serde_json::Value::Null,
+pub(super) fn payment_view(o: &Order) -> PaymentView {
+    PaymentView {
+        out_trade_no: o.out_trade_no.clone(),
+        state: o.state,
+        url: o.checkout_url.clone(),
+        amount_fen: o.amount_fen,
+        expires_at_ms: o.expires_at_ms,
+        trade_no: o.trade_no.clone(),
+        paid_at_ms: o.paid_at_ms,
+        refunded_fen: o.refunded_fen,
+        refund_reason: o.refund_reason.clone(),
     }
 }

@@ -1,12 +1,15 @@
 //! Opening a payment order ("pay"), answering the open one again, and "I have paid, refresh".
 
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::payments::{
+    PaymentAnswer, PaymentRefreshAnswer, PlatformTradeStatus, RefreshedPayment,
+};
 use baoming_core::catalog::ExamSession;
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
-use serde_json::json;
 use time::OffsetDateTime;
 
-use super::super::gateway::{GatewayError, OrderRequest};
+use super::super::gateway::{GatewayError, OrderRequest, TradeStatus};
 use super::{Observed, Order, OrderState, Payments, call, load_order, platform_down, staged};
 use crate::payments::PaymentError;
 use crate::refusal::Refusal;
@@ -16,19 +19,29 @@ use crate::registration::record::{RegistrationRecord, load_record};
 use crate::store::audit::{Actor, AuditEvent};
 use crate::store::{CommitError, Txn};
 
+/// The platform's trade state as the contract spells it.
+fn platform_status_of(s: TradeStatus) -> PlatformTradeStatus {
+    match s {
+        TradeStatus::WaitBuyerPay => PlatformTradeStatus::WaitBuyerPay,
+        TradeStatus::Success => PlatformTradeStatus::TradeSuccess,
+        TradeStatus::Finished => PlatformTradeStatus::TradeFinished,
+        TradeStatus::Closed => PlatformTradeStatus::TradeClosed,
+    }
+}
+
 /// The payment deadline of `record` at `now`, or why nothing can be paid.
 fn payable_until(record: &RegistrationRecord, now: i64) -> Result<i64, Refusal> {
     match record.section.deadline_ms {
         Some(d) if d > now => Ok(d),
         _ if matches!(record.section.status, Status::Paid | Status::Confirmed) => {
-            Err(Refusal::conflict("already_paid", "already paid"))
+            Err(Refusal::conflict(ErrorCode::AlreadyPaid, "already paid"))
         }
-        Some(_) => Err(Refusal::conflict("deadline_passed", "the payment deadline has passed")),
+        Some(_) => Err(Refusal::conflict(ErrorCode::DeadlinePassed, "the payment deadline has passed")),
         None => Err(Refusal::conflict(
-            "payment_not_due",
+            ErrorCode::PaymentNotDue,
             "no payment is due for this registration (it may need the center's approval first)",
         )
-        .with(json!({ "status": record.section.status.as_str() }))),
+        .detail(|b| b.status = Some(record.section.status))),
     }
 }
 
@@ -42,7 +55,7 @@ impl Payments {
         exam_id: &str,
         key: Option<&str>,
         body: &[u8],
-    ) -> Result<serde_json::Value, PaymentError> {
+    ) -> Result<PaymentAnswer, PaymentError> {
         let view = self.regs.catalogs().require().map_err(crate::registration::RegistrationError::from)?;
         let exam = view.session(exam_id).map_err(crate::registration::RegistrationError::from)?;
         let key = key.ok_or_else(key_required)?;
@@ -53,7 +66,7 @@ impl Payments {
         let id = DocumentId::derive(exam_id, account);
         let live = self.regs.open(id, account, exam_id).await?;
         let (record, _) = load_record(self.db.store(), &id)?
-            .ok_or_else(|| Refusal::conflict("not_submitted", "submit the registration first"))?;
+            .ok_or_else(|| Refusal::conflict(ErrorCode::NotSubmitted, "submit the registration first"))?;
         let now = self.now_ms();
         // The open order is reused while it can still be paid.
         if record.section.status == Status::AwaitingPayment
@@ -85,7 +98,7 @@ impl Payments {
             .amount_fen
             .or_else(|| exam.fee_fen(&record.center, &record.subjects))
             .filter(|f| *f > 0)
-            .ok_or_else(|| Refusal::conflict("no_fee", "the chosen subjects have no fee to pay"))?;
+            .ok_or_else(|| Refusal::conflict(ErrorCode::NoFee, "the chosen subjects have no fee to pay"))?;
         let gw = self.gateway()?;
         let random: [u8; 6] = crate::store::crypto::random_array();
         let no = format!("BM{now}{}", hex::encode(random));
@@ -121,8 +134,8 @@ impl Payments {
     async fn store_answer(
         &self,
         idem: &Idempotency,
-        body: serde_json::Value,
-    ) -> Result<serde_json::Value, PaymentError> {
+        body: PaymentAnswer,
+    ) -> Result<PaymentAnswer, PaymentError> {
         let mut txn = Txn::new();
         stage_answer(&mut txn, idem, &body);
         match self.db.commit(txn, AuditEvent::new(Actor::System, "payment.answer", "idempotency")).await {
@@ -134,17 +147,17 @@ impl Payments {
 
     /// `POST /api/registrations/{exam}/payment/refresh`: asks the platform about the current
     /// order and applies what it says.
-    pub async fn refresh(&self, account: &str, exam_id: &str) -> Result<serde_json::Value, PaymentError> {
+    pub async fn refresh(&self, account: &str, exam_id: &str) -> Result<PaymentRefreshAnswer, PaymentError> {
         let id = self.regs.candidate_doc(account, exam_id)?;
         let no = load_record(self.db.store(), &id)?
             .and_then(|(r, _)| r.section.order)
-            .ok_or_else(|| Refusal::conflict("no_order", "no payment order has been opened"))?;
+            .ok_or_else(|| Refusal::conflict(ErrorCode::NoOrder, "no payment order has been opened"))?;
         let gw = self.gateway()?;
         let q = no.clone();
         let mut platform_status = None;
         match call(&gw, move |g| g.query(&q)).await {
             Ok(trade) => {
-                platform_status = Some(trade.status.as_str());
+                platform_status = Some(platform_status_of(trade.status));
                 self.apply(&no, &Observed::from(trade)).await?;
             }
             // The page was never opened: nothing to apply.
@@ -152,10 +165,10 @@ impl Payments {
             Err(e) if e.is_transient() => return Err(platform_down(&e)),
             Err(e) => return Err(PaymentError::Internal(format!("payment query: {e}"))),
         }
-        let mut v = self.answer(&id, exam_id)?;
-        if v["payment"].is_object() {
-            v["payment"]["platform_status"] = json!(platform_status);
-        }
-        Ok(v)
+        let answer = self.answer(&id, exam_id)?;
+        Ok(PaymentRefreshAnswer {
+            registration: answer.registration,
+            payment: answer.payment.map(|order| RefreshedPayment { order, platform_status }),
+        })
     }
 }

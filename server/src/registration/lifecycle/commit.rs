@@ -4,6 +4,7 @@
 //! A precondition that fails because another writer moved first means "re-read and decide
 //! again"; the ones that carry a meaning become typed refusals.
 
+use baoming_core::api::error::ErrorCode;
 use baoming_core::catalog::ExamSession;
 use baoming_core::lifecycle::{SeatEffect, Status};
 use baoming_core::seats::SeatMove;
@@ -20,11 +21,12 @@ use crate::registration::record::{RegistrationRecord, view};
 use crate::registration::{RegistrationError, Registrations};
 use crate::store::audit::{Actor, AuditEvent};
 use crate::store::{CommitError, Tree, Txn, encode};
+use baoming_core::api::registrations::RegistrationView;
 
 /// What one commit attempt came to.
 pub(super) enum Attempt {
     /// Committed (or replayed): the answer.
-    Done(serde_json::Value),
+    Done(Box<RegistrationView>),
     /// Another writer moved first: decide again.
     Retry,
 }
@@ -147,7 +149,7 @@ impl Registrations {
         match self.db.commit(txn, event).await {
             Ok(()) => {
                 live.write_server_section(&record.section, actor.clone()).await?;
-                Ok(Some(Attempt::Done(body)))
+                Ok(Some(Attempt::Done(Box::new(body))))
             }
             Err(CommitError::Precondition(i)) => self.failed_precondition(i, &checks, exam, &record, idem),
             Err(e) => Err(e.into()),
@@ -166,7 +168,7 @@ impl Registrations {
     ) -> Result<Option<Attempt>, RegistrationError> {
         if Some(i) == checks.id_document {
             return Err(Refusal::conflict(
-                "duplicate_id_document",
+                ErrorCode::DuplicateIdDocument,
                 "this ID document is already registered for this exam",
             )
             .into());
@@ -178,7 +180,7 @@ impl Registrations {
         }
         if checks.staged.contains(&i) {
             return Err(Refusal::conflict(
-                "order_changed",
+                ErrorCode::OrderChanged,
                 "the payment order changed meanwhile; read it again",
             )
             .into());
@@ -187,7 +189,7 @@ impl Registrations {
             && let Some(idem) = idem
             && let Some(body) = replay(self.db.store(), idem)?
         {
-            return Ok(Some(Attempt::Done(body)));
+            return Ok(Some(Attempt::Done(Box::new(body))));
         }
         Ok(Some(Attempt::Retry))
     }

@@ -2,16 +2,15 @@
 //! the submitted draft against the catalog, live seats and the photo blob) and the new record
 //! the core's transition yields for the record as it is now.
 
+use baoming_core::api::error::{DraftIssue, ErrorCode, SeatPool};
 use baoming_core::catalog::ExamSession;
 use baoming_core::draft::{Draft, ServerSection};
 use baoming_core::form::FieldRole;
 use baoming_core::lifecycle::{DeadlineEffect, Policy, Status, Transition, TransitionError, transition};
 use baoming_core::seats::{Pool, SeatError};
 use baoming_core::validate::{Availability, Issue, IssueCode, validate};
-use serde_json::json;
 
 use super::Action;
-use crate::catalog::seats::pool_json;
 use crate::catalog::{CatalogView, availability, cancelled};
 use crate::refusal::Refusal;
 use crate::registration::hub::LiveDoc;
@@ -43,26 +42,26 @@ pub(super) struct Decision {
 /// The refusal of a transition the core does not allow.
 pub(super) fn transition_refused(e: TransitionError, status: Status) -> Refusal {
     let code = match e {
-        TransitionError::UnderReview => "locked",
-        other => other.code(),
+        TransitionError::UnderReview => ErrorCode::Locked,
+        other => ErrorCode::from(other.code()),
     };
-    Refusal::conflict(code, e.to_string()).with(json!({ "status": status.as_str() }))
+    Refusal::conflict(code, e.to_string()).detail(|b| b.status = Some(status))
 }
 
 /// The refusal naming every pool without a free seat.
 pub(super) fn seat_gone(pools: &[Pool]) -> Refusal {
     Refusal::conflict(
-        "seat_gone",
+        ErrorCode::SeatGone,
         format!("no seat left: {}", pools.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
     )
-    .with(json!({ "pools": pools.iter().map(pool_json).collect::<Vec<_>>() }))
+    .detail(|b| b.pools = Some(pools.iter().map(SeatPool::from).collect()))
 }
 
 /// A seat ledger refusal as the action's error.
 pub(super) fn seat_error(e: SeatError) -> RegistrationError {
     match e {
         SeatError::Full(pools) => seat_gone(&pools).into(),
-        SeatError::UnknownPool(p) => Refusal::invalid("unknown_pool", p.to_string()).into(),
+        SeatError::UnknownPool(p) => Refusal::invalid(ErrorCode::UnknownPool, p.to_string()).into(),
         SeatError::NothingToMove(..) => RegistrationError::internal(e),
     }
 }
@@ -86,7 +85,7 @@ pub fn check_reason(reason: &str) -> Result<(), Refusal> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON {
         return Err(Refusal::invalid(
-            "reason_invalid",
+            ErrorCode::ReasonInvalid,
             format!("a reason of 1–{MAX_REASON} characters is required"),
         ));
     }
@@ -97,7 +96,10 @@ pub fn check_reason(reason: &str) -> Result<(), Refusal> {
 pub fn check_rejection(reason: &str, paths: &[String]) -> Result<(), Refusal> {
     check_reason(reason)?;
     if paths.len() > 32 || paths.iter().any(|p| !p.starts_with("draft.") || p.len() > 200) {
-        return Err(Refusal::invalid("paths_invalid", "paths are at most 32 draft paths (`draft.…`)"));
+        return Err(Refusal::invalid(
+            ErrorCode::PathsInvalid,
+            "paths are at most 32 draft paths (`draft.…`)",
+        ));
     }
     Ok(())
 }
@@ -119,13 +121,14 @@ fn draft_refusal(draft: &Draft, issues: Vec<Issue>) -> Refusal {
         return seat_gone(&pools);
     }
     let (code, message) = if has(IssueCode::PhotoMissing) {
-        ("photo_missing", "a valid photo is required")
+        (ErrorCode::PhotoMissing, "a valid photo is required")
     } else if has(IssueCode::SlotConflict) {
-        ("slot_conflict", "two chosen subjects share a time slot")
+        (ErrorCode::SlotConflict, "two chosen subjects share a time slot")
     } else {
-        ("invalid", "the draft is not complete or not valid")
+        (ErrorCode::Invalid, "the draft is not complete or not valid")
     };
-    Refusal::invalid(code, message).with(json!({ "issues": issues }))
+    Refusal::invalid(code, message)
+        .detail(|b| b.issues = Some(issues.into_iter().map(DraftIssue::from).collect()))
 }
 
 impl Registrations {
@@ -175,10 +178,18 @@ impl Registrations {
                 .unwrap_or(false);
             if !uploaded {
                 return Err(Refusal::invalid(
-                    "photo_missing",
+                    ErrorCode::PhotoMissing,
                     "the photo has not been uploaded by this account",
                 )
-                .with(json!({ "issues": [{ "path": "draft.photo", "code": "photo_missing" }] }))
+                .detail(|b| {
+                    let issue = DraftIssue {
+                        path: "draft.photo".into(),
+                        code: IssueCode::PhotoMissing,
+                        message_zh: None,
+                        message_en: None,
+                    };
+                    b.issues = Some(vec![issue]);
+                })
                 .into());
             }
         }
@@ -209,15 +220,17 @@ impl Registrations {
         if matches!(action, Action::Submit { .. } | Action::ApplyForReview)
             && !exam.registration.contains(self.db.clock().now())
         {
-            return Err(Refusal::conflict("window_closed", "registration for this exam is not open")
-                .with(json!({ "opens": exam.registration.opens.unix_timestamp(),
-                              "closes": exam.registration.closes.unix_timestamp() }))
+            return Err(Refusal::conflict(ErrorCode::WindowClosed, "registration for this exam is not open")
+                .detail(|b| {
+                    b.opens = Some(exam.registration.opens.unix_timestamp());
+                    b.closes = Some(exam.registration.closes.unix_timestamp());
+                })
                 .into());
         }
         let Action::Submit { heads } = action else { return Ok(None) };
         let draft = live.draft_at_hex(heads).await.ok_or_else(|| {
             Refusal::conflict(
-                "heads_unknown",
+                ErrorCode::HeadsUnknown,
                 "the server does not have these heads: sync, then submit again",
             )
         })?;

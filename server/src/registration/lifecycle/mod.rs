@@ -16,6 +16,7 @@
 
 use std::sync::Arc;
 
+use baoming_core::api::registrations::RegistrationView;
 use baoming_core::lifecycle::Event;
 
 use super::hub::LiveDoc;
@@ -159,7 +160,7 @@ impl Registrations {
         actor: Actor,
         idem: Option<Idempotency>,
         action: Action,
-    ) -> Result<Option<serde_json::Value>, RegistrationError> {
+    ) -> Result<Option<RegistrationView>, RegistrationError> {
         let _guard = live.action_lock().await;
         if let Some(idem) = &idem
             && let Some(body) = replay(self.db.store(), idem)?
@@ -175,7 +176,7 @@ impl Registrations {
         for _ in 0..MAX_ATTEMPTS {
             match self.attempt(live, exam, &actor, idem.as_ref(), &action, submitted.as_ref()).await? {
                 None => return Ok(None),
-                Some(commit::Attempt::Done(body)) => return Ok(Some(body)),
+                Some(commit::Attempt::Done(body)) => return Ok(Some(*body)),
                 Some(commit::Attempt::Retry) => tokio::task::yield_now().await,
             }
         }
