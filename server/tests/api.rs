@@ -1,37 +1,33 @@
 //! In-process handler tests: every endpoint, good and bad input, through `warp::test` on a real
-//! sled database in a temporary folder.
+//! sled database in a temporary folder. Answers are read through the REST contract as the
+//! end-to-end tests read them.
 
 mod support;
 
 use serde_json::{Value, json};
-use warp::http::StatusCode;
 
+use baoming_core::api::accounts::{AccountAnswer, LoginKind, PasswordChangeAnswer, Profile, SessionAnswer};
+use baoming_core::api::catalog::{
+    AgreementAnswer, CatalogAnswer, CenterDetail, CenterSeats, ExamAnswer, ExamAvailability, ExamSummary,
+};
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::health::{Health, HealthStatus};
+use baoming_core::api::operator::{
+    AuditEntry, AuditVerification, CatalogImportAnswer, OperatorCenter, OperatorInfo, OperatorSessionAnswer,
+    Role,
+};
+use baoming_core::api::paths;
+use baoming_core::id_document::Gender;
 use baoming_server::identity::captcha::read_digits;
 use baoming_server::identity::notifier::list_outbox;
 use baoming_server::state::App;
 use baoming_server::store::Tree;
 use baoming_server::store::audit;
-use support::{OPERATOR_PASSWORD, TestApp, resident_id};
+use support::{CANDIDATE_PASSWORD as PASSWORD, OPERATOR_PASSWORD, Response, TestApp, resident_id};
 
-const PASSWORD: &str = "Lantern-Harbor-42";
-const EXAM: &str = "ncre-2027-03";
+const EXAM: &str = support::DEMO_EXAM;
 
-struct Resp {
-    status: StatusCode,
-    headers: warp::http::HeaderMap,
-    body: bytes::Bytes,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-    fn code(&self) -> String {
-        self.json()["code"].as_str().unwrap_or("").to_owned()
-    }
-}
-
-async fn call(app: &App, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Resp {
+async fn call(app: &App, method: &str, path: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Response {
     call_h(app, method, path, token, body, &[]).await
 }
 
@@ -42,7 +38,7 @@ async fn call_h(
     token: Option<&str>,
     body: Option<Vec<u8>>,
     headers: &[(&str, &str)],
-) -> Resp {
+) -> Response {
     let routes = baoming_server::api::routes(app.clone());
     let mut req = warp::test::request()
         .method(method)
@@ -59,7 +55,12 @@ async fn call_h(
     }
     let r = req.reply(&routes).await;
     let (parts, body) = r.into_parts();
-    Resp { status: parts.status, headers: parts.headers, body }
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    Response::new(parts.status.as_u16(), headers, body.to_vec())
 }
 
 fn j(v: Value) -> Option<Vec<u8>> {
@@ -72,8 +73,7 @@ fn count(app: &App, tree: Tree) -> usize {
 
 async fn register(app: &App, login: &str) -> String {
     let r = call(app, "POST", "/api/accounts", None, j(json!({"login": login, "password": PASSWORD}))).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
-    r.json()["token"].as_str().expect("token").to_owned()
+    r.expect(201).typed::<SessionAnswer>().token
 }
 
 async fn operator_login(app: &App, username: &str, password: &str) -> String {
@@ -85,63 +85,43 @@ async fn operator_login(app: &App, username: &str, password: &str) -> String {
         j(json!({"username": username, "password": password})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    r.json()["token"].as_str().expect("token").to_owned()
+    r.typed::<OperatorSessionAnswer>().token
 }
 
 #[tokio::test]
 async fn health_readiness_and_unknown_routes() {
     let t = TestApp::new();
-    assert_eq!(call(&t.app, "GET", "/healthz", None, None).await.status, StatusCode::OK);
+    assert_eq!(call(&t.app, "GET", "/healthz", None, None).await.typed::<Health>().status, HealthStatus::Ok);
     let r = call(&t.app, "GET", "/readyz", None, None).await;
-    assert_eq!((r.status, r.json()["status"].as_str()), (StatusCode::OK, Some("ready")));
-    let r = call(&t.app, "GET", "/no/such/thing", None, None).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
-    let r = call(&t.app, "PATCH", "/api/accounts", None, None).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert_eq!(r.typed::<Health>().status, HealthStatus::Ready);
+    call(&t.app, "GET", "/no/such/thing", None, None).await.refused(404, ErrorCode::NotFound);
+    call(&t.app, "PATCH", "/api/accounts", None, None).await.refused(405, ErrorCode::MethodNotAllowed);
     t.app.set_draining();
-    assert_eq!(call(&t.app, "GET", "/readyz", None, None).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(call(&t.app, "GET", "/readyz", None, None).await.error().status, 503);
 }
 
 #[tokio::test]
 async fn registration_refuses_bad_input_and_stores_nothing() {
     let t = TestApp::new();
-    let cases: Vec<(Option<Vec<u8>>, StatusCode, &str)> = vec![
-        (Some(b"{\"login\":".to_vec()), StatusCode::BAD_REQUEST, "malformed_json"),
-        (Some(b"not json".to_vec()), StatusCode::BAD_REQUEST, "malformed_json"),
-        (j(json!({"login": 5, "password": PASSWORD})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (j(json!({"login": "a@example.org"})), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+    let cases: Vec<(Option<Vec<u8>>, u16, ErrorCode)> = vec![
+        (Some(b"{\"login\":".to_vec()), 400, ErrorCode::MalformedJson),
+        (Some(b"not json".to_vec()), 400, ErrorCode::MalformedJson),
+        (j(json!({"login": 5, "password": PASSWORD})), 422, ErrorCode::InvalidBody),
+        (j(json!({"login": "a@example.org"})), 422, ErrorCode::InvalidBody),
         (
             j(json!({"login": "a@example.org", "password": PASSWORD, "admin": true})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            422,
+            ErrorCode::InvalidBody,
         ),
-        (
-            j(json!({"login": "not-a-login", "password": PASSWORD})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "login_invalid",
-        ),
-        (
-            j(json!({"login": "12345678901", "password": PASSWORD})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "login_invalid",
-        ),
-        (
-            j(json!({"login": "a@example.org", "password": "password123"})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "password_too_common",
-        ),
-        (
-            j(json!({"login": "a@example.org", "password": "short"})),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "password_too_short",
-        ),
-        (Some(vec![b' '; 70 * 1024]), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        (j(json!({"login": "not-a-login", "password": PASSWORD})), 422, ErrorCode::LoginInvalid),
+        (j(json!({"login": "12345678901", "password": PASSWORD})), 422, ErrorCode::LoginInvalid),
+        (j(json!({"login": "a@example.org", "password": "password123"})), 422, ErrorCode::PasswordTooCommon),
+        (j(json!({"login": "a@example.org", "password": "short"})), 422, ErrorCode::PasswordTooShort),
+        (Some(vec![b' '; 70 * 1024]), 413, ErrorCode::PayloadTooLarge),
     ];
     for (body, status, code) in cases {
         let r = call(&t.app, "POST", "/api/accounts", None, body).await;
-        assert_eq!((r.status, r.code().as_str()), (status, code), "{:?}", r.json());
-        assert!(!r.json()["message"].as_str().unwrap_or("").is_empty());
+        assert!(!r.refused(status, code).message.is_empty());
     }
     assert_eq!(count(&t.app, Tree::Accounts), 0, "nothing stored");
     assert_eq!(count(&t.app, Tree::AccountByLogin), 0);
@@ -151,10 +131,8 @@ async fn registration_refuses_bad_input_and_stores_nothing() {
 async fn register_login_me_logout_and_duplicates() {
     let t = TestApp::new();
     let token = register(&t.app, "Zhang.San@Example.org").await;
-    let me = call(&t.app, "GET", "/api/account", Some(&token), None).await;
-    assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.json()["login"], "zhang.san@example.org");
-    assert_eq!(me.json()["login_kind"], "email");
+    let me: AccountAnswer = call(&t.app, "GET", "/api/account", Some(&token), None).await.typed();
+    assert_eq!((me.login.as_str(), me.login_kind), ("zhang.san@example.org", LoginKind::Email));
 
     let dup = call(
         &t.app,
@@ -164,7 +142,7 @@ async fn register_login_me_logout_and_duplicates() {
         j(json!({"login": "zhang.san@EXAMPLE.org", "password": PASSWORD})),
     )
     .await;
-    assert_eq!((dup.status, dup.code().as_str()), (StatusCode::CONFLICT, "login_taken"));
+    dup.refused(409, ErrorCode::LoginTaken);
     assert_eq!(count(&t.app, Tree::Accounts), 1);
 
     // Mobile numbers work too, normalised.
@@ -172,7 +150,7 @@ async fn register_login_me_logout_and_duplicates() {
     let r =
         call(&t.app, "POST", "/api/sessions", None, j(json!({"login": "13900001111", "password": PASSWORD})))
             .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.typed::<SessionAnswer>();
 
     // The login name is not stored in clear.
     let raw: Vec<u8> = t
@@ -195,18 +173,16 @@ async fn register_login_me_logout_and_duplicates() {
         j(json!({"login": "zhang.san@example.org", "password": PASSWORD})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let second = r.json()["token"].as_str().expect("token").to_owned();
+    let second = r.typed::<SessionAnswer>().token;
     let r = call(&t.app, "DELETE", "/api/sessions/current", Some(&second), None).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = call(&t.app, "GET", "/api/account", Some(&second), None).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    assert_eq!(call(&t.app, "GET", "/api/account", Some(&token), None).await.status, StatusCode::OK);
+    assert_eq!(r.status, 204);
+    call(&t.app, "GET", "/api/account", Some(&second), None).await.refused(401, ErrorCode::Unauthorized);
+    call(&t.app, "GET", "/api/account", Some(&token), None).await.typed::<AccountAnswer>();
 }
 
 #[tokio::test]
 async fn forged_malformed_and_expired_tokens_are_refused() {
-    let t = TestApp::with(|c| c.session_ttl_secs = 1);
+    let t = TestApp::with(|c| c.session_ttl_secs = 3600);
     let token = register(&t.app, "li.si@example.org").await;
     let forged = format!("bm_{}", "ab".repeat(32));
     for (header, label) in [
@@ -221,18 +197,17 @@ async fn forged_malformed_and_expired_tokens_are_refused() {
             req = req.header("authorization", h);
         }
         let r = req.reply(&routes).await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{label}");
-        let body: Value = serde_json::from_slice(r.body()).expect("json");
-        assert_eq!(body["code"], "unauthorized", "{label}");
+        let r = Response::new(r.status().as_u16(), Vec::new(), r.body().to_vec());
+        assert_eq!(r.error_code(), (401, ErrorCode::Unauthorized), "{label}");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(r.json()["message"].as_str().unwrap_or("").contains("expired"));
+    // An hour later (on the app's test clock) the session has expired.
+    t.advance(3_600_000 + 1_000);
+    let refused =
+        call(&t.app, "GET", "/api/account", Some(&token), None).await.refused(401, ErrorCode::Unauthorized);
+    assert!(refused.message.contains("expired"), "{refused:?}");
     assert_eq!(t.app.identity.sweep_sessions().await.expect("sweep"), 1, "the expired session is swept");
     assert_eq!(count(&t.app, Tree::Sessions), 0);
-    let r = call(&t.app, "GET", "/api/account", Some(&token), None).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    call(&t.app, "GET", "/api/account", Some(&token), None).await.refused(401, ErrorCode::Unauthorized);
     audit::verify(t.app.db.store()).expect("audit");
 }
 
@@ -243,7 +218,7 @@ async fn failed_logins_raise_a_captcha_not_a_lockout() {
     let bad = j(json!({"login": "wang.wu@example.org", "password": "Wrong-Password-9"}));
     for _ in 0..3 {
         let r = call(&t.app, "POST", "/api/sessions", None, bad.clone()).await;
-        assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "bad_credentials"));
+        r.refused(401, ErrorCode::BadCredentials);
     }
     // Unknown accounts answer exactly like wrong passwords.
     let r = call(
@@ -254,16 +229,15 @@ async fn failed_logins_raise_a_captcha_not_a_lockout() {
         j(json!({"login": "nobody@example.org", "password": PASSWORD})),
     )
     .await;
-    assert_eq!(r.code(), "bad_credentials");
+    r.refused(401, ErrorCode::BadCredentials);
 
     let good = j(json!({"login": "wang.wu@example.org", "password": PASSWORD}));
     let r = call(&t.app, "POST", "/api/sessions", None, good).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNAUTHORIZED, "captcha_required"));
+    r.refused(401, ErrorCode::CaptchaRequired);
 
     let c = call(&t.app, "POST", "/api/captcha", None, None).await;
-    assert_eq!(c.status, StatusCode::OK);
-    assert_eq!(c.headers["content-type"], "image/png");
-    let id = c.headers["x-captcha-id"].to_str().expect("id").to_owned();
+    assert_eq!((c.status, c.header("content-type")), (200, Some(paths::PNG)));
+    let id = c.header(paths::CAPTCHA_ID).expect("id").to_owned();
     let answer = read_digits(&c.body).expect("readable captcha");
     let wrong: String = answer.chars().map(|ch| if ch == '1' { '2' } else { '1' }).collect();
     let r = call(
@@ -274,10 +248,10 @@ async fn failed_logins_raise_a_captcha_not_a_lockout() {
         j(json!({"login": "wang.wu@example.org", "password": PASSWORD, "captcha_id": id, "captcha_answer": wrong})),
     )
     .await;
-    assert_eq!(r.code(), "captcha_wrong");
+    r.refused(401, ErrorCode::CaptchaWrong);
 
     let c = call(&t.app, "POST", "/api/captcha", None, None).await;
-    let id = c.headers["x-captcha-id"].to_str().expect("id").to_owned();
+    let id = c.header(paths::CAPTCHA_ID).expect("id").to_owned();
     let answer = read_digits(&c.body).expect("readable captcha");
     let r = call(
         &t.app,
@@ -287,7 +261,8 @@ async fn failed_logins_raise_a_captcha_not_a_lockout() {
         j(json!({"login": "wang.wu@example.org", "password": PASSWORD, "captcha_id": id, "captcha_answer": answer})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "the victim still gets in with a captcha: {:?}", r.json());
+    assert_eq!(r.status, 200, "the victim still gets in with a captcha: {}", r.text());
+    r.typed::<SessionAnswer>();
     // Success clears the account's risk.
     let r = call(
         &t.app,
@@ -297,7 +272,7 @@ async fn failed_logins_raise_a_captcha_not_a_lockout() {
         j(json!({"login": "wang.wu@example.org", "password": PASSWORD})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK);
+    r.typed::<SessionAnswer>();
 }
 
 #[tokio::test]
@@ -308,8 +283,8 @@ async fn address_rate_limit_answers_429_with_retry_after() {
         call(&t.app, "POST", "/api/sessions", None, body.clone()).await;
     }
     let r = call(&t.app, "POST", "/api/sessions", None, body).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"));
-    assert!(r.headers.contains_key("retry-after"));
+    r.refused(429, ErrorCode::TooManyRequests);
+    assert!(r.header(paths::RETRY_AFTER).is_some());
 }
 
 #[tokio::test]
@@ -317,10 +292,7 @@ async fn change_password_revokes_other_sessions() {
     let t = TestApp::new();
     let a = register(&t.app, "zhao.liu@example.org").await;
     let login = j(json!({"login": "zhao.liu@example.org", "password": PASSWORD}));
-    let b = call(&t.app, "POST", "/api/sessions", None, login.clone()).await.json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let b = call(&t.app, "POST", "/api/sessions", None, login.clone()).await.typed::<SessionAnswer>().token;
     let r = call(
         &t.app,
         "PUT",
@@ -329,7 +301,7 @@ async fn change_password_revokes_other_sessions() {
         j(json!({"current_password": "Not-The-Password-1", "new_password": "River-Stone-77"})),
     )
     .await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "current_password_wrong"));
+    r.refused(422, ErrorCode::CurrentPasswordWrong);
     let r = call(
         &t.app,
         "PUT",
@@ -338,7 +310,7 @@ async fn change_password_revokes_other_sessions() {
         j(json!({"current_password": PASSWORD, "new_password": "123456"})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.error().status, 422);
     let r = call(
         &t.app,
         "PUT",
@@ -347,11 +319,10 @@ async fn change_password_revokes_other_sessions() {
         j(json!({"current_password": PASSWORD, "new_password": "River-Stone-77"})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    assert_eq!(r.json()["revoked_sessions"], 1);
-    assert_eq!(call(&t.app, "GET", "/api/account", Some(&a), None).await.status, StatusCode::OK);
-    assert_eq!(call(&t.app, "GET", "/api/account", Some(&b), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(call(&t.app, "POST", "/api/sessions", None, login).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.typed::<PasswordChangeAnswer>().revoked_sessions, 1);
+    call(&t.app, "GET", "/api/account", Some(&a), None).await.typed::<AccountAnswer>();
+    call(&t.app, "GET", "/api/account", Some(&b), None).await.refused(401, ErrorCode::Unauthorized);
+    call(&t.app, "POST", "/api/sessions", None, login).await.refused(401, ErrorCode::BadCredentials);
     let r = call(
         &t.app,
         "POST",
@@ -360,7 +331,7 @@ async fn change_password_revokes_other_sessions() {
         j(json!({"login": "zhao.liu@example.org", "password": "River-Stone-77"})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK);
+    r.typed::<SessionAnswer>();
 }
 
 #[tokio::test]
@@ -368,8 +339,7 @@ async fn profile_validates_id_documents_and_keeps_one_account_per_document() {
     let t = TestApp::new();
     let a = register(&t.app, "sun.qi@example.org").await;
     let b = register(&t.app, "zhou.ba@example.org").await;
-    let r = call(&t.app, "GET", "/api/account/profile", Some(&a), None).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    call(&t.app, "GET", "/api/account/profile", Some(&a), None).await.refused(404, ErrorCode::NotFound);
 
     let id = resident_id("11010519491231002");
     let mut wrong = id.clone();
@@ -377,38 +347,37 @@ async fn profile_validates_id_documents_and_keeps_one_account_per_document() {
     wrong.pop();
     wrong.push(last);
     let bad_cases = [
-        (json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": wrong}), "id_checksum"),
-        (json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": "1234"}), "id_length"),
-        (json!({"legal_name": "孙七", "id_kind": "driving_licence", "id_number": id}), "id_unknown_kind"),
-        (json!({"legal_name": "", "id_kind": "resident_id", "id_number": id}), "legal_name_invalid"),
+        (json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": wrong}), ErrorCode::IdChecksum),
+        (json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": "1234"}), ErrorCode::IdLength),
+        (
+            json!({"legal_name": "孙七", "id_kind": "driving_licence", "id_number": id}),
+            ErrorCode::IdUnknownKind,
+        ),
+        (json!({"legal_name": "", "id_kind": "resident_id", "id_number": id}), ErrorCode::LegalNameInvalid),
         (
             json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": id, "phone": "123"}),
-            "login_invalid",
+            ErrorCode::LoginInvalid,
         ),
     ];
     for (body, code) in bad_cases {
         let r = call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body)).await;
-        assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{:?}", r.json());
+        r.refused(422, code);
     }
     assert_eq!(count(&t.app, Tree::AccountByIdDocument), 0, "nothing stored");
 
     let body = json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": id.to_lowercase(), "phone": "13800138000"});
-    let r = call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body.clone())).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
-    assert_eq!(r.json()["birth_date"], "1949-12-31");
-    assert_eq!(r.json()["gender"], "female");
-    let r = call(&t.app, "GET", "/api/account/profile", Some(&a), None).await;
-    assert_eq!(r.json()["legal_name"], "孙七");
+    let stored: Profile =
+        call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body.clone())).await.typed();
+    assert_eq!((stored.birth_date.as_deref(), stored.gender), (Some("1949-12-31"), Some(Gender::Female)));
+    let read: Profile = call(&t.app, "GET", "/api/account/profile", Some(&a), None).await.typed();
+    assert_eq!(read.legal_name, "孙七");
     // Setting the same profile again is fine (same account, same document).
-    assert_eq!(
-        call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body.clone())).await.status,
-        StatusCode::OK
-    );
+    call(&t.app, "PUT", "/api/account/profile", Some(&a), j(body.clone())).await.typed::<Profile>();
 
     let r = call(&t.app, "PUT", "/api/account/profile", Some(&b), j(body)).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "id_document_taken"));
+    r.refused(409, ErrorCode::IdDocumentTaken);
     let r = call(&t.app, "GET", "/api/account/profile", Some(&b), None).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "the refused profile was not stored");
+    assert_eq!(r.error_code(), (404, ErrorCode::NotFound), "the refused profile was not stored");
 
     // Personal data is sealed at rest.
     let raw: Vec<u8> = t
@@ -433,7 +402,7 @@ async fn profile_validates_id_documents_and_keeps_one_account_per_document() {
         j(json!({"legal_name": "孙七", "id_kind": "resident_id", "id_number": other})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.typed::<Profile>();
     let r = call(
         &t.app,
         "PUT",
@@ -442,7 +411,7 @@ async fn profile_validates_id_documents_and_keeps_one_account_per_document() {
         j(json!({"legal_name": "周八", "id_kind": "resident_id", "id_number": id})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.typed::<Profile>();
     assert_eq!(count(&t.app, Tree::AccountByIdDocument), 2);
 }
 
@@ -452,12 +421,12 @@ async fn password_recovery_with_a_single_use_code() {
     let old = register(&t.app, "qian.jiu@example.org").await;
     let r =
         call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "nobody@example.org"}))).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "same answer for unknown accounts");
+    assert_eq!(r.status, 202, "same answer for unknown accounts");
     assert!(list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox").is_empty());
 
     let r = call(&t.app, "POST", "/api/password-recovery", None, j(json!({"login": "qian.jiu@example.org"})))
         .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.status, 202);
     let outbox = list_outbox(t.app.db.store(), t.app.db.keys()).expect("outbox");
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].message.to, "qian.jiu@example.org");
@@ -474,12 +443,12 @@ async fn password_recovery_with_a_single_use_code() {
     let wrong_code = if code == "000000" { "111111" } else { "000000" };
     let r = call(&t.app, "POST", "/api/password-recovery/reset", None, reset(wrong_code, "Maple-Window-31"))
         .await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "recovery_code_wrong"));
+    r.refused(422, ErrorCode::RecoveryCodeWrong);
     let r = call(&t.app, "POST", "/api/password-recovery/reset", None, reset(&code, "Maple-Window-31")).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.json());
+    assert_eq!(r.status, 204, "{}", r.text());
     let r = call(&t.app, "POST", "/api/password-recovery/reset", None, reset(&code, "Other-Window-32")).await;
-    assert_eq!(r.code(), "recovery_code_wrong", "single use");
-    assert_eq!(call(&t.app, "GET", "/api/account", Some(&old), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.error_code(), (422, ErrorCode::RecoveryCodeWrong), "single use");
+    call(&t.app, "GET", "/api/account", Some(&old), None).await.refused(401, ErrorCode::Unauthorized);
     let r = call(
         &t.app,
         "POST",
@@ -488,7 +457,7 @@ async fn password_recovery_with_a_single_use_code() {
         j(json!({"login": "qian.jiu@example.org", "password": "Maple-Window-31"})),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK);
+    r.typed::<SessionAnswer>();
 }
 
 #[tokio::test]
@@ -506,21 +475,24 @@ async fn recovery_code_stops_after_too_many_wrong_attempts() {
     }
     let body = j(json!({"login": "wu.shi@example.org", "code": code, "new_password": "Maple-Window-31"}));
     let r = call(&t.app, "POST", "/api/password-recovery/reset", None, body).await;
-    assert_eq!(r.code(), "recovery_code_wrong", "the right code no longer works after 5 misses");
+    assert_eq!(
+        r.error_code(),
+        (422, ErrorCode::RecoveryCodeWrong),
+        "the right code no longer works after 5 misses"
+    );
 }
 
 #[tokio::test]
 async fn catalog_endpoints_with_etags() {
     let t = TestApp::new();
     let r = call(&t.app, "GET", "/api/exams", None, None).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()[0]["id"], EXAM);
-    let etag = r.headers["etag"].to_str().expect("etag").to_owned();
+    assert_eq!(r.typed::<Vec<ExamSummary>>()[0].id, EXAM);
+    let etag = r.header(paths::ETAG).expect("etag").to_owned();
     let r = call_h(&t.app, "GET", "/api/exams", None, None, &[("if-none-match", &etag)]).await;
-    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
     let r = call_h(&t.app, "GET", "/api/exams", None, None, &[("if-none-match", "\"stale\"")]).await;
-    assert_eq!(r.status, StatusCode::OK);
+    r.typed::<Vec<ExamSummary>>();
 
     for part in [
         "",
@@ -534,30 +506,28 @@ async fn catalog_endpoints_with_etags() {
         "/availability",
     ] {
         let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}{part}"), None, None).await;
-        assert_eq!(r.status, StatusCode::OK, "{part}");
-        assert!(r.headers.contains_key("etag"), "{part}");
+        assert_eq!(r.status, 200, "{part}");
+        assert!(r.header(paths::ETAG).is_some(), "{part}");
     }
     let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}/agreement"), None, None).await;
-    assert_eq!(r.json()["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(r.typed::<AgreementAnswer>().sha256.len(), 64);
     let r = call(&t.app, "GET", "/api/catalog", None, None).await;
-    assert_eq!(r.json()["exam"][0]["id"], EXAM);
+    assert_eq!(r.typed::<CatalogAnswer>().exams[0].id, EXAM);
 
     let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}/availability"), None, None).await;
-    let centers = r.json()["centers"].as_array().expect("centers").clone();
+    let centers = r.typed::<ExamAvailability>().centers;
     assert_eq!(centers.len(), 4);
     for c in &centers {
-        assert_eq!(c["free"], c["total_capacity"], "all free for now");
-        for s in c["subjects"].as_array().expect("subjects") {
-            assert_eq!((s["held"].as_u64(), s["paid"].as_u64()), (Some(0), Some(0)));
-            assert_eq!(s["free"], s["capacity"]);
+        assert_eq!(c.free, c.total_capacity, "all free for now");
+        for s in &c.subjects {
+            assert_eq!((s.held, s.paid, s.free), (0, 0, s.capacity));
         }
     }
     let r = call(&t.app, "GET", &format!("/api/exams/{EXAM}/centers/bj-haidian"), None, None).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json()["subjects"][0]["fee_fen"].as_i64().is_some());
+    assert!(!r.typed::<CenterDetail>().subjects.is_empty());
     let r =
         call(&t.app, "GET", &format!("/api/exams/{EXAM}/centers/bj-haidian/availability"), None, None).await;
-    assert_eq!(r.json()["center"], "bj-haidian");
+    assert_eq!(r.typed::<CenterSeats>().center, "bj-haidian");
 
     for bad in [
         "/api/exams/nope",
@@ -566,7 +536,7 @@ async fn catalog_endpoints_with_etags() {
         &format!("/api/exams/{EXAM}/centers/nope"),
     ] {
         let r = call(&t.app, "GET", bad, None, None).await;
-        assert_eq!((r.status, r.code().as_str()), (StatusCode::NOT_FOUND, "not_found"), "{bad}");
+        assert_eq!(r.error_code(), (404, ErrorCode::NotFound), "{bad}");
     }
 }
 
@@ -575,7 +545,7 @@ async fn operators_are_scoped_to_their_centers() {
     let t = TestApp::new();
     let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
     let r = call(&t.app, "GET", "/api/operator/me", Some(&admin), None).await;
-    assert_eq!(r.json()["role"], "administrator");
+    assert_eq!(r.typed::<OperatorInfo>().role, Role::Administrator);
 
     let create = |u: &str, role: &str, centers: Value| {
         j(json!({"username": u, "password": "Counter-Desk-58", "role": role, "centers": centers}))
@@ -588,7 +558,7 @@ async fn operators_are_scoped_to_their_centers() {
         create("haidian", "center_operator", json!(["bj-haidian"])),
     )
     .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.json());
+    r.expect(201).typed::<OperatorInfo>();
     let r = call(
         &t.app,
         "POST",
@@ -597,7 +567,7 @@ async fn operators_are_scoped_to_their_centers() {
         create("haidian", "center_operator", json!(["bj-haidian"])),
     )
     .await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "username_taken"));
+    r.refused(409, ErrorCode::UsernameTaken);
     let r = call(
         &t.app,
         "POST",
@@ -606,7 +576,7 @@ async fn operators_are_scoped_to_their_centers() {
         create("ghost", "center_operator", json!(["nowhere"])),
     )
     .await;
-    assert_eq!(r.code(), "center_unknown");
+    r.refused(422, ErrorCode::CenterUnknown);
     let r = call(
         &t.app,
         "POST",
@@ -615,7 +585,7 @@ async fn operators_are_scoped_to_their_centers() {
         create("ghost", "center_operator", json!([])),
     )
     .await;
-    assert_eq!(r.code(), "centers_required");
+    r.refused(422, ErrorCode::CentersRequired);
     let r = call(
         &t.app,
         "POST",
@@ -624,56 +594,53 @@ async fn operators_are_scoped_to_their_centers() {
         j(json!({"username": "ghost", "password": "Counter-Desk-58", "role": "king"})),
     )
     .await;
-    assert_eq!(r.code(), "invalid_body");
+    r.refused(422, ErrorCode::InvalidBody);
     let r =
         call(&t.app, "POST", "/api/operator/operators", Some(&admin), create("audit", "auditor", json!([])))
             .await;
-    assert_eq!(r.status, StatusCode::CREATED);
+    r.expect(201).typed::<OperatorInfo>();
     assert_eq!(count(&t.app, Tree::Operators), 3);
 
     let center = operator_login(&t.app, "haidian", "Counter-Desk-58").await;
     let seats = |c: &str| format!("/api/operator/exams/{EXAM}/centers/{c}/seats");
     let r = call(&t.app, "GET", &seats("bj-haidian"), Some(&center), None).await;
-    assert_eq!(r.status, StatusCode::OK);
+    r.typed::<CenterSeats>();
     let r = call(&t.app, "GET", &seats("bj-chaoyang"), Some(&center), None).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
-    assert!(r.json().get("free").is_none(), "no data leaks with the 403");
+    // Read strictly, the refusal carries nothing but its code and message: no data leaks.
+    let forbidden = r.refused(403, ErrorCode::Forbidden);
+    assert_eq!(
+        forbidden,
+        baoming_core::api::error::ErrorBody::new(ErrorCode::Forbidden, forbidden.message.clone())
+    );
     let r = call(&t.app, "GET", "/api/operator/centers", Some(&center), None).await;
-    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(r.typed::<Vec<OperatorCenter>>().len(), 1);
     let r = call(&t.app, "GET", "/api/operator/audit", Some(&center), None).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    r.refused(403, ErrorCode::Forbidden);
     let r =
         call(&t.app, "POST", "/api/operator/operators", Some(&center), create("x1x", "auditor", json!([])))
             .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    r.refused(403, ErrorCode::Forbidden);
 
     let auditor = operator_login(&t.app, "audit", "Counter-Desk-58").await;
     let r = call(&t.app, "GET", "/api/operator/audit?from=1&limit=5", Some(&auditor), None).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json().as_array().map(Vec::len), Some(5));
-    assert_eq!(r.json()[0]["action"], "system.seed");
+    let entries: Vec<AuditEntry> = r.typed();
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[0].action, "system.seed");
     let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&auditor), None).await;
-    assert_eq!((r.status, r.json()["intact"].as_bool()), (StatusCode::OK, Some(true)));
-    assert_eq!(
-        call(&t.app, "GET", "/api/operator/audit/verify", Some(&center), None).await.status,
-        StatusCode::FORBIDDEN
-    );
+    assert!(r.typed::<AuditVerification>().intact);
+    call(&t.app, "GET", "/api/operator/audit/verify", Some(&center), None)
+        .await
+        .refused(403, ErrorCode::Forbidden);
     let r = call(&t.app, "GET", "/api/operator/audit?limit=lots", Some(&auditor), None).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
-    assert_eq!(call(&t.app, "GET", &seats("bj-chaoyang"), Some(&auditor), None).await.status, StatusCode::OK);
+    r.refused(400, ErrorCode::BadRequest);
+    call(&t.app, "GET", &seats("bj-chaoyang"), Some(&auditor), None).await.typed::<CenterSeats>();
     let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&auditor), Some(b"x".to_vec())).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    r.refused(403, ErrorCode::Forbidden);
 
     // Candidate tokens do not open operator routes, and the reverse.
     let cand = register(&t.app, "zheng.yi@example.org").await;
-    assert_eq!(
-        call(&t.app, "GET", "/api/operator/me", Some(&cand), None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        call(&t.app, "GET", "/api/account", Some(&admin), None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    call(&t.app, "GET", "/api/operator/me", Some(&cand), None).await.refused(401, ErrorCode::Unauthorized);
+    call(&t.app, "GET", "/api/account", Some(&admin), None).await.refused(401, ErrorCode::Unauthorized);
     let r = call(
         &t.app,
         "POST",
@@ -682,32 +649,31 @@ async fn operators_are_scoped_to_their_centers() {
         j(json!({"username": "admin", "password": "Wrong-Pass-123"})),
     )
     .await;
-    assert_eq!(r.code(), "bad_credentials");
+    r.refused(401, ErrorCode::BadCredentials);
 
     let r = call(&t.app, "DELETE", "/api/operator/sessions/current", Some(&center), None).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        call(&t.app, "GET", "/api/operator/me", Some(&center), None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(r.status, 204);
+    call(&t.app, "GET", "/api/operator/me", Some(&center), None).await.refused(401, ErrorCode::Unauthorized);
 }
 
 #[tokio::test]
 async fn catalog_import_by_an_administrator() {
     let t = TestApp::new();
     let admin = operator_login(&t.app, "admin", OPERATOR_PASSWORD).await;
-    let before = call(&t.app, "GET", "/api/catalog", None, None).await.headers["etag"].clone();
+    let etag =
+        async || call(&t.app, "GET", "/api/catalog", None, None).await.header(paths::ETAG).map(str::to_owned);
+    let before = etag().await;
     let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&admin), Some(b"exam = 5".to_vec())).await;
-    assert_eq!((r.status, r.code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "catalog_invalid"));
+    r.refused(422, ErrorCode::CatalogInvalid);
     let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&admin), Some(vec![0xff, 0xfe])).await;
-    assert_eq!(r.code(), "catalog_encoding");
-    assert_eq!(call(&t.app, "GET", "/api/catalog", None, None).await.headers["etag"], before, "unchanged");
+    r.refused(422, ErrorCode::CatalogEncoding);
+    assert_eq!(etag().await, before, "unchanged");
 
     let changed = baoming_core::catalog::DEMO_CATALOG_TOML.replace("subject_cap = 3", "subject_cap = 2");
     let r = call(&t.app, "PUT", "/api/operator/catalog", Some(&admin), Some(changed.into_bytes())).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.typed::<CatalogImportAnswer>();
     let after = call(&t.app, "GET", &format!("/api/exams/{EXAM}"), None, None).await;
-    assert_eq!(after.json()["subject_cap"], 2);
+    assert_eq!(after.typed::<ExamAnswer>().subject_cap, 2);
     let entries = audit::read(t.app.db.store(), 1, 100).expect("audit");
     assert!(entries.iter().any(|e| e.action == "catalog.import"));
 }
@@ -739,7 +705,27 @@ async fn every_change_is_in_an_intact_audit_chain() {
     txn.put(Tree::Audit, key, edited.into_bytes());
     t.app.db.store().commit(&txn).expect("tamper");
     let r = call(&t.app, "GET", "/api/operator/audit/verify", Some(&admin), None).await;
-    assert_eq!((r.json()["intact"].as_bool(), r.json()["broken_at"].as_u64()), (Some(false), Some(2)));
+    let verified: AuditVerification = r.typed();
+    assert_eq!((verified.intact, verified.broken_at), (false, Some(2)));
+}
+
+/// How many of the racing requests `tasks` won (answered with a `T`); every other must have lost
+/// with 409 `loser`.
+async fn winners<T: serde::de::DeserializeOwned + serde::Serialize>(
+    tasks: Vec<tokio::task::JoinHandle<Response>>,
+    loser: ErrorCode,
+) -> usize {
+    let mut won = 0;
+    for task in tasks {
+        let r = task.await.expect("join");
+        if (200..300).contains(&r.status) {
+            r.typed::<T>();
+            won += 1;
+        } else {
+            r.refused(409, loser);
+        }
+    }
+    won
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -749,14 +735,9 @@ async fn racing_registrations_and_profiles_keep_uniqueness() {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (app, body) = (t.app.clone(), body.clone());
-        tasks.push(tokio::spawn(async move { call(&app, "POST", "/api/accounts", None, body).await.status }));
+        tasks.push(tokio::spawn(async move { call(&app, "POST", "/api/accounts", None, body).await }));
     }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.expect("join"));
-    }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT));
+    assert_eq!(winners::<SessionAnswer>(tasks, ErrorCode::LoginTaken).await, 1, "one registration wins");
     assert_eq!(count(&t.app, Tree::Accounts), 1);
 
     let mut tokens = Vec::new();
@@ -769,14 +750,14 @@ async fn racing_registrations_and_profiles_keep_uniqueness() {
         let (app, id) = (t.app.clone(), id.clone());
         tasks.push(tokio::spawn(async move {
             let body = j(json!({"legal_name": "赛跑", "id_kind": "resident_id", "id_number": id}));
-            call(&app, "PUT", "/api/account/profile", Some(&token), body).await.status
+            call(&app, "PUT", "/api/account/profile", Some(&token), body).await
         }));
     }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.expect("join"));
-    }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(
+        winners::<Profile>(tasks, ErrorCode::IdDocumentTaken).await,
+        1,
+        "one profile takes the document"
+    );
     assert_eq!(count(&t.app, Tree::AccountByIdDocument), 1);
     audit::verify(t.app.db.store()).expect("audit intact under concurrency");
 }
@@ -787,17 +768,17 @@ async fn operator_login_also_raises_a_captcha() {
     let bad = j(json!({"username": "admin", "password": "Wrong-Pass-123"}));
     for _ in 0..3 {
         let r = call(&t.app, "POST", "/api/operator/sessions", None, bad.clone()).await;
-        assert_eq!(r.code(), "bad_credentials");
+        r.refused(401, ErrorCode::BadCredentials);
     }
     let good = j(json!({"username": "admin", "password": OPERATOR_PASSWORD}));
     let r = call(&t.app, "POST", "/api/operator/sessions", None, good).await;
-    assert_eq!(r.code(), "captcha_required");
+    r.refused(401, ErrorCode::CaptchaRequired);
     let c = call(&t.app, "POST", "/api/captcha", None, None).await;
-    let id = c.headers["x-captcha-id"].to_str().expect("id").to_owned();
+    let id = c.header(paths::CAPTCHA_ID).expect("id").to_owned();
     let answer = read_digits(&c.body).expect("readable");
     let body = j(
         json!({"username": "admin", "password": OPERATOR_PASSWORD, "captcha_id": id, "captcha_answer": answer}),
     );
     let r = call(&t.app, "POST", "/api/operator/sessions", None, body).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    r.typed::<OperatorSessionAnswer>();
 }

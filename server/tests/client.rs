@@ -7,23 +7,27 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use baoming_client::{
-    ActionOutcome, ActionResult, Backoff, ChangeOrigin, ClientConfig, ClientError, ClientEvent,
-    ClientListener, ConnectionState, RefusalCode, SyncClient, UploadEvent,
+    ActionOutcome, ActionRefusal, ActionResult, Backoff, ChangeOrigin, ClientConfig, ClientError,
+    ClientEvent, ClientListener, ConnectionState, RefusalCode, SyncClient, UploadEvent,
 };
+use baoming_core::api::error::{ErrorBody, ErrorCode};
+use baoming_core::api::paths;
+use baoming_core::api::registrations::{CandidateAction, SubmitRequest};
 use baoming_core::draft::ServerSection;
 use baoming_core::lifecycle::Status;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::{OPERATOR_PASSWORD, Server, TestApp, candidate_session, test_env};
+use support::{
+    Server, TestApp, availability, candidate_session, registration, strict_value, wait_until_async,
+};
 
-const EXAM: &str = "ncre-2027-03";
+const EXAM: &str = support::DEMO_EXAM;
 const SYNC: Duration = Duration::from_secs(20);
 
 fn account(addr: SocketAddr, login: &str) -> (String, String) {
@@ -47,21 +51,31 @@ impl Recorder {
         self.events.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|e| pred(e)).count()
     }
 
-    /// Waits until `pred` holds for the events so far.
+    /// Waits until `pred` holds for the events so far (the events are shown if it never does).
     async fn wait_for(&self, what: &str, pred: impl Fn(&[ClientEvent]) -> bool) {
-        let deadline = Instant::now() + SYNC;
-        loop {
-            if pred(&self.events.lock().unwrap_or_else(PoisonError::into_inner)) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {:#?}", self.events.lock());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let waiting = Waiting { what, recorder: self };
+        wait_until_async(waiting, SYNC, async || {
+            pred(&self.events.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+        .await;
     }
 
     /// Waits until at least `n` events match.
     async fn wait_count(&self, what: &str, n: usize, pred: impl Fn(&ClientEvent) -> bool) {
         self.wait_for(what, |evs| evs.iter().filter(|e| pred(e)).count() >= n).await;
+    }
+}
+
+/// What a device waits for, with the events it had seen when it gave up.
+struct Waiting<'a> {
+    what: &'a str,
+    recorder: &'a Recorder,
+}
+
+impl std::fmt::Display for Waiting<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let events = self.recorder.events.lock().unwrap_or_else(PoisonError::into_inner);
+        write!(f, "{}: {:#?}", self.what, *events)
     }
 }
 
@@ -93,7 +107,7 @@ fn field(client: &SyncClient, key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_edit_offline_and_converge_over_websocket_in_either_order() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "client-ws@example.org");
     let a = device(server.addr, &account_id, &token);
     let b = device(server.addr, &account_id, &token);
@@ -130,7 +144,7 @@ async fn two_devices_edit_offline_and_converge_over_websocket_in_either_order() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_batch_form_converges_with_websocket_devices() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "client-batch@example.org");
     let live = device(server.addr, &account_id, &token);
     let background = device(server.addr, &account_id, &token);
@@ -151,7 +165,7 @@ async fn the_http_batch_form_converges_with_websocket_devices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_edit_reaches_the_other_devices_listener() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "client-live@example.org");
     let a = device(server.addr, &account_id, &token);
     let b = device(server.addr, &account_id, &token);
@@ -193,19 +207,13 @@ async fn a_live_edit_reaches_the_other_devices_listener() {
 
 /// Starts the binary on a fixed address (to restart it where the client expects it).
 fn start_at(data_dir: &Path, addr: SocketAddr) -> Server {
-    let mut cmd = Command::new(support::BIN);
-    test_env(&mut cmd)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["serve", "--listen", &addr.to_string()])
-        .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD);
-    Server::spawn(cmd)
+    support::server().data_dir(data_dir).listen(addr).start()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_client_reconnects_after_a_server_restart_and_converges() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let addr = server.addr;
     let (account_id, token) = account(addr, "client-restart@example.org");
     let a = device(addr, &account_id, &token);
@@ -219,11 +227,17 @@ async fn a_running_client_reconnects_after_a_server_restart_and_converges() {
             matches!(e, ClientEvent::Connection(ConnectionState::Offline { retry_in: Some(_), .. }))
         })
         .await;
-    // Edits go on offline; a few retries fail while the server is down.
+    // Edits go on offline; retries fail while the server is down, spaced out by the backoff
+    // (100 ms doubling, at least half of each delay kept: three take 350 ms at the least).
     a.client.edit(EXAM, |d| d.set_field("name", "离线编辑")).expect("offline edit");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let failures = a.events.count(|e| matches!(e, ClientEvent::Connection(ConnectionState::Offline { .. })));
-    assert!((2..=8).contains(&failures), "backoff, not a retry storm: {failures} attempts in 1.2 s");
+    let offline = |e: &ClientEvent| matches!(e, ClientEvent::Connection(ConnectionState::Offline { .. }));
+    let (since, before) = (Instant::now(), a.events.count(offline));
+    a.events.wait_count("three more failed attempts", before + 3, offline).await;
+    assert!(
+        since.elapsed() >= Duration::from_millis(300),
+        "backoff, not a retry storm: {:?}",
+        since.elapsed()
+    );
 
     let server = start_at(dir.path(), addr);
     a.events
@@ -253,7 +267,7 @@ async fn a_running_client_reconnects_after_a_server_restart_and_converges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_token_is_a_typed_error_without_a_retry_storm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, _) = account(server.addr, "client-auth@example.org");
     let d = device(server.addr, &account_id, "bm_not-a-session-token");
     assert!(matches!(d.client.sync_now(SYNC).await, Err(ClientError::Unauthorized)));
@@ -350,7 +364,7 @@ async fn a_refusal_ends_with_the_server_state_and_rejected_edits_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_the_server_does_not_take_is_never_referenced() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "client-badphoto@example.org");
     let a = device(server.addr, &account_id, &token);
     let b = device(server.addr, &account_id, &token);
@@ -387,18 +401,14 @@ async fn a_photo_the_server_does_not_take_is_never_referenced() {
 /// Needs `PUT /api/blobs/{sha256}` on the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_is_uploaded_before_its_reference_syncs() {
-    let catalog = baoming_core::Catalog::demo();
-    let rules = &catalog.exam(EXAM).expect("exam").photo;
-    let source = include_bytes!("../../core/assets/samples/photo.jpg");
-    let prepared = baoming_core::photo::prepare(source, rules).expect("prepare");
-    let (w, h) = (prepared.report.width.expect("w"), prepared.report.height.expect("h"));
+    let (jpeg, w, h) = support::prepared_photo();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "client-photo@example.org");
     let a = device(server.addr, &account_id, &token);
     let b = device(server.addr, &account_id, &token);
-    let photo = a.client.attach_photo(EXAM, &prepared.jpeg, w, h).expect("attach");
+    let photo = a.client.attach_photo(EXAM, &jpeg, w, h).expect("attach");
     a.client.sync_now(SYNC).await.expect("upload, then sync");
     {
         let evs = a.events.events.lock().expect("events");
@@ -434,20 +444,25 @@ fn fill_complete_draft(client: &SyncClient, n: u32, center: &str) {
     support::fill_complete_draft(client, n, "张三丰", center, &["15"]);
 }
 
-/// The server's view of the candidate's registration.
-fn server_status(addr: SocketAddr, token: &str) -> serde_json::Value {
-    let r =
-        support::http(addr, "GET", &format!("/api/registrations/{EXAM}"), Some(token), None).expect("get");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()
+/// The server's status of the candidate's registration.
+fn server_status(addr: SocketAddr, token: &str) -> Status {
+    registration(addr, token).status
 }
 
 /// Seats held at `center` (center pool).
-fn held_at(addr: SocketAddr, center: &str) -> u64 {
-    let path = format!("/api/exams/{EXAM}/centers/{center}/availability");
-    let r = support::http(addr, "GET", &path, None, None).expect("availability");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()["held"].as_u64().expect("held")
+fn held_at(addr: SocketAddr, center: &str) -> u32 {
+    availability(addr, center).held
+}
+
+/// The error body behind a refused action (the client keeps its members apart from the code
+/// and the message), read strictly.
+fn error_body(refusal: &ActionRefusal) -> ErrorBody {
+    let serde_json::Value::Object(mut body) = serde_json::to_value(&refusal.details).expect("details") else {
+        panic!("the details of a refusal are an object: {refusal:?}")
+    };
+    body.insert("code".into(), refusal.code.as_str().into());
+    body.insert("message".into(), refusal.message.clone().into());
+    strict_value(&body)
 }
 
 fn finished(events: &[ClientEvent]) -> Vec<ActionOutcome> {
@@ -473,7 +488,7 @@ fn done_status(outcome: &ActionOutcome) -> Status {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submit_queued_offline_is_sent_once_after_the_sync_on_reconnect() {
     let data = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(data.path());
+    let server = support::start_server_in(data.path());
     // Submissions need the registration window open: a catalog whose windows sit around now.
     support::import_catalog(server.addr, &support::open_demo_catalog());
     let addr = server.addr;
@@ -523,7 +538,7 @@ async fn a_submit_queued_offline_is_sent_once_after_the_sync_on_reconnect() {
     events
         .wait_for("the pushed status", |_| client.server(EXAM).expect("server").status == Status::Submitted)
         .await;
-    assert_eq!(server_status(server.addr, &token)["status"], "submitted");
+    assert_eq!(server_status(server.addr, &token), Status::Submitted);
     assert_eq!(held_at(server.addr, SMALL), 1, "one seat held: submitted once");
 
     // Online, a queued withdrawal goes out without waiting for anything else.
@@ -612,7 +627,7 @@ impl LossyProxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_is_retried_with_the_stored_key_and_acts_once() {
     let data = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(data.path());
+    let server = support::start_server_in(data.path());
     // Submissions need the registration window open: a catalog whose windows sit around now.
     support::import_catalog(server.addr, &support::open_demo_catalog());
     let (account_id, token) = account(server.addr, "outbox-lost@example.org");
@@ -626,7 +641,7 @@ async fn a_lost_answer_is_retried_with_the_stored_key_and_acts_once() {
     assert_eq!(proxy.dropped.load(Ordering::SeqCst), 1, "the answer was cut");
     assert!(first.outcomes.is_empty(), "{first:?}");
     assert_eq!(first.actions_waiting, 1);
-    assert_eq!(server_status(server.addr, &token)["status"], "submitted", "yet the server acted");
+    assert_eq!(server_status(server.addr, &token), Status::Submitted, "yet the server acted");
     let waiting = d.client.queued_actions();
     assert_eq!(waiting.len(), 1);
     assert_eq!((waiting[0].attempts, &waiting[0].idempotency_key), (1, &queued.idempotency_key));
@@ -645,16 +660,12 @@ async fn a_lost_answer_is_retried_with_the_stored_key_and_acts_once() {
     assert_eq!(held_at(server.addr, SMALL), 1, "one seat held: the repeat did not act again");
     assert_eq!(d.client.server(EXAM).expect("server").status, Status::Submitted, "synced after the answer");
     // Without the stored key the same press would have been a second, refused, submission.
-    let fresh = support::http_with(
-        server.addr,
-        "POST",
-        &format!("/api/registrations/{EXAM}/submit"),
-        Some(&token),
-        Some("another-key"),
-        Some(&serde_json::to_vec(&serde_json::json!({ "heads": queued.heads })).expect("json")),
-    )
-    .expect("http");
-    assert_eq!((fresh.status, fresh.json()["code"].as_str()), (409, Some("transition_not_allowed")));
+    let fresh = support::post(server.addr, &paths::registration_action(EXAM, CandidateAction::Submit))
+        .token(&token)
+        .key("another-key")
+        .json(&SubmitRequest { heads: queued.heads.clone() })
+        .send();
+    fresh.refused(409, ErrorCode::TransitionNotAllowed);
 }
 
 /// Final refusals leave the queue as typed outcomes, in the order queued: an incomplete draft's
@@ -663,7 +674,7 @@ async fn a_lost_answer_is_retried_with_the_stored_key_and_acts_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
     let data = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(data.path());
+    let server = support::start_server_in(data.path());
     // Submissions need the registration window open: a catalog whose windows sit around now.
     support::import_catalog(server.addr, &support::open_demo_catalog());
     let (account_id, token) = account(server.addr, "outbox-refused@example.org");
@@ -692,19 +703,16 @@ async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
         vec![(submit.seq, RefusalCode::Invalid, 422), (withdraw.seq, RefusalCode::TransitionNotAllowed, 409)]
     );
     let ActionResult::Refused(invalid) = &report.outcomes[0].result else { unreachable!() };
-    let issues = invalid.details["issues"].as_array().expect("the core's issues");
-    assert!(
-        issues.iter().any(|i| i["path"].as_str().is_some_and(|p| p.starts_with("draft.fields"))),
-        "{issues:?}"
-    );
+    let issues = error_body(invalid).issues.expect("the core's issues");
+    assert!(issues.iter().any(|i| i.path.starts_with("draft.fields")), "{issues:?}");
     let ActionResult::Refused(not_allowed) = &report.outcomes[1].result else { unreachable!() };
-    assert_eq!(not_allowed.details["status"], "draft");
+    assert_eq!(error_body(not_allowed).status, Some(Status::Draft));
 
     assert_eq!(report.actions_waiting, 0);
     assert!(d.client.queued_actions().is_empty(), "refusals leave the queue");
     assert_eq!(d.client.action_outcomes(), report.outcomes);
     assert_eq!(finished(&d.events.events.lock().expect("events")), report.outcomes, "reported in order");
-    assert_eq!(server_status(server.addr, &token)["status"], "draft");
+    assert_eq!(server_status(server.addr, &token), Status::Draft);
     assert_eq!(held_at(server.addr, SMALL), 0);
     // Nothing is sent again.
     let again = d.client.sync_now(SYNC).await.expect("quiet");
@@ -718,7 +726,7 @@ async fn refused_actions_are_typed_outcomes_and_leave_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_device_cannot_move_a_submitted_registration_to_another_center() {
     let data = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(data.path());
+    let server = support::start_server_in(data.path());
     support::import_catalog(server.addr, &support::open_demo_catalog());
     let addr = server.addr;
     let (account_id, token) = account(addr, "stale-device@example.org");
@@ -743,6 +751,6 @@ async fn a_stale_device_cannot_move_a_submitted_registration_to_another_center()
     assert_eq!(tablet.client.rejected_edits(EXAM).expect("kept"), report.rejected);
     assert_eq!(tablet.client.draft(EXAM).expect("draft").center.as_deref(), Some(SMALL));
     assert_eq!(tablet.client.server(EXAM).expect("server").status, Status::Submitted);
-    assert_eq!(server_status(addr, &token)["center"], SMALL);
+    assert_eq!(registration(addr, &token).center.as_deref(), Some(SMALL));
     assert_eq!(held_at(addr, SMALL), 1);
 }

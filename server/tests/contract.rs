@@ -10,7 +10,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baoming_core::api::accounts::{
     AccountAnswer, LoginRequest, OAuthCallbackQuery, PasswordChangeAnswer, PasswordChangeRequest, Profile,
@@ -47,8 +47,8 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use support::{
-    CANDIDATE_PASSWORD, CandidateDevice, HttpResponse, OPERATOR_PASSWORD, Server, Windows,
-    catalog_around_now, http_with,
+    CANDIDATE_PASSWORD, CandidateDevice, OPERATOR_PASSWORD, Response, Windows, catalog_around_now, request,
+    wait_until,
 };
 
 const EXAM: &str = support::DEMO_EXAM;
@@ -66,28 +66,25 @@ const SYNC: Duration = Duration::from_secs(30);
 static CODES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
 
 /// `r` has `status` and a JSON body that parses into `T` and serialises back to itself.
-fn strict<T: DeserializeOwned + Serialize>(r: &HttpResponse, status: u16) -> T {
-    let text = String::from_utf8_lossy(&r.body);
-    assert_eq!(r.status, status, "{text}");
-    let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let typed: T = serde_json::from_slice(&r.body)
-        .unwrap_or_else(|e| panic!("not a {}: {e}: {text}", std::any::type_name::<T>()));
-    let back: serde_json::Value =
-        serde_json::from_str(&serde_json::to_string(&typed).expect("serialise")).expect("JSON");
-    assert_eq!(back, sent, "{} does not give back what the server sent", std::any::type_name::<T>());
-    typed
+#[track_caller]
+fn strict<T: DeserializeOwned + Serialize>(r: &Response, status: u16) -> T {
+    r.expect(status).typed()
 }
 
 /// `r` is the error `code` with `status`, parsed strictly.
-fn refused(r: &HttpResponse, status: u16, code: ErrorCode) -> ErrorBody {
-    let body: ErrorBody = strict(r, status);
-    assert_eq!(body.code, code, "{body:?}");
+#[track_caller]
+fn refused(r: &Response, status: u16, code: ErrorCode) -> ErrorBody {
+    let body = r.refused(status, code);
     CODES.lock().unwrap_or_else(|p| p.into_inner()).insert(code.as_str());
     body
 }
 
-fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, key: Option<&str>) -> HttpResponse {
-    http_with(addr, method, path, token, key, None).expect("http")
+fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, key: Option<&str>) -> Response {
+    let req = request(addr, method, path).token_opt(token);
+    match key {
+        Some(k) => req.key(k).send(),
+        None => req.send(),
+    }
 }
 
 fn bytes(
@@ -97,8 +94,12 @@ fn bytes(
     token: Option<&str>,
     key: Option<&str>,
     body: &[u8],
-) -> HttpResponse {
-    http_with(addr, method, path, token, key, Some(body)).expect("http")
+) -> Response {
+    let req = request(addr, method, path).token_opt(token).body(body);
+    match key {
+        Some(k) => req.key(k).send(),
+        None => req.send(),
+    }
 }
 
 fn send<B: Serialize>(
@@ -108,16 +109,12 @@ fn send<B: Serialize>(
     token: Option<&str>,
     key: Option<&str>,
     body: &B,
-) -> HttpResponse {
+) -> Response {
     bytes(addr, method, path, token, key, &serde_json::to_vec(body).expect("json"))
 }
 
-fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> HttpResponse {
+fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Response {
     call(addr, "GET", path, token, None)
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, data))
 }
 
 fn import(addr: SocketAddr, admin: &str, toml: &str) -> CatalogImportAnswer {
@@ -134,13 +131,7 @@ fn login(addr: SocketAddr, username: &str) -> OperatorSessionAnswer {
     strict(&send(addr, "POST", paths::OPERATOR_SESSIONS, None, None, &req), 200)
 }
 
-fn create_operator(
-    addr: SocketAddr,
-    admin: &str,
-    username: &str,
-    role: Role,
-    centers: &[&str],
-) -> HttpResponse {
+fn create_operator(addr: SocketAddr, admin: &str, username: &str, role: Role, centers: &[&str]) -> Response {
     let req = CreateOperatorRequest {
         username: username.into(),
         password: OPERATOR_PASSWORD.into(),
@@ -150,21 +141,21 @@ fn create_operator(
     send(addr, "POST", paths::OPERATOR_OPERATORS, Some(admin), None, &req)
 }
 
-fn action(addr: SocketAddr, token: &str, what: CandidateAction, key: &str) -> HttpResponse {
+fn action(addr: SocketAddr, token: &str, what: CandidateAction, key: &str) -> Response {
     bytes(addr, "POST", &paths::registration_action(EXAM, what), Some(token), Some(key), b"")
 }
 
 /// A submission of `heads` under `key`.
-fn submit(addr: SocketAddr, token: &str, key: &str, heads: Vec<String>) -> HttpResponse {
+fn submit(addr: SocketAddr, token: &str, key: &str, heads: Vec<String>) -> Response {
     let path = paths::registration_action(EXAM, CandidateAction::Submit);
     send(addr, "POST", &path, Some(token), Some(key), &SubmitRequest { heads })
 }
 
-fn decide(addr: SocketAddr, token: &str, id: &str, decision: OperatorDecision, body: &[u8]) -> HttpResponse {
+fn decide(addr: SocketAddr, token: &str, id: &str, decision: OperatorDecision, body: &[u8]) -> Response {
     bytes(addr, "POST", &paths::operator_decision(id, decision), Some(token), None, body)
 }
 
-fn document(addr: SocketAddr, token: &str, which: CandidateDocument) -> HttpResponse {
+fn document(addr: SocketAddr, token: &str, which: CandidateDocument) -> Response {
     get(addr, &paths::registration_document(EXAM, which), Some(token))
 }
 
@@ -175,16 +166,17 @@ fn registration(addr: SocketAddr, token: &str) -> RegistrationView {
 /// Opens the payment order (waiting out the embedded sandbox's start), pays on its page and
 /// refreshes until paid; returns the order number.
 fn pay_through_the_sandbox(addr: SocketAddr, token: &str, key: &str) -> String {
-    let started = Instant::now();
-    let opened: PaymentAnswer = loop {
+    let mut opened = None;
+    wait_until("the embedded sandbox to start", Duration::from_secs(20), || {
         let r = bytes(addr, "POST", &paths::pay(EXAM), Some(token), Some(key), b"");
-        if r.status == 200 {
-            break strict(&r, 200);
+        if r.status != 200 {
+            refused(&r, 503, ErrorCode::PaymentsUnavailable);
+            return false;
         }
-        refused(&r, 503, ErrorCode::PaymentsUnavailable);
-        assert!(started.elapsed() < Duration::from_secs(20), "the embedded sandbox did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        opened = Some(strict::<PaymentAnswer>(&r, 200));
+        true
+    });
+    let opened = opened.expect("an answer");
     assert_eq!(opened.registration.status, Status::AwaitingPayment);
     let order = opened.payment.expect("an open order");
     assert_eq!(order.state, OrderState::Open);
@@ -193,18 +185,19 @@ fn pay_through_the_sandbox(addr: SocketAddr, token: &str, key: &str) -> String {
         strict(&call(addr, "POST", &paths::payment_refresh(EXAM), Some(token), None), 200);
     assert_eq!(before.payment.expect("order").platform_status, None);
     assert_eq!(support::pay_on_page(&order.url), 200);
-    loop {
+    let mut paid = None;
+    wait_until("the payment to show", Duration::from_secs(30), || {
         let after: PaymentRefreshAnswer =
             strict(&call(addr, "POST", &paths::payment_refresh(EXAM), Some(token), None), 200);
         if after.registration.status == Status::Paid {
-            let paid = after.payment.expect("order");
-            assert_eq!(paid.platform_status, Some(PlatformTradeStatus::TradeSuccess));
-            assert_eq!((paid.order.state, paid.order.trade_no.is_some()), (OrderState::Paid, true));
-            return paid.order.out_trade_no;
+            paid = after.payment;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "not paid: {after:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        paid.is_some()
+    });
+    let paid = paid.expect("order");
+    assert_eq!(paid.platform_status, Some(PlatformTradeStatus::TradeSuccess));
+    assert_eq!((paid.order.state, paid.order.trade_no.is_some()), (OrderState::Paid, true));
+    paid.order.out_trade_no
 }
 
 fn rfc3339_in(secs: i64) -> OffsetDateTime {
@@ -214,8 +207,7 @@ fn rfc3339_in(secs: i64) -> OffsetDateTime {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_of_a_journey_parses_strictly_into_the_contract() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server();
     let addr = server.addr;
     let demo = baoming_core::catalog::DEMO_CATALOG_TOML;
 
@@ -458,7 +450,7 @@ async fn every_answer_of_a_journey_parses_strictly_into_the_contract() {
     // ---- candidate A: photo, submission and its refusals -----------------------------------------
     let a = CandidateDevice::with_complete_draft(addr, "a@contract.example", 41, ROOMS, &["15"]).await;
     let (jpeg, _, _) = support::prepared_photo();
-    let sha = sha256_hex(&jpeg);
+    let sha = baoming_core::catalog::hex_sha256(&jpeg);
     let upload_path =
         format!("{}{}", paths::blob(&sha), UploadQuery { exam: Some(EXAM.into()) }.query_string());
     let uploaded: PhotoUploadAnswer =
@@ -470,13 +462,27 @@ async fn every_answer_of_a_journey_parses_strictly_into_the_contract() {
         ErrorCode::BadRequest,
     );
     refused(
-        &bytes(addr, "PUT", &paths::blob(&sha256_hex(b"x")), Some(&a.token), None, &jpeg),
+        &bytes(
+            addr,
+            "PUT",
+            &paths::blob(&baoming_core::catalog::hex_sha256(b"x")),
+            Some(&a.token),
+            None,
+            &jpeg,
+        ),
         422,
         ErrorCode::DigestMismatch,
     );
     let junk = b"this is not a photograph";
     let rejected = refused(
-        &bytes(addr, "PUT", &paths::blob(&sha256_hex(junk)), Some(&a.token), None, junk),
+        &bytes(
+            addr,
+            "PUT",
+            &paths::blob(&baoming_core::catalog::hex_sha256(junk)),
+            Some(&a.token),
+            None,
+            junk,
+        ),
         422,
         ErrorCode::PhotoRejected,
     );

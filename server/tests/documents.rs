@@ -15,6 +15,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baoming_client::SyncClient;
+use baoming_core::api::catalog::{CatalogAnswer, ExamAnswer};
+use baoming_core::api::documents::{
+    ArrangedCandidate, ArrangementAnswer, ArrangementCounts, CandidateDocument, CheckInAnswer,
+    CheckInRequest, TicketCode,
+};
+use baoming_core::api::error::{ErrorCode, NotEligibleReason, Shortage};
+use baoming_core::api::operator::{AuditEntry, AuditQuery};
+use baoming_core::api::paths;
+use baoming_core::api::payments::PaymentAnswer;
+use baoming_core::api::registrations::RegistrationView;
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
@@ -22,60 +32,50 @@ use baoming_server::registration::record::load_record;
 use baoming_server::store::{Tree, Txn, encode};
 use ring::rand::SystemRandom;
 use ring::signature::Ed25519KeyPair;
-use serde_json::{Value, json};
 
 use support::{
-    CandidateDevice, HttpResponse, OPERATOR_PASSWORD, Server, Windows, catalog_around_now, http, http_with,
+    CandidateDevice, Response, Windows, admin_login, center_operator, get, import_catalog, post, put,
+    register_candidate, registration, wait_until,
 };
 
-const EXAM: &str = "ncre-2027-03";
+const EXAM: &str = support::DEMO_EXAM;
 /// A center with three rooms of 30 seats and no review.
 const ROOMS: &str = "bj-changping";
 /// A center without rooms.
 const NO_ROOMS: &str = "bj-haidian";
 /// A center that requires on-site confirmation.
 const ONSITE: &str = "bj-chaoyang";
-const SYNC: Duration = Duration::from_secs(30);
+const SYNC: Duration = support::SYNC;
 const ONE_MB: usize = 1024 * 1024;
 
 fn printing_catalog() -> String {
-    catalog_around_now(baoming_core::catalog::DEMO_CATALOG_TOML, Windows::PRINTING)
+    support::catalog_around_now(baoming_core::catalog::DEMO_CATALOG_TOML, Windows::PRINTING)
 }
 
-fn send(addr: SocketAddr, method: &str, path: &str, token: &str, body: Option<Value>) -> HttpResponse {
-    let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
-    http(addr, method, path, Some(token), bytes.as_deref()).expect("http")
+fn doc(addr: SocketAddr, token: &str, which: CandidateDocument) -> Response {
+    get(addr, &paths::registration_document(EXAM, which)).token(token).send()
 }
 
-fn doc(addr: SocketAddr, token: &str, what: &str) -> HttpResponse {
-    send(addr, "GET", &format!("/api/registrations/{EXAM}/documents/{what}"), token, None)
+fn arrange(addr: SocketAddr, token: &str, center: &str) -> Response {
+    post(addr, &paths::arrangement(EXAM, center)).token(token).send()
 }
 
-fn arrange(addr: SocketAddr, token: &str, center: &str, method: &str) -> HttpResponse {
-    send(addr, method, &format!("/api/operator/exams/{EXAM}/centers/{center}/arrangement"), token, None)
+fn arrangement(addr: SocketAddr, token: &str, center: &str) -> Response {
+    get(addr, &paths::arrangement(EXAM, center)).token(token).send()
 }
 
-fn scan(addr: SocketAddr, token: &str, code: &str) -> HttpResponse {
-    send(addr, "POST", &format!("/api/operator/exams/{EXAM}/check-in"), token, Some(json!({ "code": code })))
+fn scan(addr: SocketAddr, token: &str, code: &str) -> Response {
+    post(addr, &paths::check_in(EXAM)).token(token).json(&CheckInRequest { code: code.into() }).send()
 }
 
-fn refused(r: &HttpResponse, status: u16, code: &str) -> Value {
-    let v = r.json();
-    assert_eq!((r.status, v["code"].as_str()), (status, Some(code)), "{v}");
-    v
-}
-
-fn center_operator(addr: SocketAddr, admin: &str, username: &str, center: &str) -> String {
-    let body = json!({ "username": username, "password": OPERATOR_PASSWORD, "role": "center_operator", "centers": [center] });
-    let r = send(addr, "POST", "/api/operator/operators", admin, Some(body));
-    assert!(r.status == 200 || r.status == 201, "{:?}", r.json());
-    support::operator_login(addr, username, OPERATOR_PASSWORD)
+fn audit(addr: SocketAddr, token: &str) -> Vec<AuditEntry> {
+    let query = AuditQuery { from: 1, limit: 1000 }.query_string();
+    get(addr, &format!("{}{query}", paths::OPERATOR_AUDIT)).token(token).send().typed()
 }
 
 fn public_key(addr: SocketAddr) -> Vec<u8> {
-    let r = http(addr, "GET", &format!("/api/exams/{EXAM}"), None, None).expect("exam");
-    assert_eq!(r.status, 200);
-    let key = r.json()["public_key"].as_str().expect("the exam publishes its public key").to_owned();
+    let exam: ExamAnswer = get(addr, &paths::exam(EXAM)).send().typed();
+    let key = exam.public_key.expect("the exam publishes its public key");
     assert_eq!(key.len(), 64, "32 bytes in hex: {key}");
     hex_decode(&key)
 }
@@ -118,8 +118,7 @@ impl Candidate {
         let device =
             CandidateDevice::with_complete_draft(addr, &format!("doc{n}@example.org"), n, center, subjects)
                 .await;
-        let r = device.submit(addr, &format!("submit-{n}"));
-        assert_eq!(r.status, 200, "submit: {:?}", r.json());
+        device.submit(addr, &format!("submit-{n}")).expect(200);
         let CandidateDevice { account_id, token, client, store } = device;
         Candidate { addr, account_id, token, client, _dir: store }
     }
@@ -128,133 +127,114 @@ impl Candidate {
         DocumentId::derive(EXAM, &self.account_id)
     }
 
-    fn status(&self) -> Value {
-        let r = send(self.addr, "GET", &format!("/api/registrations/{EXAM}"), &self.token, None);
-        assert_eq!(r.status, 200, "{:?}", r.json());
-        r.json()
+    fn status(&self) -> RegistrationView {
+        registration(self.addr, &self.token)
     }
 
     /// Opens the payment order; returns (out_trade_no, payment page URL).
     fn open_order(&self) -> (String, String) {
-        let path = format!("/api/registrations/{EXAM}/pay");
-        let r =
-            http_with(self.addr, "POST", &path, Some(&self.token), Some("pay-1"), Some(b"")).expect("pay");
-        assert_eq!(r.status, 200, "pay: {:?}", r.json());
-        let v = r.json();
-        assert_eq!(v["status"], "awaiting_payment", "{v}");
-        let p = &v["payment"];
-        (p["out_trade_no"].as_str().expect("order").to_owned(), p["url"].as_str().expect("url").to_owned())
+        let opened: PaymentAnswer =
+            post(self.addr, &paths::pay(EXAM)).token(&self.token).key("pay-1").body("").send().typed();
+        assert_eq!(opened.registration.status, Status::AwaitingPayment, "{opened:?}");
+        let p = opened.payment.expect("an order");
+        (p.out_trade_no, p.url)
     }
 
     /// Presses "I have paid, refresh" until the registration is paid.
     fn refresh_until_paid(&self) {
-        let started = std::time::Instant::now();
-        loop {
-            let path = format!("/api/registrations/{EXAM}/payment/refresh");
-            let r = http(self.addr, "POST", &path, Some(&self.token), Some(b"")).expect("refresh");
-            assert_eq!(r.status, 200, "refresh: {:?}", r.json());
-            if self.status()["status"] == "paid" {
-                return;
-            }
-            assert!(started.elapsed() < Duration::from_secs(20), "not paid: {}", self.status());
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_until("the payment to show", Duration::from_secs(20), || {
+            post(self.addr, &paths::payment_refresh(EXAM)).token(&self.token).body("").send().expect(200);
+            self.status().status == Status::Paid
+        });
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_catalog_publishes_a_stable_exam_key_and_the_rooms() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let addr = server.addr;
-    support::import_catalog(addr, &support::open_demo_catalog());
+    import_catalog(addr, &server.demo_catalog(Windows::OPEN));
     let key = public_key(addr);
-    let r = http(addr, "GET", "/api/catalog", None, None).expect("catalog");
-    let catalog = r.json();
-    let exam = &catalog["exam"][0];
-    assert_eq!(exam["public_key"].as_str().map(hex_decode), Some(key.clone()), "the same key in every view");
-    let centers = exam["center"].as_array().expect("centers");
-    let rooms_of = |id: &str| centers.iter().find(|c| c["id"] == id).expect("center")["room"].clone();
-    assert_eq!(rooms_of(ROOMS).as_array().map(Vec::len), Some(3), "{}", rooms_of(ROOMS));
-    assert_eq!(rooms_of(ROOMS)[0]["capacity"], 30);
-    assert_eq!(rooms_of(ROOMS)[0]["name"]["zh"], "第001考场（图书馆301）");
-    assert!(rooms_of(NO_ROOMS).is_null(), "rooms are optional");
+    let catalog: CatalogAnswer = get(addr, paths::CATALOG).send().typed();
+    let exam = &catalog.exams[0];
+    assert_eq!(exam.public_key.as_deref().map(hex_decode), Some(key.clone()), "the same key in every view");
+    let rooms_of = |id: &str| exam.centers.iter().find(|c| c.id == id).expect("center").rooms.clone();
+    assert_eq!(rooms_of(ROOMS).len(), 3, "{:?}", rooms_of(ROOMS));
+    assert_eq!(rooms_of(ROOMS)[0].capacity, 30);
+    assert_eq!(rooms_of(ROOMS)[0].name.zh, "第001考场（图书馆301）");
+    assert!(rooms_of(NO_ROOMS).is_empty(), "rooms are optional");
 
     // A re-import and a restart keep the key: printed tickets keep verifying.
-    support::import_catalog(addr, &printing_catalog());
+    import_catalog(addr, &printing_catalog());
     assert_eq!(public_key(addr), key);
     assert!(server.stop());
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     assert_eq!(public_key(server.addr), key);
 
     // A catalog with a broken room is refused with the room's path.
-    let admin = support::operator_login(server.addr, "admin", OPERATOR_PASSWORD);
+    let admin = admin_login(server.addr);
     let broken = printing_catalog().replacen("\ncapacity = 30\n", "\ncapacity = 0\n", 1);
-    let r = http(server.addr, "PUT", "/api/operator/catalog", Some(&admin), Some(broken.as_bytes()))
-        .expect("import");
-    let v = refused(&r, 422, "catalog_invalid");
-    assert!(v["message"].as_str().is_some_and(|m| m.contains("room[001]") && m.contains("capacity")), "{v}");
+    let r = put(server.addr, paths::OPERATOR_CATALOG).token(&admin).body(broken).send();
+    let v = r.refused(422, ErrorCode::CatalogInvalid);
+    assert!(v.message.contains("room[001]") && v.message.contains("capacity"), "{v:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn documents_arrangement_and_check_in_are_refused_until_due() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server();
     let addr = server.addr;
-    support::import_catalog(addr, &support::open_demo_catalog());
-    let admin = support::operator_login(addr, "admin", OPERATOR_PASSWORD);
+    import_catalog(addr, &server.demo_catalog(Windows::OPEN));
+    let admin = admin_login(addr);
     let submitted = Candidate::submitted(addr, 1, ROOMS, &["15"]).await;
-    let (_, bystander) = support::register_candidate(addr, "bystander@example.org");
+    let (_, bystander) = register_candidate(addr, "bystander@example.org");
 
     // Not paid: no registration form; no ticket outside the printing window.
-    let v = refused(&doc(addr, &submitted.token, "registration-form.pdf"), 409, "not_paid");
-    assert_eq!(v["status"], "submitted");
-    let v = refused(&doc(addr, &submitted.token, "admission-ticket.pdf"), 409, "printing_window_closed");
-    assert!(v["printing"]["opens"].as_i64().is_some(), "{v}");
+    let v = doc(addr, &submitted.token, CandidateDocument::RegistrationForm).refused(409, ErrorCode::NotPaid);
+    assert_eq!(v.status, Some(Status::Submitted));
+    let v = doc(addr, &submitted.token, CandidateDocument::AdmissionTicket)
+        .refused(409, ErrorCode::PrintingWindowClosed);
+    assert!(v.printing.is_some_and(|w| w.opens < w.closes), "{v:?}");
     // Another candidate gets nothing of it: they have no registration of their own.
-    let v = refused(&doc(addr, &bystander, "registration-form.pdf"), 409, "not_paid");
-    assert_eq!(v["status"], "draft");
-    refused(&doc(addr, &bystander, "nothing.pdf"), 404, "not_found");
-    refused(&doc(addr, &admin, "registration-form.pdf"), 401, "unauthorized");
+    let v = doc(addr, &bystander, CandidateDocument::RegistrationForm).refused(409, ErrorCode::NotPaid);
+    assert_eq!(v.status, Some(Status::Draft));
+    let nothing = format!("{}/documents/nothing.pdf", paths::registration(EXAM));
+    get(addr, &nothing).token(&bystander).send().refused(404, ErrorCode::NotFound);
+    doc(addr, &admin, CandidateDocument::RegistrationForm).refused(401, ErrorCode::Unauthorized);
 
     // Inside the printing window: still not eligible until paid, and say why.
-    support::import_catalog(addr, &printing_catalog());
-    let v = refused(&doc(addr, &submitted.token, "admission-ticket.pdf"), 409, "not_eligible");
-    assert_eq!(v["reason"], "not_paid");
-    let v = refused(&doc(addr, &bystander, "admission-ticket.pdf"), 409, "not_eligible");
-    assert_eq!(v["reason"], "not_registered");
+    import_catalog(addr, &server.demo_catalog(Windows::PRINTING));
+    let v =
+        doc(addr, &submitted.token, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
+    assert_eq!(v.not_eligible_reason(), Some(NotEligibleReason::NotPaid));
+    let v = doc(addr, &bystander, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
+    assert_eq!(v.not_eligible_reason(), Some(NotEligibleReason::NotRegistered));
 
     // Arrangement: a center without rooms cannot be arranged; an unpaid candidate is not seated.
-    let v = refused(&arrange(addr, &admin, NO_ROOMS, "POST"), 409, "no_rooms");
-    assert_eq!(v["center"], NO_ROOMS);
-    refused(&arrange(addr, &admin, ROOMS, "GET"), 404, "not_found");
-    let r = arrange(addr, &admin, ROOMS, "POST");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    assert_eq!(r.json()["candidates"], json!([]));
-    assert_eq!(r.json()["counts"]["arranged"], 0);
-    assert_eq!(arrange(addr, &admin, ROOMS, "GET").status, 200);
+    let v = arrange(addr, &admin, NO_ROOMS).refused(409, ErrorCode::NoRooms);
+    assert_eq!(v.center, Some(Some(NO_ROOMS.to_owned())));
+    arrangement(addr, &admin, ROOMS).refused(404, ErrorCode::NotFound);
+    let run: ArrangementAnswer = arrange(addr, &admin, ROOMS).typed();
+    assert!(run.candidates.is_empty());
+    assert_eq!(run.counts.map(|c| c.arranged), Some(0));
+    arrangement(addr, &admin, ROOMS).typed::<ArrangementAnswer>();
     // Scoping: another center's operator sees nothing; candidates are not operators.
     let other = center_operator(addr, &admin, "desk.dongcheng", "bj-dongcheng");
-    refused(&arrange(addr, &other, ROOMS, "POST"), 404, "not_found");
-    refused(&arrange(addr, &submitted.token, ROOMS, "POST"), 401, "unauthorized");
-    let audit = send(addr, "GET", "/api/operator/audit?from=1&limit=1000", &admin, None).json();
-    assert!(audit.to_string().contains("arrangement.run"), "the arrangement is audited");
+    arrange(addr, &other, ROOMS).refused(404, ErrorCode::NotFound);
+    arrange(addr, &submitted.token, ROOMS).refused(401, ErrorCode::Unauthorized);
+    assert!(audit(addr, &admin).iter().any(|e| e.action == "arrangement.run"), "the arrangement is audited");
 
     // Check-in refuses codes that do not verify with the exam's key.
-    refused(&scan(addr, &admin, "https://example.cn/ticket"), 422, "ticket_format");
-    refused(&scan(addr, &admin, "BMT1:ABC"), 422, "ticket_format");
-    refused(&scan(addr, &admin, &foreign_code("270301020010013", ROOMS)), 422, "ticket_signature");
-    refused(
-        &send(addr, "POST", &format!("/api/operator/exams/{EXAM}/check-in"), &admin, Some(json!({}))),
-        422,
-        "invalid_body",
-    );
-    refused(&scan(addr, &submitted.token, "BMT1:ABC"), 401, "unauthorized");
-    refused(
-        &send(addr, "POST", "/api/operator/exams/nope/check-in", &admin, Some(json!({ "code": "x" }))),
-        404,
-        "not_found",
-    );
+    scan(addr, &admin, "https://example.cn/ticket").refused(422, ErrorCode::TicketFormat);
+    scan(addr, &admin, "BMT1:ABC").refused(422, ErrorCode::TicketFormat);
+    scan(addr, &admin, &foreign_code("270301020010013", ROOMS)).refused(422, ErrorCode::TicketSignature);
+    post(addr, &paths::check_in(EXAM)).token(&admin).body("{}").send().refused(422, ErrorCode::InvalidBody);
+    scan(addr, &submitted.token, "BMT1:ABC").refused(401, ErrorCode::Unauthorized);
+    post(addr, &paths::check_in("nope"))
+        .token(&admin)
+        .json(&CheckInRequest { code: "x".into() })
+        .send()
+        .refused(404, ErrorCode::NotFound);
 }
 
 /// Marks the record of `id` paid (as the payments work will), optionally confirmed on site.
@@ -309,9 +289,9 @@ fn decode_qr(pdf: Vec<u8>) -> Vec<String> {
     image.detect_grids().iter().filter_map(|g| g.decode().ok()).map(|(_, text)| text).collect()
 }
 
-fn pdf_of(r: &HttpResponse, filename: &str) -> Vec<u8> {
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body[..r.body.len().min(400)]));
-    assert_eq!(r.header("content-type"), Some("application/pdf"));
+fn pdf_of(r: &Response, filename: &str) -> Vec<u8> {
+    r.expect(200);
+    assert_eq!(r.header("content-type"), Some(paths::PDF));
     assert_eq!(
         r.header("content-disposition"),
         Some(format!("attachment; filename=\"{filename}\"").as_str())
@@ -327,8 +307,8 @@ async fn arrangement_rules_hold_over_several_candidates_in_process() {
     let t = support::TestApp::new();
     let app = t.app.clone();
     let addr = t.serve().await;
-    support::import_catalog(addr, &printing_catalog());
-    let admin = support::operator_login(addr, "admin", OPERATOR_PASSWORD);
+    import_catalog(addr, &printing_catalog());
+    let admin = admin_login(addr);
 
     let mut at_rooms = Vec::new();
     for n in 1..=4 {
@@ -342,100 +322,93 @@ async fn arrangement_rules_hold_over_several_candidates_in_process() {
     mark(&app, &onsite.id(), Status::Paid);
 
     // Arrange: the three paid candidates, by registration id, into room 001 seats 1–3.
-    let first = arrange(addr, &admin, ROOMS, "POST");
-    assert_eq!(first.status, 200, "{:?}", first.json());
-    let first = first.json();
-    assert_eq!(first["counts"], json!({ "arranged": 3, "new": 3, "kept": 0, "released": 0 }));
-    let listed = first["candidates"].as_array().expect("candidates").clone();
+    let first: ArrangementAnswer = arrange(addr, &admin, ROOMS).typed();
+    assert_eq!(first.counts, Some(ArrangementCounts { arranged: 3, new: 3, kept: 0, released: 0 }));
     let mut ids: Vec<String> = at_rooms[..3].iter().map(|c| c.id().to_string()).collect();
     ids.sort();
-    assert_eq!(
-        listed.iter().map(|c| c["registration_id"].as_str().expect("id").to_owned()).collect::<Vec<_>>(),
-        ids
-    );
-    for (i, c) in listed.iter().enumerate() {
-        let s = &c["sittings"][0];
-        assert_eq!(
-            (s["subject"].as_str(), s["room"].as_str(), s["seat"].as_u64()),
-            (Some("15"), Some("001"), Some(i as u64 + 1)),
-            "{c}"
-        );
-        let number = c["ticket_number"].as_str().expect("number");
+    assert_eq!(first.candidates.iter().map(|c| c.registration_id.clone()).collect::<Vec<_>>(), ids);
+    for (i, c) in first.candidates.iter().enumerate() {
+        let s = &c.sittings[0];
+        assert_eq!((s.subject.as_str(), s.room.as_str(), s.seat), ("15", "001", i as u16 + 1), "{c:?}");
+        let number = c.ticket_number.as_str();
         assert_eq!(number.len(), 15);
         assert!(number.starts_with("27030401001"), "exam 2703, center 04, slot 01, room 001: {number}");
         assert!(baoming_server::examday::arrangement::luhn_valid(number), "{number}");
     }
     // Re-running changes nothing but the time.
-    let again = arrange(addr, &admin, ROOMS, "POST").json();
-    assert_eq!(again["candidates"], first["candidates"]);
-    assert_eq!(again["counts"]["kept"], 3);
+    let again: ArrangementAnswer = arrange(addr, &admin, ROOMS).typed();
+    assert_eq!(again.candidates, first.candidates);
+    assert_eq!(again.counts.map(|c| c.kept), Some(3));
     // A newcomer fills the next free seat; everyone else keeps theirs.
     mark(&app, &at_rooms[3].id(), Status::Paid);
-    let third = arrange(addr, &admin, ROOMS, "POST").json();
-    assert_eq!(third["counts"], json!({ "arranged": 4, "new": 1, "kept": 3, "released": 0 }));
-    let by_id = |v: &Value, id: &str| {
-        v["candidates"].as_array().expect("list").iter().find(|c| c["registration_id"] == id).cloned()
+    let third: ArrangementAnswer = arrange(addr, &admin, ROOMS).typed();
+    assert_eq!(third.counts, Some(ArrangementCounts { arranged: 4, new: 1, kept: 3, released: 0 }));
+    let by_id = |v: &ArrangementAnswer, id: &str| -> Option<ArrangedCandidate> {
+        v.candidates.iter().find(|c| c.registration_id == id).cloned()
     };
     for id in &ids {
         assert_eq!(by_id(&third, id), by_id(&first, id), "{id} keeps the seat");
     }
     let newcomer = by_id(&third, &at_rooms[3].id().to_string()).expect("arranged");
-    assert_eq!(newcomer["sittings"][0]["seat"], 4);
-    assert_eq!(newcomer["sittings"][1]["slot"], "sun-am", "both sittings, in slot order");
-    assert_eq!(arrange(addr, &admin, ROOMS, "GET").json()["candidates"], third["candidates"]);
+    assert_eq!(newcomer.sittings[0].seat, 4);
+    assert_eq!(newcomer.sittings[1].slot, "sun-am", "both sittings, in slot order");
+    assert_eq!(arrangement(addr, &admin, ROOMS).typed::<ArrangementAnswer>().candidates, third.candidates);
 
     // Too few seats: the refusal names the slot and subject; nothing is stored.
     let tiny = printing_catalog().replace("\ncapacity = 30\n", "\ncapacity = 1\n");
-    support::import_catalog(addr, &tiny);
-    let v = refused(&arrange(addr, &admin, ROOMS, "POST"), 409, "room_capacity_short");
-    assert_eq!(v["short"], json!([{ "slot": "sat-am", "subject": "15", "unseated": 1 }]), "{v}");
-    assert_eq!(arrange(addr, &admin, ROOMS, "GET").json()["candidates"], third["candidates"]);
-    support::import_catalog(addr, &printing_catalog());
+    import_catalog(addr, &tiny);
+    let v = arrange(addr, &admin, ROOMS).refused(409, ErrorCode::RoomCapacityShort);
+    let short = vec![Shortage { slot: "sat-am".into(), subject: "15".into(), unseated: 1 }];
+    assert_eq!(v.short, Some(short), "{v:?}");
+    assert_eq!(arrangement(addr, &admin, ROOMS).typed::<ArrangementAnswer>().candidates, third.candidates);
+    import_catalog(addr, &printing_catalog());
 
     // The on-site center seats only confirmed candidates.
-    let r = arrange(addr, &admin, ONSITE, "POST");
-    assert_eq!(r.json()["counts"]["arranged"], 0, "paid but not confirmed");
-    let v = refused(&doc(addr, &onsite.token, "admission-ticket.pdf"), 409, "not_eligible");
-    assert_eq!(v["reason"], "not_confirmed_on_site");
+    let r: ArrangementAnswer = arrange(addr, &admin, ONSITE).typed();
+    assert_eq!(r.counts.map(|c| c.arranged), Some(0), "paid but not confirmed");
+    let v = doc(addr, &onsite.token, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
+    assert_eq!(v.not_eligible_reason(), Some(NotEligibleReason::NotConfirmedOnSite));
     mark(&app, &onsite.id(), Status::Confirmed);
-    assert_eq!(arrange(addr, &admin, ONSITE, "POST").json()["counts"]["arranged"], 1);
+    assert_eq!(
+        arrange(addr, &admin, ONSITE).typed::<ArrangementAnswer>().counts.map(|c| c.arranged),
+        Some(1)
+    );
 
     // Every arranged candidate's device shows the number the arrangement gave them.
-    let onsite_listed = arrange(addr, &admin, ONSITE, "GET").json();
-    let mut devices: Vec<(&Candidate, &Value)> = at_rooms.iter().map(|c| (c, &third)).collect();
+    let onsite_listed: ArrangementAnswer = arrangement(addr, &admin, ONSITE).typed();
+    let mut devices: Vec<(&Candidate, &ArrangementAnswer)> = at_rooms.iter().map(|c| (c, &third)).collect();
     devices.push((&onsite, &onsite_listed));
     for (c, listed) in devices {
         c.client.sync_batch(SYNC).await.expect("sync");
         let arranged = by_id(listed, &c.id().to_string()).expect("arranged");
         let section = c.client.server(EXAM).expect("server");
-        assert_eq!(section.ticket.as_deref(), arranged["ticket_number"].as_str(), "{}", c.id());
+        assert_eq!(section.ticket.as_deref(), Some(arranged.ticket_number.as_str()), "{}", c.id());
     }
 
     // A ticket printed before a re-arrangement that moved the candidate is superseded; a
     // withdrawn seat makes the old code useless, and the number leaves the document.
     let other = &at_rooms[0];
     let other_code = decode_qr(pdf_of(
-        &doc(addr, &other.token, "admission-ticket.pdf"),
+        &doc(addr, &other.token, CandidateDocument::AdmissionTicket),
         &format!("admission-ticket-{EXAM}.pdf"),
     ));
     let outsider = center_operator(addr, &admin, "desk.dongcheng", "bj-dongcheng");
-    refused(&scan(addr, &outsider, &other_code[0]), 404, "not_found");
+    scan(addr, &outsider, &other_code[0]).refused(404, ErrorCode::NotFound);
     mark(&app, &other.id(), Status::Withdrawn);
-    assert_eq!(arrange(addr, &admin, ROOMS, "POST").json()["counts"]["released"], 1);
+    assert_eq!(arrange(addr, &admin, ROOMS).typed::<ArrangementAnswer>().counts.map(|c| c.released), Some(1));
     other.client.sync_batch(SYNC).await.expect("sync");
     assert_eq!(other.client.server(EXAM).expect("server").ticket, None, "released: the number is gone");
-    refused(&scan(addr, &admin, &other_code[0]), 409, "ticket_superseded");
-    let v = refused(&doc(addr, &other.token, "admission-ticket.pdf"), 409, "not_eligible");
-    assert_eq!(v["reason"], "not_paid");
+    scan(addr, &admin, &other_code[0]).refused(409, ErrorCode::TicketSuperseded);
+    let v = doc(addr, &other.token, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
+    assert_eq!(v.not_eligible_reason(), Some(NotEligibleReason::NotPaid));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_checks_in_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server();
     let addr = server.addr;
-    support::import_catalog(addr, &printing_catalog());
-    let admin = support::operator_login(addr, "admin", OPERATOR_PASSWORD);
+    import_catalog(addr, &server.demo_catalog(Windows::PRINTING));
+    let admin = admin_login(addr);
     let payer = Candidate::submitted(addr, 21, ROOMS, &["15", "66"]).await;
     let unpaid = Candidate::submitted(addr, 22, ROOMS, &["15"]).await;
 
@@ -445,19 +418,30 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     payer.refresh_until_paid();
 
     // Not paid: no registration form, no ticket, and the typed reasons say so.
-    let v = refused(&doc(addr, &unpaid.token, "registration-form.pdf"), 409, "not_paid");
-    assert_eq!(v["status"], "submitted");
-    let v = refused(&doc(addr, &unpaid.token, "admission-ticket.pdf"), 409, "not_eligible");
-    assert_eq!((v["reason"].as_str(), v["status"].as_str()), (Some("not_paid"), Some("submitted")), "{v}");
-    let v = refused(&doc(addr, &unpaid.token, "admission-ticket.code"), 409, "not_eligible");
-    assert_eq!(v["reason"], "not_paid", "the code follows the ticket's rules");
+    let v = doc(addr, &unpaid.token, CandidateDocument::RegistrationForm).refused(409, ErrorCode::NotPaid);
+    assert_eq!(v.status, Some(Status::Submitted));
+    let v = doc(addr, &unpaid.token, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
+    assert_eq!(
+        (v.not_eligible_reason(), v.status),
+        (Some(NotEligibleReason::NotPaid), Some(Status::Submitted)),
+        "{v:?}"
+    );
+    let v =
+        doc(addr, &unpaid.token, CandidateDocument::AdmissionTicketCode).refused(409, ErrorCode::NotEligible);
+    assert_eq!(
+        v.not_eligible_reason(),
+        Some(NotEligibleReason::NotPaid),
+        "the code follows the ticket's rules"
+    );
     // Paid but not arranged yet.
-    let v = refused(&doc(addr, &payer.token, "admission-ticket.pdf"), 409, "not_eligible");
-    assert_eq!(v["reason"], "not_arranged");
+    let v = doc(addr, &payer.token, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
+    assert_eq!(v.not_eligible_reason(), Some(NotEligibleReason::NotArranged));
 
     // The registration form: name, subjects, center and the payment reference.
-    let form =
-        pdf_of(&doc(addr, &payer.token, "registration-form.pdf"), &format!("registration-form-{EXAM}.pdf"));
+    let form = pdf_of(
+        &doc(addr, &payer.token, CandidateDocument::RegistrationForm),
+        &format!("registration-form-{EXAM}.pdf"),
+    );
     let text = squeeze(&pdf_extract::extract_text_from_mem(&form).expect("text"));
     for expected in [
         "报名登记表",
@@ -472,13 +456,11 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     assert_subset_fonts(&form);
 
     // The operator arranges the center: only the paid candidate is seated.
-    let r = arrange(addr, &admin, ROOMS, "POST");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let arranged = r.json();
-    assert_eq!(arranged["counts"], json!({ "arranged": 1, "new": 1, "kept": 0, "released": 0 }));
-    let seated = &arranged["candidates"][0];
-    assert_eq!(seated["registration_id"], payer.id().to_string());
-    let number = seated["ticket_number"].as_str().expect("number").to_owned();
+    let arranged: ArrangementAnswer = arrange(addr, &admin, ROOMS).typed();
+    assert_eq!(arranged.counts, Some(ArrangementCounts { arranged: 1, new: 1, kept: 0, released: 0 }));
+    let seated = &arranged.candidates[0];
+    assert_eq!(seated.registration_id, payer.id().to_string());
+    let number = seated.ticket_number.clone();
 
     // The ticket number reaches the candidate's device through the document.
     let report = payer.client.sync_batch(SYNC).await.expect("sync");
@@ -486,20 +468,22 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     let section = payer.client.server(EXAM).expect("server section");
     assert_eq!(section.ticket.as_deref(), Some(number.as_str()));
     assert_eq!(section.status, Status::Paid);
-    assert_eq!(payer.status()["ticket"], number, "and in the registration's view");
+    assert_eq!(payer.status().ticket.as_deref(), Some(number.as_str()), "and in the registration's view");
     unpaid.client.sync_batch(SYNC).await.expect("sync");
     assert_eq!(unpaid.client.server(EXAM).expect("server").ticket, None, "not arranged, no number");
     // A re-run that keeps every seat changes no document.
-    let again = arrange(addr, &admin, ROOMS, "POST").json();
-    assert_eq!(again["counts"]["kept"], 1);
-    assert_eq!(again["candidates"], arranged["candidates"]);
+    let again: ArrangementAnswer = arrange(addr, &admin, ROOMS).typed();
+    assert_eq!(again.counts.map(|c| c.kept), Some(1));
+    assert_eq!(again.candidates, arranged.candidates);
     let report = payer.client.sync_batch(SYNC).await.expect("sync");
     assert!(report.changed.is_empty(), "a stable re-run writes nothing: {report:?}");
     assert_eq!(payer.client.server(EXAM).expect("server").ticket.as_deref(), Some(number.as_str()));
 
     // The admission ticket, and its QR code verified offline with the catalog's key.
-    let ticket_pdf =
-        pdf_of(&doc(addr, &payer.token, "admission-ticket.pdf"), &format!("admission-ticket-{EXAM}.pdf"));
+    let ticket_pdf = pdf_of(
+        &doc(addr, &payer.token, CandidateDocument::AdmissionTicket),
+        &format!("admission-ticket-{EXAM}.pdf"),
+    );
     let text = squeeze(&pdf_extract::extract_text_from_mem(&ticket_pdf).expect("text"));
     for expected in ["准考证", "张三丰", number.as_str(), "二级Python语言程序设计", "第001考场（图书馆301）"]
     {
@@ -520,12 +504,10 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     );
     assert_eq!(payload.sittings.len(), 2, "{payload:?}");
     // The same code without printing, for an app that shows the ticket on screen.
-    let r = doc(addr, &payer.token, "admission-ticket.code");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let shown = r.json();
-    assert_eq!(shown["ticket_number"], number);
-    let on_screen = ticket::verify_ticket(shown["code"].as_str().expect("code"), &public_key(addr))
-        .expect("the on-screen code verifies");
+    let shown: TicketCode = doc(addr, &payer.token, CandidateDocument::AdmissionTicketCode).typed();
+    assert_eq!(shown.ticket_number, number);
+    let on_screen =
+        ticket::verify_ticket(&shown.code, &public_key(addr)).expect("the on-screen code verifies");
     assert_eq!(
         (on_screen.ticket_number, on_screen.name, on_screen.sittings),
         (payload.ticket_number.clone(), payload.name.clone(), payload.sittings.clone())
@@ -533,26 +515,24 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
 
     // Check-in over HTTP: once, then "already checked in" with the first time.
     let desk = center_operator(addr, &admin, "desk.changping", ROOMS);
-    let r = scan(addr, &desk, &codes[0]);
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let first = r.json();
-    assert_eq!(first["status"], "checked_in");
-    assert_eq!(first["ticket_number"], number);
-    assert_eq!(first["registration_id"], payer.id().to_string());
-    let second = scan(addr, &desk, &codes[0]).json();
-    assert_eq!(second["status"], "already_checked_in", "{second}");
-    assert_eq!(second["checked_in_at_ms"], first["checked_in_at_ms"]);
-    let audit = send(addr, "GET", "/api/operator/audit?from=1&limit=1000", &admin, None).json().to_string();
-    assert_eq!(audit.matches("\"ticket.check_in\"").count(), 1, "one check-in recorded");
+    let first: CheckInAnswer = scan(addr, &desk, &codes[0]).typed();
+    let CheckInAnswer::CheckedIn { ref ticket_number, ref registration_id, checked_in_at_ms, .. } = first
+    else {
+        panic!("the first scan checks in: {first:?}")
+    };
+    assert_eq!((ticket_number, registration_id), (&number, &payer.id().to_string()));
+    let second: CheckInAnswer = scan(addr, &desk, &codes[0]).typed();
+    assert!(
+        matches!(second, CheckInAnswer::AlreadyCheckedIn { checked_in_at_ms: at, .. } if at == checked_in_at_ms),
+        "{second:?}"
+    );
+    let check_ins = audit(addr, &admin).iter().filter(|e| e.action == "ticket.check_in").count();
+    assert_eq!(check_ins, 1, "one check-in recorded");
 
     // A tampered payload is refused.
     let mut tampered = codes[0].clone().into_bytes();
     let at = tampered.len() - 100;
     tampered[at] = if tampered[at] == b'0' { b'1' } else { b'0' };
-    let r = scan(addr, &desk, &String::from_utf8(tampered).expect("ascii"));
-    assert!(
-        r.status == 422 && r.json()["code"].as_str().is_some_and(|c| c.starts_with("ticket_")),
-        "{:?}",
-        r.json()
-    );
+    let refusal = scan(addr, &desk, &String::from_utf8(tampered).expect("ascii")).error();
+    assert!(refusal.status == 422 && refusal.body.code.as_str().starts_with("ticket_"), "{refusal:?}");
 }

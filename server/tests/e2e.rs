@@ -9,129 +9,127 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
+use baoming_core::api::accounts::{
+    LoginRequest, Profile, ProfileRequest, RecoveryRequest, RecoveryResetRequest, RegisterRequest,
+    SessionAnswer,
+};
+use baoming_core::api::catalog::{CenterSeats, ExamAnswer, ExamSummary};
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::health::{Health, HealthStatus};
+use baoming_core::api::operator::{AuditEntry, OperatorCenter, OperatorInfo, Role};
+use baoming_core::api::paths;
+use baoming_core::id_document::Gender;
 
-use support::{BIN, OPERATOR_PASSWORD, Server, http, resident_id, test_env};
-
-const PASSWORD: &str = "Lantern-Harbor-42";
+use support::{
+    CANDIDATE_PASSWORD, Response, Server, admin_login, create_operator, operator_session, post, resident_id,
+    test_env, wait_until,
+};
 
 fn admin(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(BIN);
-    test_env(&mut cmd).arg("--data-dir").arg(data_dir).arg("admin").args(args);
-    let out = cmd.output().expect("run admin");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::server().admin(data_dir, args)
+}
+
+fn register(s: &Server, login: &str) -> Response {
+    s.post(paths::ACCOUNTS)
+        .json(&RegisterRequest { login: login.into(), password: CANDIDATE_PASSWORD.into() })
+        .send()
+}
+
+fn login(s: &Server, login: &str, password: &str) -> Response {
+    let req = LoginRequest {
+        login: login.into(),
+        password: password.into(),
+        captcha_id: None,
+        captcha_answer: None,
+    };
+    s.post(paths::SESSIONS).json(&req).send()
+}
+
+/// An operator's login answer: its status (the body is read through the contract when it is a
+/// session).
+fn operator_login_status(s: &Server, username: &str, password: &str) -> u16 {
+    let req = baoming_core::api::operator::OperatorLoginRequest {
+        username: username.into(),
+        password: password.into(),
+        captcha_id: None,
+        captcha_answer: None,
+    };
+    let r = s.post(paths::OPERATOR_SESSIONS).json(&req).send();
+    if r.status == 200 {
+        r.typed::<baoming_core::api::operator::OperatorSessionAnswer>();
+    } else {
+        r.error();
+    }
+    r.status
 }
 
 #[test]
 fn serve_without_arguments_seeds_prints_login_and_shuts_down_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(BIN);
     // No arguments at all; only the port comes from the environment so parallel runs never clash.
-    test_env(&mut cmd).current_dir(dir.path()).env("BAOMING_LISTEN", "127.0.0.1:0");
-    let server = Server::spawn(cmd);
+    let server = support::server().system_clock().without_arguments_in(dir.path()).start();
     assert!(dir.path().join("data").join("data.key").exists(), "key generated next to ./data");
     let line = server.banner.iter().find(|l| l.contains("demo operator")).expect("operator line");
     let password = line.split('`').nth(3).expect("password in banner").to_owned();
     assert!(server.banner.iter().any(|l| l.contains("seeded with the demo catalog")));
 
-    let r = server.req("GET", "/healthz", None, None);
-    assert_eq!(r.status, 200);
-    let r = server.req("GET", "/api/exams", None, None);
-    assert_eq!(r.json()[0]["id"], "ncre-2027-03");
-    let r = server.req(
-        "POST",
-        "/api/operator/sessions",
-        None,
-        Some(json!({"username": "admin", "password": password})),
-    );
-    assert_eq!(r.status, 200, "the printed demo password logs in");
+    assert_eq!(server.get(paths::HEALTHZ).send().typed::<Health>().status, HealthStatus::Ok);
+    let exams: Vec<ExamSummary> = server.get(paths::EXAMS).send().typed();
+    assert_eq!(exams[0].id, support::DEMO_EXAM);
+    assert_eq!(operator_login_status(&server, "admin", &password), 200, "the printed demo password logs in");
     assert!(server.stop(), "graceful exit on SIGTERM");
 
     // A restart keeps everything and does not seed again.
-    let mut cmd = Command::new(BIN);
-    test_env(&mut cmd).current_dir(dir.path()).env("BAOMING_LISTEN", "127.0.0.1:0");
-    let server = Server::spawn(cmd);
+    let server = support::server().system_clock().without_arguments_in(dir.path()).start();
     assert!(!server.banner.iter().any(|l| l.contains("seeded")), "{:?}", server.banner);
-    let r = server.req(
-        "POST",
-        "/api/operator/sessions",
-        None,
-        Some(json!({"username": "admin", "password": password})),
-    );
-    assert_eq!(r.status, 200);
+    assert_eq!(operator_login_status(&server, "admin", &password), 200);
     assert!(server.stop());
 }
 
 #[test]
 fn candidate_and_operator_flows_over_the_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(dir.path());
-    let r =
-        s.req("POST", "/api/accounts", None, Some(json!({"login": "e2e@example.org", "password": PASSWORD})));
-    assert_eq!(r.status, 201);
-    let token = r.json()["token"].as_str().expect("token").to_owned();
-    let r =
-        s.req("POST", "/api/accounts", None, Some(json!({"login": "e2e@example.org", "password": PASSWORD})));
-    assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("login_taken")));
-    let r = http(s.addr, "POST", "/api/accounts", None, Some(b"{oops")).expect("http");
-    assert_eq!((r.status, r.json()["code"].as_str()), (400, Some("malformed_json")));
+    let s = support::start_server_in(dir.path());
+    let token = register(&s, "e2e@example.org").expect(201).typed::<SessionAnswer>().token;
+    register(&s, "e2e@example.org").refused(409, ErrorCode::LoginTaken);
+    s.post(paths::ACCOUNTS).body("{oops").send().refused(400, ErrorCode::MalformedJson);
     let big = vec![b'x'; 200 * 1024];
-    let r = http(s.addr, "POST", "/api/accounts", None, Some(&big)).expect("http");
-    assert_eq!((r.status, r.json()["code"].as_str()), (413, Some("payload_too_large")));
+    s.post(paths::ACCOUNTS).body(big).send().refused(413, ErrorCode::PayloadTooLarge);
 
     let id = resident_id("11010519900307001");
-    let r = s.req(
-        "PUT",
-        "/api/account/profile",
-        Some(&token),
-        Some(json!({"legal_name": "端到端", "id_kind": "resident_id", "id_number": id})),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let r = s.req("GET", "/api/account/profile", Some(&token), None);
-    assert_eq!(r.json()["gender"], "male");
-    let r = s.req("GET", "/api/account", Some(&format!("bm_{}", "0".repeat(64))), None);
-    assert_eq!(r.status, 401);
+    let profile = ProfileRequest {
+        legal_name: "端到端".into(),
+        id_kind: "resident_id".into(),
+        id_number: id.clone(),
+        phone: None,
+    };
+    let stored: Profile = s.put(paths::ACCOUNT_PROFILE).token(&token).json(&profile).send().typed();
+    assert_eq!(stored.id_number, id);
+    let read: Profile = s.get(paths::ACCOUNT_PROFILE).token(&token).send().typed();
+    assert_eq!(read.gender, Some(Gender::Male));
+    s.get(paths::ACCOUNT)
+        .token(&format!("bm_{}", "0".repeat(64)))
+        .send()
+        .refused(401, ErrorCode::Unauthorized);
 
-    let admin_token = s
-        .req(
-            "POST",
-            "/api/operator/sessions",
-            None,
-            Some(json!({"username": "admin", "password": OPERATOR_PASSWORD})),
-        )
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let r = s.req(
-        "POST",
-        "/api/operator/operators",
-        Some(&admin_token),
-        Some(json!({"username": "chaoyang", "password": "Counter-Desk-58", "role": "center_operator", "centers": ["bj-chaoyang"]})),
+    let admin_token = admin_login(s.addr);
+    create_operator(
+        s.addr,
+        &admin_token,
+        "chaoyang",
+        "Counter-Desk-58",
+        Role::CenterOperator,
+        &["bj-chaoyang"],
     );
-    assert_eq!(r.status, 201);
-    let op = s
-        .req(
-            "POST",
-            "/api/operator/sessions",
-            None,
-            Some(json!({"username": "chaoyang", "password": "Counter-Desk-58"})),
-        )
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let own = s.req("GET", "/api/operator/exams/ncre-2027-03/centers/bj-chaoyang/seats", Some(&op), None);
-    assert_eq!(own.status, 200);
-    let other = s.req("GET", "/api/operator/exams/ncre-2027-03/centers/bj-haidian/seats", Some(&op), None);
-    assert_eq!((other.status, other.json()["code"].as_str()), (403, Some("forbidden")));
-    let r = s.req("GET", "/api/exams/ncre-2027-03/availability", None, None);
-    assert_eq!(r.status, 200);
-    assert!(r.header("etag").is_some());
+    let op = operator_session(s.addr, "chaoyang", "Counter-Desk-58").token;
+    let own: CenterSeats =
+        s.get(&paths::operator_seats(support::DEMO_EXAM, "bj-chaoyang")).token(&op).send().typed();
+    assert_eq!(own.center, "bj-chaoyang");
+    let other = s.get(&paths::operator_seats(support::DEMO_EXAM, "bj-haidian")).token(&op).send();
+    other.refused(403, ErrorCode::Forbidden);
+    let r = s.get(&paths::availability(support::DEMO_EXAM)).send();
+    r.expect(200);
+    assert!(r.header(paths::ETAG).is_some());
     assert!(s.stop());
     let (ok, out, err) = admin(dir.path(), &["audit-verify"]);
     assert!(ok, "{out}{err}");
@@ -141,12 +139,11 @@ fn candidate_and_operator_flows_over_the_socket() {
 fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("db");
-    let s = Server::start(&data);
+    let s = support::start_server_in(&data);
+    register(&s, "cli@example.org").expect(201);
     let r =
-        s.req("POST", "/api/accounts", None, Some(json!({"login": "cli@example.org", "password": PASSWORD})));
-    assert_eq!(r.status, 201);
-    let r = s.req("POST", "/api/password-recovery", None, Some(json!({"login": "cli@example.org"})));
-    assert_eq!(r.status, 202);
+        s.post(paths::PASSWORD_RECOVERY).json(&RecoveryRequest { login: "cli@example.org".into() }).send();
+    r.expect(202);
     // The CLI refuses to open a database the server holds.
     let (ok, _, err) = admin(&data, &["audit-verify"]);
     assert!(!ok && err.contains("stop it first"), "{err}");
@@ -163,15 +160,11 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     assert!(ok, "{err}");
     let op_password =
         out.lines().find_map(|l| l.strip_prefix("password: ")).expect("generated password").to_owned();
-    let mut cmd = Command::new(BIN);
-    test_env(&mut cmd)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["admin", "operator", "create", "inspector", "--role", "auditor"])
-        .env("BAOMING_OPERATOR_PASSWORD", "Lookout-Desk-91");
-    let out = cmd.output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("password:"), "given, not generated");
+    let (ok, out, err) = support::server()
+        .env("BAOMING_OPERATOR_PASSWORD", "Lookout-Desk-91")
+        .admin(&data, &["operator", "create", "inspector", "--role", "auditor"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("password:"), "given, not generated");
     let (ok, _, err) = admin(&data, &["operator", "create", "dongcheng", "--role", "auditor"]);
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, _, err) =
@@ -205,32 +198,22 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     assert!(ok && out.contains("audit chain intact"), "{out}{err}");
     let (ok, _, err) = admin(&restored, &["restore", backup.to_str().expect("utf8")]);
     assert!(!ok && err.contains("empty"), "{err}");
-    let s = Server::start(&restored);
-    let r =
-        s.req("POST", "/api/sessions", None, Some(json!({"login": "cli@example.org", "password": PASSWORD})));
-    assert_eq!(r.status, 200, "accounts survive backup and restore");
-    let r = s.req(
-        "POST",
-        "/api/operator/sessions",
-        None,
-        Some(json!({"username": "dongcheng", "password": op_password})),
+    let s = support::start_server_in(&restored);
+    login(&s, "cli@example.org", CANDIDATE_PASSWORD).typed::<SessionAnswer>();
+    assert_eq!(operator_login_status(&s, "dongcheng", &op_password), 200, "CLI-created operator logs in");
+    assert_eq!(
+        operator_login_status(&s, "inspector", "Lookout-Desk-91"),
+        200,
+        "operator created with a password from the environment logs in"
     );
-    assert_eq!(r.status, 200, "CLI-created operator logs in");
-    let r = s.req(
-        "POST",
-        "/api/operator/sessions",
-        None,
-        Some(json!({"username": "inspector", "password": "Lookout-Desk-91"})),
-    );
-    assert_eq!(r.status, 200, "operator created with a password from the environment logs in");
-    assert_eq!(s.req("GET", "/api/exams/ncre-2027-03", None, None).json()["subject_cap"], 2);
+    assert_eq!(s.get(&paths::exam(support::DEMO_EXAM)).send().typed::<ExamAnswer>().subject_cap, 2);
     assert!(s.stop());
 
     // A restored database with the wrong key refuses to start.
     let wrong = dir.path().join("wrongkey");
     std::fs::create_dir_all(&wrong).expect("mkdir");
     assert!(admin(&wrong, &["restore", backup.to_str().expect("utf8")]).0);
-    let out = test_env(&mut Command::new(BIN))
+    let out = test_env(&mut Command::new(support::BIN))
         .arg("--data-dir")
         .arg(&wrong)
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -244,13 +227,9 @@ fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     assert!(ok, "{err}");
     let new_password =
         out.lines().find_map(|l| l.strip_prefix("password: ")).expect("new password").to_owned();
-    let s = Server::start(&data);
-    let login = |p: &str| {
-        s.req("POST", "/api/operator/sessions", None, Some(json!({"username": "dongcheng", "password": p})))
-            .status
-    };
-    assert_eq!(login(&op_password), 401);
-    assert_eq!(login(&new_password), 200);
+    let s = support::start_server_in(&data);
+    assert_eq!(operator_login_status(&s, "dongcheng", &op_password), 401);
+    assert_eq!(operator_login_status(&s, "dongcheng", &new_password), 200);
     assert!(s.stop());
 
     // Tamper with the audit tree directly: audit-verify must fail.
@@ -272,19 +251,17 @@ fn tamper_audit_entry(data: &Path, seq: u64) {
     db.flush().expect("flush");
 }
 
-/// Registrations and logins stream in while the server is SIGKILLed at random moments; after
-/// each restart every acknowledged registration logs in, every acknowledged session token still
-/// works, and finally the audit chain verifies.
+/// Registrations and logins stream in while the server is SIGKILLed at random moments (after a
+/// random number of acknowledged registrations); after each restart every acknowledged
+/// registration logs in, every acknowledged session token still works, and finally the audit
+/// chain verifies.
 #[test]
 fn crash_test_sigkill_during_registrations_and_logins() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data: PathBuf = dir.path().join("db");
     let acked_accounts: Arc<Mutex<Vec<String>>> = Arc::default();
     let acked_tokens: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(7);
+    let mut seed = u64::try_from(support::now_ms()).unwrap_or(7) | 1;
     let mut next = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -293,14 +270,14 @@ fn crash_test_sigkill_during_registrations_and_logins() {
     };
     let rounds = 5;
     for round in 0..rounds {
-        let s = Server::start(&data);
+        let s = support::start_server_in(&data);
         // Everything acknowledged before must be present.
-        for login in acked_accounts.lock().expect("lock").iter() {
-            let r = s.req("POST", "/api/sessions", None, Some(json!({"login": login, "password": PASSWORD})));
-            assert_eq!(r.status, 200, "round {round}: acknowledged account {login} lost");
+        for account in acked_accounts.lock().expect("lock").iter() {
+            let r = login(&s, account, CANDIDATE_PASSWORD);
+            assert_eq!(r.status, 200, "round {round}: acknowledged account {account} lost");
         }
         for token in acked_tokens.lock().expect("lock").iter() {
-            let r = s.req("GET", "/api/account", Some(token), None);
+            let r = s.get(paths::ACCOUNT).token(token).send();
             assert_eq!(r.status, 200, "round {round}: acknowledged session lost");
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -312,27 +289,36 @@ fn crash_test_sigkill_during_registrations_and_logins() {
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
                     i += 1;
-                    let login = format!("crash-{round}-{w}-{i}@example.org");
+                    let account = format!("crash-{round}-{w}-{i}@example.org");
                     let body =
-                        serde_json::to_vec(&json!({"login": login, "password": PASSWORD})).expect("json");
-                    match http(addr, "POST", "/api/accounts", None, Some(&body)) {
+                        RegisterRequest { login: account.clone(), password: CANDIDATE_PASSWORD.into() };
+                    match post(addr, paths::ACCOUNTS).json(&body).try_send() {
                         Ok(r) if r.status == 201 => {
-                            accounts.lock().expect("lock").push(login.clone());
-                            let r = http(addr, "POST", "/api/sessions", None, Some(&body));
-                            if let Ok(r) = r
+                            accounts.lock().expect("lock").push(account.clone());
+                            let body = LoginRequest {
+                                login: account,
+                                password: CANDIDATE_PASSWORD.into(),
+                                captcha_id: None,
+                                captcha_answer: None,
+                            };
+                            if let Ok(r) = post(addr, paths::SESSIONS).json(&body).try_send()
                                 && r.status == 200
-                                && let Some(t) = r.json()["token"].as_str()
                             {
-                                tokens.lock().expect("lock").push(t.to_owned());
+                                tokens.lock().expect("lock").push(r.typed::<SessionAnswer>().token);
                             }
                         }
-                        Ok(r) => panic!("unexpected status {} {:?}", r.status, r.json()),
+                        Ok(r) => panic!("unexpected status {} {}", r.status, r.text()),
                         Err(_) => break, // the server died mid-request: not acknowledged
                     }
                 }
             }));
         }
-        std::thread::sleep(Duration::from_millis(150 + next() % 600));
+        // Crash after a random number of further acknowledged registrations.
+        let target =
+            acked_accounts.lock().expect("lock").len() + 3 + usize::try_from(next() % 40).unwrap_or(0);
+        wait_until("registrations to be acknowledged", Duration::from_secs(60), || {
+            acked_accounts.lock().expect("lock").len() >= target
+        });
         s.crash();
         stop.store(true, Ordering::SeqCst);
         for w in workers {
@@ -341,10 +327,10 @@ fn crash_test_sigkill_during_registrations_and_logins() {
     }
     let total = acked_accounts.lock().expect("lock").len();
     assert!(total > 20, "the stream made progress ({total} registrations)");
-    let s = Server::start(&data);
-    for login in acked_accounts.lock().expect("lock").iter() {
-        let r = s.req("POST", "/api/sessions", None, Some(json!({"login": login, "password": PASSWORD})));
-        assert_eq!(r.status, 200, "final: acknowledged account {login} lost");
+    let s = support::start_server_in(&data);
+    for account in acked_accounts.lock().expect("lock").iter() {
+        let r = login(&s, account, CANDIDATE_PASSWORD);
+        assert_eq!(r.status, 200, "final: acknowledged account {account} lost");
     }
     assert!(s.stop());
     let (ok, out, err) = admin(&data, &["audit-verify"]);
@@ -354,73 +340,61 @@ fn crash_test_sigkill_during_registrations_and_logins() {
 /// Every remaining endpoint once over a real socket (the in-process tests cover the details).
 #[test]
 fn every_endpoint_answers_over_the_socket() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(dir.path());
-    assert_eq!(s.req("GET", "/readyz", None, None).status, 200);
-    let captcha = s.req("POST", "/api/captcha", None, None);
-    assert_eq!((captcha.status, captcha.header("content-type")), (200, Some("image/png")));
-    assert!(captcha.header("x-captcha-id").is_some());
+    let s = support::start_server();
+    assert_eq!(s.get(paths::READYZ).send().typed::<Health>().status, HealthStatus::Ready);
+    let captcha = s.post(paths::CAPTCHA).send();
+    assert_eq!((captcha.status, captcha.header("content-type")), (200, Some(paths::PNG)));
+    assert!(captcha.header(paths::CAPTCHA_ID).is_some());
     assert!(baoming_server::identity::captcha::read_digits(&captcha.body).is_some());
 
-    let r = s.req("POST", "/api/accounts", None, Some(json!({"login": "13812345678", "password": PASSWORD})));
-    assert_eq!(r.status, 201);
-    let token = r.json()["token"].as_str().expect("token").to_owned();
-    assert_eq!(s.req("GET", "/api/account/profile", Some(&token), None).status, 404);
-    let r = s.req(
-        "PUT",
-        "/api/account/password",
-        Some(&token),
-        Some(json!({"current_password": PASSWORD, "new_password": "River-Stone-77"})),
-    );
-    assert_eq!(r.status, 200);
-    let r = s.req("POST", "/api/password-recovery", None, Some(json!({"login": "13812345678"})));
-    assert_eq!(r.status, 202);
-    let r = s.req(
-        "POST",
-        "/api/password-recovery/reset",
-        None,
-        Some(json!({"login": "13812345678", "code": "abcdef", "new_password": "Maple-Window-31"})),
-    );
-    assert_eq!((r.status, r.json()["code"].as_str()), (422, Some("recovery_code_wrong")));
-    assert_eq!(s.req("DELETE", "/api/sessions/current", Some(&token), None).status, 204);
-    assert_eq!(s.req("GET", "/api/account", Some(&token), None).status, 401);
+    let token = register(&s, "13812345678").expect(201).typed::<SessionAnswer>().token;
+    s.get(paths::ACCOUNT_PROFILE).token(&token).send().refused(404, ErrorCode::NotFound);
+    let change = baoming_core::api::accounts::PasswordChangeRequest {
+        current_password: CANDIDATE_PASSWORD.into(),
+        new_password: "River-Stone-77".into(),
+    };
+    s.put(paths::ACCOUNT_PASSWORD)
+        .token(&token)
+        .json(&change)
+        .send()
+        .typed::<baoming_core::api::accounts::PasswordChangeAnswer>();
+    let r = s.post(paths::PASSWORD_RECOVERY).json(&RecoveryRequest { login: "13812345678".into() }).send();
+    r.expect(202);
+    let reset = RecoveryResetRequest {
+        login: "13812345678".into(),
+        code: "abcdef".into(),
+        new_password: "Maple-Window-31".into(),
+    };
+    s.post(paths::PASSWORD_RECOVERY_RESET).json(&reset).send().refused(422, ErrorCode::RecoveryCodeWrong);
+    assert_eq!(s.delete(paths::SESSIONS_CURRENT).token(&token).send().status, 204);
+    s.get(paths::ACCOUNT).token(&token).send().refused(401, ErrorCode::Unauthorized);
 
+    let exam = support::DEMO_EXAM;
     for path in [
-        "/api/catalog",
-        "/api/exams",
-        "/api/exams/ncre-2027-03",
-        "/api/exams/ncre-2027-03/agreement",
-        "/api/exams/ncre-2027-03/announcements",
-        "/api/exams/ncre-2027-03/guide",
-        "/api/exams/ncre-2027-03/form",
-        "/api/exams/ncre-2027-03/centers",
-        "/api/exams/ncre-2027-03/centers/bj-haidian",
-        "/api/exams/ncre-2027-03/centers/bj-haidian/availability",
+        paths::CATALOG.to_owned(),
+        paths::EXAMS.to_owned(),
+        paths::exam(exam),
+        paths::exam_part(exam, paths::ExamPart::Agreement),
+        paths::exam_part(exam, paths::ExamPart::Announcements),
+        paths::exam_part(exam, paths::ExamPart::Guide),
+        paths::exam_part(exam, paths::ExamPart::Form),
+        paths::exam_part(exam, paths::ExamPart::Centers),
+        paths::exam_center(exam, "bj-haidian"),
+        paths::center_availability(exam, "bj-haidian"),
     ] {
-        let r = s.req("GET", path, None, None);
+        let r = s.get(&path).send();
         assert_eq!(r.status, 200, "{path}");
-        assert!(r.header("etag").is_some(), "{path}");
+        assert!(r.header(paths::ETAG).is_some(), "{path}");
     }
 
-    let admin = s
-        .req(
-            "POST",
-            "/api/operator/sessions",
-            None,
-            Some(json!({"username": "admin", "password": OPERATOR_PASSWORD})),
-        )
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    assert_eq!(s.req("GET", "/api/operator/me", Some(&admin), None).json()["username"], "admin");
-    assert_eq!(
-        s.req("GET", "/api/operator/centers", Some(&admin), None).json().as_array().map(Vec::len),
-        Some(4)
-    );
-    let audit = s.req("GET", "/api/operator/audit?limit=500", Some(&admin), None).json();
-    let actions: Vec<&str> =
-        audit.as_array().expect("entries").iter().filter_map(|e| e["action"].as_str()).collect();
+    let admin = admin_login(s.addr);
+    let me: OperatorInfo = s.get(paths::OPERATOR_ME).token(&admin).send().typed();
+    assert_eq!((me.username.as_str(), me.role), ("admin", Role::Administrator));
+    let centers: Vec<OperatorCenter> = s.get(paths::OPERATOR_CENTERS).token(&admin).send().typed();
+    assert_eq!(centers.len(), 4);
+    let audit: Vec<AuditEntry> =
+        s.get(&format!("{}?limit=500", paths::OPERATOR_AUDIT)).token(&admin).send().typed();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
     for a in [
         "system.seed",
         "account.register",
@@ -431,11 +405,9 @@ fn every_endpoint_answers_over_the_socket() {
     ] {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
     }
-    let toml = baoming_core::catalog::DEMO_CATALOG_TOML.as_bytes();
-    let r = http(s.addr, "PUT", "/api/operator/catalog", Some(&admin), Some(toml)).expect("http");
-    assert_eq!(r.status, 200);
-    let r = s.req("POST", "/api/oauth/qq/start", None, None);
-    assert_eq!((r.status, r.json()["code"].as_str()), (404, Some("not_found")), "no provider configured");
-    assert_eq!(s.req("DELETE", "/api/operator/sessions/current", Some(&admin), None).status, 204);
+    let toml = baoming_core::catalog::DEMO_CATALOG_TOML;
+    s.put(paths::OPERATOR_CATALOG).token(&admin).body(toml).send().expect(200);
+    s.post(&paths::oauth_start("qq")).send().refused(404, ErrorCode::NotFound);
+    assert_eq!(s.delete(paths::OPERATOR_SESSIONS_CURRENT).token(&admin).send().status, 204);
     assert!(s.stop());
 }

@@ -1,76 +1,48 @@
 //! End-to-end tests of the registration lifecycle against the real server binary: candidate
-//! actions over REST (submit, withdraw, apply for review), operator review, the expiry sweeper,
-//! locks at sync, scoping, idempotency and the seat race.
+//! actions over REST (submit, withdraw, apply for review), operator review, the expiry sweeper
+//! on the server's test clock, locks at sync, scoping, idempotency and the seat race.
 
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use baoming_client::{ClientConfig, SyncClient};
+use baoming_client::SyncClient;
+use baoming_core::api::admin::{CancelRequest, CancellationAnswer, CancellationStatus};
+use baoming_core::api::catalog::CenterSeats;
+use baoming_core::api::error::{ErrorCode, SeatPool};
+use baoming_core::api::operator::{AuditEntry, AuditQuery, Role};
+use baoming_core::api::paths;
+use baoming_core::api::registrations::{
+    CandidateAction, CenterRegistration, OperatorDecision, RegistrationView, RejectRequest, SubmitRequest,
+};
 use baoming_core::lifecycle::Status;
-use serde_json::{Value, json};
 
-use support::{CandidateDevice, HttpResponse, OPERATOR_PASSWORD, Server, http, test_env};
+use support::{
+    CandidateDevice, Request, Response, Server, Windows, admin_login, availability, create_operator,
+    device_client, import_catalog, operator_login, post, registration, wait_until_async,
+};
 
-const EXAM: &str = "ncre-2027-03";
-const SYNC: Duration = Duration::from_secs(30);
+const EXAM: &str = support::DEMO_EXAM;
+const SYNC: Duration = support::SYNC;
 /// A center that reviews registrations.
 const REVIEWED: &str = "bj-haidian";
 /// A small center without review: 8 seats in total, 4 for subject 15 and 4 for subject 66.
 const SMALL: &str = "bj-dongcheng";
 
-/// Starts the server with the demo catalog's registration window open around now (the tests never
-/// depend on the calendar).
-fn start(dir: &Path, payment_window_secs: Option<u64>) -> Server {
-    let server = start_bare(dir, payment_window_secs);
-    support::import_catalog(server.addr, &support::open_demo_catalog());
+/// Starts the server with the demo catalog's registration window open around its time (the
+/// tests never depend on the calendar).
+fn start() -> Server {
+    let server = support::start_server();
+    import_catalog(server.addr, &server.demo_catalog(Windows::OPEN));
     server
-}
-
-fn start_bare(dir: &Path, payment_window_secs: Option<u64>) -> Server {
-    let mut cmd = Command::new(support::BIN);
-    test_env(&mut cmd)
-        .args(["--data-dir"])
-        .arg(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
-        .env("BAOMING_LIFECYCLE__SWEEP_INTERVAL_SECS", "1");
-    if let Some(secs) = payment_window_secs {
-        cmd.env("BAOMING_LIFECYCLE__PAYMENT_WINDOW_SECS", secs.to_string());
-    }
-    Server::spawn(cmd)
-}
-
-fn req(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: &str,
-    key: Option<&str>,
-    body: Value,
-) -> HttpResponse {
-    let bytes = serde_json::to_vec(&body).expect("json");
-    support::http_with(addr, method, path, Some(token), key, Some(&bytes)).expect("http")
-}
-
-fn operator_token(addr: SocketAddr, username: &str, password: &str) -> String {
-    let body = serde_json::to_vec(&json!({ "username": username, "password": password })).expect("json");
-    let r = http(addr, "POST", "/api/operator/sessions", None, Some(&body)).expect("login");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()["token"].as_str().expect("token").to_owned()
 }
 
 /// A candidate with a device whose draft is complete for `center` and `subjects`.
 struct Candidate {
-    account_id: String,
+    device: CandidateDevice,
     addr: SocketAddr,
-    token: String,
-    client: SyncClient,
-    _dir: tempfile::TempDir,
 }
 
 impl Candidate {
@@ -80,282 +52,217 @@ impl Candidate {
 
     /// A candidate `login_n` whose ID document is number `n`.
     async fn with_id(addr: SocketAddr, login_n: u32, n: u32, center: &str, subjects: &[&str]) -> Candidate {
-        let CandidateDevice { account_id, token, client, store } = CandidateDevice::with_complete_draft(
+        let login = format!("cand{login_n}@example.org");
+        Candidate {
+            device: CandidateDevice::with_complete_draft(addr, &login, n, center, subjects).await,
             addr,
-            &format!("cand{login_n}@example.org"),
-            n,
-            center,
-            subjects,
-        )
-        .await;
-        Candidate { account_id, addr, token, client, _dir: store }
+        }
+    }
+
+    fn token(&self) -> &str {
+        &self.device.token
+    }
+
+    fn client(&self) -> &SyncClient {
+        &self.device.client
     }
 
     /// Another device of the same candidate, synced now.
     async fn device(&self) -> (SyncClient, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ClientConfig::new(dir.path(), &format!("http://{}", self.addr), &self.account_id);
-        let client = SyncClient::open(config, &self.token).expect("client");
-        client.open_registration(EXAM).expect("registration");
+        let client = device_client(self.addr, dir.path(), &self.device.account_id, self.token());
         client.sync_batch(SYNC).await.expect("sync");
         (client, dir)
     }
 
-    fn heads(&self) -> Vec<String> {
-        self.client.edit(EXAM, |d| Ok(d.heads())).expect("heads").iter().map(ToString::to_string).collect()
+    fn submit(&self, key: &str) -> Response {
+        self.device.submit(self.addr, key)
+    }
+
+    fn act(&self, what: CandidateAction, key: &str) -> Response {
+        action(self.addr, self.token(), what, key)
+    }
+
+    fn registration(&self) -> RegistrationView {
+        registration(self.addr, self.token())
     }
 }
 
-fn submit(addr: SocketAddr, c: &Candidate, key: &str) -> HttpResponse {
-    req(
-        addr,
-        "POST",
-        &format!("/api/registrations/{EXAM}/submit"),
-        &c.token,
-        Some(key),
-        json!({ "heads": c.heads() }),
-    )
+fn action(addr: SocketAddr, token: &str, what: CandidateAction, key: &str) -> Response {
+    post(addr, &paths::registration_action(EXAM, what)).token(token).key(key).body("").send()
 }
 
-fn action(addr: SocketAddr, token: &str, what: &str, key: &str) -> HttpResponse {
-    let path = format!("/api/registrations/{EXAM}/{what}");
-    support::http_with(addr, "POST", &path, Some(token), Some(key), Some(b"")).expect("http")
+/// The operator's approval of registration `doc` (an empty JSON body), ready to send.
+fn approve(addr: SocketAddr, token: &str, doc: &str) -> Request {
+    post(addr, &paths::operator_decision(doc, OperatorDecision::Approve)).token(token).body("{}")
 }
 
-fn status_of(addr: SocketAddr, token: &str) -> Value {
-    let r = http(addr, "GET", &format!("/api/registrations/{EXAM}"), Some(token), None).expect("get");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()
+/// The operator's rejection of registration `doc` with `reason` about `paths`, ready to send.
+fn reject(addr: SocketAddr, token: &str, doc: &str, reason: &str, paths: &[&str]) -> Request {
+    let body =
+        RejectRequest { reason: reason.into(), paths: paths.iter().map(|p| (*p).to_owned()).collect() };
+    post(addr, &paths::operator_decision(doc, OperatorDecision::Reject)).token(token).json(&body)
 }
 
-fn seats(addr: SocketAddr, center: &str) -> Value {
-    let path = format!("/api/exams/{EXAM}/centers/{center}/availability");
-    let r = http(addr, "GET", &path, None, None).expect("availability");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()
-}
-
-/// `held + paid + free == capacity` for the center pool and every subject pool.
-fn assert_invariant(v: &Value) -> (u64, Vec<(String, u64)>) {
-    let n = |x: &Value| x.as_u64().expect("number");
-    assert_eq!(n(&v["held"]) + n(&v["paid"]) + n(&v["free"]), n(&v["total_capacity"]), "center: {v}");
-    let mut subjects = Vec::new();
-    for s in v["subjects"].as_array().expect("subjects") {
-        assert_eq!(n(&s["held"]) + n(&s["paid"]) + n(&s["free"]), n(&s["capacity"]), "subject: {s}");
-        subjects.push((s["code"].as_str().expect("code").to_owned(), n(&s["held"])));
-    }
-    (n(&v["held"]), subjects)
+/// `held + paid + free == capacity` for the center pool and every subject pool; the center's
+/// holds and each subject's.
+fn assert_invariant(seats: &CenterSeats) -> (u32, Vec<(String, u32)>) {
+    let (held, _) = support::assert_seats_add_up(seats);
+    (held, seats.subjects.iter().map(|s| (s.code.clone(), s.held)).collect())
 }
 
 async fn synced_status(c: &Candidate) -> Status {
-    c.client.sync_batch(SYNC).await.expect("sync");
-    c.client.server(EXAM).expect("server").status
+    c.client().sync_batch(SYNC).await.expect("sync");
+    c.client().server(EXAM).expect("server").status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journey_with_review_locks_rejects_fixes_and_approves() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), None);
+    let server = start();
     let addr = server.addr;
     let a = Candidate::new(addr, 1, REVIEWED, &["15"]).await;
 
     // Submit: seats held, no deadline yet (the center reviews first).
-    let r = submit(addr, &a, "a-submit");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let first = r.json();
-    assert_eq!(first["status"], "submitted");
-    assert_eq!(first["seats"], json!(["15"]));
-    assert_eq!(first["deadline_ms"], Value::Null);
+    let first: RegistrationView = a.submit("a-submit").typed();
+    assert_eq!(first.status, Status::Submitted);
+    assert_eq!(first.seats, vec!["15".to_owned()]);
+    assert_eq!(first.deadline_ms, None);
     // The same key replays the stored answer; with another body it is refused.
-    let again = submit(addr, &a, "a-submit");
-    assert_eq!((again.status, again.json()), (200, first.clone()));
-    let other = req(
-        addr,
-        "POST",
-        &format!("/api/registrations/{EXAM}/submit"),
-        &a.token,
-        Some("a-submit"),
-        json!({ "heads": [] }),
-    );
-    assert_eq!((other.status, other.json()["code"].clone()), (422, json!("idempotency_key_reused")));
+    assert_eq!(a.submit("a-submit").typed::<RegistrationView>(), first);
+    let other = post(addr, &paths::registration_action(EXAM, CandidateAction::Submit))
+        .token(a.token())
+        .key("a-submit")
+        .json(&SubmitRequest { heads: Vec::new() })
+        .send();
+    other.refused(422, ErrorCode::IdempotencyKeyReused);
     // A second submission with a fresh key is a typed refusal, not a second hold.
-    let twice = submit(addr, &a, "a-submit-2");
-    assert_eq!((twice.status, twice.json()["code"].clone()), (409, json!("transition_not_allowed")));
-    let no_key = support::http_with(
-        addr,
-        "POST",
-        &format!("/api/registrations/{EXAM}/withdraw"),
-        Some(&a.token),
-        None,
-        Some(b""),
-    )
-    .expect("http");
-    assert_eq!((no_key.status, no_key.json()["code"].clone()), (400, json!("idempotency_key_required")));
-    assert_eq!(seats(addr, REVIEWED)["held"], 1);
+    a.submit("a-submit-2").refused(409, ErrorCode::TransitionNotAllowed);
+    let no_key = post(addr, &paths::registration_action(EXAM, CandidateAction::Withdraw))
+        .token(a.token())
+        .body("")
+        .send();
+    no_key.refused(400, ErrorCode::IdempotencyKeyRequired);
+    assert_eq!(availability(addr, REVIEWED).held, 1);
     assert_eq!(synced_status(&a).await, Status::Submitted, "the device sees the status");
     // A second device last synced while the registration was merely submitted.
     let (stale, _stale_dir) = a.device().await;
     assert_eq!(stale.server(EXAM).expect("server").status, Status::Submitted);
 
-    let r = action(addr, &a.token, "apply-review", "a-apply-1");
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("under_review")));
+    let applied: RegistrationView = a.act(CandidateAction::ApplyReview, "a-apply-1").typed();
+    assert_eq!(applied.status, Status::UnderReview);
     // Under review everything is locked: the up-to-date device refuses the edit itself, and the
     // stale device's offline edit is refused at sync.
     assert_eq!(synced_status(&a).await, Status::UnderReview);
-    assert!(a.client.edit(EXAM, |d| d.set_field("name", "李四光")).is_err(), "locked on the device");
+    assert!(a.client().edit(EXAM, |d| d.set_field("name", "李四光")).is_err(), "locked on the device");
     stale.edit(EXAM, |d| d.set_field("name", "李四光")).expect("offline edit while it looked editable");
     stale.sync_batch(SYNC).await.expect("sync");
     assert!(!stale.rejected_edits(EXAM).expect("rejected").is_empty(), "the locked edit is refused");
     assert_eq!(stale.server(EXAM).expect("server").status, Status::UnderReview);
     assert_eq!(stale.draft(EXAM).expect("draft").fields.get("name").map(String::as_str), Some("张三丰"));
     // Withdrawing while under review is refused as locked.
-    let r = action(addr, &a.token, "withdraw", "a-withdraw-locked");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("locked")));
+    a.act(CandidateAction::Withdraw, "a-withdraw-locked").refused(409, ErrorCode::Locked);
 
     // Another candidate cannot touch A's registration: their actions name their own document.
     let b = Candidate::new(addr, 2, REVIEWED, &["15"]).await;
-    let r = action(addr, &b.token, "withdraw", "b-withdraw");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("transition_not_allowed")));
-    assert_eq!(status_of(addr, &b.token)["status"], "draft");
-    assert_eq!(status_of(addr, &a.token)["status"], "under_review");
-    let doc = first["document_id"].as_str().expect("document id").to_owned();
-    let r = http(
-        addr,
-        "GET",
-        &format!("/api/operator/exams/{EXAM}/centers/{REVIEWED}/registrations"),
-        Some(&operator_token(addr, "admin", OPERATOR_PASSWORD)),
-        None,
-    )
-    .expect("list");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let listed = r.json();
+    b.act(CandidateAction::Withdraw, "b-withdraw").refused(409, ErrorCode::TransitionNotAllowed);
+    assert_eq!(b.registration().status, Status::Draft);
+    assert_eq!(a.registration().status, Status::UnderReview);
+    let doc = first.document_id.clone();
+    let admin = admin_login(addr);
+    let listed: Vec<CenterRegistration> =
+        support::get(addr, &paths::operator_registrations(EXAM, REVIEWED)).token(&admin).send().typed();
     assert!(
-        listed.as_array().is_some_and(|l| l.len() == 1
-            && l[0]["document_id"] == doc.as_str()
-            && l[0]["status"] == "under_review"),
-        "{listed}"
+        listed.len() == 1
+            && listed[0].registration.document_id == doc
+            && listed[0].registration.status == Status::UnderReview,
+        "{listed:?}"
     );
-    let r =
-        req(addr, "POST", &format!("/api/operator/registrations/{doc}/approve"), &b.token, None, json!({}));
-    assert_eq!(r.status, 401, "a candidate token is not an operator's");
+    let r = approve(addr, b.token(), &doc).send();
+    r.refused(401, ErrorCode::Unauthorized);
 
     // An operator of another center does not see the registration at all.
-    let admin = operator_token(addr, "admin", OPERATOR_PASSWORD);
-    let r = req(
-        addr,
-        "POST",
-        "/api/operator/operators",
-        &admin,
-        None,
-        json!({
-            "username": "chaoyang", "password": "Eastern-Desk-Pass-9", "role": "center_operator", "centers": ["bj-chaoyang"],
-        }),
-    );
-    assert_eq!(r.status, 201, "{:?}", r.json());
-    let outsider = operator_token(addr, "chaoyang", "Eastern-Desk-Pass-9");
-    let r =
-        req(addr, "POST", &format!("/api/operator/registrations/{doc}/approve"), &outsider, None, json!({}));
-    assert_eq!(r.status, 404, "{:?}", r.json());
-    let r = req(
-        addr,
-        "POST",
-        &format!("/api/operator/registrations/{doc}/reject"),
-        &outsider,
-        None,
-        json!({ "reason": "x" }),
-    );
-    assert_eq!(r.status, 404, "{:?}", r.json());
+    create_operator(addr, &admin, "chaoyang", "Eastern-Desk-Pass-9", Role::CenterOperator, &["bj-chaoyang"]);
+    let outsider = operator_login(addr, "chaoyang", "Eastern-Desk-Pass-9");
+    approve(addr, &outsider, &doc).send().refused(404, ErrorCode::NotFound);
+    reject(addr, &outsider, &doc, "x", &[]).send().refused(404, ErrorCode::NotFound);
 
     // Rejected with a reason: answers editable again, choices still locked.
-    let r = req(
-        addr,
-        "POST",
-        &format!("/api/operator/registrations/{doc}/reject"),
-        &admin,
-        Some("rej-1"),
-        json!({ "reason": "照片不清晰 / the photo is blurred", "paths": ["draft.photo"] }),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    assert_eq!(r.json()["status"], "rejected");
-    let shown = status_of(addr, &a.token);
-    assert_eq!(shown["reason_paths"], json!(["draft.photo"]));
-    assert!(shown["reason"].as_str().is_some_and(|s| s.contains("blurred")));
+    let rejected: RegistrationView =
+        reject(addr, &admin, &doc, "照片不清晰 / the photo is blurred", &["draft.photo"])
+            .key("rej-1")
+            .send()
+            .typed();
+    assert_eq!(rejected.status, Status::Rejected);
+    let shown = a.registration();
+    assert_eq!(shown.reason_paths, vec!["draft.photo".to_owned()]);
+    assert!(shown.reason.as_deref().is_some_and(|s| s.contains("blurred")));
     assert_eq!(synced_status(&a).await, Status::Rejected);
-    a.client.edit(EXAM, |d| d.set_field("name", "张三")).expect("fix");
-    a.client.sync_batch(SYNC).await.expect("sync");
+    a.client().edit(EXAM, |d| d.set_field("name", "张三")).expect("fix");
+    a.client().sync_batch(SYNC).await.expect("sync");
     assert!(
-        a.client.rejected_edits(EXAM).expect("rejected").is_empty(),
+        a.client().rejected_edits(EXAM).expect("rejected").is_empty(),
         "answers are editable when rejected"
     );
-    assert!(a.client.edit(EXAM, |d| d.remove_subject("15")).is_err(), "choices stay locked");
+    assert!(a.client().edit(EXAM, |d| d.remove_subject("15")).is_err(), "choices stay locked");
 
-    let r = action(addr, &a.token, "apply-review", "a-apply-2");
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("under_review")));
-    let before =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
-    let r = req(addr, "POST", &format!("/api/operator/registrations/{doc}/approve"), &admin, None, json!({}));
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let approved = status_of(addr, &a.token);
-    assert_eq!(approved["status"], "approved");
-    let deadline = approved["deadline_ms"].as_i64().expect("a payment deadline runs");
+    let applied: RegistrationView = a.act(CandidateAction::ApplyReview, "a-apply-2").typed();
+    assert_eq!(applied.status, Status::UnderReview);
+    let before = server.time_ms();
+    approve(addr, &admin, &doc).send().expect(200);
+    let approved = a.registration();
+    assert_eq!(approved.status, Status::Approved);
+    let deadline = approved.deadline_ms.expect("a payment deadline runs");
     let day = 24 * 3600 * 1000;
-    assert!(deadline >= before + day - 60_000 && deadline <= before + day + 60_000, "{approved}");
+    assert!(deadline >= before + day - 60_000 && deadline <= before + day + 60_000, "{approved:?}");
     assert_eq!(synced_status(&a).await, Status::Approved);
     assert_eq!(
-        a.client.server(EXAM).expect("server").deadline_ms,
+        a.client().server(EXAM).expect("server").deadline_ms,
         Some(deadline),
         "the device shows the deadline"
     );
-    assert_invariant(&seats(addr, REVIEWED));
+    assert_invariant(&availability(addr, REVIEWED));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_review_the_hold_expires_at_the_deadline_and_frees_the_seats() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), Some(4));
+    let server = start();
     let addr = server.addr;
     let a = Candidate::new(addr, 11, SMALL, &["15", "66"]).await;
-    // Another account with the same ID document, ready before A's short payment window starts.
+    // Another account with the same ID document.
     let twin = Candidate::with_id(addr, 12, 11, SMALL, &["15"]).await;
-    let r = submit(addr, &a, "s1");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let v = r.json();
-    assert_eq!(v["status"], "submitted");
-    assert!(v["deadline_ms"].as_i64().is_some(), "payment follows submission: {v}");
-    assert_eq!(v["amount_fen"], 8000 + 11800);
-    let (center_held, subjects) = assert_invariant(&seats(addr, SMALL));
+    let v: RegistrationView = a.submit("s1").typed();
+    assert_eq!(v.status, Status::Submitted);
+    let deadline = v.deadline_ms.expect("payment follows submission");
+    assert_eq!(v.amount_fen, Some(8000 + 11800));
+    let (center_held, subjects) = assert_invariant(&availability(addr, SMALL));
     assert_eq!(center_held, 1);
     assert!(subjects.iter().all(|(_, held)| *held == 1), "{subjects:?}");
 
     // The same ID document on another account is refused while A holds seats.
-    let r = submit(addr, &twin, "t1");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("duplicate_id_document")), "{:?}", r.json());
+    twin.submit("t1").refused(409, ErrorCode::DuplicateIdDocument);
 
-    // The sweeper expires the hold and releases every seat.
-    let until = Instant::now() + Duration::from_secs(20);
-    while status_of(addr, &a.token)["status"] != "expired" {
-        assert!(Instant::now() < until, "the hold did not expire: {}", status_of(addr, &a.token));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let (center_held, subjects) = assert_invariant(&seats(addr, SMALL));
+    // A second before the deadline the hold stands; just past it the sweeper expires the hold
+    // and releases every seat.
+    assert_eq!(server.advance(server.ms_until(deadline).saturating_sub(1_000)).expired, 0);
+    assert_eq!(a.registration().status, Status::Submitted);
+    assert_eq!(server.advance_past(deadline).expired, 1);
+    assert_eq!(a.registration().status, Status::Expired);
+    let (center_held, subjects) = assert_invariant(&availability(addr, SMALL));
     assert_eq!(center_held, 0);
     assert!(subjects.iter().all(|(_, held)| *held == 0), "{subjects:?}");
     assert_eq!(synced_status(&a).await, Status::Expired, "the device sees the expiry");
-    let r = action(addr, &a.token, "withdraw", "w-after");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("transition_not_allowed")));
+    a.act(CandidateAction::Withdraw, "w-after").refused(409, ErrorCode::TransitionNotAllowed);
     // With the ID document free again, the twin can register.
-    let r = submit(addr, &twin, "t2");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let r = action(addr, &twin.token, "withdraw", "t-withdraw");
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("withdrawn")));
-    assert_eq!(assert_invariant(&seats(addr, SMALL)).0, 0);
+    twin.submit("t2").expect(200);
+    let withdrawn: RegistrationView = twin.act(CandidateAction::Withdraw, "t-withdraw").typed();
+    assert_eq!(withdrawn.status, Status::Withdrawn);
+    assert_eq!(assert_invariant(&availability(addr, SMALL)).0, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_gone() {
     const CANDIDATES: u32 = 100;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), None);
+    let server = start();
     let addr = server.addr;
     let mut cands = Vec::new();
     for n in 0..CANDIDATES {
@@ -367,25 +274,25 @@ async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_go
         .iter()
         .map(|c| {
             let c = Arc::clone(c);
-            std::thread::spawn(move || submit(addr, &c, "race"))
+            std::thread::spawn(move || c.submit("race"))
         })
         .collect();
-    let answers: Vec<HttpResponse> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+    let answers: Vec<Response> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
     let mut won = 0;
     for r in &answers {
-        match r.status {
-            200 => won += 1,
-            409 => {
-                let v = r.json();
-                assert_eq!(v["code"], "seat_gone", "{v}");
-                let pools = v["pools"].as_array().expect("pools");
-                assert!(!pools.is_empty() && pools.iter().all(|p| p["center"] == SMALL), "{v}");
-            }
-            other => panic!("unexpected answer {other}: {:?}", r.json()),
+        if r.status == 200 {
+            won += 1;
+            continue;
         }
+        let gone = r.refused(409, ErrorCode::SeatGone);
+        let pools = gone.pools.clone().unwrap_or_default();
+        let at_small = |p: &SeatPool| match p {
+            SeatPool::Center { center } | SeatPool::Subject { center, .. } => center == SMALL,
+        };
+        assert!(!pools.is_empty() && pools.iter().all(at_small), "{gone:?}");
     }
     assert_eq!(won, 8, "every seat sold once, none twice");
-    let (center_held, subjects) = assert_invariant(&seats(addr, SMALL));
+    let (center_held, subjects) = assert_invariant(&availability(addr, SMALL));
     assert_eq!(center_held, 8);
     assert!(subjects.iter().all(|(_, held)| *held == 4), "{subjects:?}");
 }
@@ -429,18 +336,13 @@ async fn the_first_sweep_repairs_a_projection_a_crash_left_behind() {
     assert_eq!(live.server_section().await, record.section, "the projection caught up");
 }
 
-fn closed_demo_catalog() -> String {
-    support::catalog_around_now(baoming_core::catalog::DEMO_CATALOG_TOML, support::Windows::CLOSED)
-}
-
 /// When registration closes nothing new is taken (submissions and new applications for review are
 /// refused `window_closed`), holds keep their payment deadline and the sweeper expires them, and
 /// edits at sync keep obeying the lifecycle's lock table. The window is closed by re-importing
 /// the catalog with a registration window that ended a second ago.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_window_takes_nothing_new_and_lets_the_holds_run_out() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), Some(12));
+    let server = start();
     let addr = server.addr;
     let held = Candidate::new(addr, 21, SMALL, &["15"]).await;
     let rejected = Candidate::new(addr, 22, REVIEWED, &["15"]).await;
@@ -448,34 +350,21 @@ async fn closing_the_window_takes_nothing_new_and_lets_the_holds_run_out() {
     // A second device of `held` that last synced while the registration was a draft.
     let (stale, _stale_dir) = held.device().await;
 
-    let r = submit(addr, &rejected, "r-submit");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let doc = r.json()["document_id"].as_str().expect("id").to_owned();
-    assert_eq!(action(addr, &rejected.token, "apply-review", "r-apply").status, 200);
-    let admin = operator_token(addr, "admin", OPERATOR_PASSWORD);
-    let r = req(
-        addr,
-        "POST",
-        &format!("/api/operator/registrations/{doc}/reject"),
-        &admin,
-        None,
-        json!({ "reason": "请重新上传照片", "paths": ["draft.photo"] }),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let r = submit(addr, &held, "h-submit");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let deadline = r.json()["deadline_ms"].as_i64().expect("a payment deadline runs");
+    let doc = rejected.submit("r-submit").typed::<RegistrationView>().document_id;
+    rejected.act(CandidateAction::ApplyReview, "r-apply").expect(200);
+    let admin = admin_login(addr);
+    reject(addr, &admin, &doc, "请重新上传照片", &["draft.photo"]).send().expect(200);
+    let deadline =
+        held.submit("h-submit").typed::<RegistrationView>().deadline_ms.expect("a payment deadline runs");
 
-    support::import_catalog(addr, &closed_demo_catalog());
+    import_catalog(addr, &server.demo_catalog(Windows::CLOSED));
 
     // Nothing new is taken.
-    let r = submit(addr, &drafting, "d-submit");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("window_closed")), "{:?}", r.json());
-    let r = action(addr, &rejected.token, "apply-review", "r-apply-again");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("window_closed")), "{:?}", r.json());
+    drafting.submit("d-submit").refused(409, ErrorCode::WindowClosed);
+    rejected.act(CandidateAction::ApplyReview, "r-apply-again").refused(409, ErrorCode::WindowClosed);
     // The hold keeps its deadline.
-    let v = status_of(addr, &held.token);
-    assert_eq!((v["status"].clone(), v["deadline_ms"].as_i64()), (json!("submitted"), Some(deadline)), "{v}");
+    let v = held.registration();
+    assert_eq!((v.status, v.deadline_ms), (Status::Submitted, Some(deadline)), "{v:?}");
 
     // Edits at sync follow the lock table, not the window: while submitted the choices are
     // locked (the stale device's offline change is refused at sync) and the answers are open.
@@ -484,34 +373,34 @@ async fn closing_the_window_takes_nothing_new_and_lets_the_holds_run_out() {
     assert!(!stale.rejected_edits(EXAM).expect("rejected").is_empty(), "choices are locked");
     assert_eq!(stale.draft(EXAM).expect("draft").subjects, vec!["15".to_owned()]);
     assert_eq!(synced_status(&held).await, Status::Submitted);
-    held.client.edit(EXAM, |d| d.set_field("mobile", "13900139000")).expect("answers are editable");
-    held.client.sync_batch(SYNC).await.expect("sync");
-    assert!(held.client.rejected_edits(EXAM).expect("rejected").is_empty(), "answers stay open");
+    held.client().edit(EXAM, |d| d.set_field("mobile", "13900139000")).expect("answers are editable");
+    held.client().sync_batch(SYNC).await.expect("sync");
+    assert!(held.client().rejected_edits(EXAM).expect("rejected").is_empty(), "answers stay open");
     // A draft stays editable; it just cannot be submitted.
-    drafting.client.edit(EXAM, |d| d.remove_subject("66")).expect("draft edit");
-    drafting.client.sync_batch(SYNC).await.expect("sync");
-    assert!(drafting.client.rejected_edits(EXAM).expect("rejected").is_empty(), "drafts stay editable");
+    drafting.client().edit(EXAM, |d| d.remove_subject("66")).expect("draft edit");
+    drafting.client().sync_batch(SYNC).await.expect("sync");
+    assert!(drafting.client().rejected_edits(EXAM).expect("rejected").is_empty(), "drafts stay editable");
 
     // The sweeper expires the hold at its deadline; it cannot be submitted again.
-    let until = Instant::now() + Duration::from_secs(30);
-    while status_of(addr, &held.token)["status"] != "expired" {
-        assert!(Instant::now() < until, "the hold did not expire: {}", status_of(addr, &held.token));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let r = submit(addr, &held, "h-submit-again");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("window_closed")), "{:?}", r.json());
+    assert_eq!(server.advance_past(deadline).expired, 1);
+    assert_eq!(held.registration().status, Status::Expired);
+    held.submit("h-submit-again").refused(409, ErrorCode::WindowClosed);
     // Withdrawing only gives seats back, so it stays possible.
-    let r = action(addr, &rejected.token, "withdraw", "r-withdraw");
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("withdrawn")), "{:?}", r.json());
+    let withdrawn: RegistrationView = rejected.act(CandidateAction::Withdraw, "r-withdraw").typed();
+    assert_eq!(withdrawn.status, Status::Withdrawn);
     for center in [SMALL, REVIEWED] {
-        let (center_held, subjects) = assert_invariant(&seats(addr, center));
+        let (center_held, subjects) = assert_invariant(&availability(addr, center));
         assert_eq!(center_held, 0, "{center}");
         assert!(subjects.iter().all(|(_, held)| *held == 0), "{center}: {subjects:?}");
     }
 }
 
-fn cancel(addr: SocketAddr, token: &str, path: &str, key: Option<&str>, body: Value) -> HttpResponse {
-    req(addr, "POST", &format!("/api/admin/exams/{EXAM}{path}/cancel"), token, key, body)
+fn cancel(addr: SocketAddr, token: &str, path: &str, key: Option<&str>, reason: &str) -> Response {
+    let req = post(addr, path).token(token).json(&CancelRequest { reason: reason.into() });
+    match key {
+        Some(k) => req.key(k).send(),
+        None => req.send(),
+    }
 }
 
 /// An administrator cancels a center, then the whole session: every registration holding seats
@@ -520,8 +409,7 @@ fn cancel(addr: SocketAddr, token: &str, path: &str, key: Option<&str>, body: Va
 /// and for administrators only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_cancels_a_center_and_then_the_session() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path(), None);
+    let server = start();
     let addr = server.addr;
     let a = Candidate::new(addr, 31, SMALL, &["15"]).await;
     let b = Candidate::new(addr, 32, SMALL, &["66"]).await;
@@ -529,112 +417,77 @@ async fn an_administrator_cancels_a_center_and_then_the_session() {
     let late = Candidate::new(addr, 34, SMALL, &["15"]).await;
     let elsewhere = Candidate::new(addr, 35, "bj-changping", &["15"]).await;
     for (cand, key) in [(&a, "a"), (&b, "b"), (&c, "c")] {
-        let r = submit(addr, cand, key);
-        assert_eq!(r.status, 200, "{:?}", r.json());
+        cand.submit(key).expect(200);
     }
-    assert_eq!(action(addr, &c.token, "apply-review", "c-apply").status, 200);
-    let run = a.client.start();
+    c.act(CandidateAction::ApplyReview, "c-apply").expect(200);
+    let run = a.client().start();
 
     // Only administrators cancel.
-    let admin = operator_token(addr, "admin", OPERATOR_PASSWORD);
+    let admin = admin_login(addr);
+    let small_center = paths::cancel_center(EXAM, SMALL);
     for (name, role, centers) in
-        [("audit", "auditor", json!([])), ("dongcheng", "center_operator", json!([SMALL]))]
+        [("audit", Role::Auditor, &[][..]), ("dongcheng", Role::CenterOperator, &[SMALL][..])]
     {
-        let r = req(
-            addr,
-            "POST",
-            "/api/operator/operators",
-            &admin,
-            None,
-            json!({ "username": name, "password": "Quiet-Ledger-Pass-7", "role": role, "centers": centers }),
-        );
-        assert_eq!(r.status, 201, "{:?}", r.json());
-        let token = operator_token(addr, name, "Quiet-Ledger-Pass-7");
-        let r = cancel(addr, &token, &format!("/centers/{SMALL}"), None, json!({ "reason": "x" }));
-        assert_eq!((r.status, r.json()["code"].clone()), (403, json!("forbidden")), "{name}");
+        create_operator(addr, &admin, name, "Quiet-Ledger-Pass-7", role, centers);
+        let token = operator_login(addr, name, "Quiet-Ledger-Pass-7");
+        cancel(addr, &token, &small_center, None, "x").refused(403, ErrorCode::Forbidden);
     }
-    let r = cancel(addr, &a.token, &format!("/centers/{SMALL}"), None, json!({ "reason": "x" }));
-    assert_eq!(r.status, 401, "a candidate token is not an operator's");
-    let r = cancel(addr, &admin, &format!("/centers/{SMALL}"), None, json!({ "reason": "  " }));
-    assert_eq!((r.status, r.json()["code"].clone()), (422, json!("reason_invalid")));
-    let r = cancel(addr, &admin, "/centers/nowhere", None, json!({ "reason": "x" }));
-    assert_eq!(r.status, 404, "{:?}", r.json());
-    assert_eq!(assert_invariant(&seats(addr, SMALL)).0, 2, "nothing changed yet");
+    cancel(addr, a.token(), &small_center, None, "x").refused(401, ErrorCode::Unauthorized);
+    cancel(addr, &admin, &small_center, None, "  ").refused(422, ErrorCode::ReasonInvalid);
+    cancel(addr, &admin, &paths::cancel_center(EXAM, "nowhere"), None, "x").refused(404, ErrorCode::NotFound);
+    assert_eq!(assert_invariant(&availability(addr, SMALL)).0, 2, "nothing changed yet");
 
     // Cancel the small center.
     let reason = "考点停用 / the center is closed";
-    let r = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-1"), json!({ "reason": reason }));
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let first = r.json();
-    assert_eq!(first["status"], "finished");
-    assert_eq!(first["registrations_cancelled"], 2);
-    assert_eq!(first["refunds_due"], 0);
-    assert_eq!(first["progress"]["cancelled_now"], 2, "{first}");
-    assert_eq!(first["progress"]["already_cancelled"], 0, "{first}");
-    let again = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-1"), json!({ "reason": reason }));
-    assert_eq!((again.status, again.json()), (200, first.clone()), "the key replays the answer");
-    let other = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-1"), json!({ "reason": "y" }));
-    assert_eq!((other.status, other.json()["code"].clone()), (422, json!("idempotency_key_reused")));
-    let rerun = cancel(addr, &admin, &format!("/centers/{SMALL}"), Some("cx-2"), json!({ "reason": reason }));
-    assert_eq!(rerun.status, 200, "{:?}", rerun.json());
-    assert_eq!(rerun.json()["progress"]["cancelled_now"], 0, "a re-run changes nothing");
-    assert_eq!(rerun.json()["progress"]["already_cancelled"], 2);
+    let first: CancellationAnswer = cancel(addr, &admin, &small_center, Some("cx-1"), reason).typed();
+    assert_eq!(first.status, CancellationStatus::Finished);
+    assert_eq!((first.registrations_cancelled, first.refunds_due), (2, 0));
+    assert_eq!((first.progress.cancelled_now, first.progress.already_cancelled), (2, 0), "{first:?}");
+    let again: CancellationAnswer = cancel(addr, &admin, &small_center, Some("cx-1"), reason).typed();
+    assert_eq!(again, first, "the key replays the answer");
+    cancel(addr, &admin, &small_center, Some("cx-1"), "y").refused(422, ErrorCode::IdempotencyKeyReused);
+    let rerun: CancellationAnswer = cancel(addr, &admin, &small_center, Some("cx-2"), reason).typed();
+    assert_eq!(rerun.progress.cancelled_now, 0, "a re-run changes nothing");
+    assert_eq!(rerun.progress.already_cancelled, 2);
 
     for cand in [&a, &b] {
-        let v = status_of(addr, &cand.token);
-        assert_eq!((v["status"].clone(), v["reason"].clone()), (json!("cancelled"), json!(reason)), "{v}");
-        assert_eq!((v["seats"].clone(), v["refund_due"].clone()), (json!([]), json!(false)), "{v}");
+        let v = cand.registration();
+        assert_eq!((v.status, v.reason.as_deref()), (Status::Cancelled, Some(reason)), "{v:?}");
+        assert_eq!((v.seats.len(), v.refund_due), (0, false), "{v:?}");
     }
-    let small = seats(addr, SMALL);
-    assert_eq!(small["cancelled"], true, "{small}");
+    let small = availability(addr, SMALL);
+    assert!(small.cancelled, "{small:?}");
     let (center_held, subjects) = assert_invariant(&small);
     assert_eq!(center_held, 0);
     assert!(subjects.iter().all(|(_, held)| *held == 0), "{subjects:?}");
     // The connected device sees it without asking.
-    let until = Instant::now() + Duration::from_secs(20);
-    while a.client.server(EXAM).expect("server").status != Status::Cancelled {
-        assert!(Instant::now() < until, "the device never saw the cancellation");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(a.client.server(EXAM).expect("server").reason.as_deref(), Some(reason));
+    wait_until_async("the device to see the cancellation", Duration::from_secs(20), async || {
+        a.client().server(EXAM).expect("server").status == Status::Cancelled
+    })
+    .await;
+    assert_eq!(a.client().server(EXAM).expect("server").reason.as_deref(), Some(reason));
     run.stop().await.expect("stop");
-    assert!(a.client.edit(EXAM, |d| d.set_field("name", "李四")).is_err(), "everything is locked");
+    assert!(a.client().edit(EXAM, |d| d.set_field("name", "李四")).is_err(), "everything is locked");
     // The pool is closed: a submission there is refused with the typed reason.
-    let r = submit(addr, &late, "late");
-    let v = r.json();
-    assert_eq!(
-        (r.status, v["code"].clone(), v["center"].clone()),
-        (409, json!("cancelled"), json!(SMALL)),
-        "{v}"
-    );
+    let refusal = late.submit("late").refused(409, ErrorCode::Cancelled);
+    assert_eq!(refusal.center, Some(Some(SMALL.to_owned())), "{refusal:?}");
     // Other centers are untouched.
-    assert_eq!(status_of(addr, &c.token)["status"], "under_review");
-    assert_eq!(seats(addr, REVIEWED)["cancelled"], false);
+    assert_eq!(c.registration().status, Status::UnderReview);
+    assert!(!availability(addr, REVIEWED).cancelled);
 
     // Cancel the whole session: the rest follows, and every center is closed.
-    let r = cancel(addr, &admin, "", Some("ex-1"), json!({ "reason": "考试取消" }));
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let v = r.json();
-    assert_eq!(
-        (v["progress"]["cancelled_now"].clone(), v["registrations_cancelled"].clone()),
-        (json!(1), json!(3)),
-        "{v}"
-    );
-    assert_eq!(status_of(addr, &c.token)["status"], "cancelled");
-    assert_eq!(assert_invariant(&seats(addr, REVIEWED)).0, 0);
-    let r = submit(addr, &elsewhere, "elsewhere");
-    assert_eq!((r.status, r.json()["code"].clone()), (409, json!("cancelled")), "{:?}", r.json());
+    let v: CancellationAnswer =
+        cancel(addr, &admin, &paths::cancel_exam(EXAM), Some("ex-1"), "考试取消").typed();
+    assert_eq!((v.progress.cancelled_now, v.registrations_cancelled), (1, 3), "{v:?}");
+    assert_eq!(c.registration().status, Status::Cancelled);
+    assert_eq!(assert_invariant(&availability(addr, REVIEWED)).0, 0);
+    elsewhere.submit("elsewhere").refused(409, ErrorCode::Cancelled);
 
     // Every step is in the audit log.
-    let r = http(addr, "GET", "/api/operator/audit?from=1&limit=1000", Some(&admin), None).expect("audit");
-    let actions: Vec<String> = r
-        .json()
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["action"].as_str().map(str::to_owned))
-        .collect();
-    let count = |a: &str| actions.iter().filter(|x| *x == a).count();
+    let query = AuditQuery { from: 1, limit: 1000 }.query_string();
+    let entries: Vec<AuditEntry> =
+        support::get(addr, &format!("{}{query}", paths::OPERATOR_AUDIT)).token(&admin).send().typed();
+    let count = |a: &str| entries.iter().filter(|e| e.action == a).count();
     assert_eq!(
         (
             count("center.cancel"),
@@ -643,7 +496,8 @@ async fn an_administrator_cancels_a_center_and_then_the_session() {
             count("cancel.finished")
         ),
         (1, 1, 3, 3),
-        "{actions:?}"
+        "{:?}",
+        entries.iter().map(|e| &e.action).collect::<Vec<_>>()
     );
 }
 

@@ -7,15 +7,19 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use warp::Filter;
 use warp::http::StatusCode;
 
+use baoming_core::api::accounts::{
+    AccountAnswer, LoginKind, OAuthCallbackAnswer, OAuthOutcome, OAuthStartAnswer, SessionAnswer,
+};
+use baoming_core::api::error::ErrorCode;
 use baoming_server::config::OAuthProviderConfig;
 use baoming_server::identity::oauth::pkce_challenge;
 use baoming_server::state::App;
 use baoming_server::store::audit;
-use support::TestApp;
+use support::{Response, TestApp};
 
 const CLIENT_ID: &str = "baoming-client";
 const CLIENT_SECRET: &str = "s3cret-for-tests";
@@ -128,24 +132,26 @@ impl<T: warp::Reply> BoxedResponse for T {
     }
 }
 
-async fn call(app: &App, method: &str, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+async fn call(app: &App, method: &str, path: &str, token: Option<&str>) -> Response {
     let routes = baoming_server::api::routes(app.clone());
     let mut req = warp::test::request().method(method).path(path);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let r = req.reply(&routes).await;
-    (r.status(), serde_json::from_slice(r.body()).unwrap_or(Value::Null))
+    Response::new(r.status().as_u16(), Vec::new(), r.body().to_vec())
+}
+
+/// The callback of a login with `code` and `state`.
+async fn callback(app: &App, code: &str, state: &str) -> Response {
+    call(app, "GET", &format!("/api/oauth/qq/callback?code={code}&state={state}"), None).await
 }
 
 /// Follows the provider's authorization URL as user `user`; returns (code, state).
 async fn authorize(url: &str, provider: SocketAddr, user: &str) -> (String, String) {
     let path = url.split_once(&provider.to_string()).map(|(_, p)| p.to_owned()).expect("provider url");
     let path = format!("{path}&login_hint={user}");
-    let r = tokio::task::spawn_blocking(move || support::http(provider, "GET", &path, None, None))
-        .await
-        .expect("join")
-        .expect("http");
+    let r = tokio::task::spawn_blocking(move || support::get(provider, &path).send()).await.expect("join");
     assert_eq!(r.status, 302);
     let location = r.header("location").expect("location").to_owned();
     assert!(location.starts_with(REDIRECT));
@@ -155,12 +161,8 @@ async fn authorize(url: &str, provider: SocketAddr, user: &str) -> (String, Stri
 }
 
 async fn start(app: &App, token: Option<&str>) -> (String, String) {
-    let (status, body) = call(app, "POST", "/api/oauth/qq/start", token).await;
-    assert_eq!(status, StatusCode::OK, "{body:?}");
-    (
-        body["authorize_url"].as_str().expect("url").to_owned(),
-        body["state"].as_str().expect("state").to_owned(),
-    )
+    let started: OAuthStartAnswer = call(app, "POST", "/api/oauth/qq/start", token).await.typed();
+    (started.authorize_url, started.state)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,38 +184,25 @@ async fn oauth_code_with_pkce_creates_logs_in_and_links_accounts() {
     let (url, _) = start(&t.app, None).await;
     assert!(url.contains("code_challenge_method=S256") && url.contains("client_id=baoming-client"));
     let (code, state) = authorize(&url, provider, "u1").await;
-    let cb = format!("/api/oauth/qq/callback?code={code}&state={state}");
-    let (status, body) = call(&t.app, "GET", &cb, None).await;
-    assert_eq!(status, StatusCode::OK, "{body:?}");
-    assert_eq!(body["outcome"], "created");
-    let first_id = body["account_id"].as_str().expect("id").to_owned();
-    let (_, me) = call(&t.app, "GET", "/api/account", body["token"].as_str()).await;
-    assert_eq!((me["login"].as_str(), me["login_kind"].as_str()), (Some("u1@qq.example"), Some("email")));
+    let first: OAuthCallbackAnswer = callback(&t.app, &code, &state).await.typed();
+    assert_eq!(first.outcome, OAuthOutcome::Created);
+    let me: AccountAnswer = call(&t.app, "GET", "/api/account", Some(&first.token)).await.typed();
+    assert_eq!((me.login.as_str(), me.login_kind), ("u1@qq.example", LoginKind::Email));
 
     // The same state and code cannot be replayed.
-    let (status, body) = call(&t.app, "GET", &cb, None).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("oauth_state_invalid"))
-    );
+    callback(&t.app, &code, &state).await.refused(422, ErrorCode::OauthStateInvalid);
 
     // A second login reaches the same account.
     let (url, _) = start(&t.app, None).await;
     let (code, state) = authorize(&url, provider, "u1").await;
-    let (_, body) =
-        call(&t.app, "GET", &format!("/api/oauth/qq/callback?code={code}&state={state}"), None).await;
-    assert_eq!(
-        (body["outcome"].as_str(), body["account_id"].as_str()),
-        (Some("login"), Some(first_id.as_str()))
-    );
+    let again: OAuthCallbackAnswer = callback(&t.app, &code, &state).await.typed();
+    assert_eq!((again.outcome, again.account_id), (OAuthOutcome::Login, first.account_id.clone()));
 
     // PKCE: a code obtained for one verifier is refused with another (the provider checks).
     let (url1, _) = start(&t.app, None).await;
     let (_, state2) = start(&t.app, None).await;
     let (code1, _) = authorize(&url1, provider, "u2").await;
-    let (status, body) =
-        call(&t.app, "GET", &format!("/api/oauth/qq/callback?code={code1}&state={state2}"), None).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("oauth_failed")));
+    callback(&t.app, &code1, &state2).await.refused(422, ErrorCode::OauthFailed);
 
     // Linking from a logged-in passport account.
     let routes = baoming_server::api::routes(t.app.clone());
@@ -223,35 +212,27 @@ async fn oauth_code_with_pkce_creates_logs_in_and_links_accounts() {
         .json(&json!({"login": "taken@example.org", "password": "Lantern-Harbor-42"}))
         .reply(&routes)
         .await;
-    let reg: Value = serde_json::from_slice(r.body()).expect("json");
-    let passport_token = reg["token"].as_str().expect("token").to_owned();
-    let passport_id = reg["account_id"].as_str().expect("id").to_owned();
-    let (url, _) = start(&t.app, Some(&passport_token)).await;
+    let passport: SessionAnswer =
+        Response::new(r.status().as_u16(), Vec::new(), r.body().to_vec()).expect(201).typed();
+    let (url, _) = start(&t.app, Some(&passport.token)).await;
     let (code, state) = authorize(&url, provider, "u2").await;
-    let (_, body) =
-        call(&t.app, "GET", &format!("/api/oauth/qq/callback?code={code}&state={state}"), None).await;
-    assert_eq!(
-        (body["outcome"].as_str(), body["account_id"].as_str()),
-        (Some("linked"), Some(passport_id.as_str()))
-    );
+    let linked: OAuthCallbackAnswer = callback(&t.app, &code, &state).await.typed();
+    assert_eq!((linked.outcome, linked.account_id), (OAuthOutcome::Linked, passport.account_id.clone()));
 
     // A provider e-mail equal to an existing passport never takes that passport over.
     let (url, _) = start(&t.app, None).await;
     let (code, state) = authorize(&url, provider, "u3").await;
-    let (_, body) =
-        call(&t.app, "GET", &format!("/api/oauth/qq/callback?code={code}&state={state}"), None).await;
-    assert_eq!(body["outcome"], "created");
-    assert_ne!(body["account_id"].as_str(), Some(passport_id.as_str()));
-    let (_, me) = call(&t.app, "GET", "/api/account", body["token"].as_str()).await;
-    assert_eq!((me["login"].as_str(), me["login_kind"].as_str()), (Some("qq:u3"), Some("external")));
+    let created: OAuthCallbackAnswer = callback(&t.app, &code, &state).await.typed();
+    assert_eq!(created.outcome, OAuthOutcome::Created);
+    assert_ne!(created.account_id, passport.account_id);
+    let me: AccountAnswer = call(&t.app, "GET", "/api/account", Some(&created.token)).await.typed();
+    assert_eq!((me.login.as_str(), me.login_kind), ("qq:u3", LoginKind::External));
 
     // Errors.
-    let (status, _) = call(&t.app, "POST", "/api/oauth/weibo/start", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = call(&t.app, "GET", "/api/oauth/qq/callback?error=access_denied", None).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("oauth_denied")));
-    let (status, _) = call(&t.app, "GET", "/api/oauth/qq/callback", None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    call(&t.app, "POST", "/api/oauth/weibo/start", None).await.refused(404, ErrorCode::NotFound);
+    let denied = call(&t.app, "GET", "/api/oauth/qq/callback?error=access_denied", None).await;
+    denied.refused(422, ErrorCode::OauthDenied);
+    call(&t.app, "GET", "/api/oauth/qq/callback", None).await.refused(400, ErrorCode::BadRequest);
 
     audit::verify(t.app.db.store()).expect("audit chain intact");
 }

@@ -1,29 +1,39 @@
 //! End-to-end tests of the operator's side of the lifecycle against the real server binary:
 //! the review queue (filters, paging, photo and report, reject → fix → re-apply → approve),
 //! stats, the roster CSV, notices with the candidate's read, on-site confirmation refusals, and
-//! per-center scoping on every endpoint. The successful confirmation needs a paid registration,
-//! which only the storage layer can produce before payments exist: that test runs in-process.
+//! per-center scoping on every endpoint. The successful confirmation is driven in-process
+//! through the desk's service on a record made `paid` in storage.
 
 mod support;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use baoming_client::{ClientConfig, SyncClient};
+use baoming_client::SyncClient;
 use baoming_core::Catalog;
-use baoming_core::catalog::DEMO_CATALOG_TOML;
+use baoming_core::api::desk::{
+    ConfirmRequest, ExamStats, NoticeRequest, OperatorNotice, ReviewPage, ReviewQuery, ReviewStart,
+};
+use baoming_core::api::documents::CandidateNotices;
+use baoming_core::api::error::{ConfirmationWindow, ErrorCode};
+use baoming_core::api::operator::{AuditEntry, AuditQuery, Role};
+use baoming_core::api::paths;
+use baoming_core::api::registrations::{
+    CandidateAction, OperatorDecision, RegistrationView, RejectRequest, SubmitRequest,
+};
 use baoming_core::form::encode_id_document;
 use baoming_core::id_document::IdKind;
+use baoming_core::lifecycle::Status;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use support::{
-    HttpResponse, OPERATOR_PASSWORD, Server, Windows, http, http_with, register_candidate, resident_id,
+    Request, Response, Windows, admin_login, create_operator, delete, device_client, get, import_catalog,
+    operator_login, post, put, register_candidate, registration, resident_id,
 };
 
-const EXAM: &str = "ncre-2027-03";
-const SYNC: Duration = Duration::from_secs(30);
+const EXAM: &str = support::DEMO_EXAM;
+const SYNC: Duration = support::SYNC;
 /// Reviews registrations.
 const REVIEWED: &str = "bj-haidian";
 /// Requires on-site confirmation (its catalog window opens in twenty days in these tests).
@@ -31,26 +41,6 @@ const ONSITE: &str = "bj-chaoyang";
 /// Neither review nor on-site confirmation.
 const PLAIN: &str = "bj-dongcheng";
 const DESK_PASSWORD: &str = "Eastern-Desk-Pass-9";
-
-fn call(addr: SocketAddr, method: &str, path: &str, token: &str, body: Option<Value>) -> HttpResponse {
-    let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
-    http(addr, method, path, Some(token), bytes.as_deref()).expect("http")
-}
-
-fn get(addr: SocketAddr, path: &str, token: &str) -> HttpResponse {
-    call(addr, "GET", path, token, None)
-}
-
-fn code(r: &HttpResponse) -> (u16, String) {
-    (r.status, r.json()["code"].as_str().unwrap_or_default().to_owned())
-}
-
-fn operator_token(addr: SocketAddr, username: &str, password: &str) -> String {
-    let body = serde_json::to_vec(&json!({ "username": username, "password": password })).expect("json");
-    let r = http(addr, "POST", "/api/operator/sessions", None, Some(&body)).expect("login");
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    r.json()["token"].as_str().expect("token").to_owned()
-}
 
 /// The demo administrator, and an operator of each of `centers`, and an auditor.
 struct Desks {
@@ -61,31 +51,15 @@ struct Desks {
 
 impl Desks {
     fn new(addr: SocketAddr, centers: &[&str]) -> Desks {
-        let admin = operator_token(addr, "admin", OPERATOR_PASSWORD);
+        let admin = admin_login(addr);
         let mut by_center = Vec::new();
         for c in centers {
             let username = format!("desk-{c}");
-            let r = call(
-                addr,
-                "POST",
-                "/api/operator/operators",
-                &admin,
-                Some(
-                    json!({ "username": username, "password": DESK_PASSWORD, "role": "center_operator", "centers": [c] }),
-                ),
-            );
-            assert_eq!(r.status, 201, "{:?}", r.json());
-            by_center.push(((*c).to_owned(), operator_token(addr, &username, DESK_PASSWORD)));
+            create_operator(addr, &admin, &username, DESK_PASSWORD, Role::CenterOperator, &[c]);
+            by_center.push(((*c).to_owned(), operator_login(addr, &username, DESK_PASSWORD)));
         }
-        let r = call(
-            addr,
-            "POST",
-            "/api/operator/operators",
-            &admin,
-            Some(json!({ "username": "auditor1", "password": DESK_PASSWORD, "role": "auditor" })),
-        );
-        assert_eq!(r.status, 201, "{:?}", r.json());
-        let auditor = operator_token(addr, "auditor1", DESK_PASSWORD);
+        create_operator(addr, &admin, "auditor1", DESK_PASSWORD, Role::Auditor, &[]);
+        let auditor = operator_login(addr, "auditor1", DESK_PASSWORD);
         Desks { admin, by_center, auditor }
     }
 
@@ -106,10 +80,7 @@ impl Candidate {
     async fn new(addr: SocketAddr, n: u32, name: &str, center: &str) -> Candidate {
         let (account_id, token) = register_candidate(addr, &format!("op{n}@example.org"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = ClientConfig::new(dir.path(), &format!("http://{addr}"), &account_id);
-        config.connect_timeout = Duration::from_secs(10);
-        let client = SyncClient::open(config, &token).expect("client");
-        client.open_registration(EXAM).expect("registration");
+        let client = device_client(addr, dir.path(), &account_id, &token);
         let id_number = support::fill_complete_draft(&client, n, name, center, &["15"]);
         client.sync_batch(SYNC).await.expect("sync");
         Candidate { token, client, id_number, _dir: dir }
@@ -121,48 +92,58 @@ impl Candidate {
 
     /// Submits; returns the registration id.
     fn submit(&self, addr: SocketAddr) -> String {
-        let body = serde_json::to_vec(&json!({ "heads": self.heads() })).expect("json");
+        let path = paths::registration_action(EXAM, CandidateAction::Submit);
         let key = format!("submit-{}", self.id_number);
-        let path = format!("/api/registrations/{EXAM}/submit");
-        let r = http_with(addr, "POST", &path, Some(&self.token), Some(&key), Some(&body)).expect("submit");
-        assert_eq!(r.status, 200, "{:?}", r.json());
-        r.json()["document_id"].as_str().expect("id").to_owned()
+        let req = SubmitRequest { heads: self.heads() };
+        post(addr, &path)
+            .token(&self.token)
+            .key(&key)
+            .json(&req)
+            .send()
+            .typed::<RegistrationView>()
+            .document_id
     }
 
     fn apply(&self, addr: SocketAddr, key: &str) {
-        let path = format!("/api/registrations/{EXAM}/apply-review");
-        let r = http_with(addr, "POST", &path, Some(&self.token), Some(key), Some(b"")).expect("apply");
-        assert_eq!((r.status, r.json()["status"].clone()), (200, json!("under_review")), "{:?}", r.json());
+        let path = paths::registration_action(EXAM, CandidateAction::ApplyReview);
+        let applied: RegistrationView = post(addr, &path).token(&self.token).key(key).body("").send().typed();
+        assert_eq!(applied.status, Status::UnderReview);
     }
 }
 
-fn review_path(center: &str, query: &str) -> String {
-    format!("/api/operator/exams/{EXAM}/centers/{center}/review{query}")
+/// The review queue of `center` with `query`.
+fn queue(addr: SocketAddr, token: &str, center: &str, query: &ReviewQuery) -> Response {
+    get(addr, &format!("{}{}", paths::review_queue(EXAM, center), query.query_string())).token(token).send()
 }
 
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["registration_id"].as_str().expect("id").to_owned())
-        .collect()
+/// The review queue of `center` with a query string written out (for the ones the query type
+/// cannot write).
+fn queue_raw(addr: SocketAddr, token: &str, center: &str, query: &str) -> Response {
+    get(addr, &format!("{}{query}", paths::review_queue(EXAM, center))).token(token).send()
+}
+
+fn ids(page: &ReviewPage) -> Vec<String> {
+    page.items.iter().map(|i| i.registration_id.clone()).collect()
+}
+
+fn reject(addr: SocketAddr, token: &str, id: &str, reason: &str, paths: &[&str]) -> Response {
+    let body =
+        RejectRequest { reason: reason.into(), paths: paths.iter().map(|p| (*p).to_owned()).collect() };
+    post(addr, &paths::operator_decision(id, OperatorDecision::Reject)).token(token).json(&body).send()
 }
 
 fn audit_actions(addr: SocketAddr, admin: &str) -> Vec<String> {
-    let r = get(addr, "/api/operator/audit?from=1&limit=1000", admin);
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let v = r.json();
-    let entries = v.as_array().cloned().or_else(|| v["entries"].as_array().cloned()).expect("entries");
-    entries.iter().map(|e| e["action"].as_str().unwrap_or_default().to_owned()).collect()
+    let query = AuditQuery { from: 1, limit: 1000 }.query_string();
+    let entries: Vec<AuditEntry> =
+        get(addr, &format!("{}{query}", paths::OPERATOR_AUDIT)).token(admin).send().typed();
+    entries.into_iter().map(|e| e.action).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server();
     let addr = server.addr;
-    support::import_catalog(addr, &support::catalog_around_now(DEMO_CATALOG_TOML, Windows::ONSITE_LATER));
+    import_catalog(addr, &server.demo_catalog(Windows::ONSITE_LATER));
     let desks = Desks::new(addr, &[REVIEWED, ONSITE]);
     let a = Candidate::new(addr, 1, "张三丰", REVIEWED).await;
     let b = Candidate::new(addr, 2, "李\"四,五", REVIEWED).await;
@@ -171,106 +152,100 @@ async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved(
     a.apply(addr, "a1");
     b.apply(addr, "b1");
     c.apply(addr, "c1");
+    let desk = desks.of(REVIEWED);
+    let by = |statuses: &[Status]| ReviewQuery { statuses: statuses.to_vec(), ..ReviewQuery::default() };
 
     // The default queue: every registration under review, with answers, photo and report.
-    let r = get(addr, &review_path(REVIEWED, ""), desks.of(REVIEWED));
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let all = r.json();
-    assert_eq!(all["total"], 3, "{all}");
-    assert_eq!(all["statuses"], json!(["under_review"]));
+    let all: ReviewPage = queue(addr, desk, REVIEWED, &ReviewQuery::default()).typed();
+    assert_eq!(all.total, 3, "{all:?}");
+    assert_eq!(all.statuses, vec![Status::UnderReview]);
     let order = ids(&all);
     let mut sorted = vec![ida.clone(), idb.clone(), idc.clone()];
     sorted.sort();
     let mut listed = order.clone();
     listed.sort();
     assert_eq!(listed, sorted);
-    let item = all["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|i| i["registration_id"] == ida.as_str())
-        .expect("a");
-    assert_eq!(item["name"], "张三丰");
-    assert_eq!(item["registration"]["status"], "under_review");
-    assert_eq!(item["answers"]["fields"]["mobile"], "13800138000");
-    assert_eq!(item["answers"]["center"], REVIEWED);
-    assert_eq!(item["answers"]["subjects"], json!(["15"]));
-    assert_eq!(item["photo"]["stored"], true, "{item}");
-    assert_eq!(item["photo"]["passed"], true, "{item}");
-    assert!(item["photo"]["report"]["problems"].as_array().is_some_and(Vec::is_empty), "{item}");
-    let url = item["photo"]["url"].as_str().expect("url");
-    let photo = get(addr, url, desks.of(REVIEWED));
-    assert_eq!((photo.status, photo.header("content-type")), (200, Some("image/jpeg")));
-    assert_eq!(photo.body, support::prepared_photo().0);
-    let queued: Vec<i64> = all["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|i| i["queued_at_ms"].as_i64().expect("ms"))
-        .collect();
+    let item = all.items.iter().find(|i| i.registration_id == ida).expect("a");
+    assert_eq!(item.name.as_deref(), Some("张三丰"));
+    assert_eq!(item.registration.registration.status, Status::UnderReview);
+    let answers = item.answers.as_ref().expect("answers");
+    assert_eq!(answers.fields.get("mobile").map(String::as_str), Some("13800138000"));
+    assert_eq!(answers.center.as_deref(), Some(REVIEWED));
+    assert_eq!(answers.subjects, vec!["15".to_owned()]);
+    let photo = item.photo.as_ref().expect("a photo");
+    assert!(photo.stored, "{item:?}");
+    assert_eq!(photo.passed, Some(true), "{item:?}");
+    assert!(photo.report.as_ref().is_some_and(|r| r.problems.is_empty()), "{item:?}");
+    let jpeg = get(addr, &photo.url).token(desk).send();
+    assert_eq!((jpeg.status, jpeg.header("content-type")), (200, Some(paths::JPEG)));
+    assert_eq!(jpeg.body, support::prepared_photo().0);
+    let queued: Vec<i64> = all.items.iter().map(|i| i.queued_at_ms).collect();
     assert!(queued.windows(2).all(|w| w[0] <= w[1]), "ordered by queue time: {queued:?}");
 
     // Paging by cursor and by offset walk the same order.
-    let r = get(addr, &review_path(REVIEWED, "?limit=2"), desks.of(REVIEWED));
-    let first = r.json();
+    let first: ReviewPage =
+        queue(addr, desk, REVIEWED, &ReviewQuery { limit: Some(2), ..ReviewQuery::default() }).typed();
     assert_eq!(ids(&first), order[..2].to_vec());
-    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
-    let r = get(addr, &review_path(REVIEWED, &format!("?limit=2&cursor={cursor}")), desks.of(REVIEWED));
-    let second = r.json();
+    let cursor = first.next_cursor.clone().expect("a next page");
+    let second: ReviewPage = queue(
+        addr,
+        desk,
+        REVIEWED,
+        &ReviewQuery { limit: Some(2), start: Some(ReviewStart::Cursor(cursor)), ..ReviewQuery::default() },
+    )
+    .typed();
     assert_eq!(ids(&second), order[2..].to_vec());
-    assert_eq!(second["next_cursor"], Value::Null);
-    let r = get(addr, &review_path(REVIEWED, "?offset=1&limit=1"), desks.of(REVIEWED));
-    assert_eq!(ids(&r.json()), vec![order[1].clone()]);
+    assert_eq!(second.next_cursor, None);
+    let third: ReviewPage = queue(
+        addr,
+        desk,
+        REVIEWED,
+        &ReviewQuery { limit: Some(1), start: Some(ReviewStart::Offset(1)), ..ReviewQuery::default() },
+    )
+    .typed();
+    assert_eq!(ids(&third), vec![order[1].clone()]);
 
     // Search by name (URL-encoded Chinese) and by registration id prefix.
-    let r = get(addr, &review_path(REVIEWED, "?q=%E6%9D%8E"), desks.of(REVIEWED));
-    assert_eq!(ids(&r.json()), vec![idb.clone()], "q=李");
-    let r = get(addr, &review_path(REVIEWED, &format!("?q={}", &idc[..8])), desks.of(REVIEWED));
-    assert_eq!(ids(&r.json()), vec![idc.clone()]);
-    let r = get(addr, &review_path(REVIEWED, "?status=submitted"), desks.of(REVIEWED));
-    assert_eq!(r.json()["total"], 0);
+    let named = queue_raw(addr, desk, REVIEWED, "?q=%E6%9D%8E").typed::<ReviewPage>();
+    assert_eq!(ids(&named), vec![idb.clone()], "q=李");
+    let prefix = ReviewQuery { q: Some(idc[..8].to_owned()), ..ReviewQuery::default() };
+    assert_eq!(ids(&queue(addr, desk, REVIEWED, &prefix).typed()), vec![idc.clone()]);
+    assert_eq!(queue(addr, desk, REVIEWED, &by(&[Status::Submitted])).typed::<ReviewPage>().total, 0);
 
     // Bad parameters: typed 400s.
-    for (query, expected) in [
-        ("?limit=0", "limit_invalid"),
-        ("?limit=101", "limit_invalid"),
-        ("?status=paid,bogus", "status_invalid"),
-        ("?cursor=zz", "cursor_invalid"),
-        ("?cursor=00&offset=1", "paging_conflict"),
-        ("?offset=x", "offset_invalid"),
-        ("?sort=name", "parameter_unknown"),
+    for (expected, queries) in [
+        (ErrorCode::LimitInvalid, vec!["?limit=0", "?limit=101"]),
+        (ErrorCode::StatusInvalid, vec!["?status=paid,bogus"]),
+        (ErrorCode::CursorInvalid, vec!["?cursor=zz"]),
+        (ErrorCode::PagingConflict, vec!["?cursor=00&offset=1"]),
+        (ErrorCode::OffsetInvalid, vec!["?offset=x"]),
+        (ErrorCode::ParameterUnknown, vec!["?sort=name"]),
     ] {
-        let r = get(addr, &review_path(REVIEWED, query), desks.of(REVIEWED));
-        assert_eq!(code(&r), (400, expected.to_owned()), "{query}");
+        for query in queries {
+            assert_eq!(queue_raw(addr, desk, REVIEWED, query).error_code(), (400, expected), "{query}");
+        }
     }
 
     // Scoping: another center's operator gets 404 (as for a center that does not exist); the
     // auditor reads.
-    let r = get(addr, &review_path(REVIEWED, ""), desks.of(ONSITE));
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
-    let r = get(addr, &review_path("no-such-center", ""), &desks.admin);
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
-    let r = get(addr, &review_path(REVIEWED, ""), &desks.auditor);
-    assert_eq!((r.status, r.json()["total"].clone()), (200, json!(3)));
+    let everything = ReviewQuery::default();
+    queue(addr, desks.of(ONSITE), REVIEWED, &everything).refused(404, ErrorCode::NotFound);
+    queue(addr, &desks.admin, "no-such-center", &everything).refused(404, ErrorCode::NotFound);
+    assert_eq!(queue(addr, &desks.auditor, REVIEWED, &everything).typed::<ReviewPage>().total, 3);
 
     // Reject A with a reason and the paths it concerns; the item shows them.
     let reason = "姓名与证件不符,请更正\n\"照片\"亦需重拍";
-    let r = call(
-        addr,
-        "POST",
-        &format!("/api/operator/registrations/{ida}/reject"),
-        desks.of(REVIEWED),
-        Some(json!({ "reason": reason, "paths": ["draft.fields.name", "draft.photo"] })),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let r = get(addr, &review_path(REVIEWED, "?status=rejected"), desks.of(REVIEWED));
-    let rejected = r.json();
+    reject(addr, desk, &ida, reason, &["draft.fields.name", "draft.photo"]).typed::<RegistrationView>();
+    let rejected: ReviewPage = queue(addr, desk, REVIEWED, &by(&[Status::Rejected])).typed();
     assert_eq!(ids(&rejected), vec![ida.clone()]);
-    assert_eq!(rejected["items"][0]["reason"], reason);
-    assert_eq!(rejected["items"][0]["reason_paths"], json!(["draft.fields.name", "draft.photo"]));
-    assert_eq!(get(addr, &review_path(REVIEWED, ""), desks.of(REVIEWED)).json()["total"], 2);
-    let r = get(addr, &review_path(REVIEWED, "?status=under_review&status=rejected"), desks.of(REVIEWED));
-    assert_eq!(r.json()["total"], 3);
+    assert_eq!(rejected.items[0].reason.as_deref(), Some(reason));
+    assert_eq!(
+        rejected.items[0].reason_paths,
+        vec!["draft.fields.name".to_owned(), "draft.photo".to_owned()]
+    );
+    assert_eq!(queue(addr, desk, REVIEWED, &everything).typed::<ReviewPage>().total, 2);
+    let both = queue_raw(addr, desk, REVIEWED, "?status=under_review&status=rejected").typed::<ReviewPage>();
+    assert_eq!(both.total, 3);
 
     // The candidate fixes the name through sync and applies again; the queue shows the fix.
     a.client.sync_batch(SYNC).await.expect("sync");
@@ -278,68 +253,52 @@ async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved(
     a.client.sync_batch(SYNC).await.expect("sync");
     assert!(a.client.rejected_edits(EXAM).expect("rejected").is_empty());
     a.apply(addr, "a2");
-    let r = get(addr, &review_path(REVIEWED, &format!("?q={}", &ida[..8])), desks.of(REVIEWED));
-    let again = r.json();
-    assert_eq!(again["items"][0]["name"], "张三", "{again}");
-    assert_eq!(again["items"][0]["answers"]["fields"]["name"], "张三");
-    assert_eq!(again["items"][0]["reason"], Value::Null);
-    let r = call(
-        addr,
-        "POST",
-        &format!("/api/operator/registrations/{ida}/approve"),
-        desks.of(REVIEWED),
-        Some(json!({})),
-    );
-    assert_eq!((r.status, r.json()["status"].clone()), (200, json!("approved")));
+    let again: ReviewPage =
+        queue(addr, desk, REVIEWED, &ReviewQuery { q: Some(ida[..8].to_owned()), ..ReviewQuery::default() })
+            .typed();
+    assert_eq!(again.items[0].name.as_deref(), Some("张三"), "{again:?}");
+    let fields = &again.items[0].answers.as_ref().expect("answers").fields;
+    assert_eq!(fields.get("name").map(String::as_str), Some("张三"));
+    assert_eq!(again.items[0].reason, None);
+    let approved: RegistrationView = post(addr, &paths::operator_decision(&ida, OperatorDecision::Approve))
+        .token(desk)
+        .body("{}")
+        .send()
+        .typed();
+    assert_eq!(approved.status, Status::Approved);
 
     // Reject B too, so the roster carries a reason with a comma, quotes and a line break.
-    let r = call(
-        addr,
-        "POST",
-        &format!("/api/operator/registrations/{idb}/reject"),
-        &desks.admin,
-        Some(json!({ "reason": reason, "paths": [] })),
-    );
-    assert_eq!(r.status, 200, "{:?}", r.json());
+    reject(addr, &desks.admin, &idb, reason, &[]).typed::<RegistrationView>();
 
     // Stats: per center the operator sees, per subject, per status.
-    let r = get(addr, &format!("/api/operator/exams/{EXAM}/stats"), desks.of(REVIEWED));
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let stats = r.json();
-    let centers = stats["centers"].as_array().expect("centers");
-    assert_eq!(centers.len(), 1, "only its own center: {stats}");
-    let s = &centers[0];
-    assert_eq!(s["center"], REVIEWED);
-    assert_eq!((s["seats"]["held"].clone(), s["seats"]["paid"].clone()), (json!(3), json!(0)));
-    let n = |v: &Value| v.as_u64().expect("number");
+    let stats: ExamStats = get(addr, &paths::stats(EXAM)).token(desk).send().typed();
+    assert_eq!(stats.centers.len(), 1, "only its own center: {stats:?}");
+    let s = &stats.centers[0];
+    assert_eq!(s.center, REVIEWED);
+    assert_eq!((s.seats.held, s.seats.paid), (3, 0));
+    assert_eq!(s.seats.held + s.seats.paid + s.seats.free, s.seats.capacity);
+    let s15 = s.subjects.iter().find(|x| x.code == "15").expect("15");
+    assert_eq!(s15.held, 3);
+    assert_eq!(s15.held + s15.paid + s15.free, s15.capacity);
+    let count = |status: Status| s.statuses.get(&status).copied();
     assert_eq!(
-        n(&s["seats"]["held"]) + n(&s["seats"]["paid"]) + n(&s["seats"]["free"]),
-        n(&s["seats"]["capacity"])
+        (count(Status::Approved), count(Status::Rejected), count(Status::UnderReview)),
+        (Some(1), Some(1), Some(1))
     );
-    let s15 = s["subjects"].as_array().expect("subjects").iter().find(|x| x["code"] == "15").expect("15");
-    assert_eq!(s15["held"], 3);
-    assert_eq!(n(&s15["held"]) + n(&s15["paid"]) + n(&s15["free"]), n(&s15["capacity"]));
-    assert_eq!(s["statuses"]["approved"], 1);
-    assert_eq!(s["statuses"]["rejected"], 1);
-    assert_eq!(s["statuses"]["under_review"], 1);
-    assert_eq!(s["payments"], json!({ "paid_count": 0, "paid_fen": 0 }));
-    let r = get(addr, &format!("/api/operator/exams/{EXAM}/stats"), &desks.admin);
-    let all_centers = r.json()["centers"].as_array().expect("centers").len();
-    assert_eq!(all_centers, Catalog::demo().exam(EXAM).expect("exam").centers.len());
-    assert_eq!(r.json()["totals"]["registrations"], 3);
-    let r = get(addr, &format!("/api/operator/exams/{EXAM}/stats"), desks.of(ONSITE));
-    let theirs = r.json();
-    assert_eq!(theirs["centers"].as_array().map(Vec::len), Some(1));
-    assert_eq!(theirs["centers"][0]["center"], ONSITE);
-    assert_eq!(theirs["totals"]["registrations"], 0, "nothing of another center leaks into totals");
-    let r = get(addr, "/api/operator/exams/no-such-exam/stats", &desks.admin);
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
+    assert_eq!((s.payments.paid_count, s.payments.paid_fen), (0, 0));
+    let everyone: ExamStats = get(addr, &paths::stats(EXAM)).token(&desks.admin).send().typed();
+    assert_eq!(everyone.centers.len(), Catalog::demo().exam(EXAM).expect("exam").centers.len());
+    assert_eq!(everyone.totals.registrations, 3);
+    let theirs: ExamStats = get(addr, &paths::stats(EXAM)).token(desks.of(ONSITE)).send().typed();
+    assert_eq!(theirs.centers.iter().map(|c| c.center.as_str()).collect::<Vec<_>>(), vec![ONSITE]);
+    assert_eq!(theirs.totals.registrations, 0, "nothing of another center leaks into totals");
+    get(addr, &paths::stats("no-such-exam")).token(&desks.admin).send().refused(404, ErrorCode::NotFound);
 
     // Roster CSV: BOM, bilingual header, RFC 4180 quoting, full ID numbers for the center.
-    let roster = format!("/api/operator/exams/{EXAM}/centers/{REVIEWED}/roster.csv");
-    let r = get(addr, &roster, desks.of(REVIEWED));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.header("content-type"), Some("text/csv; charset=utf-8"));
+    let roster = paths::roster(EXAM, REVIEWED);
+    let r = get(addr, &roster).token(desk).send();
+    r.expect(200);
+    assert_eq!(r.header("content-type"), Some(paths::CSV));
     assert!(r.body.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM first");
     let text = std::str::from_utf8(&r.body[3..]).expect("utf-8");
     assert!(
@@ -358,181 +317,181 @@ async fn the_review_queue_filters_pages_and_sees_a_rejection_fixed_and_approved(
         "header and three rows (the reason's LF is inside a quoted field)"
     );
     // Auditors get the ID numbers masked; another center's operator gets 404.
-    let r = get(addr, &roster, &desks.auditor);
+    let r = get(addr, &roster).token(&desks.auditor).send();
     let audited = String::from_utf8(r.body[3..].to_vec()).expect("utf-8");
     assert!(!audited.contains(&a.id_number) && audited.contains("1101**********"), "{audited}");
-    let r = get(addr, &roster, desks.of(ONSITE));
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
+    get(addr, &roster).token(desks.of(ONSITE)).send().refused(404, ErrorCode::NotFound);
     let actions = audit_actions(addr, &desks.admin);
     assert_eq!(actions.iter().filter(|a| *a == "roster.read").count(), 2, "each read audited: {actions:?}");
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).expect("format")
+fn notice(title: &str, opens: OffsetDateTime, closes: OffsetDateTime, onsite: bool) -> NoticeRequest {
+    NoticeRequest {
+        title: title.into(),
+        body: "请携带身份证件原件，于窗口期内到诚信楼一层办理现场确认。\n逾期视为放弃。".into(),
+        opens,
+        closes,
+        requires_onsite_confirmation: onsite,
+    }
 }
 
-fn notice(title: &str, opens: OffsetDateTime, closes: OffsetDateTime, onsite: bool) -> Value {
-    json!({
-        "title": title,
-        "body": "请携带身份证件原件，于窗口期内到诚信楼一层办理现场确认。\n逾期视为放弃。",
-        "opens": rfc3339(opens),
-        "closes": rfc3339(closes),
-        "requires_onsite_confirmation": onsite,
-    })
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).expect("format")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_and_on_site_confirmation_refusals_respect_center_scope() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server();
     let addr = server.addr;
-    support::import_catalog(addr, &support::catalog_around_now(DEMO_CATALOG_TOML, Windows::ONSITE_LATER));
+    import_catalog(addr, &server.demo_catalog(Windows::ONSITE_LATER));
     let desks = Desks::new(addr, &[REVIEWED, ONSITE]);
     let e = Candidate::new(addr, 21, "赵六", ONSITE).await;
     let f = Candidate::new(addr, 22, "钱七", PLAIN).await;
     let ide = e.submit(addr);
     let idf = f.submit(addr);
-    let now = OffsetDateTime::now_utc();
+    let now = server.now().replace_nanosecond(0).expect("whole seconds");
     let hour = time::Duration::hours(1);
-    let notices = format!("/api/operator/exams/{EXAM}/centers/{ONSITE}/notices");
-    let confirm = |center: &str| format!("/api/operator/exams/{EXAM}/centers/{center}/confirm");
+    let notices = paths::notices(EXAM, ONSITE);
+    let confirm =
+        |center: &str, token: &str| -> Request { post(addr, &paths::confirm(EXAM, center)).token(token) };
+    let by_id = |id: &str| ConfirmRequest::Registration { registration_id: id.into() };
     let desk = desks.of(ONSITE);
 
     // Before any notice, confirmation waits for the catalog's window (in twenty days).
-    let r = call(addr, "POST", &confirm(ONSITE), desk, Some(json!({ "registration_id": ide })));
-    assert_eq!(code(&r), (409, "confirmation_window_closed".to_owned()), "{:?}", r.json());
-    assert_eq!(r.json()["windows"][0]["source"], "catalog");
+    let shut =
+        confirm(ONSITE, desk).json(&by_id(&ide)).send().refused(409, ErrorCode::ConfirmationWindowClosed);
+    assert!(matches!(shut.windows.as_deref(), Some([ConfirmationWindow::Catalog { .. }, ..])), "{shut:?}");
 
     // Notices: validation.
-    for (body, expected) in [
-        (notice("", now, now + hour, false), (422, "title_invalid")),
-        (notice("t", now + hour, now, false), (422, "window_invalid")),
+    let malformed: [(Value, (u16, ErrorCode)); 5] = [
+        (json!(notice("", now, now + hour, false)), (422, ErrorCode::TitleInvalid)),
+        (json!(notice("t", now + hour, now, false)), (422, ErrorCode::WindowInvalid)),
         (
             json!({ "title": "t", "body": "x".repeat(5001), "opens": rfc3339(now), "closes": rfc3339(now + hour) }),
-            (422, "body_invalid"),
+            (422, ErrorCode::BodyInvalid),
         ),
         (
             json!({ "title": "t", "body": "b", "opens": "tomorrow", "closes": rfc3339(now) }),
-            (422, "invalid_body"),
+            (422, ErrorCode::InvalidBody),
         ),
         (
             json!({ "title": "t", "body": "b", "opens": rfc3339(now), "closes": rfc3339(now + hour), "pinned": true }),
-            (422, "invalid_body"),
+            (422, ErrorCode::InvalidBody),
         ),
-    ] {
-        let r = call(addr, "POST", &notices, desk, Some(body));
-        assert_eq!(code(&r), (expected.0, expected.1.to_owned()));
+    ];
+    for (body, expected) in malformed {
+        assert_eq!(post(addr, &notices).token(desk).json(&body).send().error_code(), expected, "{body}");
     }
-    let r = http(addr, "POST", &notices, Some(desk), Some(b"{not json")).expect("http");
-    assert_eq!(code(&r), (400, "malformed_json".to_owned()));
-    let plain_notices = format!("/api/operator/exams/{EXAM}/centers/{PLAIN}/notices");
-    let r = call(addr, "POST", &plain_notices, &desks.admin, Some(notice("现场确认", now, now + hour, true)));
-    assert_eq!(code(&r), (422, "onsite_not_required".to_owned()), "the catalog decides the policy");
-    assert_eq!(get(addr, &notices, desk).json(), json!([]), "nothing stored by refused writes");
+    let r = post(addr, &notices).token(desk).body("{not json").send();
+    r.refused(400, ErrorCode::MalformedJson);
+    let plain_notices = paths::notices(EXAM, PLAIN);
+    let r = post(addr, &plain_notices)
+        .token(&desks.admin)
+        .json(&notice("现场确认", now, now + hour, true))
+        .send();
+    r.refused(422, ErrorCode::OnsiteNotRequired);
+    let stored: Vec<OperatorNotice> = get(addr, &notices).token(desk).send().typed();
+    assert!(stored.is_empty(), "nothing stored by refused writes");
 
     // Create, read, update; a future notice is listed for operators but not shown to candidates.
-    let r = call(addr, "POST", &notices, desk, Some(notice("现场确认通知", now - hour, now + hour, true)));
-    assert_eq!(r.status, 201, "{:?}", r.json());
-    let open = r.json();
-    let open_id = open["id"].as_str().expect("id").to_owned();
-    assert_eq!(open["requires_onsite_confirmation"], true);
-    let r = call(addr, "POST", &notices, desk, Some(notice("考前须知", now + hour, now + hour * 48, false)));
-    assert_eq!(r.status, 201, "{:?}", r.json());
-    let later_id = r.json()["id"].as_str().expect("id").to_owned();
-    let r = get(addr, &notices, desk);
-    assert_eq!(r.json().as_array().map(Vec::len), Some(2));
-    let one = format!("{notices}/{open_id}");
-    assert_eq!(get(addr, &one, desk).json()["title"], "现场确认通知");
-    let r = call(addr, "PUT", &one, desk, Some(notice("现场确认通知（更新）", now - hour, now + hour, true)));
-    assert_eq!((r.status, r.json()["title"].clone()), (200, json!("现场确认通知（更新）")));
-    let r = call(
-        addr,
-        "PUT",
-        &format!("{notices}/nt_0000000000000000"),
-        desk,
-        Some(notice("t", now, now + hour, false)),
-    );
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
+    let open: OperatorNotice = post(addr, &notices)
+        .token(desk)
+        .json(&notice("现场确认通知", now - hour, now + hour, true))
+        .send()
+        .expect(201)
+        .typed();
+    assert!(open.notice.requires_onsite_confirmation);
+    let open_id = open.notice.id.clone();
+    let later: OperatorNotice = post(addr, &notices)
+        .token(desk)
+        .json(&notice("考前须知", now + hour, now + hour * 48, false))
+        .send()
+        .expect(201)
+        .typed();
+    assert_eq!(get(addr, &notices).token(desk).send().typed::<Vec<OperatorNotice>>().len(), 2);
+    let one = paths::notice(EXAM, ONSITE, &open_id);
+    assert_eq!(get(addr, &one).token(desk).send().typed::<OperatorNotice>().notice.title, "现场确认通知");
+    let updated: OperatorNotice = put(addr, &one)
+        .token(desk)
+        .json(&notice("现场确认通知（更新）", now - hour, now + hour, true))
+        .send()
+        .typed();
+    assert_eq!(updated.notice.title, "现场确认通知（更新）");
+    put(addr, &paths::notice(EXAM, ONSITE, "nt_0000000000000000"))
+        .token(desk)
+        .json(&notice("t", now, now + hour, false))
+        .send()
+        .refused(404, ErrorCode::NotFound);
 
     // The candidate reads the open notices of the center of their registration.
-    let r = get(addr, &format!("/api/registrations/{EXAM}/notices"), &e.token);
-    assert_eq!(r.status, 200, "{:?}", r.json());
-    let shown = r.json();
-    assert_eq!(shown["center"], ONSITE);
-    let titles: Vec<&str> =
-        shown["notices"].as_array().expect("notices").iter().filter_map(|n| n["title"].as_str()).collect();
-    assert_eq!(titles, vec!["现场确认通知（更新）"]);
-    assert!(shown["notices"][0].get("updated_by").is_none(), "operators stay anonymous");
-    assert_eq!(shown["onsite"]["required"], true);
-    let r = get(addr, &format!("/api/registrations/{EXAM}/notices"), &f.token);
-    assert_eq!((r.json()["center"].clone(), r.json()["notices"].clone()), (json!(PLAIN), json!([])));
-    let r = get(addr, &format!("/api/registrations/{EXAM}/notices"), desk);
-    assert_eq!(r.status, 401, "a candidate read");
+    let candidate_notices = paths::registration_notices(EXAM);
+    let shown: CandidateNotices = get(addr, &candidate_notices).token(&e.token).send().typed();
+    assert_eq!(shown.center.as_deref(), Some(ONSITE));
+    assert_eq!(shown.notices, vec![updated.notice.clone()], "only the open one, without its writer");
+    assert!(shown.onsite.is_some_and(|rule| rule.required));
+    let theirs: CandidateNotices = get(addr, &candidate_notices).token(&f.token).send().typed();
+    assert_eq!((theirs.center.as_deref(), theirs.notices.len()), (Some(PLAIN), 0));
+    get(addr, &candidate_notices).token(desk).send().refused(401, ErrorCode::Unauthorized);
 
     // Scoping of notices: another center's operator gets 404 for every method, the auditor
     // reads but may not write.
     let other = desks.of(REVIEWED);
-    assert_eq!(code(&get(addr, &notices, other)), (404, "not_found".to_owned()));
-    assert_eq!(code(&get(addr, &one, other)), (404, "not_found".to_owned()));
-    let r = call(addr, "POST", &notices, other, Some(notice("x", now, now + hour, false)));
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
-    let r = call(addr, "PUT", &one, other, Some(notice("x", now, now + hour, false)));
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
-    assert_eq!(code(&call(addr, "DELETE", &one, other, None)), (404, "not_found".to_owned()));
-    assert_eq!(get(addr, &notices, &desks.auditor).status, 200);
-    let r = call(addr, "POST", &notices, &desks.auditor, Some(notice("x", now, now + hour, false)));
-    assert_eq!(code(&r), (403, "forbidden".to_owned()));
-    assert_eq!(code(&call(addr, "DELETE", &one, &desks.auditor, None)), (403, "forbidden".to_owned()));
+    get(addr, &notices).token(other).send().refused(404, ErrorCode::NotFound);
+    get(addr, &one).token(other).send().refused(404, ErrorCode::NotFound);
+    let x = notice("x", now, now + hour, false);
+    post(addr, &notices).token(other).json(&x).send().refused(404, ErrorCode::NotFound);
+    put(addr, &one).token(other).json(&x).send().refused(404, ErrorCode::NotFound);
+    delete(addr, &one).token(other).send().refused(404, ErrorCode::NotFound);
+    get(addr, &notices).token(&desks.auditor).send().typed::<Vec<OperatorNotice>>();
+    post(addr, &notices).token(&desks.auditor).json(&x).send().refused(403, ErrorCode::Forbidden);
+    delete(addr, &one).token(&desks.auditor).send().refused(403, ErrorCode::Forbidden);
 
     // With the notice's window open, the look-up works and the lifecycle refuses: not paid yet.
-    let r = call(addr, "POST", &confirm(ONSITE), desk, Some(json!({ "registration_id": ide })));
-    assert_eq!(code(&r), (409, "transition_not_allowed".to_owned()), "{:?}", r.json());
-    assert_eq!(r.json()["status"], "submitted");
-    let r = call(
-        addr,
-        "POST",
-        &confirm(ONSITE),
-        desk,
-        Some(json!({ "name": "赵六", "id_document": e.id_number })),
-    );
-    assert_eq!(code(&r), (409, "transition_not_allowed".to_owned()), "found by name and ID: {:?}", r.json());
+    let refusal =
+        confirm(ONSITE, desk).json(&by_id(&ide)).send().refused(409, ErrorCode::TransitionNotAllowed);
+    assert_eq!(refusal.status, Some(Status::Submitted));
+    let person = |name: &str, id_document: &str| ConfirmRequest::Person {
+        name: name.into(),
+        id_document: id_document.into(),
+    };
+    confirm(ONSITE, desk)
+        .json(&person("赵六", &e.id_number))
+        .send()
+        .refused(409, ErrorCode::TransitionNotAllowed);
     let encoded = encode_id_document(IdKind::ResidentId, &e.id_number);
-    let r =
-        call(addr, "POST", &confirm(ONSITE), desk, Some(json!({ "name": "赵六", "id_document": encoded })));
-    assert_eq!(code(&r), (409, "transition_not_allowed".to_owned()));
+    confirm(ONSITE, desk)
+        .json(&person("赵六", &encoded))
+        .send()
+        .refused(409, ErrorCode::TransitionNotAllowed);
     // Not found: a wrong name, an unknown ID, an unknown or malformed registration id, and a
     // registration of another center.
     for body in [
-        json!({ "name": "赵七", "id_document": e.id_number }),
-        json!({ "name": "赵六", "id_document": resident_id("11010519900101999") }),
-        json!({ "registration_id": "nonsense" }),
-        json!({ "registration_id": idf }),
+        person("赵七", &e.id_number),
+        person("赵六", &resident_id("11010519900101999")),
+        by_id("nonsense"),
+        by_id(&idf),
     ] {
-        let r = call(addr, "POST", &confirm(ONSITE), desk, Some(body.clone()));
-        assert_eq!(code(&r), (404, "not_found".to_owned()), "{body}");
+        confirm(ONSITE, desk).json(&body).send().refused(404, ErrorCode::NotFound);
     }
-    let r =
-        call(addr, "POST", &confirm(ONSITE), desk, Some(json!({ "registration_id": ide, "name": "赵六" })));
-    assert_eq!(code(&r), (422, "invalid_body".to_owned()));
+    confirm(ONSITE, desk)
+        .json(&json!({ "registration_id": ide, "name": "赵六" }))
+        .send()
+        .refused(422, ErrorCode::InvalidBody);
     // A center without on-site confirmation.
-    let r = call(addr, "POST", &confirm(PLAIN), &desks.admin, Some(json!({ "registration_id": idf })));
-    assert_eq!(code(&r), (409, "onsite_not_required".to_owned()), "{:?}", r.json());
+    confirm(PLAIN, &desks.admin).json(&by_id(&idf)).send().refused(409, ErrorCode::OnsiteNotRequired);
     // Scoping of confirmation.
-    let r = call(addr, "POST", &confirm(ONSITE), other, Some(json!({ "registration_id": ide })));
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
-    let r = call(addr, "POST", &confirm(PLAIN), desk, Some(json!({ "registration_id": idf })));
-    assert_eq!(code(&r), (404, "not_found".to_owned()));
-    let r = call(addr, "POST", &confirm(ONSITE), &desks.auditor, Some(json!({ "registration_id": ide })));
-    assert_eq!(code(&r), (403, "forbidden".to_owned()));
-    let r = get(addr, &format!("/api/registrations/{EXAM}"), &e.token);
-    assert_eq!(r.json()["status"], "submitted", "nothing changed");
+    confirm(ONSITE, other).json(&by_id(&ide)).send().refused(404, ErrorCode::NotFound);
+    confirm(PLAIN, desk).json(&by_id(&idf)).send().refused(404, ErrorCode::NotFound);
+    confirm(ONSITE, &desks.auditor).json(&by_id(&ide)).send().refused(403, ErrorCode::Forbidden);
+    assert_eq!(registration(addr, &e.token).status, Status::Submitted, "nothing changed");
 
     // Delete: gone for operators and candidates; every write audited.
-    assert_eq!(call(addr, "DELETE", &one, desk, None).status, 204);
-    assert_eq!(code(&get(addr, &one, desk)), (404, "not_found".to_owned()));
-    let r = get(addr, &format!("/api/registrations/{EXAM}/notices"), &e.token);
-    assert_eq!(r.json()["notices"], json!([]));
-    assert_eq!(get(addr, &notices, desk).json()[0]["id"], later_id);
+    assert_eq!(delete(addr, &one).token(desk).send().status, 204);
+    get(addr, &one).token(desk).send().refused(404, ErrorCode::NotFound);
+    let shown: CandidateNotices = get(addr, &candidate_notices).token(&e.token).send().typed();
+    assert!(shown.notices.is_empty());
+    let left: Vec<OperatorNotice> = get(addr, &notices).token(desk).send().typed();
+    assert_eq!(left.iter().map(|n| n.notice.id.as_str()).collect::<Vec<_>>(), vec![later.notice.id.as_str()]);
     let actions = audit_actions(addr, &desks.admin);
     for a in ["notice.create", "notice.update", "notice.delete"] {
         assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
@@ -547,7 +506,6 @@ async fn notices_and_on_site_confirmation_refusals_respect_center_scope() {
 async fn a_paid_registration_is_confirmed_on_site_through_the_lifecycle() {
     use baoming_core::document::DocumentId;
     use baoming_core::draft::ServerSection;
-    use baoming_core::lifecycle::Status;
     use baoming_server::api::error::ApiError;
     use baoming_server::desk::notices::NoticeInput;
     use baoming_server::desk::onsite::Lookup;

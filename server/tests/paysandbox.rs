@@ -19,28 +19,28 @@ use baoming_server::payments::gateway::{
     GatewayError, Notification, OrderRequest, PaymentGateway, RefundRequest, TradeStatus,
 };
 use baoming_server::payments::rsa2::Rsa2Signer;
-use serde_json::json;
+use baoming_server::payments::sandbox::Faults;
+use serde_json::{Value, json};
 
-use support::paysandbox::{APP_ID, PaySandbox, SELLER_ID, agent, keys, press};
+use support::paysandbox::{APP_ID, SELLER_ID, keys};
+use support::{PaySandbox, get_url, press};
 
 /// Long enough for a notification on a busy two-core machine.
 const WAIT: Duration = Duration::from_secs(15);
 
-impl PaySandbox {
-    /// The adapter, configured for this sandbox and notifying `notify`.
-    fn gateway(&self, notify: &NotifyListener) -> AlipayGateway {
-        let (merchant, platform) = keys();
-        AlipayGateway::new(AlipayConfig {
-            gateway_url: self.url("/gateway.do"),
-            app_id: APP_ID.into(),
-            seller_id: Some(SELLER_ID.into()),
-            merchant_key: merchant.clone(),
-            platform_key: platform.verifier().clone(),
-            notify_url: format!("http://{}/notify", notify.addr),
-            return_url: Some("http://merchant.invalid/paid".into()),
-            timeout: Duration::from_secs(10),
-        })
-    }
+/// The adapter, configured for `sandbox` and notifying `notify`.
+fn adapter(sandbox: &PaySandbox, notify: &NotifyListener) -> AlipayGateway {
+    let (merchant, platform) = keys();
+    AlipayGateway::new(AlipayConfig {
+        gateway_url: sandbox.url("/gateway.do"),
+        app_id: APP_ID.into(),
+        seller_id: Some(SELLER_ID.into()),
+        merchant_key: merchant.clone(),
+        platform_key: platform.verifier().clone(),
+        notify_url: format!("http://{}/notify", notify.addr),
+        return_url: Some("http://merchant.invalid/paid".into()),
+        timeout: Duration::from_secs(10),
+    })
 }
 
 /// The merchant's notification endpoint: records every POST and answers from a script
@@ -135,8 +135,13 @@ fn order(out_trade_no: &str, amount_fen: i64) -> OrderRequest {
 
 /// Opens a checkout URL like a browser: status and HTML.
 fn open_page(url: &str) -> (u16, String) {
-    let mut r = agent().get(url).call().expect("page");
-    (r.status().as_u16(), r.body_mut().read_to_string().expect("html"))
+    let r = get_url(url);
+    (r.status, r.text())
+}
+
+/// The kind of each delivery in the sandbox's log (its own record, no contract type).
+fn delivery_kinds(log: &[Value]) -> Vec<&str> {
+    log.iter().map(|d| d["outcome"]["kind"].as_str().unwrap_or("")).collect()
 }
 
 /// The text of the element with `id` on a page.
@@ -168,9 +173,9 @@ fn pay(sandbox: &PaySandbox, gateway: &AlipayGateway, out_trade_no: &str, amount
 
 #[test]
 fn pay_through_the_page_and_notifications_are_resent_until_success() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     let checkout = gateway.create_order(&order("BM-PAY-1", 8_800)).expect("checkout");
     assert!(checkout.url.starts_with(&sandbox.url("/gateway.do?")));
 
@@ -203,8 +208,7 @@ fn pay_through_the_page_and_notifications_are_resent_until_success() {
     // Acknowledged: nothing more comes (the next re-send would be due 600 ms later).
     assert!(notify.next(Duration::from_millis(1500)).is_none(), "re-sent after success");
     let log = sandbox.deliveries();
-    let kinds: Vec<&str> = log.iter().map(|d| d["outcome"]["kind"].as_str().unwrap_or("")).collect();
-    assert_eq!(kinds, ["refused", "refused", "acknowledged"], "{log:?}");
+    assert_eq!(delivery_kinds(&log), ["refused", "refused", "acknowledged"], "{log:?}");
     assert_eq!(log[1]["outcome"]["status"], 500);
 
     let trade = gateway.query("BM-PAY-1").expect("query");
@@ -228,9 +232,9 @@ fn pay_through_the_page_and_notifications_are_resent_until_success() {
 
 #[test]
 fn cancel_leaves_the_trade_open_and_close_refuses_payment() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     // Never opened: the platform has no trade to close.
     assert!(matches!(gateway.query("BM-CLOSE-1"), Err(GatewayError::TradeNotFound)));
     assert!(matches!(gateway.close("BM-CLOSE-1"), Err(GatewayError::TradeNotFound)));
@@ -258,9 +262,9 @@ fn cancel_leaves_the_trade_open_and_close_refuses_payment() {
 
 #[test]
 fn an_expired_trade_closes_notifies_and_refuses_payment() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     // The platform's times have one-second resolution: expire two seconds from now.
     let mut o = order("BM-EXP-1", 1_000);
     o.expires_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
@@ -277,9 +281,9 @@ fn an_expired_trade_closes_notifies_and_refuses_payment() {
 
 #[test]
 fn refunds_partial_repeated_excessive_and_full() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     pay(&sandbox, &gateway, "BM-REF-1", 8_800);
     assert_eq!(notify.next_verified(&gateway).1.status, TradeStatus::Success);
 
@@ -330,25 +334,25 @@ fn refunds_partial_repeated_excessive_and_full() {
 #[test]
 fn lost_notifications_still_show_paid_on_query() {
     // Switched on at start.
-    let sandbox = PaySandbox::start(&["--fault", "lost"]);
+    let sandbox = support::paysandbox::start(&["--fault", "lost"]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     pay(&sandbox, &gateway, "BM-LOST-1", 2_000);
     assert!(notify.next(Duration::from_secs(2)).is_none(), "a lost notification arrived");
     assert_eq!(gateway.query("BM-LOST-1").expect("query").status, TradeStatus::Success);
-    assert_eq!(sandbox.deliveries()[0]["outcome"]["kind"], "lost");
+    assert_eq!(delivery_kinds(&sandbox.deliveries())[0], "lost");
     // Switched off at run time: the next payment notifies.
-    assert_eq!(sandbox.set_faults(json!({ "lost": false }))["lost"], false);
+    assert!(!sandbox.set_faults::<Faults>(&json!({ "lost": false })).lost);
     pay(&sandbox, &gateway, "BM-LOST-2", 2_000);
     assert_eq!(notify.next_verified(&gateway).1.out_trade_no, "BM-LOST-2");
 }
 
 #[test]
 fn duplicated_notifications_arrive_twice() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
-    assert_eq!(sandbox.set_faults(json!({ "duplicate": true }))["duplicate"], true);
+    let gateway = adapter(&sandbox, &notify);
+    assert!(sandbox.set_faults::<Faults>(&json!({ "duplicate": true })).duplicate);
     pay(&sandbox, &gateway, "BM-DUP-1", 2_000);
     let (_, a) = notify.next_verified(&gateway);
     let (_, b) = notify.next_verified(&gateway);
@@ -358,10 +362,10 @@ fn duplicated_notifications_arrive_twice() {
 
 #[test]
 fn delayed_notifications_arrive_late() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
-    sandbox.set_faults(json!({ "delay_ms": 1500 }));
+    let gateway = adapter(&sandbox, &notify);
+    let _: Faults = sandbox.set_faults(&json!({ "delay_ms": 1500 }));
     let paid = Instant::now();
     pay(&sandbox, &gateway, "BM-DELAY-1", 2_000);
     assert!(notify.next(Duration::from_millis(1000)).is_none(), "arrived too early");
@@ -372,10 +376,10 @@ fn delayed_notifications_arrive_late() {
 
 #[test]
 fn reordered_notifications_arrive_newest_first() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
-    sandbox.set_faults(json!({ "reorder": true }));
+    let gateway = adapter(&sandbox, &notify);
+    let _: Faults = sandbox.set_faults(&json!({ "reorder": true }));
     pay(&sandbox, &gateway, "BM-ORDER-1", 2_000);
     pay(&sandbox, &gateway, "BM-ORDER-2", 2_000);
     let (_, first) = notify.next_verified(&gateway);
@@ -388,9 +392,9 @@ fn reordered_notifications_arrive_newest_first() {
 
 #[test]
 fn a_platform_that_is_down_gives_typed_transport_errors() {
-    let sandbox = PaySandbox::start(&["--fault", "down"]);
+    let sandbox = support::paysandbox::start(&["--fault", "down"]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     let e = gateway.query("BM-DOWN-1").expect_err("down");
     assert!(matches!(e, GatewayError::Unavailable(503)), "{e:?}");
     assert!(e.is_transient());
@@ -398,15 +402,15 @@ fn a_platform_that_is_down_gives_typed_transport_errors() {
     assert_eq!(open_page(&checkout.url).0, 503);
 
     // Up again; pay, and let the merchant fail the first attempt.
-    sandbox.set_faults(json!({ "down": false }));
+    let _: Faults = sandbox.set_faults(&json!({ "down": false }));
     notify.answer_next(&[(200, "fail")]);
     pay(&sandbox, &gateway, "BM-DOWN-1", 2_000);
     assert!(notify.next(WAIT).is_some());
     // Down before the re-send: nothing goes out while it is down…
-    sandbox.set_faults(json!({ "down": true }));
+    let _: Faults = sandbox.set_faults(&json!({ "down": true }));
     assert!(notify.next(Duration::from_millis(1500)).is_none(), "sent while down");
     // …and the re-send follows when it is up.
-    sandbox.set_faults(json!({ "down": false }));
+    let _: Faults = sandbox.set_faults(&json!({ "down": false }));
     assert_eq!(notify.next_verified(&gateway).1.out_trade_no, "BM-DOWN-1");
 
     // A platform that is gone altogether.
@@ -418,9 +422,9 @@ fn a_platform_that_is_down_gives_typed_transport_errors() {
 
 #[test]
 fn forged_and_tampered_requests_are_refused() {
-    let sandbox = PaySandbox::start(&[]);
+    let sandbox = support::paysandbox::start(&[]);
     let notify = NotifyListener::start();
-    let gateway = sandbox.gateway(&notify);
+    let gateway = adapter(&sandbox, &notify);
     // The amount changed in the URL after signing.
     let checkout = gateway.create_order(&order("BM-FORGE-1", 8_800)).expect("checkout");
     let tampered = checkout.url.replace("88.00", "0.01");
@@ -452,19 +456,9 @@ fn forged_and_tampered_requests_are_refused() {
     assert_eq!(status, 400);
     assert_eq!(element(&page, "sub_code"), "ACQ.CONTEXT_INCONSISTENT");
     // The public key endpoint serves the platform key the adapter trusts.
-    let pem = agent()
-        .get(&sandbox.url("/sandbox/platform-public-key"))
-        .call()
-        .expect("key")
-        .body_mut()
-        .read_to_string()
-        .expect("pem");
+    let pem = get_url(&sandbox.url("/sandbox/platform-public-key")).text();
     assert_eq!(pem, platform.verifier().pem());
     // Unknown fault names are refused.
-    let r = agent()
-        .put(&sandbox.url("/sandbox/faults"))
-        .header("Content-Type", "application/json")
-        .send(r#"{"explode":true}"#)
-        .expect("faults");
-    assert_eq!(r.status().as_u16(), 400);
+    let r = support::put(sandbox.addr, "/sandbox/faults").body(r#"{"explode":true}"#).send();
+    assert_eq!(r.status, 400);
 }

@@ -8,45 +8,49 @@
 //! 1. **the race**: every candidate submits at once from many client threads. Exactly the seats
 //!    there are get taken, never one more, and every loser is told `seat_gone` naming pools of
 //!    its own choice that are indeed full;
-//! 2. **churn**: with a short payment window and a fast sweeper, the holds expire while a quarter
-//!    of the winners withdraw and a crowd of latecomers keeps submitting into the seats that come
-//!    free.
+//! 2. **churn**: the server's test clock walks across the payment deadlines in steps, each step
+//!    sweeping, while a quarter of the winners withdraw and a crowd of latecomers keeps
+//!    submitting into the seats that come free: every step runs concurrently with one round of
+//!    every latecomer.
 //!
-//! Throughout both phases a sampler reads the counters that candidates see (the availability
-//! endpoint) and checks `held + paid + free == capacity` for every center and subject pool; at
-//! the end the counters equal what the registrations' records hold.
+//! Throughout both phases the client threads read the counters that candidates see (the
+//! availability endpoint) between their requests and check `held + paid + free == capacity`
+//! for every center and subject pool; at the end the counters equal what the registrations'
+//! records hold.
 //!
-//! Why 1 000 and not 2 000: preparing a candidate costs one photo check on the server (decode
-//! and face detection, in a debug build, one per core at a time), which dominates the test;
-//! 2 000 candidates took over two minutes on a busy 2-core machine. The race itself is 5
-//! candidates per seat either way.
+//! Preparing a candidate costs one photo check on the server (decode and face detection, in a
+//! debug build, one per core at a time), which dominates the test.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Instant;
 
 use automerge::ActorId;
+use baoming_core::api::catalog::ExamAvailability;
+use baoming_core::api::error::{ErrorCode, SeatPool};
+use baoming_core::api::paths;
+use baoming_core::api::registrations::{CandidateAction, RegistrationView, SubmitRequest};
 use baoming_core::catalog::{Catalog, ExamSession};
 use baoming_core::document::{DocumentId, RegistrationDoc};
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
+use baoming_core::lifecycle::Status;
 use baoming_core::photo::PhotoRef;
-use baoming_core::sync::PeerSync;
-use baoming_core::wire::{BatchRequest, BatchResponse};
-use serde_json::{Value, json};
 
 use support::{
-    HttpResponse, OPERATOR_PASSWORD, Server, http, http_with, register_candidate, resident_id, test_env,
+    Response, Windows, answer_form, batch_sync, import_catalog, post, put, register_candidate, resident_id,
 };
 
-const EXAM: &str = "ncre-2027-03";
-/// Short enough that phase-1 holds run out during the churn, long enough for the race itself.
-const PAYMENT_WINDOW_SECS: u64 = 20;
+const EXAM: &str = support::DEMO_EXAM;
+/// Longer than any preparation or race could take, so that holds run out only when the test
+/// moves the clock.
+const PAYMENT_WINDOW_SECS: u64 = 3_600;
+/// How many steps the clock takes across the payment deadlines during the churn.
+const CHURN_STEPS: u64 = 12;
+/// A client thread checks the counters after this many of its requests.
+const SAMPLE_EVERY: usize = 8;
 
 /// One generated center: id, total capacity, and (subject, capacity) offers, every subject in
 /// its own time slot so that any pair of them is a valid choice.
@@ -64,7 +68,7 @@ const CENTERS: [CenterSpec; 2] = [
 /// A pool as the test names it: (center, subject) with `None` for the center's total.
 type PoolKey = (String, Option<String>);
 
-/// The demo session with the generated centers instead of the demo ones, registration open.
+/// The demo session with the generated centers instead of the demo ones (windows as in the demo).
 fn race_catalog() -> String {
     let demo = baoming_core::catalog::DEMO_CATALOG_TOML;
     let cut = demo.find("\n[[exam.center]]").expect("the demo catalog has centers");
@@ -84,7 +88,7 @@ fn race_catalog() -> String {
             ));
         }
     }
-    support::catalog_around_now(&toml, support::Windows::OPEN)
+    toml
 }
 
 /// Candidate `n`'s choice: a center, and one or two of its subjects.
@@ -121,9 +125,8 @@ struct Photo {
 }
 
 fn prepared_photo(exam: &ExamSession) -> Photo {
-    let source = include_bytes!("../../core/assets/samples/photo.jpg");
-    let p = baoming_core::photo::prepare(source, &exam.photo).expect("prepare");
-    let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, &p.jpeg));
+    let p = baoming_core::photo::prepare(support::SAMPLE_PHOTO, &exam.photo).expect("prepare");
+    let digest = baoming_core::catalog::hex_sha256(&p.jpeg);
     Photo {
         width: p.report.width.expect("width"),
         height: p.report.height.expect("height"),
@@ -132,58 +135,19 @@ fn prepared_photo(exam: &ExamSession) -> Photo {
     }
 }
 
-/// Syncs `doc` through the HTTP batch form until neither side has anything to say.
-fn sync_draft(addr: SocketAddr, token: &str, doc: &mut RegistrationDoc, id: DocumentId) {
-    let mut sync = PeerSync::new();
-    for round in 0.. {
-        assert!(round < 20, "batch sync does not settle");
-        let messages: Vec<Vec<u8>> = sync.generate(doc).into_iter().collect();
-        let req = BatchRequest { document_id: id.to_string(), storage_id: None, messages: messages.clone() };
-        let r = http(addr, "POST", "/api/sync/batch", Some(token), Some(&req.encode())).expect("batch");
-        assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
-        let resp = BatchResponse::decode(&r.body).expect("batch response");
-        assert!(resp.refused.is_none(), "refused: {:?}", resp.refused);
-        for m in &resp.messages {
-            sync.receive_trusted(doc, m).expect("apply");
-        }
-        if messages.is_empty() && resp.messages.is_empty() {
-            return;
-        }
-    }
-}
-
 /// Account, photo, draft, synced: the cheapest real path to a submittable registration.
 fn prepare(addr: SocketAddr, n: usize, exam: &ExamSession, photo: &Photo) -> Prepared {
     let (account, token) = register_candidate(addr, &format!("race{n}@example.org"));
-    let r = http(
-        addr,
-        "PUT",
-        &format!("/api/blobs/{}?exam={EXAM}", photo.digest),
-        Some(&token),
-        Some(&photo.jpeg),
-    )
-    .expect("upload");
-    assert!(r.status == 201 || r.status == 200, "upload: {} {:?}", r.status, r.json());
+    let upload = format!("{}?exam={EXAM}", paths::blob(&photo.digest));
+    let r = put(addr, &upload).token(&token).content_type(paths::JPEG).body(photo.jpeg.clone()).send();
+    assert!(r.status == 201 || r.status == 200, "upload: {} {}", r.status, r.text());
     // A distinct resident ID per candidate: the birth day and the sequence number vary.
     let day = 1 + n / 1000;
     let seq = n % 1000;
     let id = resident_id(&format!("11010519900{:03}{seq:03}", 100 + day));
     let (center, subjects) = choice(n);
     let mut doc = RegistrationDoc::new(EXAM, ActorId::random()).expect("document");
-    doc.accept_agreement(&exam.agreement, 1).expect("agreement");
-    let birth = format!("1990-01-{day:02}");
-    for (k, v) in [
-        ("name", "王小明"),
-        ("gender", if seq % 2 == 1 { "male" } else { "female" }),
-        ("birth_date", birth.as_str()),
-        ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-        ("ethnicity", "han"),
-        ("mobile", "13800138000"),
-        ("education", "bachelor"),
-        ("occupation", "student"),
-    ] {
-        doc.set_field(k, v).expect("field");
-    }
+    answer_form(&mut doc, exam, "王小明", &id).expect("answers");
     doc.choose_center(exam, center).expect("center");
     for s in &subjects {
         doc.add_subject(s).expect("subject");
@@ -196,33 +160,29 @@ fn prepare(addr: SocketAddr, n: usize, exam: &ExamSession, photo: &Photo) -> Pre
     })
     .expect("photo");
     doc.declare(2).expect("declaration");
-    sync_draft(addr, &token, &mut doc, DocumentId::derive(EXAM, &account));
+    batch_sync(addr, &token, &mut doc, DocumentId::derive(EXAM, &account));
     let heads = doc.heads().iter().map(ToString::to_string).collect();
     Prepared { n, token, center, subjects, heads }
 }
 
-fn submit(addr: SocketAddr, c: &Prepared, key: &str) -> HttpResponse {
-    let body = serde_json::to_vec(&json!({ "heads": c.heads })).expect("json");
-    let path = format!("/api/registrations/{EXAM}/submit");
-    http_with(addr, "POST", &path, Some(&c.token), Some(key), Some(&body)).expect("submit")
+fn submit(addr: SocketAddr, c: &Prepared, key: &str) -> Response {
+    let path = paths::registration_action(EXAM, CandidateAction::Submit);
+    post(addr, &path).token(&c.token).key(key).json(&SubmitRequest { heads: c.heads.clone() }).send()
 }
 
 /// The counters candidates see, checked: `held + paid + free == capacity` (and the capacity of
 /// the catalog) for every pool. Returns (held, paid, free) per pool.
-fn sample(addr: SocketAddr) -> Result<BTreeMap<PoolKey, (u64, u64, u64)>, String> {
-    let r = http(addr, "GET", &format!("/api/exams/{EXAM}/availability"), None, None)
-        .map_err(|e| e.to_string())?;
+fn sample(addr: SocketAddr) -> Result<BTreeMap<PoolKey, (u32, u32, u32)>, String> {
+    let r = support::get(addr, &paths::availability(EXAM)).try_send().map_err(|e| e.to_string())?;
     if r.status != 200 {
         return Err(format!("availability answered {}", r.status));
     }
-    let v = r.json();
-    let n = |x: &Value| x.as_u64().unwrap_or(u64::MAX);
+    let seats: ExamAvailability = support::strict(&r.body)?;
     let mut out = BTreeMap::new();
-    for c in v["centers"].as_array().ok_or("no centers")? {
-        let id = c["center"].as_str().unwrap_or_default().to_owned();
-        let Some(spec) = CENTERS.iter().find(|s| s.id == id) else { continue };
-        let pool = |held: u64, paid: u64, free: u64, capacity: u64, want: u32, what: &str| {
-            if held + paid + free != capacity || capacity != u64::from(want) {
+    for c in &seats.centers {
+        let Some(spec) = CENTERS.iter().find(|s| s.id == c.center) else { continue };
+        let pool = |held: u32, paid: u32, free: u32, capacity: u32, want: u32, what: &str| {
+            if held + paid + free != capacity || capacity != want {
                 Err(format!(
                     "{what}: held {held} + paid {paid} + free {free} != capacity {capacity} (catalog {want})"
                 ))
@@ -231,21 +191,14 @@ fn sample(addr: SocketAddr) -> Result<BTreeMap<PoolKey, (u64, u64, u64)>, String
             }
         };
         out.insert(
-            (id.clone(), None),
-            pool(n(&c["held"]), n(&c["paid"]), n(&c["free"]), n(&c["total_capacity"]), spec.total, &id)?,
+            (c.center.clone(), None),
+            pool(c.held, c.paid, c.free, c.total_capacity, spec.total, &c.center)?,
         );
-        for s in c["subjects"].as_array().ok_or("no subjects")? {
-            let code = s["code"].as_str().unwrap_or_default().to_owned();
-            let want = spec.subjects.iter().find(|(c, _)| *c == code).map(|(_, cap)| *cap).unwrap_or(0);
-            let counts = pool(
-                n(&s["held"]),
-                n(&s["paid"]),
-                n(&s["free"]),
-                n(&s["capacity"]),
-                want,
-                &format!("{id}/{code}"),
-            )?;
-            out.insert((id.clone(), Some(code)), counts);
+        for s in &c.subjects {
+            let want =
+                spec.subjects.iter().find(|(code, _)| *code == s.code).map(|(_, cap)| *cap).unwrap_or(0);
+            let counts = pool(s.held, s.paid, s.free, s.capacity, want, &format!("{}/{}", c.center, s.code))?;
+            out.insert((c.center.clone(), Some(s.code.clone())), counts);
         }
     }
     if out.len() != CENTERS.len() * 5 {
@@ -254,45 +207,35 @@ fn sample(addr: SocketAddr) -> Result<BTreeMap<PoolKey, (u64, u64, u64)>, String
     Ok(out)
 }
 
-/// Samples the counters until stopped; every sample must keep the invariant.
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<(usize, Vec<String>)>,
+/// The invariant checks the client threads make between their requests.
+#[derive(Default)]
+struct Samples {
+    taken: AtomicUsize,
+    violations: Mutex<Vec<String>>,
 }
 
-impl Sampler {
-    fn start(addr: SocketAddr) -> Sampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::spawn(move || {
-            let (mut samples, mut violations) = (0, Vec::new());
-            while !flag.load(Ordering::Relaxed) {
-                match sample(addr) {
-                    Ok(_) => samples += 1,
-                    Err(e) => violations.push(e),
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            (samples, violations)
-        });
-        Sampler { stop, handle }
+impl Samples {
+    /// Checks the counters on the `request`-th request of a thread, every [`SAMPLE_EVERY`].
+    fn maybe(&self, addr: SocketAddr, request: usize) {
+        if !request.is_multiple_of(SAMPLE_EVERY) {
+            return;
+        }
+        self.taken.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = sample(addr) {
+            self.violations.lock().expect("violations").push(e);
+        }
     }
 
     fn finish(self) -> usize {
-        self.stop.store(true, Ordering::Relaxed);
-        let (samples, violations) = self.handle.join().expect("sampler");
+        let violations = self.violations.into_inner().expect("violations");
         assert!(
             violations.is_empty(),
             "the invariant broke in {} samples: {:?}",
             violations.len(),
             &violations[..violations.len().min(5)]
         );
-        samples
+        self.taken.into_inner()
     }
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis()).expect("ms")
 }
 
 /// Runs `f` over `items` on `threads` threads (item `i` on thread `i % threads`), collecting the
@@ -317,20 +260,13 @@ fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
     let total = Instant::now();
     let candidates: usize =
         std::env::var("RACE_CANDIDATES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(support::BIN);
-    test_env(&mut cmd)
-        .args(["--data-dir"])
-        .arg(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
-        .env("BAOMING_ARGON2__MAX_WAITING", "4096")
-        .env("BAOMING_LIFECYCLE__PAYMENT_WINDOW_SECS", PAYMENT_WINDOW_SECS.to_string())
-        .env("BAOMING_LIFECYCLE__SWEEP_INTERVAL_SECS", "1");
-    let server = Server::spawn(cmd);
+    let server = support::server()
+        .env("BAOMING_ARGON2__MAX_WAITING", 4096)
+        .payment_window_secs(PAYMENT_WINDOW_SECS)
+        .start();
     let addr = server.addr;
-    let toml = race_catalog();
-    support::import_catalog(addr, &toml);
+    let toml = server.catalog_around(&race_catalog(), Windows::OPEN);
+    import_catalog(addr, &toml);
     let catalog = Catalog::from_toml_str(&toml).expect("the generated catalog is valid");
     let exam = catalog.exam(EXAM).expect("exam").clone();
     let photo = prepared_photo(&exam);
@@ -343,51 +279,48 @@ fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
     eprintln!("race: {candidates} candidates prepared in {prepare_time:?}");
 
     // Phase 1: everybody at once.
-    let sampler = Sampler::start(addr);
+    let samples = Samples::default();
     let t = Instant::now();
-    let answers = parallel(&prepared, 32, |c| submit(addr, c, "race"));
+    let answers = parallel(&prepared, 32, |c| {
+        let r = submit(addr, c, "race");
+        samples.maybe(addr, c.n / 32);
+        r
+    });
     let race_time = t.elapsed();
-    assert!(
-        race_time < Duration::from_secs(PAYMENT_WINDOW_SECS - 3),
-        "the race took {race_time:?}: holds may have expired during it, raise PAYMENT_WINDOW_SECS"
-    );
     let mut winners: BTreeMap<usize, i64> = BTreeMap::new();
     let mut named: BTreeSet<PoolKey> = BTreeSet::new();
     let (mut center_named, mut subject_named) = (0, 0);
     for (c, r) in prepared.iter().zip(&answers) {
-        let v = r.json();
-        match (r.status, v["code"].as_str()) {
-            (200, _) => {
-                assert_eq!(v["status"], "submitted", "{v}");
-                winners.insert(c.n, v["deadline_ms"].as_i64().expect("a payment deadline"));
+        if r.status == 200 {
+            let v: RegistrationView = r.typed();
+            assert_eq!(v.status, Status::Submitted, "{v:?}");
+            winners.insert(c.n, v.deadline_ms.expect("a payment deadline"));
+            continue;
+        }
+        let gone = r.refused(409, ErrorCode::SeatGone);
+        let mine = pools_of(c.center, &c.subjects);
+        let pools = gone.pools.clone().unwrap_or_default();
+        assert!(!pools.is_empty(), "a loser is told which pool: {gone:?}");
+        for p in pools {
+            let key = match p {
+                SeatPool::Center { center } => (center, None),
+                SeatPool::Subject { center, subject } => (center, Some(subject)),
+            };
+            assert!(
+                mine.contains(&key),
+                "candidate {} is told about a pool it did not choose: {gone:?}",
+                c.n
+            );
+            if key.1.is_some() {
+                subject_named += 1
+            } else {
+                center_named += 1
             }
-            (409, Some("seat_gone")) => {
-                let mine = pools_of(c.center, &c.subjects);
-                let pools = v["pools"].as_array().expect("pools");
-                assert!(!pools.is_empty(), "a loser is told which pool: {v}");
-                for p in pools {
-                    let key = (
-                        p["center"].as_str().expect("center").to_owned(),
-                        p["subject"].as_str().map(str::to_owned),
-                    );
-                    assert!(
-                        mine.contains(&key),
-                        "candidate {} is told about a pool it did not choose: {v}",
-                        c.n
-                    );
-                    if key.1.is_some() {
-                        subject_named += 1
-                    } else {
-                        center_named += 1
-                    }
-                    named.insert(key);
-                }
-            }
-            other => panic!("unexpected answer to a submission {other:?}: {v}"),
+            named.insert(key);
         }
     }
     let after_race = sample(addr).expect("the invariant after the race");
-    let mut expected: BTreeMap<PoolKey, u64> = BTreeMap::new();
+    let mut expected: BTreeMap<PoolKey, u32> = BTreeMap::new();
     for n in winners.keys() {
         let c = &prepared[*n];
         for p in pools_of(c.center, &c.subjects) {
@@ -415,10 +348,15 @@ fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
         "both kinds of pool ran out: {center_named} / {subject_named}"
     );
 
-    // Phase 2: the holds run out while winners withdraw and latecomers keep trying.
+    // Phase 2: the clock walks across the deadlines of the race in steps while winners withdraw and
+    // latecomers keep trying. Each step, the clock's move (and its sweep) and the withdrawals
+    // due run on this thread while every latecomer thread makes one round of submissions.
     let t = Instant::now();
+    let first_deadline = *winners.values().min().expect("winners");
     let last_deadline = *winners.values().max().expect("winners");
-    let phase_end = t + Duration::from_millis(u64::try_from(last_deadline - now_ms()).unwrap_or(0) + 3_000);
+    let before = server.advance(server.ms_until(first_deadline).saturating_sub(1_000));
+    assert_eq!(before.expired, 0, "no hold is due a second before the first deadline");
+    let step = server.ms_until(last_deadline) / (CHURN_STEPS - 1) + 1;
     let withdrawers: Vec<Arc<Prepared>> =
         winners.keys().filter(|n| n.is_multiple_of(4)).map(|n| Arc::clone(&prepared[*n])).collect();
     let latecomers: Vec<Arc<Prepared>> = prepared
@@ -426,109 +364,96 @@ fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
         .filter(|c| !winners.contains_key(&c.n) && c.n.is_multiple_of(3))
         .map(Arc::clone)
         .collect();
+    const LATE_THREADS: usize = 16;
     let late_wins = Mutex::new(BTreeSet::new());
     let attempts = AtomicUsize::new(0);
-    let withdrawn = AtomicUsize::new(0);
+    let (mut withdrawn, mut expired) = (0, 0);
+    let start = Barrier::new(LATE_THREADS + 1);
+    let end = Barrier::new(LATE_THREADS + 1);
     std::thread::scope(|s| {
-        s.spawn(|| {
-            for c in &withdrawers {
-                let path = format!("/api/registrations/{EXAM}/withdraw");
-                let r = http_with(addr, "POST", &path, Some(&c.token), Some("leave"), Some(b""))
-                    .expect("withdraw");
-                match (r.status, r.json()["code"].as_str()) {
-                    (200, _) => {
-                        withdrawn.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Expired first: nothing to withdraw.
-                    (409, Some("transition_not_allowed")) => {}
-                    other => panic!("unexpected answer to a withdrawal {other:?}: {:?}", r.json()),
-                }
-                std::thread::sleep(Duration::from_millis(25));
-            }
-        });
-        for t in 0..16 {
-            let (latecomers, late_wins, attempts) = (&latecomers, &late_wins, &attempts);
+        for t in 0..LATE_THREADS {
+            let (latecomers, late_wins, attempts, samples, start, end) =
+                (&latecomers, &late_wins, &attempts, &samples, &start, &end);
             s.spawn(move || {
-                let mine: Vec<&Arc<Prepared>> = latecomers.iter().skip(t).step_by(16).collect();
-                let mut round = 0;
-                while Instant::now() < phase_end {
+                let mine: Vec<&Arc<Prepared>> = latecomers.iter().skip(t).step_by(LATE_THREADS).collect();
+                for round in 0..CHURN_STEPS {
+                    start.wait();
                     for c in &mine {
                         if late_wins.lock().expect("wins").contains(&c.n) {
                             continue;
                         }
-                        attempts.fetch_add(1, Ordering::Relaxed);
+                        let request = attempts.fetch_add(1, Ordering::Relaxed);
                         let r = submit(addr, c, &format!("late-{round}"));
-                        match (r.status, r.json()["code"].as_str()) {
-                            (200, _) => {
-                                late_wins.lock().expect("wins").insert(c.n);
-                            }
-                            (409, Some("seat_gone")) => {}
-                            other => {
-                                panic!("unexpected answer to a late submission {other:?}: {:?}", r.json())
-                            }
+                        if r.status == 200 {
+                            late_wins.lock().expect("wins").insert(c.n);
+                        } else {
+                            r.refused(409, ErrorCode::SeatGone);
                         }
+                        samples.maybe(addr, request);
                     }
-                    round += 1;
-                    std::thread::sleep(Duration::from_millis(100));
+                    end.wait();
                 }
             });
         }
+        let per_step = withdrawers.len().div_ceil(CHURN_STEPS as usize);
+        for round in 0..CHURN_STEPS as usize {
+            start.wait();
+            expired += server.advance(step).expired;
+            for c in withdrawers.iter().skip(round * per_step).take(per_step) {
+                let path = paths::registration_action(EXAM, CandidateAction::Withdraw);
+                let r = post(addr, &path).token(&c.token).key("leave").body("").send();
+                match r.status {
+                    200 => withdrawn += 1,
+                    // Expired first: nothing to withdraw.
+                    _ => drop(r.refused(409, ErrorCode::TransitionNotAllowed)),
+                }
+            }
+            end.wait();
+        }
     });
+    assert!(server.time_ms() > last_deadline, "the clock walked past every deadline of the race");
     let churn_time = t.elapsed();
     let late_wins = late_wins.into_inner().expect("wins");
 
-    // The end: counters equal the records (read twice around the records, so that no expiry
-    // slipped in between).
+    // The end: counters equal the records. The clock stands still now, and every hold left has
+    // a deadline an hour away, so nothing moves under the comparison.
     let holders: BTreeSet<usize> = winners.keys().copied().chain(late_wins.iter().copied()).collect();
-    let mut settled = false;
-    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
-    for _ in 0..10 {
-        let before = sample(addr).expect("the invariant at the end");
-        statuses.clear();
-        let mut from_records: BTreeMap<PoolKey, u64> = BTreeMap::new();
-        for n in &holders {
-            let c = &prepared[*n];
-            let r = http(addr, "GET", &format!("/api/registrations/{EXAM}"), Some(&c.token), None)
-                .expect("status");
-            let v = r.json();
-            let status = v["status"].as_str().expect("status").to_owned();
-            let held: Vec<String> = serde_json::from_value(v["seats"].clone()).expect("seats");
-            if status == "submitted" {
-                let mut chosen = c.subjects.clone();
-                chosen.sort();
-                assert_eq!(held, chosen, "a hold shows its subjects");
-                for p in pools_of(c.center, &c.subjects) {
-                    *from_records.entry(p).or_default() += 1;
-                }
-            } else {
-                assert!(held.is_empty(), "{status} holds nothing: {v}");
+    let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();
+    let mut from_records: BTreeMap<PoolKey, u32> = BTreeMap::new();
+    for n in &holders {
+        let c = &prepared[*n];
+        let v = support::registration(addr, &c.token);
+        if v.status == Status::Submitted {
+            let mut chosen = c.subjects.clone();
+            chosen.sort();
+            assert_eq!(v.seats, chosen, "a hold shows its subjects");
+            for p in pools_of(c.center, &c.subjects) {
+                *from_records.entry(p).or_default() += 1;
             }
-            *statuses.entry(status).or_default() += 1;
+        } else {
+            assert!(v.seats.is_empty(), "{:?} holds nothing: {v:?}", v.status);
         }
-        let after = sample(addr).expect("the invariant at the end");
-        if before != after {
-            continue;
-        }
-        for (pool, (held, paid, _)) in &after {
-            assert_eq!((*held, *paid), (from_records.get(pool).copied().unwrap_or(0), 0), "{pool:?}");
-        }
-        settled = true;
-        break;
+        *statuses.entry(v.status).or_default() += 1;
     }
-    assert!(settled, "the counters never held still long enough to compare them with the records");
-    let samples = sampler.finish();
-    assert!(statuses.get("expired").copied().unwrap_or(0) > 0, "the sweeper expired holds: {statuses:?}");
-    assert!(withdrawn.load(Ordering::Relaxed) > 0, "winners withdrew");
+    for (pool, (held, paid, _)) in &sample(addr).expect("the invariant at the end") {
+        assert_eq!((*held, *paid), (from_records.get(pool).copied().unwrap_or(0), 0), "{pool:?}");
+    }
+    let samples = samples.finish();
+    assert!(
+        statuses.get(&Status::Expired).copied().unwrap_or(0) > 0,
+        "the sweeper expired holds: {statuses:?}"
+    );
+    assert!(expired > 0, "the clock's sweeps expired holds");
+    assert!(withdrawn > 0, "winners withdrew");
     assert!(!late_wins.is_empty(), "latecomers took seats that came free");
     assert!(samples >= 20, "the invariant was sampled throughout ({samples} samples)");
     eprintln!(
         "race: {candidates} candidates, {seats} seats at {} centers; prepared in {prepare_time:?}; \
          race {race_time:?}: {} holds, losers named {center_named} center and {subject_named} subject pools; \
-         churn {churn_time:?}: {} withdrawals, {} late submissions ({} won); final {statuses:?}; \
-         {samples} invariant samples; total {:?}",
+         churn {churn_time:?} in {CHURN_STEPS} clock steps of {step} ms: {expired} expired, {withdrawn} \
+         withdrawals, {} late submissions ({} won); final {statuses:?}; {samples} invariant samples; total {:?}",
         CENTERS.len(),
         winners.len(),
-        withdrawn.load(Ordering::Relaxed),
         attempts.load(Ordering::Relaxed),
         late_wins.len(),
         total.elapsed(),

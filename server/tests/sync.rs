@@ -22,9 +22,19 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use support::{Server, TestApp, candidate_session, http};
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::paths;
+use baoming_core::api::sync::SyncTicket;
+use support::{TestApp, candidate_session, post, wait_until_async};
 
-const EXAM: &str = "ncre-2027-03";
+const EXAM: &str = support::DEMO_EXAM;
+/// How long the server may take to notice a closed connection.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A batch sync request with `body` (CBOR).
+fn batch(addr: SocketAddr, token: &str, body: Vec<u8>) -> support::Response {
+    post(addr, paths::SYNC_BATCH).token(token).content_type(paths::CBOR).body(body).send()
+}
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -133,7 +143,7 @@ impl Device {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_devices_converge_through_the_real_binary_in_either_order_and_across_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "sync@example.org");
 
     for (round, order) in [[0usize, 1], [1, 0]].into_iter().enumerate() {
@@ -165,7 +175,7 @@ async fn two_devices_converge_through_the_real_binary_in_either_order_and_across
 
     // A restart keeps everything; a fresh device pulls the same draft.
     drop(server);
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let mut fresh = Device::new(&account_id, 3);
     let mut ws = connect(server.addr, &token, None).await;
     fresh.sync_with(&mut ws).await;
@@ -175,7 +185,7 @@ async fn two_devices_converge_through_the_real_binary_in_either_order_and_across
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_clear_errors_and_nothing_is_persisted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "bad@example.org");
     let (other_id, _) = account(server.addr, "other@example.org");
 
@@ -262,7 +272,7 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_is_persisted() {
     // After a restart the refused write is nowhere: a fresh device sees status `draft`.
     drop(ws);
     drop(server);
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let mut fresh = Device::new(&account_id, 6);
     let mut ws = connect(server.addr, &token, None).await;
     fresh.sync_with(&mut ws).await;
@@ -272,11 +282,10 @@ async fn bad_input_is_refused_with_clear_errors_and_nothing_is_persisted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_are_single_use() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (_, token) = account(server.addr, "ticket@example.org");
-    let r = http(server.addr, "POST", "/api/sync/tickets", Some(&token), None).expect("ticket");
-    assert_eq!(r.status, 201);
-    let ticket = r.json()["ticket"].as_str().expect("ticket").to_owned();
+    let ticket =
+        post(server.addr, paths::SYNC_TICKETS).token(&token).send().expect(201).typed::<SyncTicket>().ticket;
     let url = format!("ws://{}/api/sync?ticket={ticket}", server.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("first use");
     ws.send(Message::binary(encode(&WireMessage::Join {
@@ -288,8 +297,7 @@ async fn tickets_are_single_use() {
     .expect("join");
     assert!(matches!(next(&mut ws).await, Some(WireMessage::Peer { .. })));
     assert!(tokio_tungstenite::connect_async(url.as_str()).await.is_err(), "second use refused");
-    let r = http(server.addr, "POST", "/api/sync/tickets", None, None).expect("no token");
-    assert_eq!(r.status, 401);
+    post(server.addr, paths::SYNC_TICKETS).send().refused(401, ErrorCode::Unauthorized);
 }
 
 /// The lock arrives while a device is offline; the status change is made in-process through
@@ -360,10 +368,10 @@ async fn a_stock_automerge_repo_client_syncs_a_draft() {
         "the interop test needs its npm packages: run `npm install --prefix tests/interop` (tests/run-all.sh does)"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "node@example.org");
-    let r = http(server.addr, "POST", "/api/sync/tickets", Some(&token), None).expect("ticket");
-    let ticket = r.json()["ticket"].as_str().expect("ticket").to_owned();
+    let ticket =
+        post(server.addr, paths::SYNC_TICKETS).token(&token).send().expect(201).typed::<SyncTicket>().ticket;
     let doc_id = DocumentId::derive(EXAM, &account_id).to_string();
     let url = format!("ws://{}/api/sync?ticket={ticket}", server.addr);
     let node = tokio::task::spawn_blocking(move || {
@@ -410,8 +418,8 @@ impl Device {
                 storage_id: Some("background".into()),
                 messages: messages.clone(),
             };
-            let r = http(addr, "POST", "/api/sync/batch", Some(token), Some(&req.encode())).expect("batch");
-            assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+            let r = batch(addr, token, req.encode());
+            r.expect(200);
             let resp = BatchResponse::decode(&r.body).expect("batch response");
             if let Some(WireMessage::Refused { heads, refused, .. }) = &resp.refused {
                 let heads: Vec<_> = heads.iter().map(|h| h.parse().expect("hash")).collect();
@@ -440,7 +448,7 @@ impl Device {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_batch_form_syncs_the_same_documents() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let (account_id, token) = account(server.addr, "batch@example.org");
 
     let mut live = Device::new(&account_id, 10);
@@ -474,18 +482,16 @@ async fn the_http_batch_form_syncs_the_same_documents() {
     assert_eq!(live.doc.status(), Status::Draft);
 
     // Bad bodies and foreign documents are typed errors.
-    let r = http(server.addr, "POST", "/api/sync/batch", Some(&token), Some(b"\xa1\x64type")).expect("bad");
-    assert_eq!(r.status, 400, "{:?}", r.json());
+    batch(server.addr, &token, b"\xa1\x64type".to_vec()).refused(400, ErrorCode::MalformedCbor);
     let foreign = baoming_core::wire::BatchRequest {
         document_id: DocumentId::derive(EXAM, "someone-else").to_string(),
         storage_id: None,
         messages: vec![],
     };
-    let r =
-        http(server.addr, "POST", "/api/sync/batch", Some(&token), Some(&foreign.encode())).expect("foreign");
-    assert_eq!(r.status, 404);
-    let r = http(server.addr, "POST", "/api/sync/batch", None, Some(&foreign.encode())).expect("anonymous");
-    assert_eq!(r.status, 401);
+    batch(server.addr, &token, foreign.encode()).refused(404, ErrorCode::NotFound);
+    let anonymous =
+        post(server.addr, paths::SYNC_BATCH).content_type(paths::CBOR).body(foreign.encode()).send();
+    anonymous.refused(401, ErrorCode::Unauthorized);
 }
 
 /// How long the server must stay silent for an exchange to count as finished in the robustness
@@ -573,7 +579,7 @@ fn assert_converged(devices: &mut [&mut Device]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_dropped_mid_sync_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let addr = server.addr;
     let (account_id, token) = account(addr, "drops@example.org");
     let mut phone = Device::new(&account_id, 20);
@@ -591,7 +597,8 @@ async fn connections_dropped_mid_sync_lose_and_duplicate_nothing() {
     let edits = phone.sync.generate(&mut phone.doc).expect("a message with the edit");
     assert!(!automerge::sync::Message::decode(&edits).expect("decode").changes.is_empty());
     phone.send(&mut ws, edits).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server answers once it has processed the edits; the device never reads the answer.
+    assert!(matches!(next(&mut ws).await, Some(WireMessage::Sync { .. })), "the server answers the edits");
     drop(ws);
     let frames = phone.resync(addr, &token, Some("phone-store")).await;
     assert!(frames <= 4, "the returning device resumes ({frames} frames)");
@@ -637,7 +644,7 @@ async fn connections_dropped_mid_sync_lose_and_duplicate_nothing() {
 
     // What the server stored is that same history: a fresh device after a restart pulls it.
     drop(server);
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let mut fresh = Device::new(&account_id, 22);
     fresh.resync(server.addr, &token, None).await;
     assert_converged(&mut [&mut phone, &mut tablet, &mut fresh]);
@@ -649,7 +656,7 @@ async fn connections_dropped_mid_sync_lose_and_duplicate_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_and_reordered_frames_converge_without_a_loop() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+    let server = support::start_server_in(dir.path());
     let addr = server.addr;
     let (account_id, token) = account(addr, "reorder@example.org");
     let mut phone = Device::new(&account_id, 30);
@@ -694,8 +701,8 @@ async fn duplicated_and_reordered_frames_converge_without_a_loop() {
             storage_id: Some("background".into()),
             messages: vec![m2, m1.clone(), m1],
         };
-        let r = http(addr, "POST", "/api/sync/batch", Some(&tok), Some(&req.encode())).expect("batch");
-        assert_eq!(r.status, 200);
+        let r = batch(addr, &tok, req.encode());
+        r.expect(200);
         let resp = baoming_core::wire::BatchResponse::decode(&r.body).expect("response");
         assert!(resp.refused.is_none(), "{:?}", resp.refused);
         for m in &resp.messages {
@@ -772,15 +779,6 @@ async fn documents_compact_at_their_point_and_survive_an_interrupted_compaction(
     assert_eq!(stored.server().updated_at_ms, 10_001);
 }
 
-/// Polls until `done` holds (the server handles a closed socket on its own time).
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A document stays in memory only while something holds it: a closed connection or a finished
 /// batch request lets it go, an action holding it keeps it, and the next device gets the whole
 /// document back from storage.
@@ -800,7 +798,9 @@ async fn documents_leave_memory_when_nothing_holds_them_and_come_back_whole() {
     assert!(hub.live(&id).is_some(), "in memory while a device is connected");
     assert!(!hub.release(&id), "a connected document is not released");
     ws.close(None).await.expect("close");
-    eventually("the closed connection releases the document", || hub.live(&id).is_none()).await;
+    // The server notices the closed socket on its own time.
+    wait_until_async("the closed connection to release the document", WAIT, async || hub.live(&id).is_none())
+        .await;
 
     // The next device loads it whole from storage.
     let mut tablet = Device::new(&account_id, 21);
@@ -812,10 +812,14 @@ async fn documents_leave_memory_when_nothing_holds_them_and_come_back_whole() {
     // once the action and the connection are done.
     let held = hub.open(id, &account_id, EXAM).await.expect("open");
     ws.close(None).await.expect("close");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the server has let go of the connection, only the hub's map and this action hold it.
+    wait_until_async("the closed connection to let go of the document", WAIT, async || {
+        std::sync::Arc::strong_count(&held) == 2
+    })
+    .await;
     assert!(!hub.release(&id) && hub.release_idle() == 0, "a held document stays");
     drop(held);
-    eventually("the housekeeping pass releases it", || {
+    wait_until_async("the housekeeping pass to release it", WAIT, async || {
         hub.release_idle();
         hub.live(&id).is_none()
     })

@@ -30,11 +30,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use baoming_core::Catalog;
-use baoming_core::form::encode_id_document;
-use baoming_core::id_document::IdKind;
+use baoming_core::api::accounts::{RegisterRequest, SessionAnswer};
+use baoming_core::api::catalog::CenterSeats;
+use baoming_core::api::error::ErrorCode;
+use baoming_core::api::paths;
+use baoming_core::api::registrations::{CandidateAction, CenterRegistration, SubmitRequest};
 use baoming_core::photo::PhotoRef;
-use baoming_tests::{Device, EXAM, HttpConn, OPERATOR_PASSWORD, ServerProcess, release_binary};
-use serde_json::{Value, json};
+use baoming_test_support::{
+    CANDIDATE_PASSWORD, Conn, OPERATOR_PASSWORD, Request, SAMPLE_PHOTO, Server, answer_form,
+    assert_seats_add_up, get, post, put, resident_id,
+};
+use baoming_tests::{Device, EXAM, release_binary, start_server, sync_url};
 
 /// The center whose seats are raced for.
 const CENTER: &str = "bj-changping";
@@ -92,7 +98,7 @@ fn main() {
     );
     let mut runs = Vec::new();
     for run in 1..=load.runs {
-        let server = ServerProcess::start_with_catalog(&binary, Some(&catalog)).expect("start server");
+        let server = start_server(&binary, Some(&catalog)).expect("start server");
         let figures = runtime.block_on(race(&server, &load));
         println!("run {run}: {}", figures.describe());
         if smoke {
@@ -191,7 +197,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Setup, race and checks on one fresh server.
-async fn race(server: &ServerProcess, load: &Load) -> Figures {
+async fn race(server: &Server, load: &Load) -> Figures {
     let addr = server.addr;
     let started = Instant::now();
     let (candidates, setup_stages) = setup(addr, load).await;
@@ -204,33 +210,29 @@ async fn race(server: &ServerProcess, load: &Load) -> Figures {
     // The race: every connection takes the next candidate as soon as its previous answer came.
     let candidates = Arc::new(candidates);
     let next = Arc::new(AtomicUsize::new(0));
-    let path = format!("/api/registrations/{EXAM}/submit");
+    let path = paths::registration_action(EXAM, CandidateAction::Submit);
+    // Each request is built before its clock starts: the figure is the server's, not the encoder's.
+    let requests: Arc<Vec<Request>> = Arc::new(
+        candidates
+            .iter()
+            .map(|c| {
+                let body = SubmitRequest { heads: c.heads.clone() };
+                post(addr, &path).token(&c.token).key("bench-submit").json(&body)
+            })
+            .collect(),
+    );
     let started = Instant::now();
     let workers: Vec<_> = (0..load.connections)
         .map(|_| {
-            let (candidates, next, path) = (Arc::clone(&candidates), Arc::clone(&next), path.clone());
+            let (requests, next) = (Arc::clone(&requests), Arc::clone(&next));
             tokio::spawn(async move {
-                let mut conn = HttpConn::new(addr);
+                let mut conn = Conn::new(addr);
                 let mut answers = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(c) = candidates.get(i) else { break };
-                    let body = serde_json::to_vec(&json!({ "heads": c.heads })).expect("json");
-                    let auth = format!("Bearer {}", c.token);
+                    let Some(request) = requests.get(i) else { break };
                     let t = Instant::now();
-                    let answer = conn
-                        .request(
-                            "POST",
-                            &path,
-                            &[
-                                ("authorization", &auth),
-                                ("idempotency-key", "bench-submit"),
-                                ("content-type", "application/json"),
-                            ],
-                            &body,
-                        )
-                        .await
-                        .expect("submit");
+                    let answer = conn.send(request).await.expect("submit");
                     answers.push((t.elapsed(), answer));
                 }
                 answers
@@ -245,12 +247,13 @@ async fn race(server: &ServerProcess, load: &Load) -> Figures {
 
     let (mut accepted, mut refused) = (0, 0);
     for (_, a) in &answers {
-        match (a.status, a.json()["code"].as_str()) {
-            (200, _) => accepted += 1,
-            (409, Some("seat_gone")) => refused += 1,
-            (status, _) => {
-                panic!("a submission was neither accepted nor refused seat_gone: {status} {}", a.json())
-            }
+        if a.status == 200 {
+            a.typed::<baoming_core::api::registrations::RegistrationView>();
+            accepted += 1;
+        } else {
+            // Anything but a seat_gone refusal fails the run.
+            a.refused(409, ErrorCode::SeatGone);
+            refused += 1;
         }
     }
     let mut latencies: Vec<Duration> = answers.iter().map(|(l, _)| *l).collect();
@@ -263,40 +266,25 @@ async fn race(server: &ServerProcess, load: &Load) -> Figures {
 /// Exactly `seats` holds: in the seat counters (center and subjects, each with
 /// `held + paid + free == capacity`), in the operator's listing, and as accepted answers.
 async fn check_holds(addr: SocketAddr, seats: usize, accepted: usize) {
-    let mut conn = HttpConn::new(addr);
-    let a = conn
-        .request("GET", &format!("/api/exams/{EXAM}/centers/{CENTER}/availability"), &[], b"")
-        .await
-        .expect("availability");
-    assert_eq!(a.status, 200, "{}", a.json());
-    let v = a.json();
-    let n = |x: &Value| x.as_u64().expect("number") as usize;
-    assert_eq!(n(&v["held"]) + n(&v["paid"]) + n(&v["free"]), n(&v["total_capacity"]), "center: {v}");
-    let mut subjects_held = 0;
-    for s in v["subjects"].as_array().expect("subjects") {
-        assert_eq!(n(&s["held"]) + n(&s["paid"]) + n(&s["free"]), n(&s["capacity"]), "subject: {s}");
-        subjects_held += n(&s["held"]);
-    }
-    let login =
-        serde_json::to_vec(&json!({ "username": "admin", "password": OPERATOR_PASSWORD })).expect("json");
-    let t = conn.request("POST", "/api/operator/sessions", &[], &login).await.expect("operator login");
-    assert_eq!(t.status, 200, "{}", t.json());
-    let auth = format!("Bearer {}", t.json()["token"].as_str().expect("token"));
-    let list = conn
-        .request(
-            "GET",
-            &format!("/api/operator/exams/{EXAM}/centers/{CENTER}/registrations"),
-            &[("authorization", &auth)],
-            b"",
-        )
-        .await
-        .expect("listing");
-    assert_eq!(list.status, 200, "{}", list.json());
-    let listing = list.json();
-    let listed = listing.as_array().or_else(|| listing["registrations"].as_array()).expect("a list");
-    let holding = listed.iter().filter(|r| r["seats"].as_array().is_some_and(|s| !s.is_empty())).count();
+    let mut conn = Conn::new(addr);
+    let availability = get(addr, &paths::center_availability(EXAM, CENTER));
+    let v: CenterSeats = conn.send(&availability).await.expect("availability").typed();
+    let (center_held, _) = assert_seats_add_up(&v);
+    let subjects_held: u32 = v.subjects.iter().map(|s| s.held).sum();
+    let login = baoming_core::api::operator::OperatorLoginRequest {
+        username: "admin".into(),
+        password: OPERATOR_PASSWORD.into(),
+        captcha_id: None,
+        captcha_answer: None,
+    };
+    let login = post(addr, paths::OPERATOR_SESSIONS).json(&login);
+    let session: baoming_core::api::operator::OperatorSessionAnswer =
+        conn.send(&login).await.expect("operator login").typed();
+    let listing = get(addr, &paths::operator_registrations(EXAM, CENTER)).token(&session.token);
+    let listed: Vec<CenterRegistration> = conn.send(&listing).await.expect("listing").typed();
+    let holding = listed.iter().filter(|r| !r.registration.seats.is_empty()).count();
     assert_eq!(
-        (n(&v["held"]), subjects_held, holding, listed.len(), accepted),
+        (center_held as usize, subjects_held as usize, holding, listed.len(), accepted),
         (seats, seats, seats, seats, seats),
         "exactly {seats} holds (center counter, subject counters, holding registrations, listed, accepted)"
     );
@@ -307,12 +295,9 @@ async fn check_holds(addr: SocketAddr, seats: usize, accepted: usize) {
 async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3]) {
     let catalog = Catalog::demo();
     let exam = catalog.exam(EXAM).expect("exam").clone();
-    let photo = {
-        let source = include_bytes!("../../core/assets/samples/photo.jpg");
-        baoming_core::photo::prepare(source, &exam.photo).expect("prepare the sample photo")
-    };
+    let photo = baoming_core::photo::prepare(SAMPLE_PHOTO, &exam.photo).expect("prepare the sample photo");
     let photo_ref = PhotoRef {
-        sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &photo.jpeg)),
+        sha256: baoming_core::catalog::hex_sha256(&photo.jpeg),
         bytes: photo.jpeg.len() as u32,
         width: photo.report.width.expect("width"),
         height: photo.report.height.expect("height"),
@@ -325,8 +310,8 @@ async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3])
             let (shared, next) = (Arc::clone(&shared), Arc::clone(&next));
             tokio::spawn(async move {
                 let (exam, jpeg, photo) = &*shared;
-                let mut conn = HttpConn::new(addr);
-                let url = format!("ws://{addr}/api/sync");
+                let mut conn = Conn::new(addr);
+                let url = sync_url(addr);
                 let mut made = Vec::new();
                 let mut stages = [Duration::ZERO; 3];
                 loop {
@@ -335,31 +320,23 @@ async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3])
                         break;
                     }
                     let t = Instant::now();
-                    let body = serde_json::to_vec(
-                        &json!({ "login": format!("race{i}@example.org"), "password": "Harness-Pass-9271" }),
-                    )
-                    .expect("json");
-                    let r = conn.request("POST", "/api/accounts", &[], &body).await.expect("register");
-                    assert_eq!(r.status, 201, "register: {}", r.json());
-                    let v = r.json();
-                    let (account, token) = (
-                        v["account_id"].as_str().expect("id").to_owned(),
-                        v["token"].as_str().expect("token").to_owned(),
-                    );
-                    let auth = format!("Bearer {token}");
+                    let body = RegisterRequest {
+                        login: format!("race{i}@example.org"),
+                        password: CANDIDATE_PASSWORD.into(),
+                    };
+                    let register = post(addr, paths::ACCOUNTS).json(&body);
+                    let session: SessionAnswer =
+                        conn.send(&register).await.expect("register").expect(201).typed();
+                    let (account, token) = (session.account_id, session.token);
                     stages[0] += t.elapsed();
 
                     let t = Instant::now();
-                    let r = conn
-                        .request(
-                            "PUT",
-                            &format!("/api/blobs/{}?exam={EXAM}", photo.sha256),
-                            &[("authorization", &auth), ("content-type", "image/jpeg")],
-                            jpeg,
-                        )
-                        .await
-                        .expect("upload");
-                    assert!(r.status == 201 || r.status == 200, "upload: {} {}", r.status, r.json());
+                    let upload = put(addr, &format!("{}?exam={EXAM}", paths::blob(&photo.sha256)))
+                        .token(&token)
+                        .content_type(paths::JPEG)
+                        .body(jpeg.clone());
+                    let r = conn.send(&upload).await.expect("upload");
+                    assert!(r.status == 201 || r.status == 200, "upload: {} {}", r.status, r.text());
                     stages[1] += t.elapsed();
 
                     let t = Instant::now();
@@ -418,33 +395,14 @@ fn fill(
     i: usize,
 ) -> Result<(), baoming_core::document::DocError> {
     let d = &mut device.doc;
-    d.accept_agreement(&exam.agreement, 1)?;
     // Distinct numbers for 100 000 candidates: the district digits and the sequence vary; the
-    // sequence's last digit gives the gender (odd = male), the birth date is the field's.
+    // sequence's last digit gives the gender (odd = male).
     let id = resident_id(&format!("1101{:02}19900101{:03}", (i / 1000) % 100, i % 1000));
-    let gender = if i % 2 == 1 { "male" } else { "female" };
-    for (k, v) in [
-        ("name", "张三丰"),
-        ("gender", gender),
-        ("birth_date", "1990-01-01"),
-        ("id_document", &encode_id_document(IdKind::ResidentId, &id)),
-        ("ethnicity", "han"),
-        ("mobile", "13800138000"),
-        ("education", "bachelor"),
-        ("occupation", "student"),
-    ] {
-        d.set_field(k, v)?;
-    }
+    answer_form(d, exam, "张三丰", &id)?;
     d.choose_center(exam, CENTER)?;
     d.add_subject(SUBJECTS[i % SUBJECTS.len()])?;
     d.set_photo(photo)?;
     d.declare(2)
-}
-
-/// A resident ID number from its first 17 digits, with its GB 11643 check character.
-fn resident_id(body17: &str) -> String {
-    let check = baoming_core::id_document::gb11643_check_char(body17).expect("17 digits");
-    format!("{body17}{check}")
 }
 
 fn report(runs: &[Figures], load: &Load) {

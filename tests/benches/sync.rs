@@ -23,7 +23,8 @@
 use std::time::{Duration, Instant};
 
 use baoming_core::document::DocumentId;
-use baoming_tests::{Device, EXAM, NodeSyncServer, ServerProcess, register, release_binary};
+use baoming_test_support::register_candidate;
+use baoming_tests::{Device, EXAM, NodeSyncServer, release_binary, start_server, sync_url};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -120,16 +121,14 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn baoming(binary: &std::path::Path, load: &Load) -> Figures {
-    let server = ServerProcess::start(binary).expect("start server");
-    let (addr, url) = (server.addr, server.sync_url());
+    let server = start_server(binary, None).expect("start server");
+    let (addr, url) = (server.addr, sync_url(server.addr));
     let n = load.devices;
     println!("== Baoming server ({}): {n} devices", binary.display());
 
     println!("registering {n} candidate accounts…");
     let accounts = tokio::task::spawn_blocking(move || {
-        (0..n)
-            .map(|i| register(addr, &format!("bench{i}@example.org")).expect("register"))
-            .collect::<Vec<_>>()
+        (0..n).map(|i| register_candidate(addr, &format!("bench{i}@example.org"))).collect::<Vec<_>>()
     })
     .await
     .expect("accounts");

@@ -1,6 +1,8 @@
 //! Helpers shared by the workspace-level harnesses: start the real server binary (or, for
-//! comparison, the stock Node `@automerge/automerge-repo-sync-server`), create candidate
-//! accounts, and run devices (the core's document and sync engine) over real WebSockets.
+//! comparison, the stock Node `@automerge/automerge-repo-sync-server`) and run devices (the
+//! core's document and sync engine) over real WebSockets. The server process, the HTTP client,
+//! the fixtures and the strict reading of answers come from `baoming-test-support`, which the
+//! server's own tests share.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -11,24 +13,11 @@ use automerge::ActorId;
 use baoming_core::document::{DocumentId, RegistrationDoc};
 use baoming_core::sync::PeerSync;
 use baoming_core::wire::{WireMessage, decode, encode};
+pub use baoming_test_support::DEMO_EXAM as EXAM;
+use baoming_test_support::{Server, ServerBuilder, rss_bytes};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-/// The exam session of the demo catalog.
-pub const EXAM: &str = "ncre-2027-03";
-
-/// The password of the demo operator `admin` on servers started by [`ServerProcess`].
-pub const OPERATOR_PASSWORD: &str = "Harness-Operator-Pass-1";
-
-/// A running `baoming-server` process.
-#[derive(Debug)]
-pub struct ServerProcess {
-    child: Child,
-    /// Where it listens.
-    pub addr: SocketAddr,
-    _data: tempfile::TempDir,
-}
 
 /// The server binary the harnesses drive: `BENCH_SERVER_BINARY` when set (the test command
 /// points the smoke runs at the debug build it has anyway), else the release binary built by
@@ -52,99 +41,22 @@ pub fn release_binary() -> Result<PathBuf, String> {
     }
 }
 
-impl ServerProcess {
-    /// Starts `binary serve` on a free port with a temporary database. Argon2 runs with small
-    /// parameters (explicitly allowed for tests) because these harnesses measure sync, not logins.
-    pub fn start(binary: &Path) -> Result<ServerProcess, String> {
-        ServerProcess::start_with_catalog(binary, None)
-    }
-
-    /// [`ServerProcess::start`] with `catalog` (TOML) imported by `admin catalog import` before
-    /// the first start, so the server serves it instead of seeding the demo catalog.
-    pub fn start_with_catalog(binary: &Path, catalog: Option<&str>) -> Result<ServerProcess, String> {
-        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let env = |cmd: &mut Command| {
-            cmd.env("BAOMING_ARGON2__MEMORY_KIB", "256")
-                .env("BAOMING_ARGON2__ALLOW_WEAK_FOR_TESTS", "true")
-                .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "100000000")
-                .env("BAOMING_DEMO_OPERATOR_PASSWORD", OPERATOR_PASSWORD)
-                .env("BAOMING_LOG", "warn")
-                .env_remove("BAOMING_CONFIG")
-                .env_remove("BAOMING_DATA_KEY")
-                .arg("--data-dir")
-                .arg(data.path());
-        };
-        if let Some(toml) = catalog {
-            let file = data.path().join("catalog.toml");
-            std::fs::write(&file, toml).map_err(|e| e.to_string())?;
-            let mut import = Command::new(binary);
-            env(&mut import);
-            let out = import
-                .args(["admin", "catalog", "import"])
-                .arg(&file)
-                .output()
-                .map_err(|e| format!("run {} admin catalog import: {e}", binary.display()))?;
-            if !out.status.success() {
-                return Err(format!("catalog import failed: {}", String::from_utf8_lossy(&out.stderr)));
-            }
-        }
-        let mut cmd = Command::new(binary);
-        env(&mut cmd);
-        let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("start {}: {e}", binary.display()))?;
-        let mut reader = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            if reader.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
-                return Err("the server exited before listening".into());
-            }
-            if let Some(a) = line.trim().strip_prefix("Baoming server listening on http://") {
-                break a.parse::<SocketAddr>().map_err(|e| e.to_string())?;
-            }
-        };
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).unwrap_or(0) > 0 {
-                sink.clear();
-            }
-        });
-        Ok(ServerProcess { child, addr, _data: data })
-    }
-
-    /// The server's resident memory in bytes.
-    pub fn rss_bytes(&self) -> Option<u64> {
-        rss_bytes(&self.child)
-    }
-
-    /// The server's process id (to attach a profiler).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The sync endpoint.
-    pub fn sync_url(&self) -> String {
-        format!("ws://{}/api/sync", self.addr)
+/// Starts `binary serve` on a free port with a temporary database, as in production but for
+/// Argon2, which runs with small parameters (explicitly allowed for tests) because these
+/// harnesses measure sync and submissions, not logins. With `catalog` (TOML), the catalog is
+/// imported by `admin catalog import` before the first start, so the server serves it instead of
+/// seeding the demo catalog.
+pub fn start_server(binary: &Path, catalog: Option<&str>) -> Result<Server, String> {
+    let builder = ServerBuilder::new(binary).system_clock();
+    match catalog {
+        Some(toml) => builder.catalog(toml).try_start(),
+        None => builder.try_start(),
     }
 }
 
-/// A process's resident memory in bytes (Linux `/proc`).
-fn rss_bytes(child: &Child) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
-    let kb: u64 =
-        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The sync endpoint of a server at `addr`.
+pub fn sync_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/api/sync")
 }
 
 /// The stock Node sync server from npm (`@automerge/automerge-repo-sync-server`, installed in
@@ -210,7 +122,7 @@ impl NodeSyncServer {
 
     /// The server's resident memory in bytes.
     pub fn rss_bytes(&self) -> Option<u64> {
-        rss_bytes(&self.child)
+        rss_bytes(self.child.id())
     }
 
     /// The sync endpoint (the Node server answers upgrades on any path).
@@ -223,19 +135,6 @@ impl Drop for NodeSyncServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Registers a candidate; returns (account id, session token).
-pub fn register(addr: SocketAddr, login: &str) -> Result<(String, String), String> {
-    let body = serde_json::json!({ "login": login, "password": "Harness-Pass-9271" });
-    let resp = ureq::post(&format!("http://{addr}/api/accounts"))
-        .send_json(&body)
-        .map_err(|e| format!("register {login}: {e}"))?;
-    let v: serde_json::Value = resp.into_body().read_json().map_err(|e| e.to_string())?;
-    match (v["account_id"].as_str(), v["token"].as_str()) {
-        (Some(a), Some(t)) => Ok((a.to_owned(), t.to_owned())),
-        _ => Err(format!("unexpected register answer {v}")),
     }
 }
 
@@ -414,135 +313,5 @@ impl Device {
             }
             other => Err(format!("unexpected {other:?}")),
         }
-    }
-}
-
-/// An HTTP/1.1 response: status and body.
-#[derive(Debug, Clone)]
-pub struct HttpAnswer {
-    /// Status code.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-}
-
-impl HttpAnswer {
-    /// The body as JSON (`null` when it is not JSON).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// One keep-alive HTTP/1.1 connection for load generators: requests go one after another on
-/// the same socket (reconnecting when the server closed it), without a client library's pool
-/// or per-request allocations getting between the harness and the server it measures.
-#[derive(Debug)]
-pub struct HttpConn {
-    addr: SocketAddr,
-    stream: Option<tokio::io::BufReader<tokio::net::TcpStream>>,
-}
-
-impl HttpConn {
-    /// A connection to `addr`, opened at the first request.
-    pub fn new(addr: SocketAddr) -> HttpConn {
-        HttpConn { addr, stream: None }
-    }
-
-    /// Sends one request and reads its answer. `headers` are extra `(name, value)` pairs; the
-    /// body is sent with its `Content-Length`. A request on a reused connection that the
-    /// server had closed is sent again once on a new connection.
-    pub async fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<HttpAnswer, String> {
-        let mut head =
-            format!("{method} {path} HTTP/1.1\r\nhost: {}\r\ncontent-length: {}\r\n", self.addr, body.len());
-        for (name, value) in headers {
-            head.push_str(name);
-            head.push_str(": ");
-            head.push_str(value);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        let mut message = head.into_bytes();
-        message.extend_from_slice(body);
-        let reused = self.stream.is_some();
-        match self.exchange(&message).await {
-            Ok(answer) => Ok(answer),
-            Err(_) if reused => {
-                self.stream = None;
-                self.exchange(&message).await
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn exchange(&mut self, message: &[u8]) -> Result<HttpAnswer, String> {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-        if self.stream.is_none() {
-            let tcp = tokio::net::TcpStream::connect(self.addr).await.map_err(|e| e.to_string())?;
-            tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-            self.stream = Some(tokio::io::BufReader::new(tcp));
-        }
-        let stream = self.stream.as_mut().ok_or("no connection")?;
-        let failed = |e: std::io::Error| e.to_string();
-        stream.get_mut().write_all(message).await.map_err(failed)?;
-        let mut line = String::new();
-        if stream.read_line(&mut line).await.map_err(failed)? == 0 {
-            self.stream = None;
-            return Err("connection closed".into());
-        }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad status line {line:?}"))?;
-        let (mut length, mut chunked, mut close) = (None, false, false);
-        loop {
-            line.clear();
-            if stream.read_line(&mut line).await.map_err(failed)? == 0 {
-                return Err("connection closed in the headers".into());
-            }
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else { continue };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                stream.read_line(&mut line).await.map_err(failed)?;
-                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| format!("bad chunk size {line:?}"))?;
-                let start = body.len();
-                body.resize(start + size, 0);
-                stream.read_exact(&mut body[start..]).await.map_err(failed)?;
-                line.clear();
-                stream.read_line(&mut line).await.map_err(failed)?;
-                if size == 0 {
-                    break;
-                }
-            }
-        } else {
-            body.resize(length.unwrap_or(0), 0);
-            stream.read_exact(&mut body).await.map_err(failed)?;
-        }
-        if close {
-            self.stream = None;
-        }
-        Ok(HttpAnswer { status, body })
     }
 }
