@@ -481,6 +481,59 @@ async fn a_payment_after_expiry_keeps_a_free_seat_or_is_refunded() {
     assert_eq!((b1.status().status, b2.status().status), (Status::Submitted, Status::Submitted));
 }
 
+/// The platform keeps its own clock. An order the server closed at its deadline before the
+/// platform ever saw the trade (its page never opened) can still be paid on the platform's page,
+/// whose clock says the trade has not expired: the money then takes the seat when one is free and
+/// is refunded when none is — it is never kept without a seat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_for_an_order_the_server_closed_takes_a_free_seat_or_is_refunded() {
+    let sandbox = support::paysandbox::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_server(dir.path(), Some(&sandbox), None);
+    let addr = server.addr;
+    // Two candidates open orders for subject 15 (four seats) and do not open the pages.
+    let mut late = Vec::new();
+    for n in 0..2 {
+        let c = Candidate::submitted(addr, 30 + n, SMALL, &["15"]).await;
+        let (no, url, _) = order_of(&c.open_order(&format!("closed-{n}")));
+        late.push((c, no, url));
+    }
+    let last_deadline = late.iter().filter_map(|(c, _, _)| c.status().deadline_ms).max().expect("deadlines");
+    // The deadlines pass on the server's clock: the platform knows no such trade, so the
+    // server closes the orders on its own word.
+    assert_eq!(server.advance_past(last_deadline).expired, 2);
+    for (c, _, _) in &late {
+        let v: PaymentRefreshAnswer = c.refresh().typed();
+        assert_eq!(v.registration.status, Status::Expired, "{v:?}");
+        assert_eq!(v.payment.as_ref().map(|p| p.order.state), Some(OrderState::Closed), "{v:?}");
+    }
+    // Three newcomers take three of the four seats.
+    for n in 0..3 {
+        let c = Candidate::submitted(addr, 40 + n, SMALL, &["15"]).await;
+        assert_eq!(c.status().status, Status::Submitted);
+    }
+    assert_eq!(invariant(addr, SMALL), (3, 0));
+    // The first late candidate pays on the platform's page: the last free seat is theirs.
+    let (first, _, url) = &late[0];
+    assert_eq!(pay_on_page(url), 200, "the platform's clock has not passed time_expire");
+    first.device_sees_paid(8_000).await;
+    assert_eq!(first.client.server(EXAM).expect("server").seats, vec!["15".to_owned()]);
+    assert_eq!(invariant(addr, SMALL), (3, 1));
+    // The second pays too: no seat is left, so the money goes back.
+    let (second, no, url) = &late[1];
+    assert_eq!(pay_on_page(url), 200);
+    wait_until_async("the refund", Duration::from_secs(10), async || has_refund(second).await).await;
+    let s = second.client.server(EXAM).expect("server");
+    assert_eq!((s.status, s.refunded_fen), (Status::Expired, Some(8_000)), "{s:?}");
+    let v: PaymentRefreshAnswer = second.refresh().typed();
+    let payment = v.payment.expect("an order");
+    assert_eq!(
+        (payment.order.out_trade_no.as_str(), payment.order.state),
+        (no.as_str(), OrderState::Refunded)
+    );
+    assert_eq!(invariant(addr, SMALL), (3, 1), "the refund moved no seat");
+}
+
 /// Whether the candidate's document shows a refund.
 async fn has_refund(c: &Candidate) -> bool {
     c.client.sync_batch(SYNC).await.expect("sync");

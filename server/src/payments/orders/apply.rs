@@ -87,7 +87,13 @@ impl Payments {
                     got: observed.total_fen,
                 });
             }
-            if order.state != OrderState::Open || observed.status == TradeStatus::WaitBuyerPay {
+            let paid = matches!(observed.status, TradeStatus::Success | TradeStatus::Finished);
+            // A closed order can still turn out paid: the platform's clock and ours differ, and
+            // a trade the platform no longer knows was taken for closed. Its money is never kept
+            // without a seat: the registration takes it, or it is refunded.
+            let reopened = order.state == OrderState::Closed && paid;
+            if (order.state != OrderState::Open && !reopened) || observed.status == TradeStatus::WaitBuyerPay
+            {
                 return Ok(order.state);
             }
             let applied = if observed.status == TradeStatus::Closed {
