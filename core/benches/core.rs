@@ -1,4 +1,4 @@
-//! Benchmarks of the core's hot paths: whole-draft validation (budget ≤ 50 µs, DESIGN §7) and one
+//! Benchmarks of the core's hot paths: whole-draft validation (budget ≤ 50 µs) and one
 //! candidate edit followed by an incremental save (what a device does on every keystroke batch),
 //! and the server's incoming-change check of a one-field batch, in place and on a fork.
 

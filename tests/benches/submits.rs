@@ -1,4 +1,4 @@
-//! Seat-race benchmark against the real release server binary (DESIGN §7): `BENCH_CANDIDATES`
+//! Seat-race benchmark against the real release server binary: `BENCH_CANDIDATES`
 //! candidates (default 20 000) with complete drafts submit at once for `BENCH_SEATS` seats
 //! (default 2 000), every decision a durable sled commit (group commit, nothing disabled).
 //!

@@ -1,4 +1,4 @@
-//! Sync benchmark harness against the real release server binary (DESIGN §7), with the stock
+//! Sync benchmark harness against the real release server binary, with the stock
 //! Node `@automerge/automerge-repo-sync-server` measured side by side on the same workload:
 //!
 //! * bytes on the wire for one field edit, device → server → second device;

@@ -281,8 +281,8 @@ fn sync_state_persists_and_bad_input_is_typed() {
 }
 
 /// Bytes of complete wire frames (CBOR `sync` messages with realistic ids) needed for one field
-/// edit to travel device → server → second device once all three are in sync. DESIGN §7 budgets
-/// this at 1.5 KB in total; WebSocket framing adds 2–8 bytes per frame on top.
+/// edit to travel device → server → second device once all three are in sync. The budget
+/// is 1.5 KB in total; WebSocket framing adds 2–8 bytes per frame on top.
 #[test]
 fn one_field_edit_fits_the_wire_budget() {
     use crate::document::DocumentId;

@@ -1,6 +1,6 @@
 //! Group commit: writers share flushes instead of queueing one fsync each.
 //!
-//! A write is acknowledged only once it is durable (DESIGN §6). Flushing after every commit is
+//! A write is acknowledged only once it is durable. Flushing after every commit is
 //! correct but serialises every writer behind its own fsync, which caps a busy server at about
 //! one acknowledged write per fsync. [`GroupFlush`] keeps the rule and lifts the cap: a writer
 //! commits (visible, not yet durable), then asks for durability; one flusher thread takes every
