@@ -336,6 +336,8 @@ impl Catalog {
                 report(at.clone(), "duplicate exam id".into());
             }
             check_window(&exam.registration, &format!("{at}.registration"), &mut report);
+            check_printable(&exam.name.zh, &format!("{at}.name.zh"), &mut report);
+            check_printable(&exam.agreement.version, &format!("{at}.agreement.version"), &mut report);
             check_window(&exam.printing, &format!("{at}.printing"), &mut report);
             if exam.subject_cap == 0 {
                 report(at.clone(), "subject_cap must be at least 1".into());
@@ -372,6 +374,7 @@ impl Catalog {
                 if !subjects.insert(subject.code.clone()) {
                     report(sat.clone(), "duplicate subject code".into());
                 }
+                check_printable(&subject.name.zh, &format!("{sat}.name.zh"), &mut report);
                 if !slots.contains_key(&subject.slot) {
                     report(sat, format!("slot `{}` is not defined", subject.slot));
                 }
@@ -397,6 +400,14 @@ impl Catalog {
                 }
                 for message in field.prepare() {
                     report(fat.clone(), message);
+                }
+                check_printable(&field.label.zh, &format!("{fat}.label.zh"), &mut report);
+                for option in &field.options {
+                    check_printable(
+                        &option.label.zh,
+                        &format!("{fat}.option[{}].label.zh", option.value),
+                        &mut report,
+                    );
                 }
             }
             for role in [FieldRole::Name, FieldRole::IdDocument] {
@@ -424,6 +435,8 @@ impl Catalog {
                 if !center_ids.insert(center.id.clone()) {
                     report(cat.clone(), "duplicate center id (ids are unique across the catalog)".into());
                 }
+                check_printable(&center.name.zh, &format!("{cat}.name.zh"), &mut report);
+                check_printable(&center.address.zh, &format!("{cat}.address.zh"), &mut report);
                 if center.total_capacity == 0 {
                     report(cat.clone(), "total_capacity must be at least 1".into());
                 }
@@ -439,6 +452,7 @@ impl Catalog {
                     if !is_identifier(&room.id) {
                         report(rat.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
                     }
+                    check_printable(&room.name.zh, &format!("{rat}.name.zh"), &mut report);
                     if !rooms.insert(room.id.clone()) {
                         report(rat.clone(), "duplicate room id in the center".into());
                     }
@@ -468,6 +482,18 @@ impl Catalog {
             }
         }
         if problems.is_empty() { Ok(()) } else { Err(CatalogError::Invalid(problems)) }
+    }
+}
+
+/// The texts the documents print (exam, subject, center and room names, the address, field and
+/// option labels, the agreement version) must be printable with the shipped fonts, or every
+/// candidate's documents would fail.
+fn check_printable(text: &str, at: &str, report: &mut impl FnMut(String, String)) {
+    if let Err(chars) = crate::coverage::printable(text) {
+        report(
+            at.to_owned(),
+            format!("{} cannot be printed with the shipped fonts", crate::coverage::describe(&chars)),
+        );
     }
 }
 
@@ -569,6 +595,21 @@ mod tests {
         });
         assert!(p.iter().any(|m| m.contains("room[r1]") && m.contains("capacity must be 1–999")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("room[r1]") && m.contains("duplicate room id")), "{p:?}");
+    }
+
+    #[test]
+    fn printed_texts_must_be_printable_with_the_shipped_fonts() {
+        let p = broken(|t| {
+            *t = t.replacen("name = { zh = \"三级网络技术\"", "name = { zh = \"三级网络技术ก\"", 1)
+        });
+        assert!(
+            p.iter().any(|m| m.contains("subject[35].name.zh")
+                && m.contains("U+0E01")
+                && m.contains("cannot be printed")),
+            "{p:?}"
+        );
+        let p = broken(|t| *t = t.replacen("{ zh = \"回族\"", "{ zh = \"回族\u{31350}\"", 1));
+        assert!(p.iter().any(|m| m.contains("option[hui].label.zh") && m.contains("U+31350")), "{p:?}");
     }
 
     #[test]

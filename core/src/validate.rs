@@ -29,6 +29,9 @@ pub enum IssueCode {
     FieldInvalid,
     /// An answer for a field the form does not have.
     FieldUnknown,
+    /// An answer has characters the registration form and admission ticket cannot print (the
+    /// shipped fonts lack them); the candidate must enter them as the ID document shows them.
+    FieldNotPrintable,
     /// The ID document is not valid.
     IdDocumentInvalid,
     /// The birth date does not agree with the ID number.
@@ -208,6 +211,12 @@ impl Validator {
                         IssueCode::IdDocumentInvalid,
                         format!("{}：{}", field.label.zh, e.message_zh()),
                         format!("{}: {e}", field.label.en),
+                    ),
+                    Err(p @ FieldProblem::NotPrintable(_)) => self.push(
+                        path,
+                        IssueCode::FieldNotPrintable,
+                        format!("{}：{}", field.label.zh, p.message_zh()),
+                        format!("{}: {p}", field.label.en),
                     ),
                     Err(p) => self.push(
                         path,
@@ -486,6 +495,27 @@ mod tests {
         d.fields.insert("id_document".into(), "resident_id:110105194912310021".into());
         let got = codes(&validate(&d, &catalog, &Availability::unknown()));
         assert_eq!(got, vec![("draft.fields.id_document".into(), IssueCode::IdDocumentInvalid)]);
+    }
+
+    /// A name the shipped fonts cannot draw is refused by validation (on the device and at
+    /// submission), not by the documents after payment.
+    #[test]
+    fn a_name_the_documents_cannot_print_is_refused() {
+        let catalog = Catalog::demo();
+        let mut d = valid_draft(&catalog);
+        d.fields.insert("name".into(), "李\u{31350}".into());
+        let issues = validate(&d, &catalog, &Availability::unknown());
+        assert_eq!(codes(&issues), vec![("draft.fields.name".into(), IssueCode::FieldNotPrintable)]);
+        assert!(issues[0].message_zh.starts_with("姓名：") && issues[0].message_zh.contains("U+31350"));
+        assert!(issues[0].message_en.contains("U+31350") && issues[0].message_en.contains("test center"));
+        assert_eq!(
+            serde_json::to_value(IssueCode::FieldNotPrintable).ok(),
+            Some(serde_json::json!("field_not_printable"))
+        );
+        for name in ["李𰻝", "龚䶮", "买买提·艾力", "𪚥𡒄"] {
+            d.fields.insert("name".into(), name.into());
+            assert_eq!(validate(&d, &catalog, &Availability::unknown()), vec![], "{name}");
+        }
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //!   for everything it covers and HanaMinB as the fallback for the rarer CJK Extension B–F
 //!   characters that some names use. krilla embeds each font as a subset, so a page carries only
 //!   the glyphs it uses. A character neither font has is refused with
-//!   [`DocumentError::MissingGlyph`] instead of printing a box; [`missing_glyphs`] lets a caller
-//!   check a name long before a document is rendered.
+//!   [`DocumentError::MissingGlyph`] instead of printing a box; [`crate::coverage`] (no feature
+//!   needed) lets a caller check a name where it is entered, long before a document is rendered,
+//!   and [`shipped_font_ranges`] reads the same coverage from the fonts themselves.
 //! * The ticket's QR code (module `qr`) carries the signed text from [`crate::ticket::sign_ticket`]
 //!   (error correction M, alphanumeric mode) and is drawn as vector squares.
 
@@ -24,7 +25,7 @@ mod ticket;
 #[cfg(test)]
 mod tests;
 
-pub use font::{covers, missing_glyphs};
+pub use font::shipped_font_ranges;
 pub use form::render_form;
 pub use ticket::render_ticket;
 

@@ -11,6 +11,7 @@ use lopdf::{Document, Object};
 use ring::signature::Ed25519KeyPair;
 
 use super::*;
+use crate::coverage::{self, covers, missing_glyphs};
 use crate::ticket::{self, TicketError, TicketPayload};
 
 const PHOTO: &[u8] = include_bytes!("../../assets/samples/photo.jpg");
@@ -253,6 +254,23 @@ fn rare_name_characters_are_covered_by_the_shipped_fonts() {
     assert!(RARE.chars().any(|c| ('\u{3400}'..='\u{4DBF}').contains(&c)), "has Extension A");
     assert!(RARE.chars().filter(|c| ('\u{20000}'..='\u{2A6DF}').contains(c)).count() >= 4, "has Extension B");
     assert_eq!(missing_glyphs(RARE), Vec::<char>::new());
+}
+
+/// The table `coverage` checks text against without the fonts is exactly what the fonts' cmaps
+/// map to real glyphs, so a name `validate` accepts always renders and one it refuses never
+/// would.
+#[test]
+fn coverage_table_matches_the_shipped_fonts() {
+    let from_fonts = shipped_font_ranges().expect("the shipped fonts load");
+    assert!(
+        from_fonts == coverage::ranges(),
+        "core/src/coverage/ranges.rs is stale; regenerate it: cargo run -p baoming-core --features \
+         documents --example font_coverage > core/src/coverage/ranges.rs"
+    );
+    // And the renderer agrees at the edge: the first character of Extension H is refused.
+    let view = TicketView { name: "李\u{31350}".to_owned(), ..ticket_view() };
+    assert_eq!(render_ticket(&view), Err(DocumentError::MissingGlyph { ch: '\u{31350}' }));
+    assert!(render_ticket(&TicketView { name: "李\u{30EDD}".to_owned(), ..ticket_view() }).is_ok());
 }
 
 #[test]
