@@ -6,6 +6,7 @@ use std::hint::black_box;
 use baoming_core::documents::{
     FormRow, FormSubject, FormView, TicketSitting, TicketView, render_form, render_ticket,
 };
+use baoming_core::id_document::{IdKind, mask};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const PHOTO: &[u8] = include_bytes!("../assets/samples/photo.jpg");
@@ -15,7 +16,7 @@ fn ticket() -> TicketView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
         photo_jpeg: PHOTO.to_vec(),
         name: "龚䶮".to_owned(),
-        id_masked: "110105********001X".to_owned(),
+        id_masked: mask(IdKind::ResidentId, "11010520010517001X"),
         ticket_number: "261101240100305".to_owned(),
         sittings: vec![TicketSitting {
             subject_code: "24".to_owned(),

@@ -27,6 +27,8 @@ mod tests;
 
 pub use font::shipped_font_ranges;
 pub use form::render_form;
+
+use crate::id_document::MaskedId;
 pub use ticket::render_ticket;
 
 /// Why a document could not be rendered.
@@ -149,8 +151,9 @@ pub struct TicketView {
     pub photo_jpeg: Vec<u8>,
     /// Candidate's legal name.
     pub name: String,
-    /// ID document number, partly masked.
-    pub id_masked: String,
+    /// ID document number, masked by the one rule, [`crate::id_document::mask`] (the same
+    /// characters as in the QR code's payload).
+    pub id_masked: MaskedId,
     /// Ticket number (准考证号).
     pub ticket_number: String,
     /// The sittings, in time order.

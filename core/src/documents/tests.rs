@@ -12,6 +12,7 @@ use ring::signature::Ed25519KeyPair;
 
 use super::*;
 use crate::coverage::{self, covers, missing_glyphs};
+use crate::id_document::{IdKind, mask};
 use crate::ticket::{self, TicketError, TicketPayload};
 
 const PHOTO: &[u8] = include_bytes!("../../assets/samples/photo.jpg");
@@ -69,7 +70,7 @@ fn signed_qr() -> String {
         exam: "NCRE-2026H2".to_owned(),
         ticket_number: "261101240100305".to_owned(),
         name: "龚䶮".to_owned(),
-        id_masked: "110105********001X".to_owned(),
+        id_masked: mask(IdKind::ResidentId, "11010520010517001X"),
         center: "BJ-BIT".to_owned(),
         sittings: vec![
             ticket::Sitting {
@@ -103,7 +104,7 @@ fn ticket_view() -> TicketView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
         photo_jpeg: PHOTO.to_vec(),
         name: "龚䶮".to_owned(),
-        id_masked: "110105********001X".to_owned(),
+        id_masked: mask(IdKind::ResidentId, "11010520010517001X"),
         ticket_number: "261101240100305".to_owned(),
         sittings: vec![
             sitting("24", "二级 C 语言程序设计", "09:00–11:00", "第003考场（1号楼201）", "05"),
@@ -237,6 +238,7 @@ fn ticket_qr_decodes_from_the_rendered_page_and_verifies() {
     let payload = ticket::verify_ticket(&decoded[0], &public_key).expect("the decoded ticket verifies");
     assert_eq!(payload.ticket_number, view.ticket_number);
     assert_eq!(payload.name, view.name);
+    assert_eq!(payload.id_masked, view.id_masked, "the QR code and the page show one mask");
 
     // Another exam's key refuses it, and so does the exam's key on an altered code.
     let other = Ed25519KeyPair::from_seed_unchecked(&[8; 32]).expect("key");
