@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use baoming_core::DocumentId;
 use baoming_core::documents::{
     FormRow, FormSubject, FormView, TicketSitting, TicketView, render_form, render_ticket,
 };
@@ -36,6 +37,7 @@ fn form() -> FormView {
     };
     FormView {
         exam_name: EXAM.to_owned(),
+        registration_id: DocumentId::derive("NCRE-2026H2", "demo-candidate").to_string(),
         answers: vec![
             row("姓名", NAME),
             row("性别", "男"),
@@ -55,7 +57,8 @@ fn form() -> FormView {
             subject("65", "二级 WPS Office 高级应用", "2026-12-12 14:00–16:00"),
         ],
         total_fee_fen: 16000,
-        payment_reference: "4200002381202611201234567890".to_owned(),
+        trade_no: "2026112022001412345678901234".to_owned(),
+        order_no: "BM2026112014031234".to_owned(),
         agreement_version: "2026-09".to_owned(),
         agreement_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         generated_at: "2026-11-20 14:03（北京时间）".to_owned(),

@@ -1,5 +1,6 @@
-//! The registration form (报名登记表): every answer, the photo, center, subjects with time slots
-//! and fees, the payment reference, the accepted agreement and when the form was generated.
+//! The registration form (报名登记表): the registration id, every answer, the photo, center,
+//! subjects with time slots and fees, the payment's trade and order numbers, the accepted
+//! agreement and when the form was generated.
 
 use super::layout::{Align, CONTENT_W, Column, MARGIN_X, Pages};
 use super::{DocumentError, FormView};
@@ -30,8 +31,9 @@ pub fn render_form(view: &FormView) -> Result<Vec<u8>, DocumentError> {
 
     pages.title(&view.exam_name, "报 名 登 记 表", 20.0)?;
 
-    // Answers beside the photo: rows that start next to the frame are narrower.
-    pages.heading("一、基本信息")?;
+    // The registration id on the section's heading line, where a desk finds it first; then the
+    // answers beside the photo: rows that start next to the frame are narrower.
+    pages.heading_with_note("一、基本信息", &format!("报名号：{}", view.registration_id))?;
     let photo_x = MARGIN_X + CONTENT_W - PHOTO_W;
     let photo_top = pages.y;
     let photo_page = pages.page_index();
@@ -96,7 +98,8 @@ pub fn render_form(view: &FormView) -> Result<Vec<u8>, DocumentError> {
         &kv,
         &[
             (false, vec!["缴费金额".to_owned(), format!("{} 元", yuan(view.total_fee_fen))]),
-            (false, vec!["支付流水号".to_owned(), view.payment_reference.clone()]),
+            (false, vec!["支付流水号".to_owned(), view.trade_no.clone()]),
+            (false, vec!["订单号".to_owned(), view.order_no.clone()]),
             (false, vec!["报名协议版本".to_owned(), view.agreement_version.clone()]),
             (false, vec!["协议 SHA-256".to_owned(), view.agreement_sha256.clone()]),
         ],

@@ -103,6 +103,9 @@ pub struct FormSubject {
 pub struct FormView {
     /// Exam session name.
     pub exam_name: String,
+    /// The registration id (报名号): the id the roster lists and on-site confirmation looks
+    /// up, i.e. the registration document's id as text (`DocumentId`'s `Display`).
+    pub registration_id: String,
     /// The candidate's answers, in form order.
     pub answers: Vec<FormRow>,
     /// The registration photo (JPEG, 33 × 48 mm frame).
@@ -115,8 +118,12 @@ pub struct FormView {
     pub subjects: Vec<FormSubject>,
     /// Total fee in fen; must equal the sum of the subjects' fees.
     pub total_fee_fen: u64,
-    /// Payment reference (the gateway's transaction number).
-    pub payment_reference: String,
+    /// The payment platform's trade number (支付流水号) from the receipt
+    /// (`ServerSection::trade_no`): what the candidate's bank or wallet statement shows.
+    pub trade_no: String,
+    /// The merchant's order number (订单号) the platform was paid under (`out_trade_no`,
+    /// `ServerSection::order`).
+    pub order_no: String,
     /// Version of the agreement the candidate accepted.
     pub agreement_version: String,
     /// SHA-256 (hex) of the accepted agreement text.

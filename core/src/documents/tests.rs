@@ -26,6 +26,7 @@ fn form_view() -> FormView {
     let row = |label: &str, value: &str| FormRow { label: label.to_owned(), value: value.to_owned() };
     FormView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
+        registration_id: crate::DocumentId::derive("NCRE-2026H2", "account-1").to_string(),
         answers: vec![
             row("姓名", "龚䶮"),
             row("性别", "男"),
@@ -54,7 +55,8 @@ fn form_view() -> FormView {
             },
         ],
         total_fee_fen: 16050,
-        payment_reference: "4200002381202611201234567890".to_owned(),
+        trade_no: "2026112022001412345678901234".to_owned(),
+        order_no: "BM2026112014031234".to_owned(),
         agreement_version: "2026-09".to_owned(),
         agreement_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         generated_at: "2026-11-20 14:03（北京时间）".to_owned(),
@@ -175,13 +177,25 @@ fn form_renders_and_reads_back() {
         "二级WPSOffice高级应用",
         "2026-12-1209:00–11:00",
         "160.50",
-        "4200002381202611201234567890",
         "2026-09",
         &view.agreement_sha256,
         "2026-11-2014:03",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the form's text:\n{text}");
     }
+    // The registration id the roster and on-site confirmation use, and the payment as the
+    // platform's trade number (支付流水号) beside the merchant's order number (订单号).
+    for (label, value) in
+        [("报名号：", &view.registration_id), ("支付流水号", &view.trade_no), ("订单号", &view.order_no)]
+    {
+        assert!(text.contains(&format!("{label}{value}")), "{label} {value} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains(&format!("支付流水号{}", view.order_no)),
+        "the order number is not the trade number"
+    );
+    let pages = pdf_extract::extract_text_from_mem_by_pages(&pdf).expect("text extracts");
+    assert_eq!(pages.len(), 1, "an ordinary form stays on one page");
     assert_subset_fonts(&pdf);
 }
 
