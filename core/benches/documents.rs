@@ -6,6 +6,7 @@ use std::hint::black_box;
 use baoming_core::documents::{
     FormRow, FormSubject, FormView, TicketSitting, TicketView, render_form, render_ticket,
 };
+use baoming_core::id_document::{IdKind, mask};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const PHOTO: &[u8] = include_bytes!("../assets/samples/photo.jpg");
@@ -15,7 +16,7 @@ fn ticket() -> TicketView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
         photo_jpeg: PHOTO.to_vec(),
         name: "龚䶮".to_owned(),
-        id_masked: "110105********001X".to_owned(),
+        id_masked: mask(IdKind::ResidentId, "11010520010517001X"),
         ticket_number: "261101240100305".to_owned(),
         sittings: vec![TicketSitting {
             subject_code: "24".to_owned(),
@@ -37,6 +38,7 @@ fn form() -> FormView {
     let row = |label: &str, value: &str| FormRow { label: label.to_owned(), value: value.to_owned() };
     FormView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
+        registration_id: baoming_core::DocumentId::derive("NCRE-2026H2", "account-1").to_string(),
         answers: vec![
             row("姓名", "龚䶮"),
             row("性别", "男"),
@@ -56,7 +58,8 @@ fn form() -> FormView {
             fee_fen: 8000,
         }],
         total_fee_fen: 8000,
-        payment_reference: "4200002381202611201234567890".to_owned(),
+        trade_no: "2026112022001412345678901234".to_owned(),
+        order_no: "BM2026112014031234".to_owned(),
         agreement_version: "2026-09".to_owned(),
         agreement_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         generated_at: "2026-11-20 14:03（北京时间）".to_owned(),

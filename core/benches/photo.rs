@@ -1,8 +1,9 @@
 //! Photo benchmark: `prepare` on a 12-megapixel phone JPEG with EXIF orientation 6.
 //!
 //! Run with `cargo bench -p baoming-core --bench photo`. It prints the median prepare time
-//! (budget ≤ 100 ms), the peak memory of a process that prepares the photo once (budget ≤ 64 MB,
-//! the child's VmHWM), and the ratio against ImageMagick's `convert` doing the same
+//! (budget ≤ 100 ms), the median `check` time on the prepared photo and on the input, the peak
+//! memory of a process that prepares the photo once (budget ≤ 64 MB, the child's VmHWM), and the
+//! ratio against ImageMagick's `convert` doing the same
 //! orient/crop/resize/encode, timed side by side in the same run (goal ≥ 2×). Without a real
 //! ImageMagick on `PATH` the comparison is skipped with a message.
 //!
@@ -23,6 +24,7 @@ use fast_image_resize as fr;
 const RUNS: usize = 15;
 const CHILD_ENV: &str = "BAOMING_PHOTO_BENCH_CHILD";
 
+#[allow(clippy::too_many_lines)] // a single printed report whose steps share the runs
 fn main() {
     if let Ok(path) = std::env::var(CHILD_ENV) {
         child(Path::new(&path));
@@ -113,6 +115,8 @@ fn main() {
         if ours_median <= Duration::from_millis(100) { "within" } else { "OVER" }
     );
 
+    report_check(&first.jpeg, &jpeg, &rules);
+
     // CPU time, which the other processes on a shared machine disturb less than wall time.
     let before = cpu_ticks();
     for _ in 0..RUNS {
@@ -182,6 +186,32 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `check`, as the server runs it on every upload: on the prepared photo, and on the 12 MP input
+/// (which fails on its size but is still decoded and measured). Wall-time median and CPU time per
+/// run (which other processes on a shared machine disturb less).
+fn report_check(prepared: &[u8], input: &[u8], rules: &PhotoRules) {
+    let check_times = |bytes: &[u8], runs: usize| {
+        let before = cpu_ticks();
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(photo::check(std::hint::black_box(bytes), rules));
+                t.elapsed()
+            })
+            .collect();
+        let cpu = cpu_ticks().zip(before).map(|(a, b)| (a.0 - b.0) as f64 * 10.0 / runs as f64);
+        (median(&mut times), cpu.map_or_else(|| "CPU n/a".to_owned(), |c| format!("CPU {c:.2} ms")))
+    };
+    let (small, small_cpu) = check_times(prepared, 200);
+    let (large, large_cpu) = check_times(input, 40);
+    println!(
+        "check: median {:.2} ms ({small_cpu}) on the prepared photo, 200 runs; {:.1} ms ({large_cpu}) on the \
+         12 MP input, 40 runs",
+        ms(small),
+        ms(large)
+    );
 }
 
 /// CPU ticks (1/100 s) used by this process's threads, and by its waited-for children, from

@@ -11,16 +11,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use baoming_core::DocumentId;
 use baoming_core::documents::{
     FormRow, FormSubject, FormView, TicketSitting, TicketView, render_form, render_ticket,
 };
+use baoming_core::id_document::{IdKind, mask};
 use baoming_core::ticket::{Sitting, TicketPayload, sign_ticket};
 use ring::signature::Ed25519KeyPair;
 
 const PHOTO: &[u8] = include_bytes!("../assets/samples/photo.jpg");
 const EXAM: &str = "2026年下半年全国计算机等级考试";
 const NAME: &str = "龚䶮";
-const ID_MASKED: &str = "110105********001X";
+const ID_NUMBER: &str = "11010520010517001X";
 const TICKET_NUMBER: &str = "261101240100305";
 const CENTER: &str = "北京理工大学考点";
 const ADDRESS: &str = "北京市海淀区中关村南大街5号";
@@ -35,12 +37,13 @@ fn form() -> FormView {
     };
     FormView {
         exam_name: EXAM.to_owned(),
+        registration_id: DocumentId::derive("NCRE-2026H2", "demo-candidate").to_string(),
         answers: vec![
             row("姓名", NAME),
             row("性别", "男"),
             row("出生日期", "2001-05-17"),
             row("证件类型", "居民身份证"),
-            row("证件号码", "11010520010517001X"),
+            row("证件号码", ID_NUMBER),
             row("手机号码", "13800138000"),
             row("电子邮箱", "gong.yan@example.cn"),
             row("学历", "本科"),
@@ -54,7 +57,8 @@ fn form() -> FormView {
             subject("65", "二级 WPS Office 高级应用", "2026-12-12 14:00–16:00"),
         ],
         total_fee_fen: 16000,
-        payment_reference: "4200002381202611201234567890".to_owned(),
+        trade_no: "2026112022001412345678901234".to_owned(),
+        order_no: "BM2026112014031234".to_owned(),
         agreement_version: "2026-09".to_owned(),
         agreement_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         generated_at: "2026-11-20 14:03（北京时间）".to_owned(),
@@ -67,7 +71,7 @@ fn ticket() -> Result<TicketView, String> {
         exam: "NCRE-2026H2".to_owned(),
         ticket_number: TICKET_NUMBER.to_owned(),
         name: NAME.to_owned(),
-        id_masked: ID_MASKED.to_owned(),
+        id_masked: mask(IdKind::ResidentId, ID_NUMBER),
         center: "BJ-BIT".to_owned(),
         sittings: vec![
             Sitting { subject: "24".to_owned(), slot: "D1AM".to_owned(), room: "003".to_owned(), seat: 5 },
@@ -87,7 +91,7 @@ fn ticket() -> Result<TicketView, String> {
         exam_name: EXAM.to_owned(),
         photo_jpeg: PHOTO.to_vec(),
         name: NAME.to_owned(),
-        id_masked: ID_MASKED.to_owned(),
+        id_masked: mask(IdKind::ResidentId, ID_NUMBER),
         ticket_number: TICKET_NUMBER.to_owned(),
         sittings: vec![
             sitting("24", "二级 C 语言程序设计", "09:00–11:00", "第003考场（1号楼201）", "05"),

@@ -329,145 +329,185 @@ impl Catalog {
         let mut center_ids = BTreeSet::new();
         for exam in &mut self.exams {
             let at = format!("exam[{}]", exam.id);
-            if !is_identifier(&exam.id) {
-                report(at.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
-            }
             if !exam_ids.insert(exam.id.clone()) {
                 report(at.clone(), "duplicate exam id".into());
             }
-            check_window(&exam.registration, &format!("{at}.registration"), &mut report);
-            check_window(&exam.printing, &format!("{at}.printing"), &mut report);
-            if exam.subject_cap == 0 {
-                report(at.clone(), "subject_cap must be at least 1".into());
-            }
-            if exam.payment_window_hours == 0 {
-                report(at.clone(), "payment_window_hours must be at least 1".into());
-            }
-
-            let computed = hex_sha256(exam.agreement.text.as_bytes());
-            if !exam.agreement.sha256.is_empty() && !exam.agreement.sha256.eq_ignore_ascii_case(&computed) {
-                report(
-                    format!("{at}.agreement"),
-                    format!("stated sha256 {} does not match the text ({computed})", exam.agreement.sha256),
-                );
-            }
-            exam.agreement.sha256 = computed;
-            if exam.agreement.version.trim().is_empty() || exam.agreement.text.trim().is_empty() {
-                report(format!("{at}.agreement"), "version and text are required".into());
-            }
-
-            let mut slots = BTreeMap::new();
-            for slot in &exam.slots {
-                let sat = format!("{at}.slot[{}]", slot.id);
-                if slots.insert(slot.id.clone(), slot).is_some() {
-                    report(sat.clone(), "duplicate slot id".into());
-                }
-                if slot.starts >= slot.ends {
-                    report(sat, "starts must be before ends".into());
-                }
-            }
-            let mut subjects = BTreeSet::new();
-            for subject in &exam.subjects {
-                let sat = format!("{at}.subject[{}]", subject.code);
-                if !subjects.insert(subject.code.clone()) {
-                    report(sat.clone(), "duplicate subject code".into());
-                }
-                if !slots.contains_key(&subject.slot) {
-                    report(sat, format!("slot `{}` is not defined", subject.slot));
-                }
-            }
-            let mut announcements = BTreeSet::new();
-            for a in &exam.announcements {
-                if !announcements.insert(a.id.clone()) {
-                    report(format!("{at}.announcement[{}]", a.id), "duplicate announcement id".into());
-                }
-            }
-
-            let mut keys = BTreeSet::new();
-            let mut roles = BTreeSet::new();
-            for field in &mut exam.form {
-                let fat = format!("{at}.field[{}]", field.key);
-                if !keys.insert(field.key.clone()) {
-                    report(fat.clone(), "duplicate field key".into());
-                }
-                if let Some(role) = field.role
-                    && !roles.insert(role)
-                {
-                    report(fat.clone(), format!("role `{role:?}` is already given to another field"));
-                }
-                for message in field.prepare() {
-                    report(fat.clone(), message);
-                }
-            }
-            for role in [FieldRole::Name, FieldRole::IdDocument] {
-                if !roles.contains(&role) {
-                    report(format!("{at}.field"), format!("no field has the required role `{role:?}`"));
-                }
-            }
-            if let Some(field) = exam.form.iter().find(|f| f.role == Some(FieldRole::IdDocument))
-                && field.field_type != FieldType::IdDocument
-            {
-                report(
-                    format!("{at}.field[{}]", field.key),
-                    "the id_document role needs type id_document".into(),
-                );
-            }
-
+            check_session(exam, &at, &mut report);
+            let subjects = check_schedule(exam, &at, &mut report);
+            check_form(exam, &at, &mut report);
             if exam.centers.is_empty() {
                 report(at.clone(), "defines no test center".into());
             }
             for center in &exam.centers {
                 let cat = format!("{at}.center[{}]", center.id);
-                if !is_identifier(&center.id) {
-                    report(cat.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
-                }
                 if !center_ids.insert(center.id.clone()) {
                     report(cat.clone(), "duplicate center id (ids are unique across the catalog)".into());
                 }
-                if center.total_capacity == 0 {
-                    report(cat.clone(), "total_capacity must be at least 1".into());
-                }
-                if let Some(onsite) = &center.onsite {
-                    check_window(&onsite.window, &format!("{cat}.onsite.window"), &mut report);
-                }
-                if center.subjects.is_empty() {
-                    report(cat.clone(), "offers no subject".into());
-                }
-                let mut rooms = BTreeSet::new();
-                for room in &center.rooms {
-                    let rat = format!("{cat}.room[{}]", room.id);
-                    if !is_identifier(&room.id) {
-                        report(rat.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
-                    }
-                    if !rooms.insert(room.id.clone()) {
-                        report(rat.clone(), "duplicate room id in the center".into());
-                    }
-                    if room.capacity == 0 || room.capacity > MAX_ROOM_CAPACITY {
-                        report(
-                            rat,
-                            format!("capacity must be 1–{MAX_ROOM_CAPACITY}, it is {}", room.capacity),
-                        );
-                    }
-                }
-                let mut offered = BTreeSet::new();
-                for offer in &center.subjects {
-                    let oat = format!("{cat}.subject[{}]", offer.code);
-                    if !offered.insert(offer.code.clone()) {
-                        report(oat.clone(), "subject offered twice".into());
-                    }
-                    if !subjects.contains(&offer.code) {
-                        report(oat.clone(), "subject is not defined in the exam".into());
-                    }
-                    if offer.fee_fen < 0 {
-                        report(oat.clone(), format!("fee_fen must be ≥ 0, it is {}", offer.fee_fen));
-                    }
-                    if offer.capacity > center.total_capacity {
-                        report(oat, "capacity exceeds the center's total_capacity".into());
-                    }
-                }
+                check_center(center, &cat, &subjects, &mut report);
             }
         }
         if problems.is_empty() { Ok(()) } else { Err(CatalogError::Invalid(problems)) }
+    }
+}
+
+/// The session's own rules: id, windows, printed name, caps, and the agreement (whose digest is
+/// computed here).
+fn check_session(exam: &mut ExamSession, at: &str, report: &mut impl FnMut(String, String)) {
+    if !is_identifier(&exam.id) {
+        report(at.to_owned(), "id must be 1–64 letters, digits, `-` or `_`".into());
+    }
+    check_window(&exam.registration, &format!("{at}.registration"), report);
+    check_printable(&exam.name.zh, &format!("{at}.name.zh"), report);
+    check_printable(&exam.agreement.version, &format!("{at}.agreement.version"), report);
+    check_window(&exam.printing, &format!("{at}.printing"), report);
+    if exam.subject_cap == 0 {
+        report(at.to_owned(), "subject_cap must be at least 1".into());
+    }
+    if exam.payment_window_hours == 0 {
+        report(at.to_owned(), "payment_window_hours must be at least 1".into());
+    }
+    let computed = hex_sha256(exam.agreement.text.as_bytes());
+    if !exam.agreement.sha256.is_empty() && !exam.agreement.sha256.eq_ignore_ascii_case(&computed) {
+        report(
+            format!("{at}.agreement"),
+            format!("stated sha256 {} does not match the text ({computed})", exam.agreement.sha256),
+        );
+    }
+    exam.agreement.sha256 = computed;
+    if exam.agreement.version.trim().is_empty() || exam.agreement.text.trim().is_empty() {
+        report(format!("{at}.agreement"), "version and text are required".into());
+    }
+}
+
+/// Time slots, subjects and announcements; returns the subject codes.
+fn check_schedule(exam: &ExamSession, at: &str, report: &mut impl FnMut(String, String)) -> BTreeSet<String> {
+    let mut slots = BTreeMap::new();
+    for slot in &exam.slots {
+        let sat = format!("{at}.slot[{}]", slot.id);
+        if slots.insert(slot.id.clone(), slot).is_some() {
+            report(sat.clone(), "duplicate slot id".into());
+        }
+        if slot.starts >= slot.ends {
+            report(sat, "starts must be before ends".into());
+        }
+    }
+    let mut subjects = BTreeSet::new();
+    for subject in &exam.subjects {
+        let sat = format!("{at}.subject[{}]", subject.code);
+        if !subjects.insert(subject.code.clone()) {
+            report(sat.clone(), "duplicate subject code".into());
+        }
+        check_printable(&subject.name.zh, &format!("{sat}.name.zh"), report);
+        if !slots.contains_key(&subject.slot) {
+            report(sat, format!("slot `{}` is not defined", subject.slot));
+        }
+    }
+    let mut announcements = BTreeSet::new();
+    for a in &exam.announcements {
+        if !announcements.insert(a.id.clone()) {
+            report(format!("{at}.announcement[{}]", a.id), "duplicate announcement id".into());
+        }
+    }
+    subjects
+}
+
+/// The form's fields (their patterns compiled here) and the roles the platform needs.
+fn check_form(exam: &mut ExamSession, at: &str, report: &mut impl FnMut(String, String)) {
+    let mut keys = BTreeSet::new();
+    let mut roles = BTreeSet::new();
+    for field in &mut exam.form {
+        let fat = format!("{at}.field[{}]", field.key);
+        if !keys.insert(field.key.clone()) {
+            report(fat.clone(), "duplicate field key".into());
+        }
+        if let Some(role) = field.role
+            && !roles.insert(role)
+        {
+            report(fat.clone(), format!("role `{role:?}` is already given to another field"));
+        }
+        for message in field.prepare() {
+            report(fat.clone(), message);
+        }
+        check_printable(&field.label.zh, &format!("{fat}.label.zh"), report);
+        for option in &field.options {
+            check_printable(&option.label.zh, &format!("{fat}.option[{}].label.zh", option.value), report);
+        }
+    }
+    for role in [FieldRole::Name, FieldRole::IdDocument] {
+        if !roles.contains(&role) {
+            report(format!("{at}.field"), format!("no field has the required role `{role:?}`"));
+        }
+    }
+    if let Some(field) = exam.form.iter().find(|f| f.role == Some(FieldRole::IdDocument))
+        && field.field_type != FieldType::IdDocument
+    {
+        report(format!("{at}.field[{}]", field.key), "the id_document role needs type id_document".into());
+    }
+}
+
+/// One test center: id, printed name and address, capacity, on-site window, rooms and the
+/// subjects it offers (which must be the session's).
+fn check_center(
+    center: &TestCenter,
+    cat: &str,
+    subjects: &BTreeSet<String>,
+    report: &mut impl FnMut(String, String),
+) {
+    if !is_identifier(&center.id) {
+        report(cat.to_owned(), "id must be 1–64 letters, digits, `-` or `_`".into());
+    }
+    check_printable(&center.name.zh, &format!("{cat}.name.zh"), report);
+    check_printable(&center.address.zh, &format!("{cat}.address.zh"), report);
+    if center.total_capacity == 0 {
+        report(cat.to_owned(), "total_capacity must be at least 1".into());
+    }
+    if let Some(onsite) = &center.onsite {
+        check_window(&onsite.window, &format!("{cat}.onsite.window"), report);
+    }
+    if center.subjects.is_empty() {
+        report(cat.to_owned(), "offers no subject".into());
+    }
+    let mut rooms = BTreeSet::new();
+    for room in &center.rooms {
+        let rat = format!("{cat}.room[{}]", room.id);
+        if !is_identifier(&room.id) {
+            report(rat.clone(), "id must be 1–64 letters, digits, `-` or `_`".into());
+        }
+        check_printable(&room.name.zh, &format!("{rat}.name.zh"), report);
+        if !rooms.insert(room.id.clone()) {
+            report(rat.clone(), "duplicate room id in the center".into());
+        }
+        if room.capacity == 0 || room.capacity > MAX_ROOM_CAPACITY {
+            report(rat, format!("capacity must be 1–{MAX_ROOM_CAPACITY}, it is {}", room.capacity));
+        }
+    }
+    let mut offered = BTreeSet::new();
+    for offer in &center.subjects {
+        let oat = format!("{cat}.subject[{}]", offer.code);
+        if !offered.insert(offer.code.clone()) {
+            report(oat.clone(), "subject offered twice".into());
+        }
+        if !subjects.contains(&offer.code) {
+            report(oat.clone(), "subject is not defined in the exam".into());
+        }
+        if offer.fee_fen < 0 {
+            report(oat.clone(), format!("fee_fen must be ≥ 0, it is {}", offer.fee_fen));
+        }
+        if offer.capacity > center.total_capacity {
+            report(oat, "capacity exceeds the center's total_capacity".into());
+        }
+    }
+}
+
+/// The texts the documents print (exam, subject, center and room names, the address, field and
+/// option labels, the agreement version) must be printable with the shipped fonts, or every
+/// candidate's documents would fail.
+fn check_printable(text: &str, at: &str, report: &mut impl FnMut(String, String)) {
+    if let Err(chars) = crate::coverage::printable(text) {
+        report(
+            at.to_owned(),
+            format!("{} cannot be printed with the shipped fonts", crate::coverage::describe(&chars)),
+        );
     }
 }
 
@@ -496,102 +536,4 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_published_json_form_loads_back_into_the_same_catalog() {
-        let demo = Catalog::demo();
-        let json = serde_json::to_vec(&demo).expect("json");
-        let back = Catalog::from_json_slice(&json).expect("loads");
-        assert_eq!(serde_json::to_value(&back).expect("json"), serde_json::to_value(&demo).expect("json"));
-        assert!(matches!(Catalog::from_json_slice(b"{}"), Err(CatalogError::Syntax(_))));
-    }
-
-    #[test]
-    fn demo_catalog_is_valid_and_realistic() {
-        let catalog = Catalog::demo();
-        let exam = &catalog.exams[0];
-        assert!(exam.centers.len() >= 3);
-        assert!(exam.centers.iter().any(|c| c.review));
-        assert!(exam.centers.iter().any(TestCenter::requires_onsite));
-        assert!(exam.centers.iter().any(|c| c.total_capacity <= 10), "one center is nearly full");
-        assert_eq!(exam.agreement.sha256, hex_sha256(exam.agreement.text.as_bytes()));
-        assert!(exam.field_with_role(FieldRole::IdDocument).is_some());
-    }
-
-    fn broken(edit: impl FnOnce(&mut String)) -> Vec<String> {
-        let mut text = DEMO_CATALOG_TOML.to_owned();
-        edit(&mut text);
-        match Catalog::from_toml_str(&text) {
-            Err(CatalogError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
-            other => panic!("expected problems, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn problems_point_at_the_offending_entry() {
-        let p = broken(|t| *t = t.replacen("fee_fen = 8000", "fee_fen = -1", 1));
-        assert!(
-            p.iter().any(|m| m.contains("center[bj-haidian]") && m.contains("fee_fen must be ≥ 0")),
-            "{p:?}"
-        );
-
-        let p = broken(|t| *t = t.replacen("slot = \"sat-am\"", "slot = \"moon\"", 1));
-        assert!(p.iter().any(|m| m.contains("subject[14]") && m.contains("slot `moon`")), "{p:?}");
-
-        let p = broken(|t| *t = t.replacen("id = \"bj-chaoyang\"", "id = \"bj-haidian\"", 1));
-        assert!(p.iter().any(|m| m.contains("duplicate center id")), "{p:?}");
-
-        let p = broken(|t| *t = t.replacen("code = \"66\"\ncapacity", "code = \"99\"\ncapacity", 1));
-        assert!(p.iter().any(|m| m.contains("subject[99]") && m.contains("not defined")), "{p:?}");
-
-        let p = broken(|t| {
-            *t = t.replacen(
-                "closes = \"2027-01-20T17:00:00+08:00\"",
-                "closes = \"2026-01-20T17:00:00+08:00\"",
-                1,
-            )
-        });
-        assert!(p.iter().any(|m| m.contains(".registration") && m.contains("opens must be before")), "{p:?}");
-    }
-
-    #[test]
-    fn rooms_are_optional_and_checked() {
-        let catalog = Catalog::demo();
-        let exam = &catalog.exams[0];
-        assert!(exam.centers.iter().any(|c| !c.rooms.is_empty()), "the demo has rooms");
-        assert!(exam.centers.iter().any(|c| c.rooms.is_empty()), "and a center without");
-        assert!(exam.public_key.is_none(), "the server fills the key");
-        let room = "[[exam.center.room]]\nid = \"r1\"\nname = { zh = \"一\", en = \"One\" }\n";
-        let p = broken(|t| {
-            t.push_str(&format!("{room}capacity = 0\n{room}capacity = 3\n"));
-        });
-        assert!(p.iter().any(|m| m.contains("room[r1]") && m.contains("capacity must be 1–999")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("room[r1]") && m.contains("duplicate room id")), "{p:?}");
-    }
-
-    #[test]
-    fn a_stated_agreement_digest_must_match() {
-        let p = broken(|t| *t = t.replacen("[exam.agreement]\n", "[exam.agreement]\nsha256 = \"00\"\n", 1));
-        assert!(p.iter().any(|m| m.contains("agreement") && m.contains("does not match")), "{p:?}");
-    }
-
-    #[test]
-    fn syntax_errors_are_reported() {
-        assert!(matches!(Catalog::from_toml_str("[[exam]\nid="), Err(CatalogError::Syntax(_))));
-        assert!(matches!(
-            Catalog::from_toml_str(""),
-            Err(CatalogError::Syntax(_) | CatalogError::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn fees_add_up_in_fen() {
-        let catalog = Catalog::demo();
-        let exam = &catalog.exams[0];
-        let fee = exam.fee_fen("bj-haidian", &["15".into(), "66".into()]);
-        assert_eq!(fee, Some(8000 + 11800));
-        assert_eq!(exam.fee_fen("bj-haidian", &["nope".into()]), None);
-    }
-}
+mod tests;

@@ -151,6 +151,14 @@ pub enum FieldProblem {
     /// Blank or contains control characters.
     #[error("blank or contains control characters")]
     Blank,
+    /// Characters the registration form and admission ticket cannot print: the shipped fonts
+    /// lack them (see [`crate::coverage`]).
+    #[error(
+        "{} cannot be printed on the registration form and admission ticket; enter the character as \
+         your ID document shows it, or contact the test center if the document shows exactly this one",
+        crate::coverage::describe(.0)
+    )]
+    NotPrintable(Vec<char>),
 }
 
 impl FieldProblem {
@@ -169,6 +177,10 @@ impl FieldProblem {
             FieldProblem::IdKindNotAccepted => "不接受该证件类型".into(),
             FieldProblem::Id(e) => e.message_zh(),
             FieldProblem::Blank => "内容为空或包含控制字符".into(),
+            FieldProblem::NotPrintable(chars) => format!(
+                "{}无法打印在报名登记表和准考证上。请按身份证件上的字形填写；如证件上就是此字，请联系考点处理",
+                chars.iter().map(|c| format!("“{c}”（U+{:04X}）", u32::from(*c))).collect::<String>()
+            ),
         }
     }
 }
@@ -237,6 +249,11 @@ impl FieldDef {
         let chars = value.chars().count();
         if chars > MAX_ANSWER_CHARS {
             return Err(FieldProblem::TooLong(MAX_ANSWER_CHARS as u32));
+        }
+        // Free text is printed on the registration form (and the name on the ticket): refuse
+        // what the documents cannot print here, not after payment.
+        if matches!(self.field_type, FieldType::Text | FieldType::Email) {
+            crate::coverage::printable(value).map_err(FieldProblem::NotPrintable)?;
         }
         match self.field_type {
             FieldType::Text => {
@@ -352,6 +369,25 @@ mod tests {
         assert_eq!(f.check("欧阳娜娜娜"), Err(FieldProblem::TooLong(4)));
         assert_eq!(f.check("  "), Err(FieldProblem::Blank));
         assert_eq!(f.check("a\u{0}b"), Err(FieldProblem::Blank));
+    }
+
+    #[test]
+    fn text_the_documents_cannot_print_is_refused() {
+        let name = field(
+            "key = \"name\"\nlabel = { zh = \"姓名\", en = \"Name\" }\ntype = \"text\"\nmin_len = 2\nmax_len = 30",
+        );
+        assert_eq!(name.check("李\u{31350}"), Err(FieldProblem::NotPrintable(vec!['\u{31350}'])));
+        assert_eq!(name.check("李𰻝"), Ok(()));
+        assert_eq!(name.check("买买提·艾力"), Ok(()));
+        let p = FieldProblem::NotPrintable(vec!['\u{31350}']);
+        assert!(
+            p.message_zh().contains("U+31350") && p.message_zh().contains("身份证件"),
+            "{}",
+            p.message_zh()
+        );
+        assert!(p.to_string().contains("U+31350") && p.to_string().contains("ID document"), "{p}");
+        let email = field("key = \"e\"\nlabel = { zh = \"邮箱\", en = \"Email\" }\ntype = \"email\"");
+        assert_eq!(email.check("ก@example.cn"), Err(FieldProblem::NotPrintable(vec!['ก'])));
     }
 
     #[test]

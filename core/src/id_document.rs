@@ -15,11 +15,29 @@
 //!
 //! Numbers are normalised (surrounding blanks removed, letters upper-cased) before checking; the
 //! normalised form is what is stored and compared for uniqueness.
+//!
+//! Wherever a number is shown rather than checked — the admission ticket and its QR code, the
+//! check-in answer, the profile, an auditor's roster — it is masked by one rule, [`mask`]:
+//!
+//! * the 18-character numbers (resident ID card, HK/Macau/Taiwan residence permit, foreign
+//!   permanent residence ID card) keep their first 6 and last 4 characters and hide the 8 between
+//!   — exactly the birth date: `110105********002X`. The first 6 are the area code (or, on a
+//!   foreign permanent residence card, the issuing province and nationality) and the last 4 the
+//!   sequence and check character, which is what the NCRE-style tickets print and what a desk
+//!   compares with the card in hand;
+//! * the shorter numbers (HK/Macau and Taiwan travel permits, passports) keep a leading letter
+//!   (the `H`/`M` of a travel permit, a passport's type letter) and the last 4 characters, but
+//!   never more than half of what follows the letter: `H****5678`, `****5678`, `E****5678`,
+//!   `A**34`.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+mod mask;
+
+pub use mask::{MaskedId, mask};
 
 /// The kind of an identity document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -345,19 +363,9 @@ impl IdDocument {
         self.gender
     }
 
-    /// The number with its middle hidden, for printed documents (`1101**********002X`).
+    /// The number masked by [`mask`], as text (`110105********002X`): for a profile or a roster.
     pub fn masked(&self) -> String {
-        let chars: Vec<char> = self.number.chars().collect();
-        let (head, tail) = match chars.len() {
-            0..=6 => (1, 1),
-            7..=10 => (2, 2),
-            _ => (4, 4),
-        };
-        chars
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| if i < head || i + tail >= chars.len() { c } else { '*' })
-            .collect()
+        mask(self.kind, &self.number).into()
     }
 }
 
@@ -436,7 +444,7 @@ mod tests {
     fn normalises_case_and_blanks() {
         let a = IdDocument::parse(IdKind::ResidentId, " 11010519491231002x ").expect("valid");
         assert_eq!(a.number(), "11010519491231002X");
-        assert_eq!(a.masked(), "1101**********002X");
+        assert_eq!(a.masked(), "110105********002X");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! * [`catalog`] — exam sessions, centers, subjects, agreement and form schema, loaded from TOML
 //!   and validated.
 //! * [`form`] — form field types and per-answer validation.
+//! * [`coverage`] — which characters the PDF documents can print (the shipped fonts' coverage as
+//!   a table, without the fonts), so text they cannot print is refused where it is entered.
 //! * [`id_document`] — identity documents and their check rules (GB 11643-1999 and others).
 //! * [`photo`] — photo rules, the photo checker and the preparer (orient, face-aware crop,
 //!   resize, metadata-free re-encode into the byte range).
@@ -28,6 +30,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod coverage;
 pub mod document;
 #[cfg(feature = "documents")]
 pub mod documents;

@@ -9,6 +9,8 @@
 //! [[subject, slot, room, seat], …], issued_at_ms]`; the signature covers exactly those bytes.
 
 use minicbor::{Decoder, Encoder};
+
+use crate::id_document::MaskedId;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 
 /// Prefix of every encoded ticket.
@@ -40,8 +42,8 @@ pub struct TicketPayload {
     pub ticket_number: String,
     /// Candidate's legal name.
     pub name: String,
-    /// Candidate's ID number, partly masked.
-    pub id_masked: String,
+    /// Candidate's ID number, masked by the one rule, [`crate::id_document::mask`].
+    pub id_masked: MaskedId,
     /// Test center id.
     pub center: String,
     /// The sittings.
@@ -83,7 +85,7 @@ fn encode_payload(p: &TicketPayload) -> Vec<u8> {
     let mut e = Encoder::new(Vec::new());
     let result: Result<(), minicbor::encode::Error<std::convert::Infallible>> = (|| {
         e.array(8)?.u8(PAYLOAD_VERSION)?;
-        e.str(&p.exam)?.str(&p.ticket_number)?.str(&p.name)?.str(&p.id_masked)?.str(&p.center)?;
+        e.str(&p.exam)?.str(&p.ticket_number)?.str(&p.name)?.str(p.id_masked.as_str())?.str(&p.center)?;
         e.array(p.sittings.len() as u64)?;
         for s in &p.sittings {
             e.array(4)?.str(&s.subject)?.str(&s.slot)?.str(&s.room)?.u16(s.seat)?;
@@ -124,7 +126,7 @@ fn decode_payload(bytes: &[u8]) -> Option<TicketPayload> {
         exam,
         ticket_number,
         name,
-        id_masked,
+        id_masked: MaskedId::from_signed(id_masked),
         center,
         sittings,
         issued_at_ms,
@@ -216,6 +218,7 @@ pub fn base45_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id_document::{IdKind, mask};
     use proptest::prelude::*;
     use ring::rand::SystemRandom;
 
@@ -229,7 +232,7 @@ mod tests {
             exam: "ncre-2027-03".into(),
             ticket_number: "270311010100101".into(),
             name: "王䶮𠮷".into(),
-            id_masked: "1101**********002X".into(),
+            id_masked: mask(IdKind::ResidentId, "11010519491231002X"),
             center: "bj-haidian".into(),
             sittings: vec![
                 Sitting { subject: "15".into(), slot: "sat-am".into(), room: "A101".into(), seat: 7 },
@@ -257,7 +260,9 @@ mod tests {
         assert!(code.starts_with(TICKET_PREFIX));
         assert!(code[TICKET_PREFIX.len()..].bytes().all(|b| BASE45.contains(&b)), "QR alphanumeric");
         assert!(code.len() < 400, "fits a small QR code ({} chars)", code.len());
-        assert_eq!(verify_ticket(&code, &public_key(&key)), Ok(payload()));
+        let verified = verify_ticket(&code, &public_key(&key));
+        assert_eq!(verified, Ok(payload()));
+        assert_eq!(verified.map(|p| p.id_masked.to_string()).as_deref(), Ok("110105********002X"));
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl RegistrationDoc {
     }
 
     /// Writes the server section. Only the server calls this, on a replica whose actor is
-    /// [`SERVER_ACTOR`]; the incoming-change check refuses such writes from anyone else.
+    /// [`SERVER_ACTOR`](super::SERVER_ACTOR); the incoming-change check refuses such writes from anyone else.
     pub fn write_server(&mut self, section: &ServerSection) -> Result<(), DocError> {
         let s = self.map(&ROOT, "server").ok_or(DocError::NotARegistration)?;
         self.doc.put(&s, "status", section.status.as_str())?;

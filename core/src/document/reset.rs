@@ -21,7 +21,7 @@ pub struct RejectedEdit {
     pub path: String,
     /// What the candidate had entered there (`None` when the edit removed the value).
     pub value: Option<String>,
-    /// Why it was refused (a [`RefusalReason`] name, or `locked`).
+    /// Why it was refused (a [`RefusalReason`](super::RefusalReason) name, or `locked`).
     pub reason: String,
 }
 

@@ -140,22 +140,30 @@ impl Fonts {
     }
 }
 
-/// Whether the shipped fonts have a real glyph for `ch`.
+/// Every code point some shipped face maps to a real glyph, as sorted, disjoint, non-adjacent
+/// inclusive ranges, read from the fonts' `cmap` tables — the characters the renderer can
+/// draw.
 ///
-/// Returns `false` as well when the fonts cannot be loaded at all.
-pub fn covers(ch: char) -> bool {
-    fonts().is_ok_and(|fonts| fonts.lookup(ch).is_some())
-}
-
-/// The distinct characters of `text` that the shipped fonts cannot draw, in order of first
-/// appearance. Empty means the text renders. A server can run this on a name when it is entered,
-/// long before a document is rendered.
-pub fn missing_glyphs(text: &str) -> Vec<char> {
-    let mut missing = Vec::new();
-    for ch in text.chars() {
-        if !covers(ch) && !missing.contains(&ch) {
-            missing.push(ch);
+/// [`crate::coverage`] carries the same ranges as a table compiled without the fonts (so a
+/// device validates names without this feature); a test checks the two are equal, and the
+/// `font_coverage` example prints the table from this function.
+pub fn shipped_font_ranges() -> Result<Vec<(u32, u32)>, DocumentError> {
+    let mut points: Vec<u32> = fonts()?
+        .faces
+        .iter()
+        .flat_map(|face| face.charmap.mappings())
+        .filter(|(_, glyph)| glyph.to_u32() != 0)
+        .map(|(cp, _)| cp)
+        .filter(|&cp| char::from_u32(cp).is_some())
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for cp in points {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == cp => *end = cp,
+            _ => ranges.push((cp, cp)),
         }
     }
-    missing
+    Ok(ranges)
 }

@@ -292,9 +292,17 @@ impl Pages {
 
     /// A section heading: a bold title with a rule under it.
     pub(crate) fn heading(&mut self, text: &str) -> Result<(), DocumentError> {
+        self.heading_with_note(text, "")
+    }
+
+    /// A section heading with `note` (e.g. `报名号：…`) right-aligned on the same line.
+    pub(crate) fn heading_with_note(&mut self, text: &str, note: &str) -> Result<(), DocumentError> {
         self.ensure(20.0);
         self.y += 4.0;
         self.text(MARGIN_X, self.y + 4.2, CONTENT_W, 11.5, text, Align::Left, true)?;
+        if !note.is_empty() {
+            self.text(MARGIN_X, self.y + 4.2, CONTENT_W, 11.5, note, Align::Right, true)?;
+        }
         self.y += 6.5;
         self.line(MARGIN_X, self.y, MARGIN_X + CONTENT_W, self.y, 0.8);
         self.y += 1.5;

@@ -10,8 +10,9 @@
 //!   for everything it covers and HanaMinB as the fallback for the rarer CJK Extension B–F
 //!   characters that some names use. krilla embeds each font as a subset, so a page carries only
 //!   the glyphs it uses. A character neither font has is refused with
-//!   [`DocumentError::MissingGlyph`] instead of printing a box; [`missing_glyphs`] lets a caller
-//!   check a name long before a document is rendered.
+//!   [`DocumentError::MissingGlyph`] instead of printing a box; [`crate::coverage`] (no feature
+//!   needed) lets a caller check a name where it is entered, long before a document is rendered,
+//!   and [`shipped_font_ranges`] reads the same coverage from the fonts themselves.
 //! * The ticket's QR code (module `qr`) carries the signed text from [`crate::ticket::sign_ticket`]
 //!   (error correction M, alphanumeric mode) and is drawn as vector squares.
 
@@ -24,8 +25,10 @@ mod ticket;
 #[cfg(test)]
 mod tests;
 
-pub use font::{covers, missing_glyphs};
+pub use font::shipped_font_ranges;
 pub use form::render_form;
+
+use crate::id_document::MaskedId;
 pub use ticket::render_ticket;
 
 /// Why a document could not be rendered.
@@ -100,6 +103,9 @@ pub struct FormSubject {
 pub struct FormView {
     /// Exam session name.
     pub exam_name: String,
+    /// The registration id (报名号): the id the roster lists and on-site confirmation looks
+    /// up, i.e. the registration document's id as text (`DocumentId`'s `Display`).
+    pub registration_id: String,
     /// The candidate's answers, in form order.
     pub answers: Vec<FormRow>,
     /// The registration photo (JPEG, 33 × 48 mm frame).
@@ -112,8 +118,12 @@ pub struct FormView {
     pub subjects: Vec<FormSubject>,
     /// Total fee in fen; must equal the sum of the subjects' fees.
     pub total_fee_fen: u64,
-    /// Payment reference (the gateway's transaction number).
-    pub payment_reference: String,
+    /// The payment platform's trade number (支付流水号) from the receipt
+    /// (`ServerSection::trade_no`): what the candidate's bank or wallet statement shows.
+    pub trade_no: String,
+    /// The merchant's order number (订单号) the platform was paid under (`out_trade_no`,
+    /// `ServerSection::order`).
+    pub order_no: String,
     /// Version of the agreement the candidate accepted.
     pub agreement_version: String,
     /// SHA-256 (hex) of the accepted agreement text.
@@ -148,8 +158,9 @@ pub struct TicketView {
     pub photo_jpeg: Vec<u8>,
     /// Candidate's legal name.
     pub name: String,
-    /// ID document number, partly masked.
-    pub id_masked: String,
+    /// ID document number, masked by the one rule, [`crate::id_document::mask`] (the same
+    /// characters as in the QR code's payload).
+    pub id_masked: MaskedId,
     /// Ticket number (准考证号).
     pub ticket_number: String,
     /// The sittings, in time order.

@@ -11,6 +11,8 @@ use lopdf::{Document, Object};
 use ring::signature::Ed25519KeyPair;
 
 use super::*;
+use crate::coverage::{self, covers, missing_glyphs};
+use crate::id_document::{IdKind, mask};
 use crate::ticket::{self, TicketError, TicketPayload};
 
 const PHOTO: &[u8] = include_bytes!("../../assets/samples/photo.jpg");
@@ -24,6 +26,7 @@ fn form_view() -> FormView {
     let row = |label: &str, value: &str| FormRow { label: label.to_owned(), value: value.to_owned() };
     FormView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
+        registration_id: crate::DocumentId::derive("NCRE-2026H2", "account-1").to_string(),
         answers: vec![
             row("姓名", "龚䶮"),
             row("性别", "男"),
@@ -52,7 +55,8 @@ fn form_view() -> FormView {
             },
         ],
         total_fee_fen: 16050,
-        payment_reference: "4200002381202611201234567890".to_owned(),
+        trade_no: "2026112022001412345678901234".to_owned(),
+        order_no: "BM2026112014031234".to_owned(),
         agreement_version: "2026-09".to_owned(),
         agreement_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_owned(),
         generated_at: "2026-11-20 14:03（北京时间）".to_owned(),
@@ -68,7 +72,7 @@ fn signed_qr() -> String {
         exam: "NCRE-2026H2".to_owned(),
         ticket_number: "261101240100305".to_owned(),
         name: "龚䶮".to_owned(),
-        id_masked: "110105********001X".to_owned(),
+        id_masked: mask(IdKind::ResidentId, "11010520010517001X"),
         center: "BJ-BIT".to_owned(),
         sittings: vec![
             ticket::Sitting {
@@ -102,7 +106,7 @@ fn ticket_view() -> TicketView {
         exam_name: "2026年下半年全国计算机等级考试".to_owned(),
         photo_jpeg: PHOTO.to_vec(),
         name: "龚䶮".to_owned(),
-        id_masked: "110105********001X".to_owned(),
+        id_masked: mask(IdKind::ResidentId, "11010520010517001X"),
         ticket_number: "261101240100305".to_owned(),
         sittings: vec![
             sitting("24", "二级 C 语言程序设计", "09:00–11:00", "第003考场（1号楼201）", "05"),
@@ -173,13 +177,25 @@ fn form_renders_and_reads_back() {
         "二级WPSOffice高级应用",
         "2026-12-1209:00–11:00",
         "160.50",
-        "4200002381202611201234567890",
         "2026-09",
         &view.agreement_sha256,
         "2026-11-2014:03",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the form's text:\n{text}");
     }
+    // The registration id the roster and on-site confirmation use, and the payment as the
+    // platform's trade number (支付流水号) beside the merchant's order number (订单号).
+    for (label, value) in
+        [("报名号：", &view.registration_id), ("支付流水号", &view.trade_no), ("订单号", &view.order_no)]
+    {
+        assert!(text.contains(&format!("{label}{value}")), "{label} {value} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains(&format!("支付流水号{}", view.order_no)),
+        "the order number is not the trade number"
+    );
+    let pages = pdf_extract::extract_text_from_mem_by_pages(&pdf).expect("text extracts");
+    assert_eq!(pages.len(), 1, "an ordinary form stays on one page");
     assert_subset_fonts(&pdf);
 }
 
@@ -236,6 +252,7 @@ fn ticket_qr_decodes_from_the_rendered_page_and_verifies() {
     let payload = ticket::verify_ticket(&decoded[0], &public_key).expect("the decoded ticket verifies");
     assert_eq!(payload.ticket_number, view.ticket_number);
     assert_eq!(payload.name, view.name);
+    assert_eq!(payload.id_masked, view.id_masked, "the QR code and the page show one mask");
 
     // Another exam's key refuses it, and so does the exam's key on an altered code.
     let other = Ed25519KeyPair::from_seed_unchecked(&[8; 32]).expect("key");
@@ -253,6 +270,23 @@ fn rare_name_characters_are_covered_by_the_shipped_fonts() {
     assert!(RARE.chars().any(|c| ('\u{3400}'..='\u{4DBF}').contains(&c)), "has Extension A");
     assert!(RARE.chars().filter(|c| ('\u{20000}'..='\u{2A6DF}').contains(c)).count() >= 4, "has Extension B");
     assert_eq!(missing_glyphs(RARE), Vec::<char>::new());
+}
+
+/// The table `coverage` checks text against without the fonts is exactly what the fonts' cmaps
+/// map to real glyphs, so a name `validate` accepts always renders and one it refuses never
+/// would.
+#[test]
+fn coverage_table_matches_the_shipped_fonts() {
+    let from_fonts = shipped_font_ranges().expect("the shipped fonts load");
+    assert!(
+        from_fonts == coverage::ranges(),
+        "core/src/coverage/ranges.rs is stale; regenerate it: cargo run -p baoming-core --features \
+         documents --example font_coverage > core/src/coverage/ranges.rs"
+    );
+    // And the renderer agrees at the edge: the first character of Extension H is refused.
+    let view = TicketView { name: "李\u{31350}".to_owned(), ..ticket_view() };
+    assert_eq!(render_ticket(&view), Err(DocumentError::MissingGlyph { ch: '\u{31350}' }));
+    assert!(render_ticket(&TicketView { name: "李\u{30EDD}".to_owned(), ..ticket_view() }).is_ok());
 }
 
 #[test]

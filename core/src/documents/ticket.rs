@@ -36,13 +36,13 @@ pub fn render_ticket(view: &TicketView) -> Result<Vec<u8>, DocumentError> {
         Column { width: width - LABEL_W, align: Align::Left },
     ];
     let identity = [
-        ("姓　　名", &view.name),
-        ("证件号码", &view.id_masked),
-        ("准考证号", &view.ticket_number),
-        ("考　　点", &view.center_name),
-        ("考点地址", &view.center_address),
+        ("姓　　名", view.name.as_str()),
+        ("证件号码", view.id_masked.as_str()),
+        ("准考证号", view.ticket_number.as_str()),
+        ("考　　点", view.center_name.as_str()),
+        ("考点地址", view.center_address.as_str()),
     ];
-    let rows = identity.map(|(label, value)| (false, vec![label.to_owned(), value.clone()]));
+    let rows = identity.map(|(label, value)| (false, vec![label.to_owned(), value.to_owned()]));
     pages.table(MARGIN_X, &columns, &rows, BODY, PHOTO_H / 5.0, &[0])?;
     pages.y = pages.y.max(top + PHOTO_H);
 

@@ -21,6 +21,7 @@ mod prepare;
 mod problem;
 mod raster;
 mod rules;
+mod scan;
 
 #[cfg(test)]
 mod tests;

@@ -115,6 +115,43 @@ fn min_frame_height(rules: &PhotoRules) -> u32 {
     h
 }
 
+/// Runs `check` on the prepared `jpeg`; its warnings join `warnings`. A failed check is an error,
+/// never a silent bad photo.
+fn self_check(
+    jpeg: &[u8],
+    rules: &PhotoRules,
+    warnings: &mut Vec<PhotoWarning>,
+) -> Result<PhotoReport, PrepareError> {
+    let report = check(jpeg, rules);
+    if !report.passed() {
+        // The checker looks at the framed result at its own scale. When it reads the face
+        // differently from the search on the whole source (turned, cut, or placed elsewhere —
+        // face detection is not exactly scale-invariant, and a small or unusual picture shows
+        // it), the detector cannot frame this picture reliably: that is a refusal about the
+        // face, the same one `check` gives, and the candidate is asked for a better picture.
+        if let Some(face) = report.problems.iter().find(|p| {
+            matches!(
+                p,
+                PhotoProblem::FaceNotUpright { .. }
+                    | PhotoProblem::FaceCut
+                    | PhotoProblem::HeadTooSmall { .. }
+                    | PhotoProblem::HeadTooLarge { .. }
+                    | PhotoProblem::TopMargin { .. }
+                    | PhotoProblem::FaceOffCentre { .. }
+            )
+        }) {
+            return Err(PrepareError::Refused(face.clone()));
+        }
+        return Err(PrepareError::SelfCheck(report.problems));
+    }
+    for w in &report.warnings {
+        if !warnings.contains(w) {
+            warnings.push(*w);
+        }
+    }
+    Ok(report)
+}
+
 /// Makes a compliant JPEG from a JPEG, PNG or WebP picture: applies its EXIF orientation, finds
 /// the face and frames the head (≈ `head_ratio` of the height, ≈ `top_margin` free above,
 /// centred), or frames the centre with a warning when no face is found; resizes with Lanczos3;
@@ -175,33 +212,7 @@ pub fn prepare(bytes: &[u8], rules: &PhotoRules) -> Result<Prepared, PrepareErro
     }
     drop(stored);
 
-    let report = check(&jpeg, rules);
-    if !report.passed() {
-        // The checker looks at the framed result at its own scale. When it reads the face
-        // differently from the search on the whole source (turned, cut, or placed elsewhere —
-        // face detection is not exactly scale-invariant, and a small or unusual picture shows
-        // it), the detector cannot frame this picture reliably: that is a refusal about the
-        // face, the same one `check` gives, and the candidate is asked for a better picture.
-        if let Some(face) = report.problems.iter().find(|p| {
-            matches!(
-                p,
-                PhotoProblem::FaceNotUpright { .. }
-                    | PhotoProblem::FaceCut
-                    | PhotoProblem::HeadTooSmall { .. }
-                    | PhotoProblem::HeadTooLarge { .. }
-                    | PhotoProblem::TopMargin { .. }
-                    | PhotoProblem::FaceOffCentre { .. }
-            )
-        }) {
-            return Err(PrepareError::Refused(face.clone()));
-        }
-        return Err(PrepareError::SelfCheck(report.problems));
-    }
-    for w in &report.warnings {
-        if !warnings.contains(w) {
-            warnings.push(*w);
-        }
-    }
+    let report = self_check(&jpeg, rules, &mut warnings)?;
     let s = scale as f32;
     Ok(Prepared {
         jpeg,

@@ -29,6 +29,21 @@ pub enum PhotoProblem {
         /// What was wrong (English, technical).
         detail: String,
     },
+    /// The compressed image data is cut short or damaged, or covers less than the frame its
+    /// header declares (a file truncated, or edited to claim another size).
+    #[error("the image data is incomplete or damaged ({detail}); the file was cut short or edited")]
+    DataDamaged {
+        /// What was wrong (English, technical).
+        detail: String,
+    },
+    /// A kind of JPEG that PDF viewers and printers do not support.
+    #[error(
+        "the photo's JPEG uses {coding}, which cannot be printed; save it as an ordinary (baseline) JPEG"
+    )]
+    UnsupportedJpeg {
+        /// What the file uses (English, technical), e.g. `lossless coding`.
+        coding: String,
+    },
     /// The header declares more pixels than are decoded.
     #[error("the image declares {width}×{height} pixels; images over {max} pixels are not decoded")]
     TooManyPixels {
@@ -175,6 +190,8 @@ impl PhotoProblem {
             PhotoProblem::InputTooLarge { .. } => "photo_input_too_large",
             PhotoProblem::UnknownFormat => "photo_unknown_format",
             PhotoProblem::Corrupt { .. } => "photo_corrupt",
+            PhotoProblem::DataDamaged { .. } => "photo_data_damaged",
+            PhotoProblem::UnsupportedJpeg { .. } => "photo_jpeg_unsupported",
             PhotoProblem::TooManyPixels { .. } => "photo_too_many_pixels",
             PhotoProblem::NotJpeg { .. } => "photo_not_jpeg",
             PhotoProblem::FileTooSmall { .. } => "photo_file_too_small",
@@ -208,6 +225,12 @@ impl PhotoProblem {
             }
             PhotoProblem::UnknownFormat => "文件不是JPEG、PNG或WebP图片".to_owned(),
             PhotoProblem::Corrupt { .. } => "图片文件已损坏或不完整".to_owned(),
+            PhotoProblem::DataDamaged { .. } => {
+                "照片的图像数据不完整或已损坏（文件被截断或修改过），请用原始照片重新生成后再上传".to_owned()
+            }
+            PhotoProblem::UnsupportedJpeg { .. } => {
+                "照片的JPEG编码方式（如无损或算术编码）无法打印，请另存为普通（基线）JPEG格式".to_owned()
+            }
             PhotoProblem::TooManyPixels { width, height, max } => {
                 format!("图片尺寸为{width}×{height}像素，超过{max}像素的图片不予解码")
             }

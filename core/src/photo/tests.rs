@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::raster::{self, Rgb};
 use super::*;
 
-pub(crate) static ASTRONAUT_PNG: &[u8] = include_bytes!("../../tests/photos/astronaut.png");
+pub(super) static ASTRONAUT_PNG: &[u8] = include_bytes!("../../tests/photos/astronaut.png");
 
 /// The astronaut portrait (512 × 512).
 fn astronaut() -> Rgb {
@@ -21,7 +21,7 @@ fn astronaut() -> Rgb {
 
 /// The astronaut with room above her head (her portrait leaves only ~5 %): the top row of the
 /// plain studio background repeated.
-fn astronaut_with_headroom() -> Rgb {
+pub(super) fn astronaut_with_headroom() -> Rgb {
     let a = astronaut();
     let row = a.data[..(a.width * 3) as usize].to_vec();
     let mut data = Vec::with_capacity(a.data.len() + row.len() * 64);
@@ -32,7 +32,7 @@ fn astronaut_with_headroom() -> Rgb {
     Rgb { width: a.width, height: a.height + 64, data }
 }
 
-fn resized(src: &Rgb, w: u32, h: u32) -> Rgb {
+pub(super) fn resized(src: &Rgb, w: u32, h: u32) -> Rgb {
     raster::crop_resize(src, [0.0, 0.0, f64::from(src.width), f64::from(src.height)], w, h).expect("resize")
 }
 
@@ -45,7 +45,7 @@ fn sub(src: &Rgb, x: u32, y: u32, w: u32, h: u32) -> Rgb {
     Rgb { width: w, height: h, data }
 }
 
-fn jpeg(img: &Rgb, quality: u8) -> Vec<u8> {
+pub(super) fn jpeg(img: &Rgb, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, quality)
         .encode(&img.data, img.width as u16, img.height as u16, jpeg_encoder::ColorType::Rgb)
@@ -76,12 +76,12 @@ fn webp(img: &Rgb) -> Vec<u8> {
 
 /// A phone-style JPEG: the upright picture stored turned so that EXIF `orientation` brings it
 /// back, with the tag in an APP1 segment.
-fn phone_jpeg(upright: &Rgb, orientation: u16) -> Vec<u8> {
+pub(super) fn phone_jpeg(upright: &Rgb, orientation: u16) -> Vec<u8> {
     let stored = raster::orient(upright.clone(), raster::inverse_orientation(orientation));
     insert_jpeg_app1(&jpeg(&stored, 92), &exif_app1_with_orientation(orientation))
 }
 
-fn grey(img: &Rgb) -> Rgb {
+pub(super) fn grey(img: &Rgb) -> Rgb {
     let data = img
         .data
         .chunks_exact(3)

@@ -223,7 +223,7 @@ error_codes! {
     /// 409: outside the exam's printing window; `printing {opens, closes}` in Unix seconds.
     PrintingWindowClosed = "printing_window_closed",
     /// 409: this registration cannot have an admission ticket (or be checked in); `reason`
-    /// (see [`NotEligibleReason`]) and `status`.
+    /// (see [`NotEligibleReason`](super::NotEligibleReason)) and `status`.
     NotEligible = "not_eligible",
     /// 422: a PDF could not be rendered: a character no shipped font has.
     DocumentMissingGlyph = "document_missing_glyph",
