@@ -105,9 +105,10 @@ pub struct StatusInfo {
     /// Amount due or paid, in fen.
     pub amount_fen: Option<i64>,
     /// The payment reference: the current payment order's number (`out_trade_no`), once `pay`
-    /// opened one (also printed on the registration form).
+    /// opened one (printed on the registration form as 订单号).
     pub payment_reference: Option<String>,
-    /// Receipt: the payment platform's trade number, once paid.
+    /// Receipt: the payment platform's trade number, once paid (printed on the registration form
+    /// as 支付流水号).
     pub receipt_trade_no: Option<String>,
     /// Receipt: when it was paid (Unix milliseconds).
     pub paid_at_ms: Option<i64>,

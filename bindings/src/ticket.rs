@@ -47,7 +47,7 @@ pub fn verify_ticket(code: String, exam_public_key: Vec<u8>) -> Result<TicketInf
         exam: t.exam,
         ticket_number: t.ticket_number,
         name: t.name,
-        id_masked: t.id_masked,
+        id_masked: t.id_masked.into(),
         center: t.center,
         sittings: t
             .sittings

@@ -26,6 +26,7 @@ use baoming_core::api::paths;
 use baoming_core::api::payments::PaymentAnswer;
 use baoming_core::api::registrations::RegistrationView;
 use baoming_core::document::DocumentId;
+use baoming_core::id_document::{IdKind, mask};
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
 use baoming_server::registration::record::load_record;
@@ -91,7 +92,7 @@ fn foreign_code(ticket_number: &str, center: &str) -> String {
         exam: EXAM.into(),
         ticket_number: ticket_number.into(),
         name: "张三丰".into(),
-        id_masked: "110105********0011".into(),
+        id_masked: mask(IdKind::ResidentId, "110105199001010011"),
         center: center.into(),
         sittings: vec![ticket::Sitting {
             subject: "15".into(),
@@ -303,6 +304,7 @@ fn pdf_of(r: &Response, filename: &str) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[allow(clippy::too_many_lines, reason = "one arrangement, rule by rule, over the same candidates")]
 async fn arrangement_rules_hold_over_several_candidates_in_process() {
     let t = support::TestApp::new();
     let app = t.app.clone();
@@ -404,6 +406,7 @@ async fn arrangement_rules_hold_over_several_candidates_in_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[allow(clippy::too_many_lines, reason = "one candidate's way from payment to the exam door, step by step")]
 async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_checks_in_once() {
     let server = support::start_server();
     let addr = server.addr;
@@ -437,7 +440,7 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
     let v = doc(addr, &payer.token, CandidateDocument::AdmissionTicket).refused(409, ErrorCode::NotEligible);
     assert_eq!(v.not_eligible_reason(), Some(NotEligibleReason::NotArranged));
 
-    // The registration form: name, subjects, center and the payment reference.
+    // The registration form: name, subjects, center, the registration and payment numbers.
     let form = pdf_of(
         &doc(addr, &payer.token, CandidateDocument::RegistrationForm),
         &format!("registration-form-{EXAM}.pdf"),
@@ -449,9 +452,19 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
         "一级计算机基础及MSOffice应用",
         "二级Python语言程序设计",
         "北京信息职业技术学院",
-        order.as_str(),
     ] {
         assert!(text.contains(expected), "{expected:?} missing from the form:\n{text}");
+    }
+    // The numbers a desk and a bank statement use, each after its label.
+    let receipt = registration(addr, &payer.token);
+    let trade_no = receipt.trade_no.expect("a receipt");
+    for (label, number) in
+        [("报名号：", payer.id().to_string()), ("订单号", order.clone()), ("支付流水号", trade_no)]
+    {
+        assert!(
+            text.contains(&format!("{label}{number}")),
+            "{label} {number} missing from the form:\n{text}"
+        );
     }
     assert_subset_fonts(&form);
 

@@ -259,7 +259,7 @@ mod tests {
         );
         assert_eq!((p.id_kind, p.gender), (IdKind::ResidentId, Some(Gender::Male)));
         round_trip::<Profile>(
-            r#"{"legal_name":"John","id_kind":"passport","id_number":"E12345678","id_masked":"E12****78",
+            r#"{"legal_name":"John","id_kind":"passport","id_number":"E12345678","id_masked":"E****5678",
                 "birth_date":null,"gender":null,"phone":"13800138000"}"#,
         );
         round_trip::<OAuthStartAnswer>(r#"{"authorize_url":"https://id.example/authorize?x=1","state":"s"}"#);

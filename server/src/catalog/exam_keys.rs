@@ -127,7 +127,10 @@ mod tests {
             exam: catalog.exams[0].id.clone(),
             ticket_number: "1".into(),
             name: "张三".into(),
-            id_masked: "1".into(),
+            id_masked: baoming_core::id_document::mask(
+                baoming_core::id_document::IdKind::Passport,
+                "E12345678",
+            ),
             center: "c".into(),
             sittings: vec![],
             issued_at_ms: 0,

@@ -8,7 +8,7 @@
 //! Chinese text correctly), CRLF line ends, and fields quoted when they hold a comma, a quote or
 //! a line break. The header names every column in Chinese and in English. The ID document is
 //! shown in full to administrators and center operators (they check it at the desk on the day)
-//! and masked (`1101**********002X`) for auditors, who read for oversight only. A cell that a
+//! and masked (`110105********002X`: the birth date hidden) for auditors, who read for oversight only. A cell that a
 //! spreadsheet would take as a formula (starting with `=`, `+`, `-`, `@`) is prefixed with `'`.
 
 use std::collections::BTreeMap;

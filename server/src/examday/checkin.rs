@@ -152,7 +152,7 @@ impl ExamDay {
             registration_id,
             ticket_number: payload.ticket_number,
             name: payload.name,
-            id_masked: payload.id_masked,
+            id_masked: payload.id_masked.into(),
             center: center.id.clone(),
             sittings: arranged
                 .sittings

@@ -1,21 +1,21 @@
 //! The candidate's documents and the check-in at the exam.
 //!
-//! * **Registration form** (报名登记表, [`registration_form`]): once the registration is paid
+//! * **Registration form** (报名登记表, [`ExamDay::registration_form`]): once the registration is paid
 //!   (`paid` or `confirmed`), else 409 `not_paid` with the status.
-//! * **Admission ticket** (准考证, [`admission_ticket`]): only inside the exam's printing window
+//! * **Admission ticket** (准考证, [`ExamDay::admission_ticket`]): only inside the exam's printing window
 //!   (409 `printing_window_closed` with the window), only for a registration that may sit the exam
 //!   — paid, confirmed on site where the center requires it, and arranged into rooms (409
 //!   `not_eligible` with the reason: `not_registered`, `not_paid`, `not_confirmed_on_site`,
 //!   `not_arranged`). Its QR code is the ticket payload signed with the exam's key
 //!   ([`crate::catalog::exam_keys`]). The same code, with the ticket number, is also given as JSON under
-//!   the same rules ([`admission_ticket_code`]) for apps that show it on screen.
+//!   the same rules ([`ExamDay::admission_ticket_code`]) for apps that show it on screen.
 //!
 //! Both are rendered on demand by the core's renderers ([`baoming_core::documents`]) from the
 //! current record, the document's answers, the sealed photo blob and the arrangement; nothing is
 //! cached, so a document never shows stale data. Rendering runs on the blocking pool. Times are
 //! shown in China Standard Time (UTC+8).
 //!
-//! **Check-in** ([`check_in`]): staff scan the QR code; the server verifies it with the exam's
+//! **Check-in** ([`ExamDay::check_in`]): staff scan the QR code; the server verifies it with the exam's
 //! public key ([`baoming_core::ticket::verify_ticket`]), refuses tampered or foreign codes (422
 //! `ticket_format` / `ticket_signature` / `ticket_payload`), scopes it to the operator's centers
 //! (404 otherwise), checks that the ticket is still the candidate's current one (409
@@ -32,6 +32,7 @@ use baoming_core::documents::{
 };
 use baoming_core::draft::Draft;
 use baoming_core::form::{FieldRole, FieldType, decode_id_document};
+use baoming_core::id_document::{IdKind, MaskedId, mask};
 use baoming_core::lifecycle::Status;
 use baoming_core::ticket::{self, TicketPayload};
 use time::{OffsetDateTime, UtcOffset};
@@ -69,14 +70,6 @@ pub(super) fn clock(t: OffsetDateTime) -> String {
 
 fn slot_text(slot: &TimeSlot) -> String {
     format!("{} {}–{}", date(slot.starts), clock(slot.starts), clock(slot.ends))
-}
-
-/// The ID number with its middle masked: `110105********001X`.
-pub fn mask_id(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    let n = chars.len();
-    let (head, tail) = ((n / 3).min(6), (n / 4).min(4));
-    chars.iter().enumerate().map(|(i, c)| if i < head || i + tail >= n { *c } else { '*' }).collect()
 }
 
 fn status_of(record: Option<&RegistrationRecord>) -> Status {
@@ -164,16 +157,19 @@ impl ExamDay {
                 fee_fen: center.offer(code).map_or(0, |o| u64::try_from(o.fee_fen).unwrap_or(0)),
             })
             .collect();
-        let now = OffsetDateTime::now_utc();
+        let now = self.db.clock().now();
+        let unrecorded = |v: &Option<String>| v.clone().unwrap_or_else(|| "未记录".to_owned());
         let form = FormView {
             exam_name: exam.name.zh.clone(),
+            registration_id: l.id.to_string(),
             answers,
             photo_jpeg: photo,
             center_name: center.name.zh.clone(),
             center_address: center.address.zh.clone(),
             total_fee_fen: subjects.iter().map(|s| s.fee_fen).sum(),
             subjects,
-            payment_reference: record.section.order.clone().unwrap_or_else(|| "未记录".to_owned()),
+            trade_no: unrecorded(&record.section.trade_no),
+            order_no: unrecorded(&record.section.order),
             agreement_version: draft.agreement.as_ref().map(|a| a.version.clone()).unwrap_or_default(),
             agreement_sha256: draft.agreement.as_ref().map(|a| a.sha256.clone()).unwrap_or_default(),
             generated_at: format!("{} {}（北京时间）", date(now), clock(now)),
@@ -233,14 +229,16 @@ impl ExamDay {
             .and_then(|f| draft.fields.get(&f.key))
             .cloned()
             .unwrap_or_default();
-        let id_number = exam
-            .field_with_role(FieldRole::IdDocument)
-            .and_then(|f| draft.fields.get(&f.key))
-            .map(|v| decode_id_document(v).map_or_else(|| v.clone(), |(_, n)| n.to_owned()))
-            .unwrap_or_default();
+        // The answer was checked at submission; the passport rule (the strictest) covers an
+        // answer a later catalog no longer reads as an ID document.
+        let id_masked =
+            exam.field_with_role(FieldRole::IdDocument).and_then(|f| draft.fields.get(&f.key)).map_or_else(
+                || mask(IdKind::Passport, ""),
+                |v| decode_id_document(v).map_or_else(|| mask(IdKind::Passport, v), |(k, n)| mask(k, n)),
+            );
         let key = crate::catalog::exam_keys::signing_key(self.db.store(), self.db.keys(), &exam.id)?
             .ok_or_else(|| ExamDayError::Internal(format!("exam `{}` has no signing key", exam.id)))?;
-        let payload = payload_of(exam, center, &name, &mask_id(&id_number), &arranged, now);
+        let payload = payload_of(exam, center, &name, id_masked, &arranged, now);
         let qr_text = ticket::sign_ticket(&payload, &key);
         let room_name = |id: &str| {
             center.rooms.iter().find(|r| r.id == id).map_or_else(|| id.to_owned(), |r| r.name.zh.clone())
@@ -324,7 +322,7 @@ fn payload_of(
     exam: &ExamSession,
     center: &TestCenter,
     name: &str,
-    id_masked: &str,
+    id_masked: MaskedId,
     arranged: &Arranged,
     now: OffsetDateTime,
 ) -> TicketPayload {
@@ -332,7 +330,7 @@ fn payload_of(
         exam: exam.id.clone(),
         ticket_number: arranged.ticket_number.clone(),
         name: name.to_owned(),
-        id_masked: id_masked.to_owned(),
+        id_masked,
         center: center.id.clone(),
         sittings: arranged
             .sittings
@@ -345,17 +343,5 @@ fn payload_of(
             })
             .collect(),
         issued_at_ms: i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_are_masked_in_the_middle() {
-        assert_eq!(mask_id("11010519900101001X"), "110105********001X");
-        assert_eq!(mask_id("H12345678"), "H12****78");
-        assert_eq!(mask_id(""), "");
     }
 }

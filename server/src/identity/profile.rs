@@ -3,7 +3,9 @@
 
 use baoming_core::api::accounts::{Profile, ProfileRequest};
 use baoming_core::api::error::ErrorCode;
-use baoming_core::id_document::{IdDocument, IdKind};
+use baoming_core::coverage;
+use baoming_core::form::FieldProblem;
+use baoming_core::id_document::{IdDocument, IdKind, mask};
 
 use super::accounts::{Account, LoginKind, normalize_login};
 use super::{Identity, IdentityError};
@@ -26,6 +28,15 @@ fn checked(input: &ProfileInput) -> Result<(Profile, IdDocument), IdentityError>
         return Err(IdentityError::invalid(
             ErrorCode::LegalNameInvalid,
             "the legal name must have 1–64 characters",
+        ));
+    }
+    // The name is printed on the registration form and the admission ticket: a character the
+    // shipped fonts cannot draw is refused here, where the candidate can still change it.
+    if let Err(missing) = coverage::printable(name) {
+        let problem = FieldProblem::NotPrintable(missing);
+        return Err(IdentityError::invalid(
+            ErrorCode::LegalNameNotPrintable,
+            format!("{} ({problem})", problem.message_zh()),
         ));
     }
     let kind: IdKind = input.id_kind.parse().map_err(|_| {
@@ -133,6 +144,10 @@ impl Identity {
             .keys()
             .open(profile_context(account_id).as_bytes(), &sealed)
             .map_err(|e| IdentityError::Internal(e.to_string()))?;
-        serde_json::from_slice(&plain).map(Some).map_err(|e| IdentityError::Internal(e.to_string()))
+        let profile: Profile =
+            serde_json::from_slice(&plain).map_err(|e| IdentityError::Internal(e.to_string()))?;
+        // A profile stored under an older masking rule shows today's mask.
+        let id_masked = mask(profile.id_kind, &profile.id_number).into();
+        Ok(Some(Profile { id_masked, ..profile }))
     }
 }

@@ -103,6 +103,9 @@ error_codes! {
     ConcurrentUpdate = "concurrent_update",
     /// 422: the profile's legal name is empty, too long or has control characters.
     LegalNameInvalid = "legal_name_invalid",
+    /// 422: the profile's legal name has a character the admission documents cannot print
+    /// (`details` of the message name it).
+    LegalNameNotPrintable = "legal_name_not_printable",
     /// 422: an ID document kind the core does not know.
     IdUnknownKind = "id_unknown_kind",
     /// 422: the ID number is empty.
