@@ -17,7 +17,7 @@
 //! normalised form is what is stored and compared for uniqueness.
 //!
 //! Wherever a number is shown rather than checked — the admission ticket and its QR code, the
-//! check-in answer, the profile, an auditor's roster — it is masked by one rule, [`mask`]:
+//! check-in answer, the profile, an auditor's roster — it is masked by one rule, [`mask()`]:
 //!
 //! * the 18-character numbers (resident ID card, HK/Macau/Taiwan residence permit, foreign
 //!   permanent residence ID card) keep their first 6 and last 4 characters and hide the 8 between
@@ -363,7 +363,7 @@ impl IdDocument {
         self.gender
     }
 
-    /// The number masked by [`mask`], as text (`110105********002X`): for a profile or a roster.
+    /// The number masked by [`mask()`], as text (`110105********002X`): for a profile or a roster.
     pub fn masked(&self) -> String {
         mask(self.kind, &self.number).into()
     }

@@ -1,25 +1,19 @@
-//! Baoming's server: a warp + tokio + sled service for passport accounts, the catalog,
-//! operators and the audit log, plus the admin command line.
+//! Baoming's server: a warp + tokio + sled service, the authority for accounts, seats, review
+//! locks, payments and admission tickets, plus the admin command line.
 //!
-//! Layers, top to bottom:
+//! Layers, top to bottom (arrows point down only; ARCHITECTURE.md draws them):
 //!
-//! * [`http`] — routes and handlers (request parsing, responses, authentication filters);
-//! * domain services — [`accounts`], [`operators`], [`catalog`], [`audit`], [`sessions`],
-//!   [`throttle`], [`captcha`], [`notifier`], [`passwords`], [`oauth`], [`registrations`] (the
-//!   registration documents and the live sync hub), [`blobs`] (the sealed photo blobs),
-//!   [`lifecycle`] and [`seats`] (registration actions and seat accounting), [`cancellations`]
-//!   (an administrator cancels a center or a session), and the operator's views of them:
-//!   [`review`], [`reports`], [`notices`], [`onsite`];
-//!   [`payments`] (the gateway interface, the Alipay-style adapter and the sandbox platform);
-//!   and the exam day: [`exam_keys`] (each exam's ticket signing key), [`arrangement`] (rooms,
-//!   seats and ticket numbers) and [`documents`] (PDF downloads and the check-in scan);
-//! * [`app`] — the injected state and the single durable write path;
-//! * [`storage`] — the storage interface and its sled implementation, [`durability`] (group
-//!   commit: writers share flushes), and [`crypto`] for encryption at rest and keyed look-up
-//!   hashes.
-//!
-//! [`server`] runs the service; [`admin`] is the `baoming-server admin …` command line;
-//! [`backup`] writes and reads the versioned dump format.
+//! * [`api`] — the one route table of named handlers, their extractors and the one mapping of
+//!   domain errors to HTTP statuses; the only module that knows warp and HTTP;
+//! * [`serve`] and [`app`] — the composition root: builds every service into a [`state::State`]
+//!   and runs the background jobs; [`admin`] is the `baoming-server admin …` command line;
+//! * the domains — [`identity`] (accounts, sessions, operators, captchas, throttling, OAuth),
+//!   [`catalog`] (the catalog, exam keys, seats), [`registration`] (documents, the sync hub,
+//!   photo blobs, the lifecycle, cancellations), [`payments`], [`desk`] (review, reports,
+//!   notices, on-site confirmation) and [`examday`] (arrangement, documents, check-in), each
+//!   answering with its own error enum or a typed [`refusal::Refusal`];
+//! * [`store`] — the storage interface, the sled engine, durability, sealing, audit and backup;
+//! * beside them all, [`clock`] (the one time source tests can move) and [`config`].
 
 pub mod admin;
 pub mod api;

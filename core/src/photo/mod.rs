@@ -2,13 +2,13 @@
 //!
 //! * [`PhotoRules`] — the rules as data in the catalog (`[exam.photo]`), so an exam can change
 //!   them, and [`PhotoRules::check_metadata`], the checks that need only a [`PhotoRef`].
-//! * [`check`] — any file against the rules: measured facts (format, size, dimensions, colour,
+//! * [`check()`] — any file against the rules: measured facts (format, size, dimensions, colour,
 //!   orientation tag, face box and head placement) and every rule broken, as a typed
 //!   [`PhotoProblem`] with a stable code and Chinese and English text. Oversized input and images
 //!   declaring too many pixels are refused from their headers, before decoding.
-//! * [`prepare`] — a compliant JPEG from a phone picture (JPEG, PNG or WebP): EXIF orientation,
+//! * [`prepare()`] — a compliant JPEG from a phone picture (JPEG, PNG or WebP): EXIF orientation,
 //!   face-aware framing, Lanczos3 resize, metadata-free re-encoding into the byte range; its result
-//!   always passes [`check`].
+//!   always passes [`check()`].
 //!
 //! The draft refers to an uploaded photo by a [`PhotoRef`] (content hash, size, dimensions); the
 //! bytes are a content-addressed blob held apart from the document. Nothing here does I/O: the

@@ -1,5 +1,5 @@
 //! The HTTP layer: the one route table, what handlers receive ([`extract`]), the one mapping of
-//! errors to statuses and JSON bodies ([`error`]), serving with upgrades ([`serve`],
+//! errors to statuses and JSON bodies ([`error`]), serving with upgrades (`serve`,
 //! [`upgrade`]), and the sandbox payment platform's own HTTP surface ([`paysandbox`]).
 //!
 //! Only this folder knows warp, hyper and HTTP status codes. Handlers translate: they take

@@ -4,7 +4,7 @@
 //! which tungstenite zero-fills on the first read, so each idle device would cost the server
 //! 128 KiB of resident memory before it says anything. The server therefore takes the upgrade
 //! handle out of each request itself ([`prepare`], called by the accept loop in
-//! [`crate::server`]), and [`ws`] / [`WsUpgrade::on_upgrade`] finish the RFC 6455 handshake
+//! the HTTP layer's `serve` module), and [`ws`] / [`WsUpgrade::on_upgrade`] finish the RFC 6455 handshake
 //! with a small buffer that grows only for the frames that need it.
 
 use baoming_core::api::error::ErrorCode;

@@ -7,7 +7,7 @@
 //! account): two candidates who upload the same bytes both own them, and neither learns that the
 //! other did.
 //!
-//! Reading rules ([`owns`], [`referencing_registration`]): an owner may read its blob; an
+//! Reading rules ([`owns`], `referencing_registration`): an owner may read its blob; an
 //! operator may read it when some owner's registration document references the digest and has
 //! chosen a center in the operator's scope. Everybody else is told the blob does not exist.
 
@@ -63,7 +63,7 @@ pub struct Ownership {
     pub uploaded_at: i64,
 }
 
-/// Whether [`store`] stored anything for the account.
+/// Whether `store` stored anything for the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
     /// The account did not own the blob before (the bytes may have been stored already for

@@ -9,7 +9,7 @@
 //! so a later format can be read next to an older one.
 //!
 //! Nothing is acknowledged to a client before [`Storage::flush`] has returned: services call
-//! [`crate::app::AppState::commit`], which commits and then flushes.
+//! [`crate::store::db::Db::commit`], which commits and then flushes.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

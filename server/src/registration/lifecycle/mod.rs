@@ -2,12 +2,12 @@
 //! expiry and cancellation (driven by [`crate::registration::cancellations`]).
 //!
 //! The server's truth about a registration is its [`RegistrationRecord`] in the `registrations`
-//! tree. Every action is decided by the core's [`transition`] on the record's status and commits
+//! tree. Every action is decided by the core's [`baoming_core::lifecycle::transition`] on the record's status and commits
 //! in one storage transaction: the seat counters it moves (see [`crate::catalog::seats`], with
 //! preconditions, retried on conflict), the record, the ID-document index, the stored answer of
 //! its idempotency key and the audit entry. Only then is the document's `server` section — the
 //! record's projection — written through [`LiveDoc::write_server_section`], so devices see it
-//! live. A crash between the two is repaired by [`reconcile`], which every action runs first and
+//! live. A crash between the two is repaired by [`Registrations::reconcile`], which every action runs first and
 //! the sweeper runs over every record when the server starts.
 //!
 //! Actions on one document are serialised by [`LiveDoc::action_lock`]; actions on different
