@@ -87,17 +87,12 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    println!("cores: {cores}");
-    println!("one thread alone: {:.1} hashes/s", argon_rate(1, 3.0));
-    let bound_before = argon_bound(4.0);
-    println!("Argon2id bound before the run (19 MiB, t=2, p=1, {cores} threads): {bound_before:.1} hashes/s");
-
-    let dir = tempfile::tempdir().unwrap();
+/// Starts the release server on a free port with the address throttle out of the way; the
+/// process, its id and its address.
+fn start_server(dir: &std::path::Path) -> (std::process::Child, u32, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_baoming-server"))
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("BAOMING_LOG", "error")
         .env("BAOMING_THROTTLE__ADDRESS_ATTEMPTS_PER_MINUTE", "100000000")
@@ -121,7 +116,58 @@ fn main() {
             sink.clear();
         }
     });
-    let addr = addr.expect("server address");
+    (child, pid, addr.expect("server address"))
+}
+
+/// `clients` concurrent clients logging in with `body` for `run_for`: (ok, other, seconds).
+async fn login_run(addr: SocketAddr, body: &str, clients: usize, run_for: Duration) -> (u64, u64, f64) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let other = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (ok, other, body) = (ok.clone(), other.clone(), body.to_owned());
+            tokio::spawn(async move {
+                while start.elapsed() < run_for {
+                    match post(addr, "/api/sessions", &body).await {
+                        Some(200) => ok.fetch_add(1, Ordering::Relaxed),
+                        _ => other.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (ok.load(Ordering::Relaxed), other.load(Ordering::Relaxed), start.elapsed().as_secs_f64())
+}
+
+/// `n` login attempts at once; how many got each answer.
+async fn flood(addr: SocketAddr, body: &str, n: usize) -> std::collections::BTreeMap<String, u32> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let body = body.to_owned();
+            tokio::spawn(async move { post(addr, "/api/sessions", &body).await })
+        })
+        .collect();
+    let mut by_status = std::collections::BTreeMap::<String, u32>::new();
+    for t in tasks {
+        let s = t.await.unwrap().map(|s| s.to_string()).unwrap_or_else(|| "io error".into());
+        *by_status.entry(s).or_default() += 1;
+    }
+    by_status
+}
+
+fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    println!("cores: {cores}");
+    println!("one thread alone: {:.1} hashes/s", argon_rate(1, 3.0));
+    let bound_before = argon_bound(4.0);
+    println!("Argon2id bound before the run (19 MiB, t=2, p=1, {cores} threads): {bound_before:.1} hashes/s");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, pid, addr) = start_server(dir.path());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async move {
         let body = format!(r#"{{"login":"bench@example.org","password":"{PASSWORD}"}}"#);
@@ -133,58 +179,23 @@ fn main() {
         let before_mem = vm_hwm_kib(pid);
 
         let clients = cores * 4;
-        let run_for = Duration::from_secs(8);
-        let ok = Arc::new(AtomicU64::new(0));
-        let other = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..clients)
-            .map(|_| {
-                let (ok, other, body) = (ok.clone(), other.clone(), body.clone());
-                tokio::spawn(async move {
-                    while start.elapsed() < run_for {
-                        match post(addr, "/api/sessions", &body).await {
-                            Some(200) => ok.fetch_add(1, Ordering::Relaxed),
-                            _ => other.fetch_add(1, Ordering::Relaxed),
-                        };
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let secs = start.elapsed().as_secs_f64();
-        let rate = ok.load(Ordering::Relaxed) as f64 / secs;
+        let (ok, other, secs) = login_run(addr, &body, clients, Duration::from_secs(8)).await;
+        let rate = ok as f64 / secs;
         // The machine is shared: measure the bound again right after and use the mean.
         let bound_after = tokio::task::spawn_blocking(|| argon_bound(4.0)).await.unwrap();
         let bound = (bound_before + bound_after) / 2.0;
         println!("Argon2id bound after the run: {bound_after:.1} hashes/s (mean {bound:.1})");
         println!(
-            "logins: {rate:.1}/s with {clients} concurrent clients over {secs:.1} s ({} ok, {} other) = {:.0}% of the Argon2id bound",
-            ok.load(Ordering::Relaxed),
-            other.load(Ordering::Relaxed),
+            "logins: {rate:.1}/s with {clients} concurrent clients over {secs:.1} s ({ok} ok, {other} other) = {:.0}% of the Argon2id bound",
             100.0 * rate / bound
         );
 
         println!("server peak resident memory after the login run: {:.1} MiB", vm_hwm_kib(pid) as f64 / 1024.0);
-        let flood = 1000;
+        let n = 1000;
         let start = Instant::now();
-        let tasks: Vec<_> = (0..flood)
-            .map(|_| {
-                let body = body.clone();
-                tokio::spawn(async move { post(addr, "/api/sessions", &body).await })
-            })
-            .collect();
-        let mut by_status = std::collections::BTreeMap::<String, u32>::new();
-        for t in tasks {
-            let s = t.await.unwrap().map(|s| s.to_string()).unwrap_or_else(|| "io error".into());
-            *by_status.entry(s).or_default() += 1;
-        }
+        let by_status = flood(addr, &body, n).await;
         let peak = vm_hwm_kib(pid);
-        println!(
-            "flood: {flood} concurrent login attempts in {:.1} s → {by_status:?}",
-            start.elapsed().as_secs_f64()
-        );
+        println!("flood: {n} concurrent login attempts in {:.1} s → {by_status:?}", start.elapsed().as_secs_f64());
         println!(
             "server peak resident memory: {:.1} MiB (before the load: {:.1} MiB)",
             peak as f64 / 1024.0,

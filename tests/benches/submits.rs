@@ -290,6 +290,9 @@ async fn check_holds(addr: SocketAddr, seats: usize, accepted: usize) {
     );
 }
 
+/// What every candidate's setup shares: the exam, the prepared photo and its reference.
+type Shared = (baoming_core::catalog::ExamSession, Vec<u8>, PhotoRef);
+
 /// Accounts, photos and drafts for every candidate, `load.setup_workers` at a time. Returns the
 /// candidates and the time spent in each stage (summed over workers).
 async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3]) {
@@ -302,16 +305,14 @@ async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3])
         width: photo.report.width.expect("width"),
         height: photo.report.height.expect("height"),
     };
-    let shared = Arc::new((exam, photo.jpeg, photo_ref));
+    let shared: Arc<Shared> = Arc::new((exam, photo.jpeg, photo_ref));
     let next = Arc::new(AtomicUsize::new(0));
     let n = load.candidates;
     let workers: Vec<_> = (0..load.setup_workers)
         .map(|_| {
             let (shared, next) = (Arc::clone(&shared), Arc::clone(&next));
             tokio::spawn(async move {
-                let (exam, jpeg, photo) = &*shared;
                 let mut conn = Conn::new(addr);
-                let url = sync_url(addr);
                 let mut made = Vec::new();
                 let mut stages = [Duration::ZERO; 3];
                 loop {
@@ -319,55 +320,7 @@ async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3])
                     if i >= n {
                         break;
                     }
-                    let t = Instant::now();
-                    let body = RegisterRequest {
-                        login: format!("race{i}@example.org"),
-                        password: CANDIDATE_PASSWORD.into(),
-                    };
-                    let register = post(addr, paths::ACCOUNTS).json(&body);
-                    let session: SessionAnswer =
-                        conn.send(&register).await.expect("register").expect(201).typed();
-                    let (account, token) = (session.account_id, session.token);
-                    stages[0] += t.elapsed();
-
-                    let t = Instant::now();
-                    let upload = put(addr, &format!("{}?exam={EXAM}", paths::blob(&photo.sha256)))
-                        .token(&token)
-                        .content_type(paths::JPEG)
-                        .body(jpeg.clone());
-                    let r = conn.send(&upload).await.expect("upload");
-                    assert!(r.status == 201 || r.status == 200, "upload: {} {}", r.status, r.text());
-                    stages[1] += t.elapsed();
-
-                    let t = Instant::now();
-                    let mut device =
-                        Device::connect(&url, &account, &token, i as u32).await.expect("connect");
-                    let base = device.doc.heads();
-                    fill(&mut device, exam, photo, i).expect("fill the draft");
-                    // One sync message carrying every change since the genesis both sides hold,
-                    // so the server has the draft once it answers, however busy it is.
-                    let heads = device.doc.heads();
-                    let message = automerge::sync::Message {
-                        heads: heads.clone(),
-                        need: Vec::new(),
-                        have: vec![automerge::sync::Have {
-                            last_sync: base.clone(),
-                            bloom: automerge::sync::BloomFilter::default(),
-                        }],
-                        changes: device
-                            .doc
-                            .changes_since(&base)
-                            .iter()
-                            .map(|c| c.raw_bytes().to_vec())
-                            .collect::<Vec<_>>()
-                            .into(),
-                        flags: None,
-                        version: automerge::sync::MessageVersion::V1,
-                    };
-                    device.send_scripted(message.encode()).await.expect("sync the draft");
-                    let heads = heads.iter().map(ToString::to_string).collect();
-                    stages[2] += t.elapsed();
-                    made.push((i, Candidate { token, heads }));
+                    made.push((i, set_up_one(&mut conn, addr, &shared, i, &mut stages).await));
                 }
                 (made, stages)
             })
@@ -384,6 +337,65 @@ async fn setup(addr: SocketAddr, load: &Load) -> (Vec<Candidate>, [Duration; 3])
     }
     all.sort_by_key(|(i, _)| *i);
     (all.into_iter().map(|(_, c)| c).collect(), stages)
+}
+
+/// Candidate `i`: the account, the photo upload and the draft, each stage's time added to
+/// `stages`.
+async fn set_up_one(
+    conn: &mut Conn,
+    addr: SocketAddr,
+    shared: &Shared,
+    i: usize,
+    stages: &mut [Duration; 3],
+) -> Candidate {
+    let (exam, jpeg, photo) = shared;
+    let t = Instant::now();
+    let body = RegisterRequest { login: format!("race{i}@example.org"), password: CANDIDATE_PASSWORD.into() };
+    let register = post(addr, paths::ACCOUNTS).json(&body);
+    let session: SessionAnswer = conn.send(&register).await.expect("register").expect(201).typed();
+    let (account, token) = (session.account_id, session.token);
+    stages[0] += t.elapsed();
+
+    let t = Instant::now();
+    let upload = put(addr, &format!("{}?exam={EXAM}", paths::blob(&photo.sha256)))
+        .token(&token)
+        .content_type(paths::JPEG)
+        .body(jpeg.clone());
+    let r = conn.send(&upload).await.expect("upload");
+    assert!(r.status == 201 || r.status == 200, "upload: {} {}", r.status, r.text());
+    stages[1] += t.elapsed();
+
+    let t = Instant::now();
+    let mut device = Device::connect(&sync_url(addr), &account, &token, i as u32).await.expect("connect");
+    let base = device.doc.heads();
+    fill(&mut device, exam, photo, i).expect("fill the draft");
+    let heads = device.doc.heads();
+    let draft = whole_draft(&mut device, &base).encode();
+    device.send_scripted(draft).await.expect("sync the draft");
+    stages[2] += t.elapsed();
+    Candidate { token, heads: heads.iter().map(ToString::to_string).collect() }
+}
+
+/// One sync message carrying every change since `base` (the genesis both sides hold), so the
+/// server has the draft once it answers, however busy it is.
+fn whole_draft(device: &mut Device, base: &[automerge::ChangeHash]) -> automerge::sync::Message {
+    automerge::sync::Message {
+        heads: device.doc.heads(),
+        need: Vec::new(),
+        have: vec![automerge::sync::Have {
+            last_sync: base.to_vec(),
+            bloom: automerge::sync::BloomFilter::default(),
+        }],
+        changes: device
+            .doc
+            .changes_since(base)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect::<Vec<_>>()
+            .into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
 }
 
 /// A complete draft for candidate `i`: the agreement, every required field (with a distinct

@@ -23,6 +23,29 @@ const MAX_BODY: u64 = 64 * 1024;
 pub fn routes(
     sandbox: Sandbox,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    platform_routes(sandbox.clone())
+        .or(control_routes(sandbox))
+        .unify()
+        .recover(|r: warp::Rejection| async move {
+            let (status, why) = if r.is_not_found() {
+                (StatusCode::NOT_FOUND, "not found")
+            } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+            } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
+                (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            } else {
+                (StatusCode::BAD_REQUEST, "bad request")
+            };
+            Ok::<_, Infallible>(text(status, why))
+        })
+        .unify()
+}
+
+/// What the real platform has too: the open API (`gateway.do`) and the cashier's page form.
+fn platform_routes(
+    sandbox: Sandbox,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
     let with = warp::any().map(move || sandbox.clone());
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let gateway_get = warp::path("gateway.do")
@@ -47,10 +70,19 @@ pub fn routes(
     let cashier_post = warp::path("cashier")
         .and(warp::path::end())
         .and(warp::post())
-        .and(with.clone())
+        .and(with)
         .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
         .map(|s: Sandbox, body: Bytes| cashier(&s, &form_decode(&body)));
+    gateway_get.or(gateway_post).unify().or(cashier_post).unify()
+}
+
+/// The sandbox's own controls: fault switches, the delivery log, the platform key, health.
+fn control_routes(
+    sandbox: Sandbox,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
+    let with = warp::any().map(move || sandbox.clone());
     let faults_get = warp::path!("sandbox" / "faults")
         .and(warp::get())
         .and(with.clone())
@@ -73,34 +105,7 @@ pub fn routes(
         .and(with)
         .map(|s: Sandbox| text(StatusCode::OK, s.platform_public_key().pem()));
     let health = warp::path!("healthz").and(warp::get()).map(|| text(StatusCode::OK, "ok"));
-    gateway_get
-        .or(gateway_post)
-        .unify()
-        .or(cashier_post)
-        .unify()
-        .or(faults_get)
-        .unify()
-        .or(faults_put)
-        .unify()
-        .or(deliveries)
-        .unify()
-        .or(public_key)
-        .unify()
-        .or(health)
-        .unify()
-        .recover(|r: warp::Rejection| async move {
-            let (status, why) = if r.is_not_found() {
-                (StatusCode::NOT_FOUND, "not found")
-            } else if r.find::<warp::reject::PayloadTooLarge>().is_some() {
-                (StatusCode::PAYLOAD_TOO_LARGE, "body too large")
-            } else if r.find::<warp::reject::MethodNotAllowed>().is_some() {
-                (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
-            } else {
-                (StatusCode::BAD_REQUEST, "bad request")
-            };
-            Ok::<_, Infallible>(text(status, why))
-        })
-        .unify()
+    faults_get.or(faults_put).unify().or(deliveries).unify().or(public_key).unify().or(health).unify()
 }
 
 /// Serves `sandbox` on `listener` until `shutdown` completes.

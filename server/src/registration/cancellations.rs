@@ -5,18 +5,18 @@
 //!
 //! 1. The marker is committed first (durably, audited as `exam.cancel` / `center.cancel`). From
 //!    that commit on the pool is closed: every seat hold ([`crate::registration::lifecycle`]) carries a
-//!    precondition that neither marker of its center exists ([`require_open`]), so a submission
+//!    precondition that neither marker of its center exists ([`crate::catalog::cancelled::require_open`]), so a submission
 //!    racing the cancellation either commits before the marker — and the scan below, which starts
 //!    after it, finds it — or is refused with the typed `cancelled` error.
 //! 2. Every registration in scope that holds seats is moved to `cancelled` through
-//!    [`lifecycle::act`] with [`Action::Cancel`]: the core's transition, the seats released (paid
+//!    [`Registrations::act`] with [`Action::Cancel`]: the core's transition, the seats released (paid
 //!    ones from `paid`, flagged `refund_due`), the ID-document claim dropped, the audit entry, and
 //!    the document's `server` section written so devices see it live.
 //! 3. The marker is marked finished with the counts, together with the stored answer of the
 //!    request's `Idempotency-Key`.
 //!
 //! Each step is idempotent, so the whole is crash-safe: running the cancellation again (the
-//! administrator's retry, or [`resume`] at start-up for a marker that never finished) skips what
+//! administrator's retry, or [`Registrations::resume`] at start-up for a marker that never finished) skips what
 //! is already cancelled, repairs projections a crash left behind and finishes the rest.
 //! Drafts, expired and withdrawn registrations in scope are left as they are: they hold nothing,
 //! and they cannot submit into a cancelled pool.
@@ -139,6 +139,16 @@ impl Registrations {
         marker: Cancellation,
         idem: Option<Idempotency>,
     ) -> Result<CancellationAnswer, RegistrationError> {
+        let mut progress = self.cancel_in_scope(&marker).await?;
+        progress.refunds_due = self.refunds_due_in(&marker).await?;
+        self.finish(marker, progress, idem).await
+    }
+
+    /// Runs the cancel action on every registration in the marker's scope; what it found.
+    async fn cancel_in_scope(
+        &self,
+        marker: &Cancellation,
+    ) -> Result<CancellationProgress, RegistrationError> {
         let store = self.db.shared_store();
         let records = tokio::task::spawn_blocking(move || store.scan_prefix(Tree::Registrations, b""))
             .await
@@ -154,7 +164,7 @@ impl Registrations {
         for (key, raw) in records {
             let Ok(bytes) = <[u8; 16]>::try_from(key.as_slice()) else { continue };
             let record: RegistrationRecord = decode(Tree::Registrations, &raw)?;
-            if !covers(&marker, &record) {
+            if !covers(marker, &record) {
                 continue;
             }
             p.in_scope += 1;
@@ -172,10 +182,15 @@ impl Registrations {
                 }
             }
         }
-        // Refunds are counted from the records, so a re-run reports the same total.
+        Ok(p)
+    }
+
+    /// Cancelled registrations in the marker's scope with a refund due, counted from the records
+    /// so that a re-run reports the same total.
+    async fn refunds_due_in(&self, marker: &Cancellation) -> Result<u64, RegistrationError> {
         let store = self.db.shared_store();
         let scope = marker.clone();
-        let refunds = tokio::task::spawn_blocking(move || -> Result<u64, StorageError> {
+        tokio::task::spawn_blocking(move || -> Result<u64, StorageError> {
             let mut n = 0;
             for (_, raw) in store.scan_prefix(Tree::Registrations, b"")? {
                 let r: RegistrationRecord = decode(Tree::Registrations, &raw)?;
@@ -186,14 +201,22 @@ impl Registrations {
             Ok(n)
         })
         .await
-        .map_err(|e| RegistrationError::Internal(e.to_string()))??;
-        p.refunds_due = refunds;
+        .map_err(|e| RegistrationError::Internal(e.to_string()))?
+        .map_err(RegistrationError::from)
+    }
 
+    /// Marks the marker finished with `p`, storing the answer under `idem` when there is one.
+    async fn finish(
+        &self,
+        marker: Cancellation,
+        p: CancellationProgress,
+        idem: Option<Idempotency>,
+    ) -> Result<CancellationAnswer, RegistrationError> {
         let key = marker_key(&marker.exam, marker.center.as_deref());
         let done = Cancellation {
             finished_at_ms: Some(self.db.clock().now_ms()),
             registrations_cancelled: p.cancelled_now + p.already_cancelled,
-            refunds_due: refunds,
+            refunds_due: p.refunds_due,
             ..marker
         };
         let body = CancellationAnswer {
