@@ -38,6 +38,7 @@ fn declared_only(addr: SocketAddr, path: &str, token: &str, length: u64) -> Resp
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one upload's checks, storage and readers in sequence")]
 fn photo_blobs_are_checked_stored_once_and_readable_by_owners_and_their_centers_operators() {
     let rules = PhotoRules::default();
     let photo = prepare(ASTRONAUT_PNG, &rules).expect("the astronaut prepares").jpeg;

@@ -136,6 +136,10 @@ fn candidate_and_operator_flows_over_the_socket() {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one operator's CLI session, command by command, on the same database"
+)]
 fn admin_cli_outbox_operators_catalog_backup_restore_and_tamper_detection() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("db");

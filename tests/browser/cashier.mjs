@@ -5,7 +5,7 @@
 //   pay    — open the page, read the order summary, press 确认付款 / Pay, read the result page
 //   cancel — the same with 取消 / Cancel
 //   look   — open the page and report what it offers, without pressing anything
-// Prints one JSON line per step; the Rust test (server/tests/payments.rs) reads them.
+// Prints one JSON line per step; the Rust test (server/tests/payments/) reads them.
 // Chromium: $CHROMIUM or /usr/bin/chromium (tests/run-all.sh installs Debian's package).
 import { chromium } from "playwright-core"
 

@@ -149,7 +149,7 @@ fun jsonText(json: String, key: String): String =
 
 /**
  * Pays on the payment platform's page as a browser does: opens the page, reads its form's hidden
- * `trade_no` and posts the form with `action=pay` (see server/tests/payments.rs). Returns the
+ * `trade_no` and posts the form with `action=pay` (see server/tests/payments/). Returns the
  * cashier's HTTP status.
  */
 fun payOnPage(pageUrl: String): Int {

@@ -160,7 +160,7 @@ def folder():
 
 def pay_on_page(url: str) -> int:
     """Pays on the payment platform's page as a browser does: opens the page, reads its form's
-    hidden `trade_no` and posts the form with `action=pay` (see server/tests/payments.rs).
+    hidden `trade_no` and posts the form with `action=pay` (see server/tests/payments/).
     Returns the cashier's HTTP status."""
     with urllib.request.urlopen(url, timeout=30) as resp:
         assert resp.status == 200, resp.status
