@@ -119,13 +119,18 @@ pub enum BaomingError {
     },
     /// This registration has no admission ticket (yet). `reason`: `not_registered` (submit
     /// first), `not_paid` (pay first), `not_confirmed_on_site` (confirm at the center first,
-    /// see `announcements`), `not_arranged` (the center has not assigned rooms yet: try later).
+    /// see `announcements`), `not_arranged` (the center has not assigned rooms yet: try later),
+    /// `cancelled` (the administrator cancelled the center or the session: no exam; `refund`
+    /// says what happens to the fee).
     #[error("no admission ticket for this registration ({reason})")]
     NotEligible {
         /// Why, as above.
         reason: String,
         /// The registration's status.
         status: String,
+        /// For `cancelled`: `not_paid` (nothing to refund), `due` (the fee will be refunded) or
+        /// `refunded`; empty otherwise.
+        refund: String,
     },
     /// The ticket code does not verify (`code`: `ticket_format`, `ticket_signature`, …).
     #[error("the ticket does not verify ({code}): {detail}")]
@@ -180,9 +185,10 @@ impl From<ClientError> for BaomingError {
                 DocumentRefusal::PrintingWindowClosed { opens_ms, closes_ms } => {
                     BaomingError::PrintingWindowClosed { opens_ms, closes_ms }
                 }
-                DocumentRefusal::NotEligible { reason, status } => BaomingError::NotEligible {
+                DocumentRefusal::NotEligible { reason, status, refund } => BaomingError::NotEligible {
                     reason: reason.map(|r| r.as_str().to_owned()).unwrap_or_default(),
                     status: status_text(status),
+                    refund: refund.map(|r| r.as_str().to_owned()).unwrap_or_default(),
                 },
             },
         }
@@ -266,8 +272,9 @@ mod tests {
         match refused(DocumentRefusal::NotEligible {
             reason: Some(NotEligibleReason::NotConfirmedOnSite),
             status: Some(Status::Paid),
+            refund: None,
         }) {
-            BaomingError::NotEligible { reason, status } => {
+            BaomingError::NotEligible { reason, status, .. } => {
                 assert_eq!((reason.as_str(), status.as_str()), ("not_confirmed_on_site", "paid"))
             }
             other => panic!("expected NotEligible, got {other:?}"),

@@ -3,7 +3,7 @@
 //! variants carries, and the reading of the server's error answers with the REST contract
 //! ([`ErrorBody`], [`ErrorCode`]).
 
-use baoming_core::api::error::{ErrorBody, ErrorCode, ErrorHead, NotEligibleReason};
+use baoming_core::api::error::{ErrorBody, ErrorCode, ErrorHead, NotEligibleReason, RefundState};
 use baoming_core::document::DocError;
 use baoming_core::lifecycle::Status;
 
@@ -150,6 +150,8 @@ pub enum DocumentRefusal {
         reason: Option<NotEligibleReason>,
         /// The registration's status, when the server said.
         status: Option<Status>,
+        /// For a cancelled registration (`reason` `cancelled`): what happens to the fee.
+        refund: Option<RefundState>,
     },
 }
 
@@ -233,9 +235,11 @@ impl ErrorAnswer {
                 opens_ms: body.printing.map(|w| ms(w.opens)),
                 closes_ms: body.printing.map(|w| ms(w.closes)),
             }),
-            ErrorCode::NotEligible => {
-                Some(DocumentRefusal::NotEligible { reason: body.not_eligible_reason(), status: body.status })
-            }
+            ErrorCode::NotEligible => Some(DocumentRefusal::NotEligible {
+                reason: body.not_eligible_reason(),
+                status: body.status,
+                refund: body.refund,
+            }),
             _ => None,
         }
     }
@@ -303,13 +307,23 @@ mod tests {
             refusal(409, body),
             Some(DocumentRefusal::NotEligible {
                 reason: Some(NotEligibleReason::NotArranged),
-                status: Some(Status::Paid)
+                status: Some(Status::Paid),
+                refund: None,
+            })
+        );
+        let body = r#"{"code":"not_eligible","message":"m","reason":"cancelled","status":"cancelled","refund":"due"}"#;
+        assert_eq!(
+            refusal(409, body),
+            Some(DocumentRefusal::NotEligible {
+                reason: Some(NotEligibleReason::Cancelled),
+                status: Some(Status::Cancelled),
+                refund: Some(RefundState::Due),
             })
         );
         let body = r#"{"code":"not_eligible","message":"m","reason":"not_yet_invented","status":"paid"}"#;
         assert_eq!(
             refusal(409, body),
-            Some(DocumentRefusal::NotEligible { reason: None, status: Some(Status::Paid) }),
+            Some(DocumentRefusal::NotEligible { reason: None, status: Some(Status::Paid), refund: None }),
             "a newer reason is still a refusal"
         );
         assert_eq!(refusal(409, r#"{"code":"locked","message":"m","status":"under_review"}"#), None);

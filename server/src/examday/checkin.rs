@@ -121,7 +121,7 @@ impl ExamDay {
             .map_err(|_| ExamDayError::Internal("a stored registration id does not parse".into()))?;
         let (record, _) = load_record(self.db.store(), &id)?
             .ok_or_else(|| ExamDayError::not_found("no such ticket at your centers"))?;
-        eligibility(&record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
+        eligibility(&record, center).map_err(|reason| not_eligible(reason, Some(&record)))?;
         let at_ms = self.db.clock().now_ms();
         let entry = CheckIn {
             registration_id: registration_id.clone(),

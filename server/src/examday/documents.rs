@@ -24,7 +24,7 @@
 //! answers `already_checked_in` with the time of the first.
 
 use baoming_core::api::documents::TicketCode;
-use baoming_core::api::error::{ErrorCode, UnixWindow};
+use baoming_core::api::error::{ErrorCode, NotEligibleReason, RefundState, UnixWindow};
 use baoming_core::catalog::{ExamSession, TestCenter, TimeSlot};
 use baoming_core::document::DocumentId;
 use baoming_core::documents::{
@@ -125,6 +125,9 @@ impl ExamDay {
         let exam = l.exam(exam_id)?;
         let record = match &l.record {
             Some(r) if matches!(r.section.status, Status::Paid | Status::Confirmed) => r,
+            Some(r) if r.section.status == Status::Cancelled => {
+                return Err(not_eligible(NotEligibleReason::Cancelled, Some(r)));
+            }
             other => {
                 let status = status_of(other.as_ref());
                 return Err(Refusal::conflict(
@@ -205,6 +208,10 @@ impl ExamDay {
     ) -> Result<TicketView, ExamDayError> {
         let l = self.load(account, exam_id)?;
         let exam = l.exam(exam_id)?;
+        // A cancelled registration will never have a ticket, whatever the window: say so first.
+        if let Some(r) = l.record.as_ref().filter(|r| r.section.status == Status::Cancelled) {
+            return Err(not_eligible(NotEligibleReason::Cancelled, Some(r)));
+        }
         if !exam.printing.contains(now) {
             let w = &exam.printing;
             return Err(Refusal::conflict(
@@ -217,12 +224,12 @@ impl ExamDay {
             })
             .into());
         }
-        let record = l.record.as_ref().ok_or_else(|| not_eligible("not_registered", Status::Draft))?;
+        let record = l.record.as_ref().ok_or_else(|| not_eligible(NotEligibleReason::NotRegistered, None))?;
         let center = center_of(exam, record)?;
-        eligibility(record, center).map_err(|reason| not_eligible(reason, record.section.status))?;
+        eligibility(record, center).map_err(|reason| not_eligible(reason, Some(record)))?;
         let arranged = arrangement::load(self.db.store(), &exam.id, &center.id)?
             .and_then(|(a, _)| a.candidates.get(&l.id.to_string()).cloned())
-            .ok_or_else(|| not_eligible("not_arranged", record.section.status))?;
+            .ok_or_else(|| not_eligible(NotEligibleReason::NotArranged, Some(record)))?;
         let (draft, photo) = self.draft_and_photo(&l.id).await?;
         let name = exam
             .field_with_role(FieldRole::Name)
@@ -306,16 +313,29 @@ async fn render(
         .map_err(|e| Refusal::invalid(ErrorCode::from(e.code()), e.to_string()).into())
 }
 
-pub(super) fn not_eligible(reason: &str, status: Status) -> ExamDayError {
+/// The `not_eligible` refusal with its reason, the registration's status (`draft` without a
+/// registration) and, for a cancelled one, what happens to the fee.
+pub(super) fn not_eligible(reason: NotEligibleReason, record: Option<&RegistrationRecord>) -> ExamDayError {
+    let refund = (reason == NotEligibleReason::Cancelled).then(|| refund_state(record));
     Refusal::conflict(
         ErrorCode::NotEligible,
-        format!("this registration cannot have an admission ticket: {reason}"),
+        format!("this registration cannot have an admission ticket: {}", reason.as_str()),
     )
     .detail(|b| {
-        b.reason = Some(reason.to_owned());
-        b.status = Some(status);
+        b.reason = Some(reason.as_str().to_owned());
+        b.status = Some(record.map_or(Status::Draft, |r| r.section.status));
+        b.refund = refund;
     })
     .into()
+}
+
+/// What happens to the fee of a cancelled registration.
+fn refund_state(record: Option<&RegistrationRecord>) -> RefundState {
+    match record {
+        Some(r) if r.section.refunded_fen.is_some() => RefundState::Refunded,
+        Some(r) if r.refund_due => RefundState::Due,
+        _ => RefundState::NotPaid,
+    }
 }
 
 fn payload_of(

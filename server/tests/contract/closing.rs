@@ -45,6 +45,19 @@ impl Journey {
             "the whole session: center null"
         );
         assert_eq!(registration(addr, &a.token).status, Status::Cancelled);
+        // A, who had paid, is told why there is no ticket and that the fee is owed back.
+        for which in [
+            CandidateDocument::AdmissionTicketCode,
+            CandidateDocument::AdmissionTicket,
+            CandidateDocument::RegistrationForm,
+        ] {
+            let gone = refused(&document(addr, &a.token, which), 409, ErrorCode::NotEligible);
+            assert_eq!(
+                (gone.not_eligible_reason(), gone.status, gone.refund),
+                (Some(NotEligibleReason::Cancelled), Some(Status::Cancelled), Some(RefundState::Due)),
+                "{which:?}"
+            );
+        }
     }
 
     /// The auditor signs out; the token no longer works.

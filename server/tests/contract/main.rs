@@ -47,7 +47,9 @@ use baoming_core::api::desk::{
 use baoming_core::api::documents::{
     ArrangementAnswer, CandidateDocument, CandidateNotices, CheckInAnswer, CheckInRequest, TicketCode,
 };
-use baoming_core::api::error::{ConfirmationWindow, ErrorBody, ErrorCode, NotEligibleReason, SeatPool};
+use baoming_core::api::error::{
+    ConfirmationWindow, ErrorBody, ErrorCode, NotEligibleReason, RefundState, SeatPool,
+};
 use baoming_core::api::health::{Health, HealthStatus};
 use baoming_core::api::operator::{
     AuditEntry, AuditQuery, AuditVerification, CatalogImportAnswer, CreateOperatorRequest, OperatorCenter,

@@ -148,6 +148,33 @@ pub enum NotEligibleReason {
     NotConfirmedOnSite,
     /// The center has not arranged the candidate into a room yet.
     NotArranged,
+    /// The administrator cancelled the registration's center or session; the body's `refund`
+    /// says what happens to the fee.
+    Cancelled,
+}
+
+/// What happens to the fee of a cancelled registration: the `refund` of a `not_eligible`
+/// refusal whose reason is `cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    /// Nothing was paid, so nothing is owed.
+    NotPaid,
+    /// The fee was paid and is owed back; the refund has not been made yet.
+    Due,
+    /// The fee has been refunded (the registration's `refunded_fen` says how much).
+    Refunded,
+}
+
+impl RefundState {
+    /// The state as it travels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::NotPaid => "not_paid",
+            RefundState::Due => "due",
+            RefundState::Refunded => "refunded",
+        }
+    }
 }
 
 impl NotEligibleReason {
@@ -158,6 +185,7 @@ impl NotEligibleReason {
             NotEligibleReason::NotPaid => "not_paid",
             NotEligibleReason::NotConfirmedOnSite => "not_confirmed_on_site",
             NotEligibleReason::NotArranged => "not_arranged",
+            NotEligibleReason::Cancelled => "cancelled",
         }
     }
 }
@@ -228,6 +256,9 @@ pub struct ErrorBody {
     /// `ticket_superseded`: the scanned ticket's number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket_number: Option<String>,
+    /// `not_eligible` with reason `cancelled`: what happens to the fee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund: Option<RefundState>,
 }
 
 impl ErrorBody {
@@ -254,6 +285,7 @@ impl ErrorBody {
             parameter: None,
             allowed: None,
             ticket_number: None,
+            refund: None,
         }
     }
 
@@ -268,6 +300,7 @@ impl ErrorBody {
             NotEligibleReason::NotPaid,
             NotEligibleReason::NotConfirmedOnSite,
             NotEligibleReason::NotArranged,
+            NotEligibleReason::Cancelled,
         ]
         .into_iter()
         .find(|r| r.as_str() == reason)

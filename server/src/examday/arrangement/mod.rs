@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use baoming_core::api::documents::{
     ArrangedCandidate, ArrangedSitting, ArrangementAnswer, ArrangementCounts,
 };
-use baoming_core::api::error::{ErrorCode, Shortage};
+use baoming_core::api::error::{ErrorCode, NotEligibleReason, Shortage};
 use baoming_core::catalog::{ExamSession, TestCenter};
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::Status;
@@ -141,12 +141,13 @@ impl From<ArrangeError> for ExamDayError {
 
 /// Whether `record` may sit the exam at `center`: paid, and confirmed where the center requires
 /// it; `Err` names why not.
-pub fn eligibility(record: &RegistrationRecord, center: &TestCenter) -> Result<(), &'static str> {
+pub fn eligibility(record: &RegistrationRecord, center: &TestCenter) -> Result<(), NotEligibleReason> {
     match record.section.status {
         Status::Confirmed => Ok(()),
-        Status::Paid if center.requires_onsite() => Err("not_confirmed_on_site"),
+        Status::Paid if center.requires_onsite() => Err(NotEligibleReason::NotConfirmedOnSite),
         Status::Paid => Ok(()),
-        _ => Err("not_paid"),
+        Status::Cancelled => Err(NotEligibleReason::Cancelled),
+        _ => Err(NotEligibleReason::NotPaid),
     }
 }
 

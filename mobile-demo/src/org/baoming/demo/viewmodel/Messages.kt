@@ -52,9 +52,15 @@ data class UserMessage(val zh: String, val en: String, val kind: String) {
                         "not_paid" -> "请先缴费"
                         "not_confirmed_on_site" -> "请先到考点现场确认"
                         "not_arranged" -> "考点尚未编排考场，请稍后再试"
+                        "cancelled" -> when (e.refund) {
+                            "due" -> "本考点考试已取消，报名费将退还"
+                            "refunded" -> "本考点考试已取消，报名费已退还"
+                            else -> "本考点考试已取消"
+                        }
                         else -> "请先提交报名"
-                    } + "，才能下载准考证",
-                    "No admission ticket yet (${e.reason})", "not_eligible",
+                    } + if (e.reason == "cancelled") "，没有准考证" else "，才能下载准考证",
+                    if (e.reason == "cancelled") "The exam was cancelled here; no admission ticket (refund: ${e.refund.ifEmpty { "none" }})"
+                    else "No admission ticket yet (${e.reason})", "not_eligible",
                 )
             is BaomingException.InvalidTicket ->
                 UserMessage("准考证无效（${e.code}）", "The ticket does not verify (${e.code})", "invalid_ticket")
