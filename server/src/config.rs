@@ -46,6 +46,12 @@ pub struct Config {
     pub catalog_limit_bytes: u64,
     /// Time limit for one request, in seconds.
     pub request_timeout_secs: u64,
+    /// Time a connection has to send a request's head (also the idle time allowed between
+    /// keep-alive requests), in seconds; a slower client is disconnected.
+    pub header_read_timeout_secs: u64,
+    /// Open connections allowed from one IP address (0: no cap). Behind a reverse proxy every
+    /// connection comes from the proxy: set 0 there and cap at the proxy.
+    pub max_connections_per_address: usize,
     /// Lifetime of a candidate session, in seconds.
     pub session_ttl_secs: u64,
     /// Lifetime of an operator session, in seconds.
@@ -228,6 +234,8 @@ impl Default for Config {
             body_limit_bytes: 64 * 1024,
             catalog_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
+            header_read_timeout_secs: 30,
+            max_connections_per_address: 1024,
             session_ttl_secs: 7 * 24 * 3600,
             operator_session_ttl_secs: 8 * 3600,
             argon2: Argon2Config::default(),
@@ -345,6 +353,11 @@ impl Config {
         }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid("body_limit_bytes must be at least 1024".into()));
+        }
+        if self.header_read_timeout_secs == 0 || self.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_secs and request_timeout_secs must be ≥ 1".into(),
+            ));
         }
         if let Some(p) = &self.demo_operator_password
             && p.chars().count() < 12

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// The request took longer than the configured limit.
     #[error("the request timed out")]
     Timeout,
+    /// The caller's address already holds as many open connections as one address may.
+    #[error("too many open connections from this address; close some and retry")]
+    TooManyConnections,
     /// A typed refusal made at the HTTP layer (a missing idempotency key, a bad query).
     #[error(transparent)]
     Refused(Box<Refusal>),
@@ -222,6 +225,10 @@ impl ApiError {
             }
             ApiError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, text),
             ApiError::Timeout => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Timeout, text),
+            ApiError::TooManyConnections => Problem {
+                retry_after: Some(1),
+                ..problem(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyRequests, text)
+            },
             ApiError::Refused(r) => refusal_problem(r),
             ApiError::Identity(e) => identity_problem(e),
             ApiError::Catalog(e) => match e {
@@ -258,6 +265,26 @@ impl ApiError {
             ApiError::Storage(_) | ApiError::Internal(_) => internal(),
         }
     }
+}
+
+/// `err` as a whole HTTP/1.1 answer that closes the connection, for the accept loop, which
+/// answers before any request is read.
+pub fn raw_error_answer(err: &ApiError) -> Vec<u8> {
+    let p = err.problem();
+    let body = serde_json::to_vec(&p.body).unwrap_or_default();
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        p.status.as_u16(),
+        p.status.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    if let Some(secs) = p.retry_after {
+        head.push_str(&format!("retry-after: {secs}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut answer = head.into_bytes();
+    answer.extend_from_slice(&body);
+    answer
 }
 
 /// Builds the HTTP response for an error.

@@ -10,6 +10,7 @@
 mod accounts;
 mod blobs;
 mod catalog;
+pub mod connections;
 mod desk;
 pub mod error;
 mod examday;
