@@ -189,3 +189,52 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(file: &std::path::Path, needle: &[u8]) -> bool {
     std::fs::read(file).map(|b| b.windows(needle.len()).any(|w| w == needle)).unwrap_or(false)
 }
+
+/// Where the frame size of `jpeg` is written: the height, then the width, in its SOF segment.
+fn frame_size_at(jpeg: &[u8]) -> usize {
+    let sof = jpeg
+        .windows(2)
+        .position(|w| w[0] == 0xFF && matches!(w[1], 0xC0..=0xC2))
+        .expect("a start-of-frame segment");
+    // Marker (2), length (2), precision (1).
+    sof + 5
+}
+
+/// A real photo whose header claims a larger frame than its scan data fills, and one cut short,
+/// are refused as damaged at upload and leave nothing behind: they would otherwise print.
+#[test]
+fn re_headed_and_truncated_photos_are_refused_as_damaged_and_nothing_is_stored() {
+    let photo = prepare(ASTRONAUT_PNG, &PhotoRules::default()).expect("the astronaut prepares").jpeg;
+    let server = support::start_server();
+    let (_, alice) = register_candidate(server.addr, "alice@example.org");
+    let at = frame_size_at(&photo);
+    let mut damaged: Vec<(String, Vec<u8>)> = [(660u16, 960u16), (990, 1440), (1650, 2400)]
+        .into_iter()
+        .map(|(w, h)| {
+            let mut file = photo.clone();
+            file[at..at + 2].copy_from_slice(&h.to_be_bytes());
+            file[at + 2..at + 4].copy_from_slice(&w.to_be_bytes());
+            (format!("re-headed to {w}×{h}"), file)
+        })
+        .collect();
+    let mut cut = photo[..photo.len() * 2 / 3].to_vec();
+    cut.extend_from_slice(&[0xFF, 0xD9]);
+    damaged.push(("cut to two thirds, with an end marker".into(), cut));
+    for (what, file) in damaged {
+        let digest = hex_sha256(&file);
+        let refused = upload(server.addr, &paths::blob(&digest), Some(&alice), &file)
+            .refused(422, ErrorCode::PhotoRejected);
+        let codes: Vec<&str> = refused.problems.iter().flatten().map(|p| p.code.as_str()).collect();
+        assert!(codes.contains(&"photo_data_damaged"), "{what}: {codes:?}");
+        let problem =
+            refused.problems.iter().flatten().find(|p| p.code == "photo_data_damaged").expect("damage");
+        assert!(
+            !problem.message_zh.is_empty() && !problem.message_en.is_empty(),
+            "{what}: told in both languages"
+        );
+        read(server.addr, &digest, Some(&alice)).refused(404, ErrorCode::NotFound);
+    }
+    // The untouched photo is taken.
+    let digest = hex_sha256(&photo);
+    upload(server.addr, &paths::blob(&digest), Some(&alice), &photo).typed::<PhotoUploadAnswer>();
+}

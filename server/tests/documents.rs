@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baoming_client::SyncClient;
+use baoming_core::api::accounts::{Profile, ProfileRequest};
 use baoming_core::api::catalog::{CatalogAnswer, ExamAnswer};
 use baoming_core::api::documents::{
     ArrangedCandidate, ArrangementAnswer, ArrangementCounts, CandidateDocument, CheckInAnswer,
@@ -534,6 +535,23 @@ async fn a_candidate_pays_on_the_sandbox_sees_the_ticket_number_prints_and_check
         panic!("the first scan checks in: {first:?}")
     };
     assert_eq!((ticket_number, registration_id), (&number, &payer.id().to_string()));
+    // One ID number, one mask: the profile, the ticket's QR and the check-in show the same.
+    let id_number = support::resident_id("11010519900101021");
+    let profile = ProfileRequest {
+        legal_name: "张三丰".into(),
+        id_kind: "resident_id".into(),
+        id_number: id_number.clone(),
+        phone: None,
+    };
+    let profile: Profile =
+        put(addr, paths::ACCOUNT_PROFILE).token(&payer.token).json(&profile).send().typed();
+    let CheckInAnswer::CheckedIn { ref id_masked, .. } = first else { unreachable!("matched above") };
+    let one = mask(IdKind::ResidentId, &id_number);
+    assert_eq!(
+        (profile.id_masked.as_str(), payload.id_masked.as_str(), id_masked.as_str()),
+        (one.as_str(), one.as_str(), one.as_str())
+    );
+    assert!(text.contains(one.as_str()), "the printed ticket shows {one}");
     let second: CheckInAnswer = scan(addr, &desk, &codes[0]).typed();
     assert!(
         matches!(second, CheckInAnswer::AlreadyCheckedIn { checked_in_at_ms: at, .. } if at == checked_in_at_ms),

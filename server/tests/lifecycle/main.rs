@@ -26,6 +26,7 @@ use support::{
 };
 
 mod cancellations;
+mod printable;
 
 const EXAM: &str = support::DEMO_EXAM;
 const SYNC: Duration = support::SYNC;
