@@ -92,6 +92,13 @@ pub struct Notice {
     pub updated_at_ms: i64,
 }
 
+impl Notice {
+    /// Whether the notice is shown at `at`: from `opens`, until (not at) `closes`.
+    pub fn is_open(&self, at: OffsetDateTime) -> bool {
+        self.opens <= at && at < self.closes
+    }
+}
+
 /// `GET /api/registrations/{exam}/notices`: the notices open now at the center of the
 /// candidate's registration (where seats are held, else the center chosen in the draft).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,20 +104,7 @@ pub fn operator_create(
             }
         }
     }
-    let (password, generated) = match password {
-        Some(p) => {
-            check_policy(&p, username).map_err(|e| AdminError::Message(e.to_string()))?;
-            (p, None)
-        }
-        None => {
-            let p = generate_password();
-            (p.clone(), Some(p))
-        }
-    };
-    let phc = Hasher::new(&config.argon2)
-        .map_err(StartError::from)?
-        .hash_blocking(&password)
-        .map_err(AdminError::Message)?;
+    let (phc, generated) = hashed_password(config, username, password)?;
     let mut txn = Txn::new();
     let (op, check) = operators::create(&mut txn, username, role, centers, phc, db.clock().now_secs());
     let event = AuditEvent::new(Actor::Cli, "operator.create", &op.id)
@@ -130,16 +117,13 @@ pub fn operator_create(
     }
 }
 
-/// Sets a new password for an operator and ends its sessions; returns the password when it was
-/// generated.
-pub fn operator_reset_password(
+/// The PHC hash of `password`, checked against the policy, or of a generated password, which is
+/// returned so the administrator can hand it over.
+fn hashed_password(
     config: &Config,
     username: &str,
     password: Option<String>,
-) -> Result<Option<String>, AdminError> {
-    let db = open(config)?;
-    let op = operators::find(db.store(), username)?
-        .ok_or_else(|| AdminError::Message(format!("no operator `{username}`")))?;
+) -> Result<(String, Option<String>), AdminError> {
     let (password, generated) = match password {
         Some(p) => {
             check_policy(&p, username).map_err(|e| AdminError::Message(e.to_string()))?;
@@ -154,6 +138,20 @@ pub fn operator_reset_password(
         .map_err(StartError::from)?
         .hash_blocking(&password)
         .map_err(AdminError::Message)?;
+    Ok((phc, generated))
+}
+
+/// Sets a new password for an operator and ends its sessions; returns the password when it was
+/// generated.
+pub fn operator_reset_password(
+    config: &Config,
+    username: &str,
+    password: Option<String>,
+) -> Result<Option<String>, AdminError> {
+    let db = open(config)?;
+    let op = operators::find(db.store(), username)?
+        .ok_or_else(|| AdminError::Message(format!("no operator `{username}`")))?;
+    let (phc, generated) = hashed_password(config, username, password)?;
     let mut txn = Txn::new();
     crate::identity::sessions::revoke_all(
         db.store(),

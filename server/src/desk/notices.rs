@@ -11,7 +11,6 @@
 use baoming_core::api::desk::{NoticeRequest, OperatorNotice};
 use baoming_core::api::documents::{CandidateNotices, Notice as PublicNotice};
 use baoming_core::api::error::ErrorCode;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -32,59 +31,9 @@ pub const MAX_WINDOW: time::Duration = time::Duration::days(366);
 /// Most notices one center keeps.
 pub const MAX_PER_CENTER: usize = 200;
 
-/// A stored notice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notice {
-    /// `nt_` + 64 random bits in hex.
-    pub id: String,
-    /// The exam session.
-    pub exam: String,
-    /// The publishing center.
-    pub center: String,
-    /// Title.
-    pub title: String,
-    /// Text (Chinese), line breaks allowed.
-    pub body: String,
-    /// First instant the notice is shown.
-    #[serde(with = "time::serde::rfc3339")]
-    pub opens: OffsetDateTime,
-    /// First instant it is no longer shown.
-    #[serde(with = "time::serde::rfc3339")]
-    pub closes: OffsetDateTime,
-    /// Whether candidates must confirm on site within the window.
-    pub requires_onsite_confirmation: bool,
-    /// The operator who last wrote it.
-    pub updated_by: String,
-    /// Unix milliseconds of the last write.
-    pub updated_at_ms: i64,
-}
-
-impl Notice {
-    /// The notice as candidates see it (without who wrote it).
-    pub fn public(&self) -> PublicNotice {
-        PublicNotice {
-            id: self.id.clone(),
-            exam: self.exam.clone(),
-            center: self.center.clone(),
-            title: self.title.clone(),
-            body: self.body.clone(),
-            opens: self.opens,
-            closes: self.closes,
-            requires_onsite_confirmation: self.requires_onsite_confirmation,
-            updated_at_ms: self.updated_at_ms,
-        }
-    }
-
-    /// The notice as operators see it.
-    pub fn operator(&self) -> OperatorNotice {
-        OperatorNotice { notice: self.public(), updated_by: self.updated_by.clone() }
-    }
-
-    /// Whether the notice is shown at `at`.
-    pub fn is_open(&self, at: OffsetDateTime) -> bool {
-        self.opens <= at && at < self.closes
-    }
-}
+/// A stored notice: the operator's view of it (the notice candidates see, and who last wrote
+/// it), stored as that JSON.
+pub type Notice = OperatorNotice;
 
 /// What an operator writes (create and replace): the contract's request body.
 pub type NoticeInput = NoticeRequest;
@@ -146,7 +95,7 @@ pub fn list(store: &dyn Storage, exam: &str, center: &str) -> Result<Vec<Notice>
         .into_iter()
         .map(|(_, raw)| decode(Tree::Notices, &raw))
         .collect::<Result<_, _>>()?;
-    out.sort_by(|a, b| (a.opens, &a.id).cmp(&(b.opens, &b.id)));
+    out.sort_by(|a, b| (a.notice.opens, &a.notice.id).cmp(&(b.notice.opens, &b.notice.id)));
     Ok(out)
 }
 
@@ -157,7 +106,7 @@ pub fn open_at(
     center: &str,
     at: OffsetDateTime,
 ) -> Result<Vec<Notice>, StorageError> {
-    Ok(list(store, exam, center)?.into_iter().filter(|n| n.is_open(at)).collect())
+    Ok(list(store, exam, center)?.into_iter().filter(|n| n.notice.is_open(at)).collect())
 }
 
 /// One notice, with its raw bytes.
@@ -194,19 +143,21 @@ impl Desk {
             .into());
         }
         let notice = Notice {
-            id: format!("nt_{}", hex::encode(random_array::<8>())),
-            exam: exam.to_owned(),
-            center: center.to_owned(),
-            title: input.title.trim().to_owned(),
-            body: input.body,
-            opens: input.opens,
-            closes: input.closes,
-            requires_onsite_confirmation: input.requires_onsite_confirmation,
+            notice: PublicNotice {
+                id: format!("nt_{}", hex::encode(random_array::<8>())),
+                exam: exam.to_owned(),
+                center: center.to_owned(),
+                title: input.title.trim().to_owned(),
+                body: input.body,
+                opens: input.opens,
+                closes: input.closes,
+                requires_onsite_confirmation: input.requires_onsite_confirmation,
+                updated_at_ms: self.db.clock().now_ms(),
+            },
             updated_by: operator.to_owned(),
-            updated_at_ms: self.db.clock().now_ms(),
         };
         let mut txn = Txn::new();
-        let k = key(exam, center, &notice.id);
+        let k = key(exam, center, &notice.notice.id);
         txn.require_absent(Tree::Notices, k.clone());
         txn.put(Tree::Notices, k, encode(&notice));
         self.db.commit(txn, audit_event(operator, "notice.create", &notice)).await?;
@@ -224,14 +175,16 @@ impl Desk {
     ) -> Result<Notice, DeskError> {
         let (old, raw) = get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?;
         let notice = Notice {
-            title: input.title.trim().to_owned(),
-            body: input.body,
-            opens: input.opens,
-            closes: input.closes,
-            requires_onsite_confirmation: input.requires_onsite_confirmation,
+            notice: PublicNotice {
+                title: input.title.trim().to_owned(),
+                body: input.body,
+                opens: input.opens,
+                closes: input.closes,
+                requires_onsite_confirmation: input.requires_onsite_confirmation,
+                updated_at_ms: self.db.clock().now_ms(),
+                ..old.notice
+            },
             updated_by: operator.to_owned(),
-            updated_at_ms: self.db.clock().now_ms(),
-            ..old
         };
         let mut txn = Txn::new();
         let k = key(exam, center, id);
@@ -267,7 +220,7 @@ impl Desk {
     /// Every notice of `center` in `exam`, for an operator who may read the center.
     pub fn notices(&self, op: &Operator, exam: &str, center: &str) -> Result<Vec<OperatorNotice>, DeskError> {
         self.scope(op, exam, Some(center))?;
-        Ok(list(self.db.store(), exam, center)?.iter().map(Notice::operator).collect())
+        Ok(list(self.db.store(), exam, center)?)
     }
 
     /// Notice `id` of `center` in `exam`.
@@ -279,7 +232,7 @@ impl Desk {
         id: &str,
     ) -> Result<OperatorNotice, DeskError> {
         self.scope(op, exam, Some(center))?;
-        Ok(get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?.0.operator())
+        Ok(get(self.db.store(), exam, center, id)?.ok_or_else(|| not_found(id))?.0)
     }
 
     /// Checks `input` for a write at `center` (auditors are refused).
@@ -308,7 +261,7 @@ impl Desk {
         input: NoticeInput,
     ) -> Result<OperatorNotice, DeskError> {
         self.writable(op, exam, center, &input)?;
-        Ok(self.create(&op.id, exam, center, input).await?.operator())
+        self.create(&op.id, exam, center, input).await
     }
 
     /// Replaces notice `id`.
@@ -321,7 +274,7 @@ impl Desk {
         input: NoticeInput,
     ) -> Result<OperatorNotice, DeskError> {
         self.writable(op, exam, center, &input)?;
-        Ok(self.update(&op.id, exam, center, id, input).await?.operator())
+        self.update(&op.id, exam, center, id, input).await
     }
 
     /// Deletes notice `id`.
@@ -361,13 +314,14 @@ impl Desk {
         Ok(CandidateNotices {
             exam: exam.to_owned(),
             center: Some(center),
-            notices: open.iter().map(Notice::public).collect(),
+            notices: open.into_iter().map(|n| n.notice).collect(),
             onsite,
         })
     }
 }
 
 fn audit_event(operator: &str, action: &'static str, n: &Notice) -> AuditEvent {
+    let n = &n.notice;
     AuditEvent::new(Actor::Operator(operator.to_owned()), action, n.id.clone()).with(json!({
         "exam": n.exam, "center": n.center, "title": n.title,
         "opens": n.opens.unix_timestamp(), "closes": n.closes.unix_timestamp(),
@@ -378,6 +332,21 @@ fn audit_event(operator: &str, action: &'static str, n: &Notice) -> AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Notices were stored as one flat record before the contract's type was stored; the
+    /// contract's type reads them, and writes the same members.
+    #[test]
+    fn a_notice_stored_as_a_flat_record_reads_and_writes_the_same_members() {
+        let flat = br#"{"id":"nt_0011223344556677","exam":"ncre-2027-03","center":"bj-chaoyang","title":"t","body":"b","opens":"2027-03-01T00:00:00Z","closes":"2027-03-02T00:00:00Z","requires_onsite_confirmation":true,"updated_by":"op_1","updated_at_ms":5}"#;
+        let stored = [&[crate::store::RECORD_VERSION][..], flat].concat();
+        let n: Notice = decode(Tree::Notices, &stored).expect("the flat record reads");
+        assert_eq!(
+            (n.notice.id.as_str(), n.updated_by.as_str(), n.notice.updated_at_ms),
+            ("nt_0011223344556677", "op_1", 5)
+        );
+        let again: serde_json::Value = serde_json::from_slice(&encode(&n)[1..]).expect("json");
+        assert_eq!(again, serde_json::from_slice::<serde_json::Value>(flat).expect("json"));
+    }
 
     fn input(title: &str, body: &str, opens: i64, closes: i64, onsite: bool) -> NoticeInput {
         NoticeInput {

@@ -107,9 +107,9 @@ impl Desk {
         })?;
         let notices: Vec<_> = crate::desk::notices::list(self.db.store(), &exam.id, center)?
             .into_iter()
-            .filter(|n| n.requires_onsite_confirmation)
+            .filter(|n| n.notice.requires_onsite_confirmation)
             .collect();
-        if onsite.window.contains(at) || notices.iter().any(|n| n.is_open(at)) {
+        if onsite.window.contains(at) || notices.iter().any(|n| n.notice.is_open(at)) {
             return Ok(());
         }
         let ts = |t: OffsetDateTime| t.unix_timestamp();
@@ -118,9 +118,9 @@ impl Desk {
             closes: ts(onsite.window.closes),
         }];
         windows.extend(notices.iter().map(|n| ConfirmationWindow::Notice {
-            notice: n.id.clone(),
-            opens: ts(n.opens),
-            closes: ts(n.closes),
+            notice: n.notice.id.clone(),
+            opens: ts(n.notice.opens),
+            closes: ts(n.notice.closes),
         }));
         Err(Refusal::conflict(
             ErrorCode::ConfirmationWindowClosed,
