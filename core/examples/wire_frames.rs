@@ -13,7 +13,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, ObjId, ROOT, ReadDoc};
 use baoming_core::RegistrationDoc;
 use baoming_core::document::{DocumentId, IncomingLimits, server_actor};
-use baoming_core::sync::{PeerSync, Received};
+use baoming_core::sync::{PeerSync, Received, RefusedMemory};
 use baoming_core::wire::{BatchRequest, BatchResponse, PeerMetadata, RefusedItem, WireMessage, encode};
 
 const EXAM: &str = "ncre-2027-03";
@@ -122,7 +122,10 @@ fn round(
     };
     let mut refused = None;
     for m in &request.messages {
-        if let Ok(Received::Refused(r)) = server_sync.receive_checked(server, m, IncomingLimits::default()) {
+        // The exchange meets one refusal: the document's memory of refused changes starts empty.
+        let got =
+            server_sync.receive_checked(server, &mut RefusedMemory::new(), m, IncomingLimits::default());
+        if let Ok(Received::Refused(r)) = got {
             refused = Some(WireMessage::Refused {
                 sender_id: SERVER.into(),
                 target_id: BATCH_TARGET.into(),

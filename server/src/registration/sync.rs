@@ -168,7 +168,9 @@ impl Registrations {
         let conn = self.hub.connection_id();
         let mut refused = None;
         for message in &request.messages {
-            if let Received::Refused(r) = live.receive(conn, &mut peer, message).await? {
+            if let Received::Refused(r) | Received::Recalled(r) =
+                live.receive(conn, &mut peer, message).await?
+            {
                 refused = Some(refusal_frame(&r, "http-batch", &request.document_id));
             }
         }
@@ -240,7 +242,7 @@ impl SyncSession {
         };
         let mut out = Vec::new();
         match sub.live.receive(conn_id, &mut sub.peer, data).await {
-            Ok(Received::Refused(refusal)) => {
+            Ok(Received::Refused(refusal) | Received::Recalled(refusal)) => {
                 tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
                 out.push(refusal_frame(&refusal, &peer_id, document_id));
             }
