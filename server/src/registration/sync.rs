@@ -1,8 +1,9 @@
 //! The sync protocol's server side for one connection (protocol.md §8): the `join`/`peer`
 //! handshake, one [`PeerSync`] per document the peer syncs, refusals as Baoming's extension
-//! message, live pushes when another writer changed a document, and the sync state of a device
-//! with a storage id kept across connections. The HTTP batch form runs the same exchange in one
-//! request ([`Registrations::sync_batch`]).
+//! message — to peers that announce they read it, stock automerge-repo peers never get it —,
+//! live pushes when another writer changed a document, and the sync state of a device with a
+//! storage id kept across connections. The HTTP batch form runs the same exchange in one request
+//! ([`Registrations::sync_batch`]).
 //!
 //! The session speaks frames ([`WireMessage`]); moving them over a WebSocket is the HTTP layer's
 //! work. A frame that ends the conversation is an `error` message: the transport sends it and
@@ -15,7 +16,8 @@ use baoming_core::api::error::ErrorCode;
 use baoming_core::document::DocumentId;
 use baoming_core::sync::{PeerSync, Received};
 use baoming_core::wire::{
-    self, BatchRequest, BatchResponse, PROTOCOL_VERSION, PeerMetadata, RefusedItem, WireMessage,
+    self, BatchRequest, BatchResponse, PROTOCOL_VERSION, PeerMetadata, REFUSED_EXTENSION, RefusedItem,
+    WireMessage,
 };
 use tokio::sync::mpsc;
 
@@ -43,6 +45,8 @@ pub struct SyncSession {
     account: String,
     peer_id: String,
     storage_id: Option<String>,
+    /// Whether the peer announced [`REFUSED_EXTENSION`]: only then is it sent `baoming-refused`.
+    reads_refusals: bool,
     allowed: Vec<(DocumentId, String)>,
     subs: HashMap<DocumentId, Subscription>,
     notify_tx: mpsc::UnboundedSender<DocumentId>,
@@ -126,17 +130,22 @@ impl Registrations {
             Ok(_) => return Err(Box::new(error_frame("join_required: send `join` first"))),
             Err(e) => return Err(Box::new(error_frame(format!("{}: {e}", e.code())))),
         };
+        let metadata = metadata.unwrap_or_default();
+        let reads_refusals = metadata.speaks(REFUSED_EXTENSION);
+        // The server names the extensions it will use with this peer: those it announced.
+        let extensions = if reads_refusals { vec![REFUSED_EXTENSION.to_owned()] } else { Vec::new() };
         let reply = WireMessage::Peer {
             sender_id: SERVER_PEER_ID.into(),
             target_id: peer_id.clone(),
             selected_protocol_version: PROTOCOL_VERSION.into(),
-            peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false }),
+            peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false, extensions }),
         };
         let (notify_tx, notify_rx) = mpsc::unbounded_channel();
         let session = SyncSession {
             id: self.hub.connection_id(),
             allowed: self.allowed(&account),
-            storage_id: metadata.and_then(|m| if m.is_ephemeral { None } else { m.storage_id }),
+            storage_id: if metadata.is_ephemeral { None } else { metadata.storage_id },
+            reads_refusals,
             regs: Arc::clone(self),
             account,
             peer_id,
@@ -235,7 +244,7 @@ impl SyncSession {
         let Some(exam) = self.allowed.iter().find(|(d, _)| *d == id).map(|(_, e)| e.clone()) else {
             return self.unavailable(document_id);
         };
-        let (conn_id, peer_id) = (self.id, self.peer_id.clone());
+        let (conn_id, peer_id, reads_refusals) = (self.id, self.peer_id.clone(), self.reads_refusals);
         let sub = match self.subscription(id, &exam).await {
             Ok(s) => s,
             Err(e) => return vec![failure_frame(&e)],
@@ -244,7 +253,12 @@ impl SyncSession {
         match sub.live.receive(conn_id, &mut sub.peer, data).await {
             Ok(Received::Refused(refusal) | Received::Recalled(refusal)) => {
                 tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
-                out.push(refusal_frame(&refusal, &peer_id, document_id));
+                // A stock peer cannot read the extension (samod takes it for a protocol error and
+                // reconnects): for it the refusal is silent, and the server's own `sync` below
+                // shows that it does not have the refused changes.
+                if reads_refusals {
+                    out.push(refusal_frame(&refusal, &peer_id, document_id));
+                }
             }
             Ok(Received::Applied(_) | Received::Ignored | Received::Waiting) => {}
             Err(e) => return vec![failure_frame(&e)],
