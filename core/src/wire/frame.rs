@@ -82,7 +82,7 @@ fn message(mut f: Fields, message_type: String) -> Result<WireMessage, WireError
 }
 
 /// The `refused` list of a refusal.
-fn refused_items(value: Value) -> Result<Vec<RefusedItem>, WireError> {
+pub(super) fn refused_items(value: Value) -> Result<Vec<RefusedItem>, WireError> {
     let bad = || WireError::BadValue { key: "refused".into() };
     let Value::Array(items) = value else { return Err(bad()) };
     items

@@ -9,10 +9,12 @@
 //! Encoding always produces minimal, definite-length CBOR. See protocol.md for the byte layout.
 
 mod batch;
+mod copy;
 mod frame;
 mod value;
 
 pub use batch::{BatchRequest, BatchResponse};
+pub use copy::{DocumentCopy, MAX_COPY_BYTES, RefusalRecord};
 pub use frame::{decode, encode};
 
 /// The only protocol version spoken.

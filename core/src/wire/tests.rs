@@ -106,6 +106,25 @@ fn a_peer_announces_the_extensions_it_speaks() {
 }
 
 #[test]
+fn a_document_copy_round_trips() {
+    let copy = DocumentCopy {
+        document_id: "2jEBHDqhuLwKWebffaWuihNyscTm".into(),
+        status: "draft".into(),
+        heads: vec!["ab".repeat(32)],
+        refused: vec![RefusalRecord {
+            changes: vec!["cd".repeat(32), "ef".repeat(32)],
+            status: "draft".into(),
+            refused: vec![RefusedItem { path: "draft.fields.address".into(), reason: "wrong_type".into() }],
+        }],
+        document: vec![0x85, 0x6f, 0x4a, 0x83, 0],
+    };
+    assert_eq!(DocumentCopy::decode(&copy.encode()), Ok(copy.clone()));
+    let empty = DocumentCopy { refused: Vec::new(), ..copy };
+    assert_eq!(DocumentCopy::decode(&empty.encode()), Ok(empty));
+    assert!(matches!(DocumentCopy::decode(&hex("a1 64 74797065 61 78")), Err(WireError::Missing { .. })));
+}
+
+#[test]
 fn bad_frames_get_typed_errors() {
     assert_eq!(decode(&[]).map_err(|e| e.code()), Err("malformed_cbor"));
     assert_eq!(decode(&hex("83 01 02 03")), Err(WireError::NotAMessage));

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use baoming_core::document::{DocumentId, IncomingLimits, RegistrationDoc};
 use baoming_core::draft::{Draft, ServerSection};
-use baoming_core::sync::{PeerSync, Received, RefusedMemory};
+use baoming_core::lifecycle::Status;
+use baoming_core::sync::{PeerSync, Received, RefusedMemory, RememberedRefusal};
 use tokio::sync::mpsc;
 
 use super::RegistrationError;
@@ -147,6 +148,15 @@ impl LiveDoc {
     pub async fn heads_hex(&self) -> Vec<String> {
         let mut state = self.state.lock().await;
         state.doc.heads().iter().map(ToString::to_string).collect()
+    }
+
+    /// The whole document (Automerge's storage format), its heads, its status and the refusals
+    /// it remembers: the server's copy, for a client that must start again from it.
+    pub async fn copy(&self) -> (Vec<u8>, Vec<String>, Status, Vec<RememberedRefusal>) {
+        let mut state = self.state.lock().await;
+        let heads = state.doc.heads().iter().map(ToString::to_string).collect();
+        let refused = state.refused.refusals().cloned().collect();
+        (state.doc.copy_bytes(), heads, state.doc.status(), refused)
     }
 
     /// A snapshot of the draft.

@@ -3,7 +3,8 @@
 //! message — to peers that announce they read it, stock automerge-repo peers never get it —,
 //! live pushes when another writer changed a document, and the sync state of a device with a
 //! storage id kept across connections. The HTTP batch form runs the same exchange in one request
-//! ([`Registrations::sync_batch`]).
+//! ([`Registrations::sync_batch`]); the server's copy of a document
+//! ([`Registrations::document_copy`]) is how a client that could not hear a refusal recovers.
 //!
 //! The session speaks frames ([`WireMessage`]); moving them over a WebSocket is the HTTP layer's
 //! work. A frame that ends the conversation is an `error` message: the transport sends it and
@@ -16,8 +17,8 @@ use baoming_core::api::error::ErrorCode;
 use baoming_core::document::DocumentId;
 use baoming_core::sync::{PeerSync, Received};
 use baoming_core::wire::{
-    self, BatchRequest, BatchResponse, PROTOCOL_VERSION, PeerMetadata, REFUSED_EXTENSION, RefusedItem,
-    WireMessage,
+    self, BatchRequest, BatchResponse, DocumentCopy, PROTOCOL_VERSION, PeerMetadata, REFUSED_EXTENSION,
+    RefusalRecord, RefusedItem, WireMessage,
 };
 use tokio::sync::mpsc;
 
@@ -162,15 +163,7 @@ impl Registrations {
         account: &str,
         request: &BatchRequest,
     ) -> Result<Vec<u8>, RegistrationError> {
-        let unavailable =
-            || RegistrationError::NotFound(format!("document {} is not available", request.document_id));
-        let id: DocumentId = request.document_id.parse().map_err(|_| unavailable())?;
-        let exam = self
-            .allowed(account)
-            .into_iter()
-            .find(|(d, _)| *d == id)
-            .map(|(_, e)| e)
-            .ok_or_else(unavailable)?;
+        let (id, exam) = self.own_document(account, &request.document_id)?;
         let live = self.hub.open(id, account, &exam).await?;
         let key = request.storage_id.as_deref().map(|s| storage_key(account, s, &id));
         let mut peer = self.restore_peer(key.as_deref())?;
@@ -193,6 +186,60 @@ impl Registrations {
         drop(live);
         self.hub.release(&id);
         Ok(BatchResponse { messages, refused }.encode())
+    }
+
+    /// The document `document_id` of `account` (base58check) and its exam, if the candidate may
+    /// sync it; otherwise `NotFound`, whatever the reason.
+    fn own_document(
+        &self,
+        account: &str,
+        document_id: &str,
+    ) -> Result<(DocumentId, String), RegistrationError> {
+        let unavailable = || RegistrationError::NotFound(format!("document {document_id} is not available"));
+        let id: DocumentId = document_id.parse().map_err(|_| unavailable())?;
+        let exam = self
+            .allowed(account)
+            .into_iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, e)| e)
+            .ok_or_else(unavailable)?;
+        Ok((id, exam))
+    }
+
+    /// The server's copy of a candidate's document (a CBOR [`DocumentCopy`]): the whole
+    /// document, its heads and status, and the refusals it remembers — what a client that cannot
+    /// read `baoming-refused` needs to see that it holds refused changes, and to start again
+    /// from the server's document (protocol.md §8.3).
+    pub async fn document_copy(
+        &self,
+        account: &str,
+        document_id: &str,
+    ) -> Result<Vec<u8>, RegistrationError> {
+        let (id, exam) = self.own_document(account, document_id)?;
+        let live = self.hub.open(id, account, &exam).await?;
+        let (document, heads, status, remembered) = live.copy().await;
+        drop(live);
+        self.hub.release(&id);
+        let refused = remembered
+            .into_iter()
+            .map(|r| RefusalRecord {
+                changes: r.changes.iter().map(ToString::to_string).collect(),
+                status: r.status.as_str().into(),
+                refused: r
+                    .refused
+                    .iter()
+                    .map(|p| RefusedItem { path: p.path.clone(), reason: p.reason.as_str().into() })
+                    .collect(),
+            })
+            .collect();
+        let copy = DocumentCopy {
+            document_id: id.to_string(),
+            status: status.as_str().into(),
+            heads,
+            refused,
+            document,
+        };
+        Ok(copy.encode())
     }
 }
 

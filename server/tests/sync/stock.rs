@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ROOT};
+use baoming_core::wire::{DocumentCopy, RefusedItem};
 use futures_util::future::BoxFuture;
 use samod::{BackoffConfig, DialError, Dialer, Repo, Transport};
 
@@ -244,4 +245,118 @@ async fn a_reconnecting_npm_client_with_a_refused_change_costs_a_handful_of_fram
     assert_eq!(draft.fields.get("name").map(String::as_str), Some("孙九"));
     assert!(!draft.fields.contains_key("address"), "the text object was refused");
     assert!(!draft.fields.contains_key("mobile"), "and so was the answer built on it");
+}
+
+/// The server's copy of the candidate's document, read through the wire types.
+fn server_copy(addr: SocketAddr, token: &str, doc_id: &DocumentId) -> DocumentCopy {
+    let answer = support::get(addr, &paths::sync_document(&doc_id.to_string())).token(token).send();
+    answer.expect(200);
+    assert_eq!(answer.header("content-type"), Some(paths::CBOR));
+    DocumentCopy::decode(&answer.body).expect("a document copy")
+}
+
+/// A stock peer cannot hear a refusal, and every edit it makes after one builds on the refused
+/// change. The server's copy names what it refused, so samod can tell that it is stuck; it then
+/// drops its copy, takes the server's afresh, and its edit goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_samod_peer_recovers_by_starting_again_from_the_server() {
+    let server = support::start_server();
+    let addr = server.addr;
+    let (account_id, token) =
+        tokio::task::spawn_blocking(move || account(addr, "samod-stuck@example.org")).await.expect("account");
+    let doc_id = DocumentId::derive(EXAM, &account_id);
+    let (repo, handle, _) = samod_peer(addr, &token, &doc_id).await;
+    write(&handle, &["server"], "status", "paid");
+    write(&handle, &["draft", "fields"], "mobile", "13500135000");
+    let held = |copy: &DocumentCopy| {
+        handle.with_document(|doc| {
+            copy.refused
+                .iter()
+                .flat_map(|r| &r.changes)
+                .any(|h| doc.get_change_by_hash(&h.parse().expect("a change hash")).is_some())
+        })
+    };
+    let (a, t) = (addr, token.clone());
+    wait_until_async("the server to remember the refusal", WAIT, async || {
+        let copy = tokio::task::spawn_blocking({
+            let t = t.clone();
+            move || server_copy(a, &t, &doc_id)
+        })
+        .await
+        .expect("copy");
+        held(&copy)
+    })
+    .await;
+
+    let copy = tokio::task::spawn_blocking(move || server_copy(a, &t, &doc_id)).await.expect("copy");
+    assert_eq!(copy.document_id, doc_id.to_string());
+    assert_eq!(copy.status, "draft");
+    let record = copy.refused.last().expect("a refusal");
+    assert_eq!(record.status, "draft");
+    assert_eq!(
+        record.refused,
+        vec![RefusedItem { path: "server.status".into(), reason: "server_section".into() }]
+    );
+    let server_doc = automerge::Automerge::load(&copy.document).expect("the server's document");
+    let server_heads: Vec<String> = server_doc.get_heads().iter().map(ToString::to_string).collect();
+    assert_eq!(server_heads, copy.heads);
+
+    // Recovery: a repo without the local copy finds the document afresh, and edits again.
+    repo.stop().await;
+    let (_repo, handle, _) = samod_peer(addr, &token, &doc_id).await;
+    write(&handle, &["draft", "fields"], "mobile", "13500135000");
+    wait_until_async("the edit made afresh to arrive", WAIT, async || {
+        server_state(addr, &token, &account_id).await.0.fields.get("mobile").map(String::as_str)
+            == Some("13500135000")
+    })
+    .await;
+    let (_, status) = server_state(addr, &token, &account_id).await;
+    assert_eq!(status, Status::Draft);
+
+    // The copy is the candidate's own: no token, another's document, a malformed id.
+    let (other, _) =
+        tokio::task::spawn_blocking(move || account(addr, "samod-other@example.org")).await.expect("account");
+    let token2 = token.clone();
+    tokio::task::spawn_blocking(move || {
+        let path = paths::sync_document(&doc_id.to_string());
+        support::get(addr, &path).send().refused(401, ErrorCode::Unauthorized);
+        let foreign = paths::sync_document(&DocumentId::derive(EXAM, &other).to_string());
+        support::get(addr, &foreign).token(&token2).send().refused(404, ErrorCode::NotFound);
+        support::get(addr, &paths::sync_document("nonsense"))
+            .token(&token2)
+            .send()
+            .refused(404, ErrorCode::NotFound);
+    })
+    .await
+    .expect("refusals");
+}
+
+/// The npm automerge-repo client follows protocol.md's recovery: it reads the server's copy,
+/// finds a refused change in its own, imports the server's document in its place and edits
+/// again — and the edit reaches the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_npm_client_recovers_from_the_servers_copy() {
+    let server = support::start_server();
+    let addr = server.addr;
+    let (account_id, token) =
+        tokio::task::spawn_blocking(move || account(addr, "npm-stuck@example.org")).await.expect("account");
+    let doc_id = DocumentId::derive(EXAM, &account_id).to_string();
+    let steps = node("stock-recover.mjs", vec![format!("http://{addr}"), token.clone(), doc_id]).await;
+    let stuck = steps.iter().find(|s| s["step"] == "stuck").expect("the client reports");
+    assert_eq!(stuck["stuck"], true, "{stuck}");
+    assert_eq!(stuck["synced"], false, "{stuck}");
+    let refused = stuck["refused"].as_array().expect("refused paths");
+    assert!(
+        refused.contains(&serde_json::json!({ "path": "draft.fields.address", "reason": "wrong_type" })),
+        "{refused:?}"
+    );
+    let recovered = steps.iter().find(|s| s["step"] == "recovered").expect("the client reports");
+    assert_eq!(recovered["stuck"], false, "{recovered}");
+    assert_eq!(recovered["synced"], true, "{recovered}");
+
+    let (draft, status) = server_state(addr, &token, &account_id).await;
+    assert_eq!(status, Status::Draft);
+    assert_eq!(draft.fields.get("name").map(String::as_str), Some("郑十二"));
+    assert_eq!(draft.fields.get("mobile").map(String::as_str), Some("13300133000"));
+    assert!(!draft.fields.contains_key("address"));
 }
