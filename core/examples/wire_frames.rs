@@ -13,8 +13,10 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, ObjId, ROOT, ReadDoc};
 use baoming_core::RegistrationDoc;
 use baoming_core::document::{DocumentId, IncomingLimits, server_actor};
-use baoming_core::sync::{PeerSync, Received};
-use baoming_core::wire::{BatchRequest, BatchResponse, PeerMetadata, RefusedItem, WireMessage, encode};
+use baoming_core::sync::{PeerSync, Received, RefusedMemory};
+use baoming_core::wire::{
+    BatchRequest, BatchResponse, PeerMetadata, REFUSED_EXTENSION, RefusedItem, WireMessage, encode,
+};
 
 const EXAM: &str = "ncre-2027-03";
 const ACCOUNT: &str = "acct-1";
@@ -54,7 +56,11 @@ pub(crate) fn frames() -> Vec<(String, Vec<u8>)> {
             WireMessage::Join {
                 sender_id: "dev-1".into(),
                 supported_protocol_versions: vec!["1".into()],
-                peer_metadata: Some(PeerMetadata { storage_id: Some("st-1".into()), is_ephemeral: false }),
+                peer_metadata: Some(PeerMetadata {
+                    storage_id: Some("st-1".into()),
+                    is_ephemeral: false,
+                    extensions: vec![REFUSED_EXTENSION.into()],
+                }),
             },
         ),
         (
@@ -63,7 +69,11 @@ pub(crate) fn frames() -> Vec<(String, Vec<u8>)> {
                 sender_id: SERVER.into(),
                 target_id: "dev-1".into(),
                 selected_protocol_version: "1".into(),
-                peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false }),
+                peer_metadata: Some(PeerMetadata {
+                    storage_id: None,
+                    is_ephemeral: false,
+                    extensions: vec![REFUSED_EXTENSION.into()],
+                }),
             },
         ),
         (
@@ -122,7 +132,10 @@ fn round(
     };
     let mut refused = None;
     for m in &request.messages {
-        if let Ok(Received::Refused(r)) = server_sync.receive_checked(server, m, IncomingLimits::default()) {
+        // The exchange meets one refusal: the document's memory of refused changes starts empty.
+        let got =
+            server_sync.receive_checked(server, &mut RefusedMemory::new(), m, IncomingLimits::default());
+        if let Ok(Received::Refused(r)) = got {
             refused = Some(WireMessage::Refused {
                 sender_id: SERVER.into(),
                 target_id: BATCH_TARGET.into(),

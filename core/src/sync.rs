@@ -5,8 +5,11 @@
 //! Automerge sync message through [`PeerSync::receive_checked`]: the changes it carries are
 //! checked with [`RegistrationDoc::apply_incoming`] before anything is applied, and only that
 //! check ever puts a peer's changes into the document. A refused batch leaves the document
-//! untouched, resets the peer's sync state, and is remembered, so a peer that keeps sending the
-//! same refused changes gets no further reply — the exchange cannot loop.
+//! untouched, resets the peer's sync state, and is remembered twice: by the peer's state, so a
+//! peer that keeps sending the same refused changes gets no further reply on this connection,
+//! and by the document's [`RefusedMemory`], shared by all its peers and connections, so a peer
+//! that comes back with them (or with edits built on them) is answered from memory, without a
+//! second check — the exchange cannot loop, on one connection or across many.
 //!
 //! Messages may arrive duplicated or out of order (a retried HTTP batch, a reconnect). Changes
 //! whose dependencies have not arrived yet are kept aside, bounded, and checked together with the
@@ -24,6 +27,12 @@ use automerge::sync::{self, SyncDoc};
 
 use crate::document::{
     Accepted, IncomingLimits, Refusal, RefusedPath, RegistrationDoc, RejectedEdit, genesis_hash,
+};
+
+mod refused;
+
+pub use refused::{
+    MAX_HASHES, MAX_PATH_BYTES, MAX_PATHS, MAX_REFUSALS, MemoryError, RefusedMemory, RememberedRefusal,
 };
 
 /// Why a sync message could not be processed.
@@ -47,6 +56,10 @@ pub enum Received {
     Applied(Accepted),
     /// The message's changes were refused as a whole; nothing was applied.
     Refused(Refusal),
+    /// The message offered changes the document refused before, on this connection or another
+    /// (they, or changes they build on, are in its [`RefusedMemory`]): refused again from
+    /// memory, without the check. Reported once per connection; repeats are `Ignored`.
+    Recalled(Refusal),
     /// The message only repeated changes refused before; it was dropped without a reply.
     Ignored,
     /// The message's changes depend on changes the server has not received yet: nothing was
@@ -145,23 +158,32 @@ impl PeerSync {
     ///
     /// Changes whose dependencies are missing wait (up to [`MAX_WAITING_BYTES`]) and are checked
     /// again, together with the next message's changes; the reply to a waiting message asks the
-    /// peer for what is missing. Duplicates of changes the document has are no-ops.
+    /// peer for what is missing. Duplicates of changes the document has are no-ops. Changes the
+    /// document refused before (`memory`, the document's own) are refused again without the
+    /// check, and a new refusal is added to `memory`.
     pub fn receive_checked(
         &mut self,
         doc: &mut RegistrationDoc,
+        memory: &mut RefusedMemory,
         data: &[u8],
         limits: IncomingLimits,
     ) -> Result<Received, SyncError> {
         let message = sync::Message::decode(data).map_err(|e| SyncError::BadMessage(e.to_string()))?;
-        if self.diverged.is_some() && !message.heads.iter().any(|h| self.refused.contains(h)) {
-            // The peer has dropped the refused changes: back to normal sync.
-            self.diverged = None;
-        }
         let repeats_only =
             !message.heads.is_empty() && message.heads.iter().all(|h| self.refused.contains(h));
         if repeats_only && !message.changes.is_empty() {
             self.receive_state_only(doc, message, false)?;
             return Ok(Received::Ignored);
+        }
+        if let Some(remembered) = recall(doc, memory, &message) {
+            return self.refuse_again(doc, message, remembered);
+        }
+        let status = doc.status();
+        if self.diverged.is_some()
+            && !message.heads.iter().any(|h| self.refused.contains(h) || memory.knows(status, h))
+        {
+            // The peer has dropped the refused changes: back to normal sync.
+            self.diverged = None;
         }
         let chunks: Vec<&[u8]> =
             self.waiting.iter().map(Vec::as_slice).chain(message.changes.iter()).collect();
@@ -180,15 +202,48 @@ impl PeerSync {
                 Ok(Received::Waiting)
             }
             Err(refusal) => {
-                self.refused.extend(message.heads.iter().copied());
-                self.refused.extend(self.waiting_heads.drain(..));
-                self.waiting.clear();
-                self.state = sync::State::new();
-                self.diverged = Some(Vec::new());
-                self.receive_state_only(doc, message, false)?;
+                let refused = refused_changes(doc, &chunks, &message.heads, &self.waiting_heads);
+                memory.remember(&refusal, &refused);
+                self.forget_peer(doc, message)?;
                 Ok(Received::Refused(refusal))
             }
         }
+    }
+
+    /// After a refusal: remembers the peer's heads as refused on this connection, drops what was
+    /// waiting, and starts the peer's sync state afresh, so the server's next message gives the
+    /// peer its whole state; until the peer drops the refused changes the server speaks only
+    /// when its own document changes.
+    fn forget_peer(&mut self, doc: &mut RegistrationDoc, message: sync::Message) -> Result<(), SyncError> {
+        let unknown: Vec<ChangeHash> =
+            message.heads.iter().chain(&self.waiting_heads).copied().filter(|h| !doc.has_change(h)).collect();
+        self.refused.extend(unknown);
+        self.waiting_heads.clear();
+        self.waiting.clear();
+        self.state = sync::State::new();
+        self.diverged = Some(Vec::new());
+        self.receive_state_only(doc, message, false)
+    }
+
+    /// A message that offers remembered refused changes: reported as [`Received::Recalled`] the
+    /// first time on this connection (the peer's state is then forgotten as after a refusal),
+    /// ignored after that.
+    fn refuse_again(
+        &mut self,
+        doc: &mut RegistrationDoc,
+        message: sync::Message,
+        remembered: RememberedRefusal,
+    ) -> Result<Received, SyncError> {
+        if self.diverged.is_some() {
+            let unknown: Vec<ChangeHash> =
+                message.heads.iter().copied().filter(|h| !doc.has_change(h)).collect();
+            self.refused.extend(unknown);
+            self.receive_state_only(doc, message, false)?;
+            return Ok(Received::Ignored);
+        }
+        self.forget_peer(doc, message)?;
+        let heads = doc.heads();
+        Ok(Received::Recalled(Refusal { status: remembered.status, refused: remembered.refused, heads }))
     }
 
     /// Whether the changes of `message` may wait for their dependencies.
@@ -257,11 +312,68 @@ impl PeerSync {
     }
 }
 
+/// The remembered refusal that `message` offers again, if any: when every head of the peer the
+/// document lacks is a remembered refused change, or, for a message with changes, when one of
+/// them or a change it depends on is. Free when the document remembers nothing; otherwise the
+/// cost of decoding the changes' hashes, never a check.
+fn recall(
+    doc: &RegistrationDoc,
+    memory: &mut RefusedMemory,
+    message: &sync::Message,
+) -> Option<RememberedRefusal> {
+    if memory.is_empty() {
+        return None;
+    }
+    let status = doc.status();
+    let heads: Vec<ChangeHash> = message.heads.iter().copied().filter(|h| !doc.has_change(h)).collect();
+    let probe: Vec<ChangeHash> = if !heads.is_empty() && heads.iter().all(|h| memory.knows(status, h)) {
+        heads.clone()
+    } else if message.changes.is_empty() {
+        return None;
+    } else {
+        let chunks: Vec<&[u8]> = message.changes.iter().collect();
+        RegistrationDoc::change_links(&chunks)
+            .into_iter()
+            .flat_map(|(hash, deps)| std::iter::once(hash).chain(deps))
+            .filter(|h| !doc.has_change(h))
+            .collect()
+    };
+    memory.recall(status, &probe, &heads)
+}
+
+/// The hashes a refusal is remembered under: the peer's heads and the heads of the changes that
+/// waited, then the refused batch's own heads (its changes no other change of it depends on),
+/// then its other changes — all of them changes the document does not have, most telling first
+/// (the memory keeps the first [`MAX_HASHES`]).
+fn refused_changes(
+    doc: &RegistrationDoc,
+    chunks: &[&[u8]],
+    heads: &[ChangeHash],
+    waiting_heads: &[ChangeHash],
+) -> Vec<ChangeHash> {
+    let links = RegistrationDoc::change_links(chunks);
+    let deps: HashSet<ChangeHash> = links.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let batch_heads = links.iter().map(|(h, _)| *h).filter(|h| !deps.contains(h));
+    let batch = links.iter().map(|(h, _)| *h);
+    let mut out: Vec<ChangeHash> = Vec::new();
+    for h in heads.iter().chain(waiting_heads).copied().chain(batch_heads).chain(batch) {
+        if out.len() == MAX_HASHES {
+            break;
+        }
+        if !out.contains(&h) && !doc.has_change(&h) {
+            out.push(h);
+        }
+    }
+    out
+}
+
 /// Whether a refusal says only that the batch's history is incomplete.
 fn only_missing_dependencies(refusal: &Refusal) -> bool {
     !refusal.refused.is_empty()
         && refusal.refused.iter().all(|r| r.reason == crate::document::RefusalReason::MissingDependencies)
 }
 
+#[cfg(test)]
+mod memory_tests;
 #[cfg(test)]
 mod tests;

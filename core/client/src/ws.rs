@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use baoming_core::api::paths;
 use baoming_core::document::DocumentId;
-use baoming_core::wire::{self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, WireMessage};
+use baoming_core::wire::{
+    self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, REFUSED_EXTENSION, WireMessage,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -100,9 +102,12 @@ impl Conn {
         conn.send(&WireMessage::Join {
             sender_id: conn.peer_id.clone(),
             supported_protocol_versions: vec![PROTOCOL_VERSION.to_owned()],
+            // This client reads `baoming-refused` (it resets after a refusal): the server sends
+            // it only to peers that say so.
             peer_metadata: Some(PeerMetadata {
                 storage_id: Some(inner.storage_id.clone()),
                 is_ephemeral: false,
+                extensions: vec![REFUSED_EXTENSION.to_owned()],
             }),
         })
         .await?;

@@ -5,7 +5,7 @@
 use automerge::ActorId;
 use baoming_core::document::{IncomingLimits, RegistrationDoc, SERVER_ACTOR};
 use baoming_core::lifecycle::Status;
-use baoming_core::sync::PeerSync;
+use baoming_core::sync::{PeerSync, RefusedMemory};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut peer = PeerSync::new();
-    let _ = peer.receive_checked(&mut doc, data, IncomingLimits::default());
+    let mut memory = RefusedMemory::new();
+    let _ = peer.receive_checked(&mut doc, &mut memory, data, IncomingLimits::default());
+    // Whatever was remembered, a second delivery is answered without changing the document.
+    let _ = PeerSync::new().receive_checked(&mut doc, &mut memory, data, IncomingLimits::default());
     assert_eq!(doc.status(), Status::Draft, "a device can never change the status");
     let _ = peer.generate(&mut doc);
 });

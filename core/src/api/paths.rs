@@ -268,6 +268,12 @@ pub const SYNC_TICKETS: &str = "/api/sync/tickets";
 /// `POST`: the HTTP batch form of a sync exchange (CBOR).
 pub const SYNC_BATCH: &str = "/api/sync/batch";
 
+/// `GET`: the server's copy of a document and the refusals it remembers (CBOR), by its
+/// base58check id.
+pub fn sync_document(document_id: &str) -> String {
+    format!("/api/sync/documents/{document_id}")
+}
+
 /// `PUT`: upload a photo (query [`UploadQuery`](super::blobs::UploadQuery)); `GET`/`HEAD`: read it.
 pub fn blob(sha256: &str) -> String {
     format!("/api/blobs/{sha256}")

@@ -287,10 +287,21 @@ impl RegistrationDoc {
         missing.into_iter().collect()
     }
 
+    /// Each change that `chunks` hold, as its hash and the hashes it depends on, without
+    /// checking anything else; undecodable chunks add nothing (the check refuses them).
+    pub(crate) fn change_links(chunks: &[&[u8]]) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
+        chunks
+            .iter()
+            .filter_map(|chunk| decode_chunks(chunk).ok())
+            .flatten()
+            .map(|c| (c.hash(), c.deps().to_vec()))
+            .collect()
+    }
+
     /// Whether the document holds the change `hash`. Cheaper than `get_change_by_hash`, which
     /// rebuilds the change: a missing-dependency query from `hash` is empty exactly when the
     /// change is applied (a queued change always has a missing ancestor).
-    pub(super) fn has_change(&self, hash: &ChangeHash) -> bool {
+    pub(crate) fn has_change(&self, hash: &ChangeHash) -> bool {
         self.doc.get_missing_deps(&[*hash]).is_empty()
     }
 

@@ -173,6 +173,13 @@ impl RegistrationDoc {
         bytes
     }
 
+    /// The whole document, compacted, for another replica: unlike [`RegistrationDoc::save`], it
+    /// leaves the storage cursor alone, so the next `save_incremental` still holds every change
+    /// not stored yet.
+    pub fn copy_bytes(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
     /// The changes since the previous `save`, `save_incremental` or load (empty if none).
     pub fn save_incremental(&mut self) -> Vec<u8> {
         let bytes = self.doc.save_after(&self.saved);

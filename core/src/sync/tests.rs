@@ -19,6 +19,8 @@ struct Device {
 
 struct Net {
     server: RegistrationDoc,
+    /// The server document's memory of refused changes, shared by its peers.
+    memory: RefusedMemory,
     server_peers: Vec<PeerSync>,
     devices: Vec<Device>,
     /// Deliver every message twice (duplicated frames).
@@ -29,6 +31,7 @@ impl Net {
     fn new(devices: usize) -> Net {
         Net {
             server: RegistrationDoc::new(EXAM, ActorId::from(&SERVER_ACTOR[..])).expect("server"),
+            memory: RefusedMemory::new(),
             server_peers: (0..devices).map(|_| PeerSync::new()).collect(),
             devices: (0..devices)
                 .map(|i| Device {
@@ -54,9 +57,9 @@ impl Net {
                 let times = if self.duplicate { 2 } else { 1 };
                 for _ in 0..times {
                     let got = self.server_peers[i]
-                        .receive_checked(&mut self.server, &msg, IncomingLimits::default())
+                        .receive_checked(&mut self.server, &mut self.memory, &msg, IncomingLimits::default())
                         .expect("server receive");
-                    if let Received::Refused(refusal) = got {
+                    if let Received::Refused(refusal) | Received::Recalled(refusal) = got {
                         messages += 1;
                         let rejected = device
                             .sync
@@ -236,6 +239,7 @@ fn a_peer_that_ignores_refusals_cannot_make_the_server_loop() {
         .expect("s");
     let mut client = RegistrationDoc::new(EXAM, ActorId::from(&[3u8; 16][..])).expect("client");
     let mut peer = PeerSync::new();
+    let mut memory = RefusedMemory::new();
     let mut client_sync = PeerSync::new();
     let mut sent = 0;
     client.set_field("name", "赵六").expect("edit");
@@ -244,8 +248,11 @@ fn a_peer_that_ignores_refusals_cannot_make_the_server_loop() {
     for _ in 0..20 {
         if let Some(m) = client_sync.generate(&mut client) {
             sent += 1;
-            match peer.receive_checked(&mut server, &m, IncomingLimits::default()).expect("receive") {
-                Received::Refused(_) => refusals += 1,
+            match peer
+                .receive_checked(&mut server, &mut memory, &m, IncomingLimits::default())
+                .expect("receive")
+            {
+                Received::Refused(_) | Received::Recalled(_) => refusals += 1,
                 Received::Ignored | Received::Applied(_) | Received::Waiting => {}
             }
         }
@@ -275,7 +282,12 @@ fn sync_state_persists_and_bad_input_is_typed() {
     assert!(matches!(PeerSync::restore(b"\xff\xff"), Err(SyncError::BadState)));
     let mut peer = PeerSync::new();
     assert!(matches!(
-        peer.receive_checked(&mut net.server, b"not a sync message", IncomingLimits::default()),
+        peer.receive_checked(
+            &mut net.server,
+            &mut net.memory,
+            b"not a sync message",
+            IncomingLimits::default()
+        ),
         Err(SyncError::BadMessage(_))
     ));
 }
@@ -312,7 +324,7 @@ fn one_field_edit_fits_the_wire_budget() {
         if let Some(m) = d.sync.generate(&mut d.doc) {
             bytes += frame(m.clone());
             net.server_peers[0]
-                .receive_checked(&mut net.server, &m, IncomingLimits::default())
+                .receive_checked(&mut net.server, &mut net.memory, &m, IncomingLimits::default())
                 .expect("recv");
         }
         if let Some(m) = net.server_peers[0].generate(&mut net.server) {
@@ -330,7 +342,7 @@ fn one_field_edit_fits_the_wire_budget() {
         if let Some(m) = d.sync.generate(&mut d.doc) {
             bytes += frame(m.clone());
             net.server_peers[1]
-                .receive_checked(&mut net.server, &m, IncomingLimits::default())
+                .receive_checked(&mut net.server, &mut net.memory, &m, IncomingLimits::default())
                 .expect("recv");
         }
     }
@@ -360,7 +372,10 @@ fn reordered_and_duplicated_messages_converge_without_a_refusal() {
     let peer = &mut net.server_peers[0];
     let mut got = Vec::new();
     for m in [&m2, &m1, &m1] {
-        got.push(peer.receive_checked(&mut net.server, m, IncomingLimits::default()).expect("receive"));
+        got.push(
+            peer.receive_checked(&mut net.server, &mut net.memory, m, IncomingLimits::default())
+                .expect("receive"),
+        );
     }
     assert_eq!(got[0], Received::Waiting, "m2 waits for its dependency");
     assert!(matches!(&got[1], Received::Applied(a) if a.new_changes == 2), "{:?}", got[1]);
@@ -393,10 +408,16 @@ fn waiting_changes_are_checked_when_their_dependency_arrives() {
     let m2 = device.sync.generate(&mut device.doc).expect("m2");
     let before = net.server.heads();
     let peer = &mut net.server_peers[0];
-    assert_eq!(peer.receive_checked(&mut net.server, &m2, IncomingLimits::default()), Ok(Received::Waiting));
+    assert_eq!(
+        peer.receive_checked(&mut net.server, &mut net.memory, &m2, IncomingLimits::default()),
+        Ok(Received::Waiting)
+    );
     assert_eq!(net.server.heads(), before, "nothing applied, nothing queued in the document");
     // The dependency arrives: the whole lot is checked together and refused (locked).
-    match peer.receive_checked(&mut net.server, &m1, IncomingLimits::default()).expect("receive") {
+    match peer
+        .receive_checked(&mut net.server, &mut net.memory, &m1, IncomingLimits::default())
+        .expect("receive")
+    {
         Received::Refused(r) => {
             assert!(r.refused.iter().any(|p| p.path == "draft.fields.mobile"), "{r:?}");
             assert!(r.refused.iter().any(|p| p.path == "draft.fields.name"), "{r:?}");
@@ -457,8 +478,9 @@ fn refused_changes_never_reach_the_document_whatever_the_message_heads() {
     message.heads = Vec::new();
     message.changes = vec![change].into();
     let mut peer = PeerSync::new();
-    let got =
-        peer.receive_checked(&mut server, &message.encode(), IncomingLimits::default()).expect("receive");
+    let got = peer
+        .receive_checked(&mut server, &mut RefusedMemory::new(), &message.encode(), IncomingLimits::default())
+        .expect("receive");
     assert!(matches!(got, Received::Refused(_)), "{got:?}");
     assert_eq!(server.status(), Status::Draft, "the server section is untouched");
     assert_eq!(server.heads(), vec![genesis_hash(EXAM).expect("genesis")]);

@@ -29,8 +29,9 @@ pub struct BatchResponse {
     pub refused: Option<WireMessage>,
 }
 
-fn read_top_map(body: &[u8]) -> Result<BTreeMap<String, Value>, WireError> {
-    if body.len() > MAX_FRAME_BYTES {
+/// The top-level map of a body of at most `limit` bytes, with nothing after it.
+pub(super) fn read_top_map(body: &[u8], limit: usize) -> Result<BTreeMap<String, Value>, WireError> {
+    if body.len() > limit {
         return Err(WireError::TooLarge(body.len()));
     }
     let mut d = Decoder::new(body);
@@ -60,7 +61,7 @@ fn byte_list(f: &mut Fields, key: &'static str) -> Result<Vec<Vec<u8>>, WireErro
 impl BatchRequest {
     /// Decodes a request body.
     pub fn decode(body: &[u8]) -> Result<BatchRequest, WireError> {
-        let mut f = Fields { message_type: "batch".into(), map: read_top_map(body)? };
+        let mut f = Fields { message_type: "batch".into(), map: read_top_map(body, MAX_FRAME_BYTES)? };
         let storage_id = match f.map.remove("storageId") {
             None | Some(Value::Opaque) => None,
             Some(Value::Text(s)) => Some(s),
@@ -95,7 +96,7 @@ impl BatchRequest {
 impl BatchResponse {
     /// Decodes a response body.
     pub fn decode(body: &[u8]) -> Result<BatchResponse, WireError> {
-        let mut f = Fields { message_type: "batch".into(), map: read_top_map(body)? };
+        let mut f = Fields { message_type: "batch".into(), map: read_top_map(body, MAX_FRAME_BYTES)? };
         let messages = byte_list(&mut f, "messages")?;
         let refused = match f.map.remove("refused") {
             None | Some(Value::Opaque) => None,

@@ -82,7 +82,7 @@ fn message(mut f: Fields, message_type: String) -> Result<WireMessage, WireError
 }
 
 /// The `refused` list of a refusal.
-fn refused_items(value: Value) -> Result<Vec<RefusedItem>, WireError> {
+pub(super) fn refused_items(value: Value) -> Result<Vec<RefusedItem>, WireError> {
     let bad = || WireError::BadValue { key: "refused".into() };
     let Value::Array(items) = value else { return Err(bad()) };
     items
@@ -107,11 +107,17 @@ pub fn encode(message: &WireMessage) -> Vec<u8> {
 
 fn metadata(e: &mut Encoder<Vec<u8>>, m: &PeerMetadata) -> EncResult {
     e.str("peerMetadata")?;
-    e.map(if m.storage_id.is_some() { 2 } else { 1 })?;
+    e.map(1 + u64::from(m.storage_id.is_some()) + u64::from(!m.extensions.is_empty()))?;
     if let Some(s) = &m.storage_id {
         e.str("storageId")?.str(s)?;
     }
     e.str("isEphemeral")?.bool(m.is_ephemeral)?;
+    if !m.extensions.is_empty() {
+        e.str("baomingExtensions")?.array(m.extensions.len() as u64)?;
+        for x in &m.extensions {
+            e.str(x)?;
+        }
+    }
     Ok(())
 }
 

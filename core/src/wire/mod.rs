@@ -9,14 +9,19 @@
 //! Encoding always produces minimal, definite-length CBOR. See protocol.md for the byte layout.
 
 mod batch;
+mod copy;
 mod frame;
 mod value;
 
 pub use batch::{BatchRequest, BatchResponse};
+pub use copy::{DocumentCopy, MAX_COPY_BYTES, RefusalRecord};
 pub use frame::{decode, encode};
 
 /// The only protocol version spoken.
 pub const PROTOCOL_VERSION: &str = "1";
+/// The extension a peer announces in `peerMetadata.baomingExtensions` when it reads Baoming's
+/// `baoming-refused` message (protocol.md §4); only such peers are sent it.
+pub const REFUSED_EXTENSION: &str = "baoming-refused";
 /// Largest frame accepted by [`decode`] (1 MiB).
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 /// Largest text value accepted (ids, messages).
@@ -31,6 +36,16 @@ pub struct PeerMetadata {
     pub storage_id: Option<String>,
     /// Whether the peer will not come back with this storage id.
     pub is_ephemeral: bool,
+    /// Baoming's extensions the peer speaks (`baomingExtensions`; empty: none, and the key is
+    /// left out), e.g. [`REFUSED_EXTENSION`]. Stock automerge-repo peers send none.
+    pub extensions: Vec<String>,
+}
+
+impl PeerMetadata {
+    /// Whether the peer announced `extension`.
+    pub fn speaks(&self, extension: &str) -> bool {
+        self.extensions.iter().any(|e| e == extension)
+    }
 }
 
 /// One path refused in a [`WireMessage::Refused`] message.

@@ -69,10 +69,59 @@ fn peer_metadata_in_either_spelling() {
             WireMessage::Join {
                 sender_id: "c".into(),
                 supported_protocol_versions: vec!["1".into()],
-                peer_metadata: Some(PeerMetadata { storage_id: Some("st-1".into()), is_ephemeral: false }),
+                peer_metadata: Some(PeerMetadata {
+                    storage_id: Some("st-1".into()),
+                    is_ephemeral: false,
+                    extensions: Vec::new(),
+                }),
             }
         );
     }
+}
+
+#[test]
+fn a_peer_announces_the_extensions_it_speaks() {
+    let join = WireMessage::Join {
+        sender_id: "dev".into(),
+        supported_protocol_versions: vec!["1".into()],
+        peer_metadata: Some(PeerMetadata {
+            storage_id: None,
+            is_ephemeral: false,
+            extensions: vec![REFUSED_EXTENSION.into(), "something-newer".into()],
+        }),
+    };
+    let Ok(WireMessage::Join { peer_metadata: Some(meta), .. }) = decode(&encode(&join)) else {
+        panic!("a join");
+    };
+    assert!(meta.speaks(REFUSED_EXTENSION));
+    assert!(!PeerMetadata::default().speaks(REFUSED_EXTENSION), "stock peers announce nothing");
+    // Anything but a list of text is refused.
+    let mut e = Encoder::new(Vec::new());
+    e.map(4).and_then(|e| e.str("type")).and_then(|e| e.str("join")).expect("enc");
+    e.str("senderId").and_then(|e| e.str("s")).expect("enc");
+    e.str("supportedProtocolVersions").and_then(|e| e.array(1)).and_then(|e| e.str("1")).expect("enc");
+    e.str("peerMetadata").and_then(|e| e.map(1)).expect("enc");
+    e.str("baomingExtensions").and_then(|e| e.u8(1)).expect("enc");
+    assert!(matches!(decode(&e.into_writer()), Err(WireError::BadValue { .. })));
+}
+
+#[test]
+fn a_document_copy_round_trips() {
+    let copy = DocumentCopy {
+        document_id: "2jEBHDqhuLwKWebffaWuihNyscTm".into(),
+        status: "draft".into(),
+        heads: vec!["ab".repeat(32)],
+        refused: vec![RefusalRecord {
+            changes: vec!["cd".repeat(32), "ef".repeat(32)],
+            status: "draft".into(),
+            refused: vec![RefusedItem { path: "draft.fields.address".into(), reason: "wrong_type".into() }],
+        }],
+        document: vec![0x85, 0x6f, 0x4a, 0x83, 0],
+    };
+    assert_eq!(DocumentCopy::decode(&copy.encode()), Ok(copy.clone()));
+    let empty = DocumentCopy { refused: Vec::new(), ..copy };
+    assert_eq!(DocumentCopy::decode(&empty.encode()), Ok(empty));
+    assert!(matches!(DocumentCopy::decode(&hex("a1 64 74797065 61 78")), Err(WireError::Missing { .. })));
 }
 
 #[test]
@@ -125,8 +174,18 @@ fn text() -> impl Strategy<Value = String> {
 
 fn message() -> impl Strategy<Value = WireMessage> {
     let meta = || {
-        proptest::option::of((proptest::option::of(text()), any::<bool>()))
-            .prop_map(|m| m.map(|(storage_id, is_ephemeral)| PeerMetadata { storage_id, is_ephemeral }))
+        proptest::option::of((
+            proptest::option::of(text()),
+            any::<bool>(),
+            proptest::collection::vec(text(), 0..3),
+        ))
+        .prop_map(|m| {
+            m.map(|(storage_id, is_ephemeral, extensions)| PeerMetadata {
+                storage_id,
+                is_ephemeral,
+                extensions,
+            })
+        })
     };
     prop_oneof![
         (text(), proptest::collection::vec(text(), 0..3), meta()).prop_map(|(s, v, m)| {

@@ -194,7 +194,20 @@ impl Fields {
                     Some(_) => return Err(WireError::BadValue { key: "peerMetadata.storageId".into() }),
                 };
                 let is_ephemeral = matches!(m.remove("isEphemeral"), Some(Value::Bool(true)));
-                Ok(Some(PeerMetadata { storage_id, is_ephemeral }))
+                let extensions = match m.remove("baomingExtensions") {
+                    None | Some(Value::Opaque) => Vec::new(),
+                    Some(Value::Array(items)) => items
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::Text(s) => Ok(s),
+                            _ => Err(WireError::BadValue { key: "peerMetadata.baomingExtensions".into() }),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => {
+                        return Err(WireError::BadValue { key: "peerMetadata.baomingExtensions".into() });
+                    }
+                };
+                Ok(Some(PeerMetadata { storage_id, is_ephemeral, extensions }))
             }
             Some(_) => Err(WireError::BadValue { key: "peerMetadata".into() }),
         }

@@ -188,6 +188,7 @@ fn table(app: &App) -> Vec<BoxedFilter<(Response,)>> {
                 .and(bytes_body(baoming_core::wire::MAX_FRAME_BYTES as u64)),
             sync::batch
         ),
+        route!(path!("api" / "sync" / "documents" / String).and(get()).and(a()).and(who()), sync::copy),
         // Photo blobs.
         route!(
             blobs::blob_path()

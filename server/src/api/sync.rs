@@ -80,6 +80,14 @@ pub(super) async fn batch(app: App, who: Candidate, body: Bytes) -> Answer {
     Ok(resp)
 }
 
+/// `GET /api/sync/documents/{documentId}`: the server's copy (CBOR).
+pub(super) async fn copy(document_id: String, app: App, who: Candidate) -> Answer {
+    let body = app.registrations.document_copy(&who.account, &document_id).await?;
+    let mut resp = Response::new(body.into());
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/cbor"));
+    Ok(resp)
+}
+
 fn frame(message: &WireMessage) -> Message {
     Message::binary(wire::encode(message))
 }

@@ -7,6 +7,7 @@
 //! of the store while it commits.
 
 use baoming_core::document::{DocumentId, RegistrationDoc, server_actor};
+use baoming_core::sync::RefusedMemory;
 
 use crate::store::crypto::Keys;
 use crate::store::{CommitError, Storage, StorageError, Tree, Txn};
@@ -132,4 +133,30 @@ pub fn load_or_create(
         other => StorageError::Engine(other.to_string()),
     })?;
     Ok((doc, 0, true))
+}
+
+/// The refused-change memory of document `id` (empty when none is stored, or when what is
+/// stored cannot be read: the memory only spares the server work).
+pub fn load_refused(store: &dyn Storage, id: &DocumentId) -> RefusedMemory {
+    match store.get(Tree::RefusedChanges, id.as_bytes()) {
+        Ok(Some(bytes)) => RefusedMemory::decode(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(document = %id, "{e}; starting with an empty one");
+            RefusedMemory::new()
+        }),
+        Ok(None) => RefusedMemory::new(),
+        Err(e) => {
+            tracing::warn!(document = %id, "could not read the refused-change memory: {e}");
+            RefusedMemory::new()
+        }
+    }
+}
+
+/// Stores the refused-change memory of document `id`, without waiting for a flush: a crash
+/// may lose the latest refusal, which only costs one more check of a change offered again.
+pub fn keep_refused(store: &dyn Storage, id: &DocumentId, memory: &RefusedMemory) {
+    let mut txn = Txn::new();
+    txn.put(Tree::RefusedChanges, id.as_bytes().to_vec(), memory.encode());
+    if let Err(e) = store.commit(&txn) {
+        tracing::warn!(document = %id, "could not keep the refused-change memory: {e}");
+    }
 }

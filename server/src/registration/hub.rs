@@ -7,6 +7,12 @@
 //! that it has something new to pull. Server-side changes (status, reasons, deadlines) go
 //! through [`LiveDoc::write_server_section`], the same way, so they reach connected devices live
 //! and offline devices on their next sync.
+//!
+//! Each live document also holds its memory of refused changes ([`RefusedMemory`]), shared by
+//! every connection and batch request that syncs it: a peer that offers refused changes again,
+//! on any connection, is answered from it without a second check. It is loaded with the
+//! document and stored (unflushed) whenever it learns a refusal, so it outlives the document's
+//! stay in memory and a restart; a crash may lose the latest refusal, which costs one check.
 
 use baoming_core::api::error::ErrorCode;
 use std::collections::HashMap;
@@ -16,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use baoming_core::document::{DocumentId, IncomingLimits, RegistrationDoc};
 use baoming_core::draft::{Draft, ServerSection};
-use baoming_core::sync::{PeerSync, Received};
+use baoming_core::lifecycle::Status;
+use baoming_core::sync::{PeerSync, Received, RefusedMemory, RememberedRefusal};
 use tokio::sync::mpsc;
 
 use super::RegistrationError;
@@ -32,6 +39,8 @@ pub const TICKET_TTL: Duration = Duration::from_secs(60);
 
 struct DocState {
     doc: RegistrationDoc,
+    /// The changes this document refused, for every peer and connection.
+    refused: RefusedMemory,
     next_chunk: u64,
     /// Set after a failed write: the next persist stores a full snapshot.
     snapshot_due: bool,
@@ -112,9 +121,13 @@ impl LiveDoc {
         data: &[u8],
     ) -> Result<Received, RegistrationError> {
         let mut state = self.state.lock().await;
+        let DocState { doc, refused, .. } = &mut *state;
         let received = peer
-            .receive_checked(&mut state.doc, data, IncomingLimits::default())
+            .receive_checked(doc, refused, data, IncomingLimits::default())
             .map_err(|e| Refusal::invalid(ErrorCode::BadSyncMessage, e.to_string()))?;
+        if refused.take_changed() {
+            docstore::keep_refused(self.db.store(), &self.id, refused);
+        }
         if let Received::Applied(accepted) = &received
             && accepted.new_changes > 0
         {
@@ -135,6 +148,15 @@ impl LiveDoc {
     pub async fn heads_hex(&self) -> Vec<String> {
         let mut state = self.state.lock().await;
         state.doc.heads().iter().map(ToString::to_string).collect()
+    }
+
+    /// The whole document (Automerge's storage format), its heads, its status and the refusals
+    /// it remembers: the server's copy, for a client that must start again from it.
+    pub async fn copy(&self) -> (Vec<u8>, Vec<String>, Status, Vec<RememberedRefusal>) {
+        let mut state = self.state.lock().await;
+        let heads = state.doc.heads().iter().map(ToString::to_string).collect();
+        let refused = state.refused.refusals().cloned().collect();
+        (state.doc.copy_bytes(), heads, state.doc.status(), refused)
     }
 
     /// A snapshot of the draft.
@@ -259,12 +281,12 @@ impl Hub {
         }
         let db = Arc::clone(&self.db);
         let exam_id = exam.to_owned();
-        let (doc, next_chunk) = tokio::task::spawn_blocking(move || {
+        let (doc, refused, next_chunk) = tokio::task::spawn_blocking(move || {
             let (doc, next, created) = docstore::load_or_create(db.store(), db.keys(), &id, &exam_id)?;
             if created {
                 db.durable_blocking()?;
             }
-            Ok::<_, RegistrationError>((doc, next))
+            Ok::<_, RegistrationError>((doc, docstore::load_refused(db.store(), &id), next))
         })
         .await
         .map_err(|e| RegistrationError::Internal(format!("load task: {e}")))??;
@@ -275,7 +297,7 @@ impl Hub {
                 account: account.to_owned(),
                 exam: exam.to_owned(),
                 db: Arc::clone(&self.db),
-                state: tokio::sync::Mutex::new(DocState { doc, next_chunk, snapshot_due: false }),
+                state: tokio::sync::Mutex::new(DocState { doc, refused, next_chunk, snapshot_due: false }),
                 action: tokio::sync::Mutex::new(()),
                 listeners: Mutex::new(Vec::new()),
             })

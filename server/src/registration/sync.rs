@@ -1,8 +1,10 @@
 //! The sync protocol's server side for one connection (protocol.md §8): the `join`/`peer`
 //! handshake, one [`PeerSync`] per document the peer syncs, refusals as Baoming's extension
-//! message, live pushes when another writer changed a document, and the sync state of a device
-//! with a storage id kept across connections. The HTTP batch form runs the same exchange in one
-//! request ([`Registrations::sync_batch`]).
+//! message — to peers that announce they read it, stock automerge-repo peers never get it —,
+//! live pushes when another writer changed a document, and the sync state of a device with a
+//! storage id kept across connections. The HTTP batch form runs the same exchange in one request
+//! ([`Registrations::sync_batch`]); the server's copy of a document
+//! ([`Registrations::document_copy`]) is how a client that could not hear a refusal recovers.
 //!
 //! The session speaks frames ([`WireMessage`]); moving them over a WebSocket is the HTTP layer's
 //! work. A frame that ends the conversation is an `error` message: the transport sends it and
@@ -15,7 +17,8 @@ use baoming_core::api::error::ErrorCode;
 use baoming_core::document::DocumentId;
 use baoming_core::sync::{PeerSync, Received};
 use baoming_core::wire::{
-    self, BatchRequest, BatchResponse, PROTOCOL_VERSION, PeerMetadata, RefusedItem, WireMessage,
+    self, BatchRequest, BatchResponse, DocumentCopy, PROTOCOL_VERSION, PeerMetadata, REFUSED_EXTENSION,
+    RefusalRecord, RefusedItem, WireMessage,
 };
 use tokio::sync::mpsc;
 
@@ -43,6 +46,8 @@ pub struct SyncSession {
     account: String,
     peer_id: String,
     storage_id: Option<String>,
+    /// Whether the peer announced [`REFUSED_EXTENSION`]: only then is it sent `baoming-refused`.
+    reads_refusals: bool,
     allowed: Vec<(DocumentId, String)>,
     subs: HashMap<DocumentId, Subscription>,
     notify_tx: mpsc::UnboundedSender<DocumentId>,
@@ -126,17 +131,22 @@ impl Registrations {
             Ok(_) => return Err(Box::new(error_frame("join_required: send `join` first"))),
             Err(e) => return Err(Box::new(error_frame(format!("{}: {e}", e.code())))),
         };
+        let metadata = metadata.unwrap_or_default();
+        let reads_refusals = metadata.speaks(REFUSED_EXTENSION);
+        // The server names the extensions it will use with this peer: those it announced.
+        let extensions = if reads_refusals { vec![REFUSED_EXTENSION.to_owned()] } else { Vec::new() };
         let reply = WireMessage::Peer {
             sender_id: SERVER_PEER_ID.into(),
             target_id: peer_id.clone(),
             selected_protocol_version: PROTOCOL_VERSION.into(),
-            peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false }),
+            peer_metadata: Some(PeerMetadata { storage_id: None, is_ephemeral: false, extensions }),
         };
         let (notify_tx, notify_rx) = mpsc::unbounded_channel();
         let session = SyncSession {
             id: self.hub.connection_id(),
             allowed: self.allowed(&account),
-            storage_id: metadata.and_then(|m| if m.is_ephemeral { None } else { m.storage_id }),
+            storage_id: if metadata.is_ephemeral { None } else { metadata.storage_id },
+            reads_refusals,
             regs: Arc::clone(self),
             account,
             peer_id,
@@ -153,22 +163,16 @@ impl Registrations {
         account: &str,
         request: &BatchRequest,
     ) -> Result<Vec<u8>, RegistrationError> {
-        let unavailable =
-            || RegistrationError::NotFound(format!("document {} is not available", request.document_id));
-        let id: DocumentId = request.document_id.parse().map_err(|_| unavailable())?;
-        let exam = self
-            .allowed(account)
-            .into_iter()
-            .find(|(d, _)| *d == id)
-            .map(|(_, e)| e)
-            .ok_or_else(unavailable)?;
+        let (id, exam) = self.own_document(account, &request.document_id)?;
         let live = self.hub.open(id, account, &exam).await?;
         let key = request.storage_id.as_deref().map(|s| storage_key(account, s, &id));
         let mut peer = self.restore_peer(key.as_deref())?;
         let conn = self.hub.connection_id();
         let mut refused = None;
         for message in &request.messages {
-            if let Received::Refused(r) = live.receive(conn, &mut peer, message).await? {
+            if let Received::Refused(r) | Received::Recalled(r) =
+                live.receive(conn, &mut peer, message).await?
+            {
                 refused = Some(refusal_frame(&r, "http-batch", &request.document_id));
             }
         }
@@ -182,6 +186,60 @@ impl Registrations {
         drop(live);
         self.hub.release(&id);
         Ok(BatchResponse { messages, refused }.encode())
+    }
+
+    /// The document `document_id` of `account` (base58check) and its exam, if the candidate may
+    /// sync it; otherwise `NotFound`, whatever the reason.
+    fn own_document(
+        &self,
+        account: &str,
+        document_id: &str,
+    ) -> Result<(DocumentId, String), RegistrationError> {
+        let unavailable = || RegistrationError::NotFound(format!("document {document_id} is not available"));
+        let id: DocumentId = document_id.parse().map_err(|_| unavailable())?;
+        let exam = self
+            .allowed(account)
+            .into_iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, e)| e)
+            .ok_or_else(unavailable)?;
+        Ok((id, exam))
+    }
+
+    /// The server's copy of a candidate's document (a CBOR [`DocumentCopy`]): the whole
+    /// document, its heads and status, and the refusals it remembers — what a client that cannot
+    /// read `baoming-refused` needs to see that it holds refused changes, and to start again
+    /// from the server's document (protocol.md §8.3).
+    pub async fn document_copy(
+        &self,
+        account: &str,
+        document_id: &str,
+    ) -> Result<Vec<u8>, RegistrationError> {
+        let (id, exam) = self.own_document(account, document_id)?;
+        let live = self.hub.open(id, account, &exam).await?;
+        let (document, heads, status, remembered) = live.copy().await;
+        drop(live);
+        self.hub.release(&id);
+        let refused = remembered
+            .into_iter()
+            .map(|r| RefusalRecord {
+                changes: r.changes.iter().map(ToString::to_string).collect(),
+                status: r.status.as_str().into(),
+                refused: r
+                    .refused
+                    .iter()
+                    .map(|p| RefusedItem { path: p.path.clone(), reason: p.reason.as_str().into() })
+                    .collect(),
+            })
+            .collect();
+        let copy = DocumentCopy {
+            document_id: id.to_string(),
+            status: status.as_str().into(),
+            heads,
+            refused,
+            document,
+        };
+        Ok(copy.encode())
     }
 }
 
@@ -233,16 +291,21 @@ impl SyncSession {
         let Some(exam) = self.allowed.iter().find(|(d, _)| *d == id).map(|(_, e)| e.clone()) else {
             return self.unavailable(document_id);
         };
-        let (conn_id, peer_id) = (self.id, self.peer_id.clone());
+        let (conn_id, peer_id, reads_refusals) = (self.id, self.peer_id.clone(), self.reads_refusals);
         let sub = match self.subscription(id, &exam).await {
             Ok(s) => s,
             Err(e) => return vec![failure_frame(&e)],
         };
         let mut out = Vec::new();
         match sub.live.receive(conn_id, &mut sub.peer, data).await {
-            Ok(Received::Refused(refusal)) => {
+            Ok(Received::Refused(refusal) | Received::Recalled(refusal)) => {
                 tracing::info!(document = %id, status = %refusal.status, "refused a batch: {refusal}");
-                out.push(refusal_frame(&refusal, &peer_id, document_id));
+                // A stock peer cannot read the extension (samod takes it for a protocol error and
+                // reconnects): for it the refusal is silent, and the server's own `sync` below
+                // shows that it does not have the refused changes.
+                if reads_refusals {
+                    out.push(refusal_frame(&refusal, &peer_id, document_id));
+                }
             }
             Ok(Received::Applied(_) | Received::Ignored | Received::Waiting) => {}
             Err(e) => return vec![failure_frame(&e)],

@@ -79,11 +79,15 @@ pub enum Tree {
     /// Index: out_trade_no → empty, for every order the payment reconciler still has to look
     /// at (open, or paid and due for a refund).
     OrdersPending,
+    /// What each registration document refused, so that a peer offering it again is answered
+    /// from memory: document id → the core's `RefusedMemory` (no values, only change hashes,
+    /// statuses, paths and reasons).
+    RefusedChanges,
 }
 
 impl Tree {
     /// Every tree, in a fixed order (backups are written in this order).
-    pub const ALL: [Tree; 29] = [
+    pub const ALL: [Tree; 30] = [
         Tree::Meta,
         Tree::Accounts,
         Tree::AccountByLogin,
@@ -113,6 +117,7 @@ impl Tree {
         Tree::CheckIns,
         Tree::Orders,
         Tree::OrdersPending,
+        Tree::RefusedChanges,
     ];
 
     /// The stable on-disk name.
@@ -147,6 +152,7 @@ impl Tree {
             Tree::CheckIns => "check_ins",
             Tree::Orders => "orders",
             Tree::OrdersPending => "orders_pending",
+            Tree::RefusedChanges => "refused_changes",
         }
     }
 

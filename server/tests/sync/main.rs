@@ -17,7 +17,7 @@ use baoming_core::document::{DocumentId, RegistrationDoc, RejectedEdit};
 use baoming_core::draft::ServerSection;
 use baoming_core::lifecycle::Status;
 use baoming_core::sync::PeerSync;
-use baoming_core::wire::{PeerMetadata, WireMessage, decode, encode};
+use baoming_core::wire::{PeerMetadata, REFUSED_EXTENSION, WireMessage, decode, encode};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -29,6 +29,7 @@ use baoming_core::api::sync::SyncTicket;
 use support::{TestApp, candidate_session, post, wait_until_async};
 
 mod robustness;
+mod stock;
 
 const EXAM: &str = support::DEMO_EXAM;
 /// How long the server may take to notice a closed connection.
@@ -52,7 +53,12 @@ async fn connect(addr: SocketAddr, token: &str, storage_id: Option<&str>) -> Ws 
     let join = WireMessage::Join {
         sender_id: "test-device".into(),
         supported_protocol_versions: vec!["1".into()],
-        peer_metadata: Some(PeerMetadata { storage_id: storage_id.map(str::to_owned), is_ephemeral: false }),
+        // The core's device reads refusals, and says so.
+        peer_metadata: Some(PeerMetadata {
+            storage_id: storage_id.map(str::to_owned),
+            is_ephemeral: false,
+            extensions: vec![REFUSED_EXTENSION.into()],
+        }),
     };
     ws.send(Message::binary(encode(&join))).await.expect("join");
     match next(&mut ws).await {
