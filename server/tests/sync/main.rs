@@ -1,7 +1,7 @@
 //! End-to-end tests of the sync endpoint: real WebSocket frames between devices running the
 //! core's sync engine and the server — the real binary where the test needs only the wire, and
 //! the server's own app in-process where a test must drive a status change (no debug endpoint
-//! exists in the shipped binary).
+//! exists in the shipped binary). [`sessions`]: connections end with their session.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -29,6 +29,7 @@ use baoming_core::api::sync::SyncTicket;
 use support::{TestApp, candidate_session, post, wait_until_async};
 
 mod robustness;
+mod sessions;
 
 const EXAM: &str = support::DEMO_EXAM;
 /// How long the server may take to notice a closed connection.
@@ -45,24 +46,51 @@ fn account(addr: SocketAddr, login: &str) -> (String, String) {
     candidate_session(addr, login)
 }
 
+/// Opens `GET /api/sync` with `headers`: the socket, or the server's refusal of the upgrade.
+async fn upgrade(addr: SocketAddr, query: &str, headers: &[(&str, &str)]) -> Result<Ws, support::Response> {
+    let mut req = format!("ws://{addr}{}{query}", paths::SYNC).into_client_request().expect("request");
+    for (name, value) in headers {
+        let name =
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name");
+        req.headers_mut().insert(name, value.parse().expect("header value"));
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                .collect();
+            let body = resp.body().clone().unwrap_or_default();
+            Err(support::Response::new(resp.status().as_u16(), headers, body))
+        }
+        Err(e) => panic!("the upgrade failed without an answer: {e}"),
+    }
+}
+
 async fn connect(addr: SocketAddr, token: &str, storage_id: Option<&str>) -> Ws {
-    let mut req = format!("ws://{addr}/api/sync").into_client_request().expect("request");
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("connect");
+    let bearer = format!("{}{token}", paths::BEARER_PREFIX);
+    let mut ws = upgrade(addr, "", &[(paths::AUTHORIZATION, &bearer)]).await.expect("connect");
+    join(&mut ws, storage_id).await;
+    ws
+}
+
+/// Says `join` and reads the server's `peer`.
+async fn join(ws: &mut Ws, storage_id: Option<&str>) {
     let join = WireMessage::Join {
         sender_id: "test-device".into(),
         supported_protocol_versions: vec!["1".into()],
         peer_metadata: Some(PeerMetadata { storage_id: storage_id.map(str::to_owned), is_ephemeral: false }),
     };
     ws.send(Message::binary(encode(&join))).await.expect("join");
-    match next(&mut ws).await {
+    match next(ws).await {
         Some(WireMessage::Peer { selected_protocol_version, target_id, .. }) => {
             assert_eq!(selected_protocol_version, "1");
             assert_eq!(target_id, "test-device");
         }
         other => panic!("expected peer, got {other:?}"),
     }
-    ws
 }
 
 async fn next(ws: &mut Ws) -> Option<WireMessage> {
