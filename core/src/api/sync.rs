@@ -3,6 +3,9 @@
 //!
 //! * `POST /api/sync/tickets` (201) gives a single-use ticket for one upgrade,
 //!   `GET /api/sync?ticket=…` ([`SyncTicket`], [`SyncQuery`]).
+//! * `POST /api/sync/cookie` (200) sets the sync cookie [`SYNC_COOKIE`] (HttpOnly,
+//!   SameSite=Strict, Secure under TLS, path [`SYNC_COOKIE_PATH`]), which authenticates every
+//!   upgrade of the session's lifetime, reconnections included ([`SyncCookie`]).
 //! * A connection whose session ends (logout, password change, recovery reset, expiry) is closed
 //!   with the close code [`SESSION_ENDED_CLOSE_CODE`] and a [`SessionEnd`] as the reason.
 //!
@@ -40,6 +43,24 @@ impl SyncQuery {
         }
         q
     }
+}
+
+/// The name of the sync cookie.
+pub const SYNC_COOKIE: &str = "bm_sync";
+/// The path the sync cookie is set for: the browser sends it to the sync endpoints only.
+pub const SYNC_COOKIE_PATH: &str = "/api/sync";
+
+/// The answer of `POST /api/sync/cookie`: the cookie itself travels in `Set-Cookie`, out of
+/// the page's reach (HttpOnly); this says what was set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCookie {
+    /// The cookie's name, [`SYNC_COOKIE`].
+    pub cookie: String,
+    /// The path it is sent to, [`SYNC_COOKIE_PATH`].
+    pub path: String,
+    /// When it stops working: the session's expiry, Unix seconds. It stops earlier when the
+    /// session ends earlier.
+    pub expires_at: i64,
 }
 
 /// The WebSocket close code of a sync connection whose session ended (RFC 6455's range for
@@ -102,7 +123,9 @@ mod tests {
     }
 
     #[test]
-    fn the_end_reasons_parse() {
+    fn the_cookie_answer_and_the_end_reasons_parse() {
+        let c: SyncCookie = round_trip(r#"{"cookie":"bm_sync","path":"/api/sync","expires_at":1700000000}"#);
+        assert_eq!((c.cookie.as_str(), c.path.as_str()), (SYNC_COOKIE, SYNC_COOKIE_PATH));
         for reason in SessionEnd::ALL {
             assert_eq!(SessionEnd::parse(reason.as_str()), Some(reason));
             assert_eq!(serde_json::to_value(reason).ok(), Some(serde_json::json!(reason.as_str())));

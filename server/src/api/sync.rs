@@ -1,7 +1,8 @@
 //! The sync endpoint (protocol.md §8): a WebSocket speaking automerge-repo protocol "1" with
-//! Baoming's refusal extension, authenticated at the upgrade by a bearer token or a ticket; the
-//! HTTP batch form; the tickets for clients that cannot set headers on a WebSocket request. A
-//! connection closes with [`SESSION_ENDED_CLOSE_CODE`] as soon as its session ends.
+//! Baoming's refusal extension, authenticated at the upgrade by a bearer token, a ticket or the
+//! sync cookie (the cookie only from the server's own origin or a configured one); the HTTP
+//! batch form; the tickets and the cookie for clients that cannot set headers on a WebSocket
+//! request. A connection closes with [`SESSION_ENDED_CLOSE_CODE`] as soon as its session ends.
 //! The protocol itself is the registration domain's ([`crate::registration::sync`]); this module
 //! moves its frames.
 
@@ -9,7 +10,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use baoming_core::api::sync::{SESSION_ENDED_CLOSE_CODE, SessionEnd, SyncQuery, SyncTicket};
+use baoming_core::api::paths;
+use baoming_core::api::sync::{
+    SESSION_ENDED_CLOSE_CODE, SYNC_COOKIE, SYNC_COOKIE_PATH, SessionEnd, SyncCookie, SyncQuery, SyncTicket,
+};
 use baoming_core::document::DocumentId;
 use baoming_core::wire::{self, BatchRequest, MAX_FRAME_BYTES, WireMessage};
 use bytes::Bytes;
@@ -59,6 +63,28 @@ pub(super) async fn ticket(app: App, who: Candidate) -> Answer {
     Ok(json(StatusCode::CREATED, &SyncTicket { ticket, expires_in: TICKET_TTL_SECS }))
 }
 
+/// The `Set-Cookie` value of the sync cookie: `value` for `max_age` seconds (0 deletes it).
+pub(super) fn cookie_header(app: &App, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
+    let secure = if app.config.web.https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SYNC_COOKIE}={value}; Path={SYNC_COOKIE_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// `POST /api/sync/cookie`: sets the sync cookie of the caller's session.
+pub(super) async fn cookie(app: App, who: Candidate) -> Answer {
+    let cookie = app.identity.sync_cookie(&who.session)?;
+    let max_age = cookie.expires.saturating_sub(app.db.clock().now_secs()).max(0);
+    let mut resp = json(
+        StatusCode::OK,
+        &SyncCookie { cookie: SYNC_COOKIE.into(), path: SYNC_COOKIE_PATH.into(), expires_at: cookie.expires },
+    );
+    resp.headers_mut().insert(header::SET_COOKIE, cookie_header(&app, &cookie.value, max_age)?);
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
 /// What a WebSocket upgrade carries to authenticate: its headers and its query.
 #[derive(Debug)]
 pub(super) struct UpgradeAuth {
@@ -77,15 +103,51 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A ticket (query), else a bearer token (header), checked before the upgrade; the account and
-/// the watch on its session.
+/// The value of the sync cookie among the request's cookies.
+fn sync_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SYNC_COOKIE)
+        .map(|(_, value)| value.trim())
+}
+
+/// A cookie is sent by the browser whichever page opens the socket: only pages of the server's
+/// own origin (`http[s]://<Host>`) and of the configured origins may use it.
+fn check_origin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = header_text(headers, header::ORIGIN) else {
+        return Err(ApiError::OriginRefused(format!(
+            "a WebSocket authenticated by the sync cookie needs the {} header",
+            paths::ORIGIN
+        )));
+    };
+    let origin = origin.to_ascii_lowercase();
+    let scheme = if app.config.web.https { "https" } else { "http" };
+    let own =
+        header_text(headers, header::HOST).map(|host| format!("{scheme}://{}", host.to_ascii_lowercase()));
+    if own.as_deref() == Some(origin.as_str()) || app.config.web.origins.contains(&origin) {
+        return Ok(());
+    }
+    Err(ApiError::OriginRefused(format!("pages of {origin} may not sync with this server's cookie")))
+}
+
+/// A ticket (query), else a bearer token (header), else the sync cookie (from an allowed
+/// origin), checked before the upgrade; the account and the watch on its session.
 fn authenticate(app: &App, auth: &UpgradeAuth) -> Result<(String, SessionWatch), ApiError> {
     let credential = if let Some(t) = &auth.query.ticket {
         SyncCredential::Ticket(t)
     } else if let Some(h) = header_text(&auth.headers, header::AUTHORIZATION) {
         SyncCredential::Bearer(bearer(Some(h))?)
+    } else if let Some(c) = sync_cookie(&auth.headers) {
+        check_origin(app, &auth.headers)?;
+        SyncCredential::Cookie(c)
     } else {
-        return Err(ApiError::Unauthorized("send Authorization: Bearer <token> or ?ticket=<ticket>"));
+        return Err(ApiError::Unauthorized(
+            "send Authorization: Bearer <token>, ?ticket=<ticket> or the sync cookie",
+        ));
     };
     Ok(app.identity.sync_session(credential)?)
 }

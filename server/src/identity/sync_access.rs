@@ -1,10 +1,15 @@
 //! Who may open the sync WebSocket, and under which session.
 //!
-//! Two credentials open it ([`SyncCredential`]), both bound to a candidate session:
+//! Three credentials open it ([`SyncCredential`]), all bound to a candidate session:
 //!
 //! * the session's **bearer token**, for clients that set headers (the device client);
 //! * a **ticket** (`wst_` + 256 random bits), single use, for 60 seconds, issued to a session —
-//!   only its SHA-256 is kept, in memory — for clients that cannot set headers.
+//!   only its SHA-256 is kept, in memory;
+//! * the **sync cookie**, for browsers, whose WebSocket API sets no headers and whose stock
+//!   adapters reconnect with a fixed URL. Its value is `bmc_`, the hash of the session's token
+//!   and an HMAC of that hash under the data key: nothing is stored, it survives a restart, it
+//!   cannot be forged without the data key, and it names its session, so it works exactly as long
+//!   as the session does.
 //!
 //! [`Identity::sync_session`] returns the account and the [`SessionWatch`] the connection runs
 //! under, so it closes when the session ends; tickets of a session that ended are void
@@ -16,10 +21,13 @@ use std::sync::{Mutex, PoisonError};
 use super::session_end::SessionWatch;
 use super::sessions::{self, Owner, Session};
 use super::{Identity, IdentityError};
-use crate::store::crypto::{random_array, sha256};
+use crate::store::crypto::{ct_eq, random_array, sha256};
 
 /// Lifetime of a sync ticket, in seconds.
 pub const TICKET_TTL_SECS: u64 = 60;
+
+const COOKIE_PREFIX: &str = "bmc_";
+const COOKIE_DOMAIN: &str = "sync-cookie";
 
 /// What a client shows at the sync upgrade.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +36,17 @@ pub enum SyncCredential<'a> {
     Bearer(&'a str),
     /// A ticket from [`Identity::issue_sync_ticket`].
     Ticket(&'a str),
+    /// The value of the sync cookie from [`Identity::sync_cookie`].
+    Cookie(&'a str),
+}
+
+/// The sync cookie of a session.
+#[derive(Debug, Clone)]
+pub struct SyncCookieValue {
+    /// The cookie's value.
+    pub value: String,
+    /// When the session expires (Unix seconds).
+    pub expires: i64,
 }
 
 #[derive(Debug)]
@@ -83,6 +102,22 @@ impl Identity {
         Ok(self.tickets.issue(session.token_hash, self.db.clock().now_ms()))
     }
 
+    /// The sync cookie of the candidate `session`.
+    pub fn sync_cookie(&self, session: &Session) -> Result<SyncCookieValue, IdentityError> {
+        account_of(session)?;
+        let mac = self.db.keys().lookup_hash(COOKIE_DOMAIN, &session.token_hash);
+        let value = format!("{COOKIE_PREFIX}{}{}", hex::encode(session.token_hash), hex::encode(mac));
+        Ok(SyncCookieValue { value, expires: session.expires })
+    }
+
+    /// The session hash a sync cookie names, if the cookie is one this server made.
+    fn cookie_session(&self, cookie: &str) -> Option<[u8; 32]> {
+        let raw = hex::decode(cookie.strip_prefix(COOKIE_PREFIX)?).ok()?;
+        let (hash, mac) = raw.split_at_checked(32)?;
+        let hash = <[u8; 32]>::try_from(hash).ok()?;
+        ct_eq(mac, &self.db.keys().lookup_hash(COOKIE_DOMAIN, &hash)).then_some(hash)
+    }
+
     /// The candidate account a sync connection runs for, and the watch that ends it with its
     /// session: `401` for unknown, malformed, used or expired credentials, ended sessions and
     /// operator sessions alike.
@@ -96,6 +131,9 @@ impl Identity {
                 .tickets
                 .redeem(ticket, self.db.clock().now_ms())
                 .ok_or(IdentityError::Unauthorized("the sync ticket is unknown, used or expired"))?,
+            SyncCredential::Cookie(cookie) => self
+                .cookie_session(cookie)
+                .ok_or(IdentityError::Unauthorized("the sync cookie is not one this server made"))?,
         };
         // Subscribe first, then read the session: an end committed after the read is signalled
         // to this subscription (see `session_end`).

@@ -1,7 +1,8 @@
 //! End-to-end tests of the sync endpoint: real WebSocket frames between devices running the
 //! core's sync engine and the server — the real binary where the test needs only the wire, and
 //! the server's own app in-process where a test must drive a status change (no debug endpoint
-//! exists in the shipped binary). [`sessions`]: connections end with their session.
+//! exists in the shipped binary). [`sessions`]: connections end with their session;
+//! [`cookie`]: the sync cookie and the origin check.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -28,6 +29,7 @@ use baoming_core::api::paths;
 use baoming_core::api::sync::SyncTicket;
 use support::{TestApp, candidate_session, post, wait_until_async};
 
+mod cookie;
 mod robustness;
 mod sessions;
 
