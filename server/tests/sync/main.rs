@@ -2,14 +2,13 @@
 //! core's sync engine and the server — the real binary where the test needs only the wire, and
 //! the server's own app in-process where a test must drive a status change (no debug endpoint
 //! exists in the shipped binary). [`sessions`]: connections end with their session;
-//! [`cookie`]: the sync cookie and the origin check.
+//! [`cookie`]: the sync cookie and the origin check; [`stock`]: a stock automerge-repo client
+//! from npm, with the cookie, across a dropped connection and a restart.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -32,6 +31,7 @@ use support::{TestApp, candidate_session, post, wait_until_async};
 mod cookie;
 mod robustness;
 mod sessions;
+mod stock;
 
 const EXAM: &str = support::DEMO_EXAM;
 /// How long the server may take to notice a closed connection.
@@ -388,54 +388,6 @@ async fn a_lock_while_offline_ends_with_the_server_state_and_rejected_edits() {
     // Nothing loops: another sync is quiet.
     let mut ws = connect(addr, &token, Some("phone-storage")).await;
     assert!(device.sync_with(&mut ws).await < 6);
-}
-
-/// A stock `@automerge/automerge-repo` 2.5 client from npm syncs a draft with the server from
-/// Node: it finds the candidate's document, edits an answer the server accepts, and an answer
-/// written as a text object that the server refuses; a Rust device then sees exactly the first.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stock_automerge_repo_client_syncs_a_draft() {
-    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
-    assert!(
-        interop.join("node_modules/@automerge/automerge-repo").exists(),
-        "the interop test needs its npm packages: run `npm install --prefix tests/interop` (tests/run-all.sh does)"
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = support::start_server_in(dir.path());
-    let (account_id, token) = account(server.addr, "node@example.org");
-    let ticket =
-        post(server.addr, paths::SYNC_TICKETS).token(&token).send().expect(201).typed::<SyncTicket>().ticket;
-    let doc_id = DocumentId::derive(EXAM, &account_id).to_string();
-    let url = format!("ws://{}/api/sync?ticket={ticket}", server.addr);
-    let node = tokio::task::spawn_blocking(move || {
-        Command::new("timeout")
-            .arg("60")
-            .arg("node")
-            .current_dir(&interop)
-            .arg("stock-client.mjs")
-            .arg(url)
-            .arg(&doc_id)
-            .arg("王小明")
-            .output()
-    });
-    let out = node.await.expect("join").expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let steps: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert_eq!(steps[0]["step"], "found");
-    assert_eq!(steps[0]["exam"], EXAM);
-    assert_eq!(steps.last().map(|s| s["step"].clone()), Some(json!("done")));
-
-    let mut device = Device::new(&account_id, 9);
-    let mut ws = connect(server.addr, &token, None).await;
-    device.sync_with(&mut ws).await;
-    let draft = device.doc.draft();
-    assert_eq!(
-        draft.fields.get("name").map(String::as_str),
-        Some("王小明"),
-        "the stock client's answer arrived"
-    );
-    assert!(!draft.fields.contains_key("address"), "the text-object answer was refused");
 }
 
 impl Device {
