@@ -12,7 +12,7 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use baoming_client::{ChangeOrigin, ClientEvent, ClientListener, ConnectionState, UploadEvent};
+use baoming_client::{ChangeOrigin, ClientError, ClientEvent, ClientListener, ConnectionState, UploadEvent};
 
 use crate::client::BaomingClient;
 use crate::draft::RejectedEditInfo;
@@ -81,6 +81,10 @@ pub enum Event {
         /// Why, in English.
         message: String,
     },
+    /// The server refused the session, or ended it while the live sync was connected (logout,
+    /// a password change on another device, a recovery reset, expiry): the live sync has
+    /// stopped. Sign the candidate in again (`login`), then `start_live`.
+    SignInRequired,
     /// A queued action got its final answer (see `action_outcomes`).
     ActionFinished {
         /// The outcome.
@@ -136,6 +140,7 @@ impl ClientListener for ListenerBridge {
             }
             ClientEvent::Upload(UploadEvent::Started { .. }) => return,
             ClientEvent::Synced => Event::Synced,
+            ClientEvent::SyncFailed(ClientError::Unauthorized) => Event::SignInRequired,
             ClientEvent::SyncFailed(e) => Event::SyncFailed { message: e.to_string() },
             ClientEvent::ActionFinished(outcome) => Event::ActionFinished { outcome: outcome.into() },
             ClientEvent::ActionDelayed { action, reason, .. } => {
@@ -196,8 +201,8 @@ impl BaomingClient {
     }
 
     /// Starts the live sync in the client's threads (no-op when already running): edits go out
-    /// at once, server changes come in as events; it reconnects by itself and stops on a refused
-    /// token (`SyncFailed`, then `Connection { online: false }`).
+    /// at once, server changes come in as events; it reconnects by itself and stops when the
+    /// session is refused or ends (`SignInRequired`, then `Connection { online: false }`).
     pub fn start_live(&self) -> Result<(), BaomingError> {
         let mut session = self.session();
         let signed = session.as_mut().ok_or(BaomingError::SignInRequired)?;
@@ -222,5 +227,35 @@ impl BaomingClient {
         if let Some(s) = self.session().as_ref() {
             s.sync.reconnect_now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<Event>>);
+
+    impl Listener for Seen {
+        fn on_event(&self, event: Event) {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).push(event);
+        }
+    }
+
+    #[test]
+    fn a_refused_or_ended_session_reaches_the_app_as_sign_in_required() {
+        let seen = Arc::new(Seen::default());
+        let bridge = ListenerBridge(seen.clone());
+        bridge.on_event(ClientEvent::SyncFailed(ClientError::Unauthorized));
+        bridge.on_event(ClientEvent::SyncFailed(ClientError::Network("down".into())));
+        let events = seen.0.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(matches!(events[0], Event::SignInRequired), "{events:?}");
+        assert!(
+            matches!(&events[1], Event::SyncFailed { message } if message.contains("down")),
+            "{events:?}"
+        );
     }
 }

@@ -5,17 +5,22 @@
 //! ticket lifetimes, audit timestamps. In production it is the system's clock. A server started
 //! with `test_clock = true` runs a movable clock instead — real time plus an offset that only
 //! grows — so end-to-end tests move time forward instead of sleeping until a deadline.
+//! [`Clock::sleep_until_ms`] waits for a moment of this clock: it wakes when the moment comes in
+//! real time or when a move of the test clock passes it, so a live connection that must end at
+//! its session's expiry ends when a test moves the clock past it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
 /// A handle to the server's clock (cheap to clone; clones share the same time).
 #[derive(Debug, Clone)]
 pub struct Clock {
-    /// Milliseconds added to the system time; `None` for the plain system clock.
-    offset_ms: Option<Arc<AtomicI64>>,
+    /// Milliseconds added to the system time, announced to the waiters of
+    /// [`Clock::sleep_until_ms`] when it moves; `None` for the plain system clock.
+    offset_ms: Option<Arc<watch::Sender<i64>>>,
 }
 
 impl Clock {
@@ -26,7 +31,7 @@ impl Clock {
 
     /// A movable clock that starts at the system time (see [`Clock::advance`]).
     pub fn movable() -> Clock {
-        Clock { offset_ms: Some(Arc::new(AtomicI64::new(0))) }
+        Clock { offset_ms: Some(Arc::new(watch::Sender::new(0))) }
     }
 
     /// Whether this clock can be moved.
@@ -35,10 +40,12 @@ impl Clock {
     }
 
     /// Moves a movable clock forward by `ms`; returns the new time in Unix milliseconds, or
-    /// `None` for the system clock (which never moves).
+    /// `None` for the system clock (which never moves). Waiters of [`Clock::sleep_until_ms`]
+    /// whose moment has come wake up.
     pub fn advance(&self, ms: u64) -> Option<i64> {
         let offset = self.offset_ms.as_ref()?;
-        offset.fetch_add(i64::try_from(ms).unwrap_or(i64::MAX), Ordering::SeqCst);
+        let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+        offset.send_modify(|o| *o = o.saturating_add(ms));
         Some(self.now_ms())
     }
 
@@ -47,7 +54,7 @@ impl Clock {
         let real = OffsetDateTime::now_utc();
         match &self.offset_ms {
             None => real,
-            Some(offset) => real + time::Duration::milliseconds(offset.load(Ordering::SeqCst)),
+            Some(offset) => real + time::Duration::milliseconds(*offset.borrow()),
         }
     }
 
@@ -59,6 +66,30 @@ impl Clock {
     /// The current time in Unix seconds.
     pub fn now_secs(&self) -> i64 {
         self.now().unix_timestamp()
+    }
+
+    /// Waits until this clock reads `at_ms` (Unix milliseconds) or later: in real time, or at
+    /// once when a move of the test clock passes it. Cancel-safe.
+    pub async fn sleep_until_ms(&self, at_ms: i64) {
+        let mut moved = self.offset_ms.as_ref().map(|o| o.subscribe());
+        loop {
+            let left = at_ms.saturating_sub(self.now_ms());
+            let Ok(left) = u64::try_from(left) else { return };
+            if left == 0 {
+                return;
+            }
+            let nap = tokio::time::sleep(Duration::from_millis(left));
+            match moved.as_mut() {
+                None => nap.await,
+                Some(rx) => {
+                    tokio::select! {
+                        () = nap => {}
+                        // The sender lives as long as `self`: a move, never a close.
+                        _ = rx.changed() => {}
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -77,5 +108,24 @@ mod tests {
         assert!(after - before >= 3_600_000, "moved an hour: {before} → {after}");
         assert!(shared.now_ms() >= after, "clones share the offset");
         assert!(system.now_ms() < after, "the system clock stays behind");
+    }
+
+    #[tokio::test]
+    async fn a_sleeper_wakes_when_the_clock_is_moved_past_its_moment() {
+        let clock = Clock::movable();
+        let at = clock.now_ms() + 3_600_000;
+        let sleeper = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep_until_ms(at).await }
+        });
+        tokio::task::yield_now().await;
+        clock.advance(1_000).expect("movable");
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished(), "a move short of the moment does not wake it");
+        clock.advance(3_600_000).expect("movable");
+        tokio::time::timeout(Duration::from_secs(5), sleeper).await.expect("woke").expect("joined");
+        // A moment already past returns at once, on either clock.
+        Clock::system().sleep_until_ms(0).await;
+        clock.sleep_until_ms(at).await;
     }
 }

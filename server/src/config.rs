@@ -75,9 +75,49 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     /// The payment platform and the reconciler.
     pub payments: PaymentsConfig,
+    /// Browsers: how they reach the server, which origins may sync with the sync cookie.
+    pub web: WebConfig,
     /// Tests only: run a movable clock (real time plus an offset that `POST /api/testing/clock`
     /// moves forward) instead of the system clock.
     pub test_clock: bool,
+}
+
+/// Browser clients of the sync WebSocket (the sync cookie, protocol.md §8.1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Browsers reach the server over HTTPS (TLS ends at a proxy in front of it): the sync
+    /// cookie is marked `Secure`, and the server's own origin is `https://<Host>` rather than
+    /// `http://<Host>`.
+    pub https: bool,
+    /// Other origins (`https://app.example.org`) whose pages may open the sync WebSocket with
+    /// the sync cookie; pages of the server's own origin always may. A list in TOML, or
+    /// comma-separated in `BAOMING_WEB__ORIGINS`.
+    #[serde(deserialize_with = "origins")]
+    pub origins: Vec<String>,
+}
+
+/// A list of origins, or one comma-separated string (from the environment), lower-cased.
+fn origins<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Origins {
+        List(Vec<String>),
+        Text(String),
+    }
+    let list = match Origins::deserialize(d)? {
+        Origins::List(list) => list,
+        Origins::Text(text) => {
+            text.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect()
+        }
+    };
+    Ok(list.into_iter().map(|o| o.to_ascii_lowercase()).collect())
+}
+
+/// Whether `origin` is `http[s]://host[:port]`, as browsers send it.
+fn is_origin(origin: &str) -> bool {
+    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']))
 }
 
 /// The payment platform (Alipay-style open API) and the reconciler.
@@ -247,6 +287,7 @@ impl Default for Config {
             oauth: Vec::new(),
             lifecycle: LifecycleConfig::default(),
             payments: PaymentsConfig::default(),
+            web: WebConfig::default(),
             test_clock: false,
         }
     }
@@ -351,6 +392,11 @@ impl Config {
                     .into(),
             ));
         }
+        if let Some(bad) = self.web.origins.iter().find(|o| !is_origin(o)) {
+            return Err(ConfigError::Invalid(format!(
+                "web.origins: `{bad}` is not an origin (http[s]://host[:port], no path)"
+            )));
+        }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid("body_limit_bytes must be at least 1024".into()));
         }
@@ -445,6 +491,29 @@ mod tests {
         assert_eq!(c.argon2.memory_kib, 65536, "file beats default");
         assert_eq!(c.argon2.iterations, 3);
         assert_eq!(c.smtp.as_ref().map(|s| s.port), Some(25));
+    }
+
+    #[test]
+    fn web_origins_come_as_a_list_or_comma_separated_and_must_be_origins() {
+        let env = vec![
+            ("BAOMING_WEB__ORIGINS".to_owned(), "https://App.example.org, http://127.0.0.1:5173".to_owned()),
+            ("BAOMING_WEB__HTTPS".to_owned(), "true".to_owned()),
+        ];
+        let c = Config::load(None, env, &FlagOverrides::default()).expect("load");
+        assert!(c.web.https);
+        assert_eq!(c.web.origins, ["https://app.example.org", "http://127.0.0.1:5173"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("w.toml");
+        std::fs::write(&file, "[web]\norigins = [\"https://a.example.org\"]\n").expect("write");
+        let c = Config::load(Some(&file), Vec::new(), &FlagOverrides::default()).expect("load");
+        assert_eq!(c.web.origins, ["https://a.example.org"]);
+        for bad in ["app.example.org", "https://a.example.org/app", "ftp://a.example.org", "https://"] {
+            let env = vec![("BAOMING_WEB__ORIGINS".to_owned(), bad.to_owned())];
+            assert!(
+                matches!(Config::load(None, env, &FlagOverrides::default()), Err(ConfigError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 """The candidate's journey through the generated Python bindings, against the real server:
 register and log in, cache the catalog, edit the draft offline with validation issues shown,
 prepare a photo, sync, submit, status and seats; and the error paths: wrong password, a refused
-edit from a second device, the server unreachable. After submission: pay on the payment
-platform's page, refresh until paid, the registration form, the admission ticket's typed
-refusals, the center's announcements, on-site confirmation and arrangement (as the operator,
-over HTTP) and the ticket itself."""
+edit from a second device, the server unreachable, a live sync whose session ends. After
+submission: pay on the payment platform's page, refresh until paid, the registration form, the
+admission ticket's typed refusals, the center's announcements, on-site confirmation and
+arrangement (as the operator, over HTTP) and the ticket itself."""
 
 import datetime
 import threading
@@ -300,6 +300,35 @@ def test_account_errors_and_password_change(server, tmp_path):
     with pytest.raises(baoming.BaomingError.SignInRequired):
         c.status(EXAM)
     c.shutdown()
+
+
+def wait_for(recorder, predicate, within):
+    """Polls the events (they arrive on the client's threads) until one matches."""
+    give_up = time.monotonic() + within
+    while not recorder.seen(predicate):
+        assert time.monotonic() < give_up, f"no such event within {within} s: {recorder.events}"
+        time.sleep(0.02)
+
+
+def test_the_live_sync_asks_to_sign_in_again_when_its_session_ends(server, tmp_path):
+    a = baoming.BaomingClient.open(str(tmp_path / "device-a"), server.url)
+    a.register("ended@example.com", PASSWORD)
+    b = baoming.BaomingClient.open(str(tmp_path / "device-b"), server.url)
+    b.log_in("ended@example.com", PASSWORD, None, None)
+    b.refresh_catalog()
+    b.open_registration(EXAM)
+    events = Recorder()
+    b.set_listener(events)
+    b.start_live()
+    wait_for(events, lambda e: e.is_synced(), within=30)
+    # Another device changes the password: b's session ends, its live sync is closed by the
+    # server and the app is told to sign in again, within a second.
+    a.change_password(PASSWORD, "an even better passphrase 3")
+    wait_for(events, lambda e: e.is_sign_in_required(), within=1)
+    with pytest.raises(baoming.BaomingError.SignInRequired):
+        b.sync_now(10_000)
+    b.shutdown()
+    a.shutdown()
 
 
 def test_the_server_unreachable_is_a_typed_network_error(tmp_path):

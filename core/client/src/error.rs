@@ -46,7 +46,10 @@ pub enum ClientError {
     /// retry later; [`SyncClient::start`](crate::SyncClient::start) does so by itself.
     #[error("the server cannot be reached: {0}")]
     Network(String),
-    /// The session token was refused (HTTP 401): sign in again and call
+    /// The session token was refused (HTTP 401), or the session ended while a sync connection
+    /// was open (the server closed it with close code 4401,
+    /// [`SESSION_ENDED_CLOSE_CODE`](baoming_core::api::sync::SESSION_ENDED_CLOSE_CODE): logout,
+    /// a password change from another device, a recovery reset, expiry): sign in again and call
     /// [`SyncClient::set_token`](crate::SyncClient::set_token). The background sync stops
     /// instead of retrying.
     #[error("the session token was refused: sign in again")]

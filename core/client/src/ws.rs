@@ -1,12 +1,15 @@
 //! The WebSocket transport (protocol.md §5–§8): connect with the bearer token, `join`/`peer`
 //! handshake with the store's storage id, then `request`/`sync` per registration, the refusal
-//! extension, and the server's live pushes.
+//! extension, and the server's live pushes. A close with
+//! [`SESSION_ENDED_CLOSE_CODE`] (the session ended) is [`ClientError::Unauthorized`], like a
+//! refused token at the upgrade.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baoming_core::api::paths;
+use baoming_core::api::sync::SESSION_ENDED_CLOSE_CODE;
 use baoming_core::document::DocumentId;
 use baoming_core::wire::{
     self, MAX_FRAME_BYTES, PROTOCOL_VERSION, PeerMetadata, REFUSED_EXTENSION, WireMessage,
@@ -65,6 +68,25 @@ fn network(e: tungstenite::Error) -> ClientError {
 fn refused(message: &str) -> ClientError {
     let (code, text) = message.split_once(": ").unwrap_or(("error", message));
     ClientError::Refused { code: code.to_owned(), message: text.to_owned() }
+}
+
+/// Decodes one received frame: `Ok(None)` for frames without a message (ping, pong, text).
+fn decode(frame: Option<Result<Message, tungstenite::Error>>) -> Result<Option<WireMessage>, ClientError> {
+    match frame {
+        // The session ended (logout, password change or reset, expiry; the reason says which):
+        // sign in again.
+        Some(Ok(Message::Close(Some(close)))) if u16::from(close.code) == SESSION_ENDED_CLOSE_CODE => {
+            Err(ClientError::Unauthorized)
+        }
+        None | Some(Ok(Message::Close(_))) => {
+            Err(ClientError::Network("the server closed the connection".into()))
+        }
+        Some(Err(e)) => Err(network(e)),
+        Some(Ok(Message::Binary(bytes))) => wire::decode(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::Protocol(format!("undecodable frame: {}: {e}", e.code()))),
+        Some(Ok(_)) => Ok(None),
+    }
 }
 
 impl Conn {
@@ -130,26 +152,9 @@ impl Conn {
     async fn next_message(&mut self) -> Result<WireMessage, ClientError> {
         loop {
             let frame = self.socket.next().await;
-            if let Some(m) = self.decode(frame)? {
+            if let Some(m) = decode(frame)? {
                 return Ok(m);
             }
-        }
-    }
-
-    /// Decodes one received frame: `Ok(None)` for frames without a message (ping, pong, text).
-    fn decode(
-        &self,
-        frame: Option<Result<Message, tungstenite::Error>>,
-    ) -> Result<Option<WireMessage>, ClientError> {
-        match frame {
-            None | Some(Ok(Message::Close(_))) => {
-                Err(ClientError::Network("the server closed the connection".into()))
-            }
-            Some(Err(e)) => Err(network(e)),
-            Some(Ok(Message::Binary(bytes))) => wire::decode(&bytes)
-                .map(Some)
-                .map_err(|e| ClientError::Protocol(format!("undecodable frame: {}: {e}", e.code()))),
-            Some(Ok(_)) => Ok(None),
         }
     }
 
@@ -390,7 +395,7 @@ pub(crate) async fn live(
             }
             frame = conn.socket.next() => {
                 last_heard = Instant::now();
-                if let Some(message) = conn.decode(frame)?
+                if let Some(message) = decode(frame)?
                     && conn.handle(message, &mut report)?
                 {
                     conn.settle(&mut report).await?;
@@ -412,5 +417,27 @@ pub(crate) async fn live(
                 conn.socket.send(Message::Ping(Default::default())).await.map_err(network)?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+
+    #[test]
+    fn a_close_for_an_ended_session_is_a_refused_token_and_other_closes_are_the_network() {
+        let close = |code: u16, reason: &str| {
+            Some(Ok(Message::Close(Some(CloseFrame { code: code.into(), reason: reason.into() }))))
+        };
+        assert!(matches!(
+            decode(close(SESSION_ENDED_CLOSE_CODE, "logged_out")),
+            Err(ClientError::Unauthorized)
+        ));
+        assert!(matches!(decode(close(SESSION_ENDED_CLOSE_CODE, "")), Err(ClientError::Unauthorized)));
+        assert!(matches!(decode(close(1001, "going away")), Err(ClientError::Network(_))));
+        assert!(matches!(decode(Some(Ok(Message::Close(None)))), Err(ClientError::Network(_))));
+        assert!(matches!(decode(None), Err(ClientError::Network(_))));
+        assert!(matches!(decode(Some(Ok(Message::Ping(Default::default())))), Ok(None)));
     }
 }

@@ -29,6 +29,13 @@ pub const ETAG: &str = "ETag";
 pub const IF_NONE_MATCH: &str = "If-None-Match";
 /// Response header of `429 too_many_requests`: seconds to wait.
 pub const RETRY_AFTER: &str = "Retry-After";
+/// Response header of `POST /api/sync/cookie`: the sync cookie.
+pub const SET_COOKIE: &str = "Set-Cookie";
+/// Request header of the WebSocket upgrade: the sync cookie, as a browser sends it.
+pub const COOKIE: &str = "Cookie";
+/// Request header of the WebSocket upgrade: the page's origin, which a browser always sends;
+/// checked when the upgrade is authenticated by the sync cookie.
+pub const ORIGIN: &str = "Origin";
 
 // ---- content types -------------------------------------------------------------------------
 
@@ -265,6 +272,9 @@ pub fn cancel_center(exam: &str, center: &str) -> String {
 pub const SYNC: &str = "/api/sync";
 /// `POST`: a WebSocket ticket.
 pub const SYNC_TICKETS: &str = "/api/sync/tickets";
+/// `POST`: set the sync cookie ([`SyncCookie`](super::sync::SyncCookie)) that authenticates
+/// the WebSocket for the rest of the session.
+pub const SYNC_COOKIE: &str = "/api/sync/cookie";
 /// `POST`: the HTTP batch form of a sync exchange (CBOR).
 pub const SYNC_BATCH: &str = "/api/sync/batch";
 

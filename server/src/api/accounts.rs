@@ -9,7 +9,7 @@ use baoming_core::api::accounts::{
 use baoming_core::api::error::ErrorCode;
 use baoming_core::api::paths;
 use warp::Reply;
-use warp::http::{HeaderName, HeaderValue, StatusCode};
+use warp::http::{HeaderName, HeaderValue, StatusCode, header};
 
 use super::error::ApiError;
 use super::extract::{Answer, Candidate, ClientAddr, bearer, json, no_content, ok};
@@ -49,10 +49,13 @@ pub(super) async fn login(app: App, addr: ClientAddr, req: LoginRequest) -> Answ
     session_resp(StatusCode::OK, app.identity.login(&req.login, &req.password, &proof, &addr.0).await?)
 }
 
-/// `DELETE /api/sessions/current`.
+/// `DELETE /api/sessions/current`: the session ends (its sync connections close) and the
+/// browser is told to forget the sync cookie.
 pub(super) async fn logout(app: App, who: Candidate) -> Answer {
     app.identity.logout(&who.session).await?;
-    no_content()
+    let mut resp = no_content()?;
+    resp.headers_mut().insert(header::SET_COOKIE, super::sync::cookie_header(&app, "", 0)?);
+    Ok(resp)
 }
 
 /// `GET /api/account`.

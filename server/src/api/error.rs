@@ -41,6 +41,9 @@ pub enum ApiError {
     /// No or unknown credentials at the HTTP layer (a missing or malformed header).
     #[error("authentication required: {0}")]
     Unauthorized(&'static str),
+    /// A sync upgrade authenticated by the sync cookie came from a page of another origin.
+    #[error("origin refused: {0}")]
+    OriginRefused(String),
     /// Nothing here.
     #[error("not found: {0}")]
     NotFound(String),
@@ -209,6 +212,7 @@ impl ApiError {
                 problem(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidBody, text)
             }
             ApiError::Unauthorized(_) => problem(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, text),
+            ApiError::OriginRefused(_) => problem(StatusCode::FORBIDDEN, ErrorCode::OriginRefused, text),
             ApiError::NotFound(_) => problem(StatusCode::NOT_FOUND, ErrorCode::NotFound, text),
             ApiError::MethodNotAllowed => {
                 problem(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, text)

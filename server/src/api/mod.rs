@@ -171,13 +171,9 @@ fn table(app: &App) -> Vec<BoxedFilter<(Response,)>> {
         ),
         // Sync.
         route!(path!("api" / "sync" / "tickets").and(post()).and(a()).and(who()), sync::ticket),
+        route!(path!("api" / "sync" / "cookie").and(post()).and(a()).and(who()), sync::cookie),
         route!(
-            path!("api" / "sync")
-                .and(get())
-                .and(a())
-                .and(warp::header::optional::<String>("authorization"))
-                .and(warp::query())
-                .and(upgrade::ws()),
+            path!("api" / "sync").and(get()).and(a()).and(sync::upgrade_auth()).and(upgrade::ws()),
             sync::socket
         ),
         route!(

@@ -5,6 +5,7 @@
 //! record keeps it sealed with the data key, and the login index is keyed by its HMAC.
 
 use baoming_core::api::error::ErrorCode;
+use baoming_core::api::sync::SessionEnd;
 use serde::{Deserialize, Serialize};
 
 use super::passwords::check_policy;
@@ -197,7 +198,7 @@ impl Identity {
         Ok(LoggedIn { account_id: account.id, session })
     }
 
-    /// Ends one session.
+    /// Ends one session (its live connections close).
     pub async fn logout(&self, session: &Session) -> Result<(), IdentityError> {
         let mut txn = Txn::new();
         sessions::revoke(&mut txn, &session.owner, &session.token_hash);
@@ -206,6 +207,7 @@ impl Identity {
             Owner::Operator(id) => (Actor::Operator(id.clone()), "operator.logout", id.clone()),
         };
         self.db.commit(txn, AuditEvent::new(actor, action, target)).await?;
+        self.sessions_ended(&[session.token_hash], SessionEnd::LoggedOut);
         Ok(())
     }
 
@@ -218,7 +220,8 @@ impl Identity {
         get(self.db.store(), id)?.ok_or(IdentityError::Unauthorized("the account no longer exists"))
     }
 
-    /// Changes the password and revokes every other session of the account.
+    /// Changes the password and revokes every other session of the account (their live
+    /// connections close); returns how many.
     pub async fn change_password(
         &self,
         account_id: &str,
@@ -247,9 +250,12 @@ impl Identity {
         txn.put(Tree::Accounts, updated.id.as_bytes().to_vec(), encode(&updated));
         let event =
             AuditEvent::new(Actor::Account(updated.id.clone()), "account.password_change", &updated.id)
-                .with(serde_json::json!({ "revoked_sessions": revoked }));
+                .with(serde_json::json!({ "revoked_sessions": revoked.len() }));
         match self.db.commit(txn, event).await {
-            Ok(()) => Ok(revoked),
+            Ok(()) => {
+                self.sessions_ended(&revoked, SessionEnd::PasswordChanged);
+                Ok(revoked.len())
+            }
             Err(CommitError::Precondition(i)) if i == check => Err(IdentityError::Conflict {
                 code: ErrorCode::ConcurrentUpdate,
                 message: "the account changed meanwhile; retry".into(),

@@ -1,9 +1,11 @@
 //! Who is calling: passport accounts and their profiles, password recovery, sessions, password
 //! hashing, captchas, login throttling, third-party (OAuth) logins, operators with their roles
-//! and center scopes, and the notifier that sends recovery codes.
+//! and center scopes, the notifier that sends recovery codes, the credentials of the sync
+//! WebSocket (tickets, the sync cookie) and the end of sessions that live connections watch.
 //!
 //! [`Identity`] is the service the HTTP layer calls; its methods live in the module of their
-//! concept (`accounts`, `profile`, `recovery`, `oauth`, `operators`, `sessions`).
+//! concept (`accounts`, `profile`, `recovery`, `oauth`, `operators`, `sessions`,
+//! `sync_access`, `session_end`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,9 @@ pub mod operators;
 pub mod passwords;
 pub mod profile;
 pub mod recovery;
+pub mod session_end;
 pub mod sessions;
+pub mod sync_access;
 pub mod throttle;
 
 pub use error::IdentityError;
@@ -55,6 +59,10 @@ pub struct Identity {
     captchas: captcha::Captchas,
     notifier: notifier::Notifier,
     oauth: oauth::PendingLogins,
+    /// Live connections waiting for their session's end.
+    signals: session_end::SessionSignals,
+    /// Sync tickets not used yet.
+    tickets: sync_access::Tickets,
 }
 
 impl Identity {
@@ -69,6 +77,8 @@ impl Identity {
             throttle: throttle::Throttle::new(settings.throttle.clone()),
             captchas: captcha::Captchas::new(Duration::from_secs(settings.captcha_ttl_secs), 10_000),
             oauth: oauth::PendingLogins::default(),
+            signals: session_end::SessionSignals::default(),
+            tickets: sync_access::Tickets::default(),
             notifier,
             settings,
             db,

@@ -1,7 +1,8 @@
 //! Password recovery: a 6-digit code sent to the account's login (single use, limited tries and
-//! lifetime), then a new password that ends every session.
+//! lifetime), then a new password that ends every session (and closes their live connections).
 
 use baoming_core::api::error::ErrorCode;
+use baoming_core::api::sync::SessionEnd;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::{Account, normalize_login};
@@ -116,9 +117,12 @@ impl Identity {
         let updated = Account { password: phc, ..account };
         txn.put(Tree::Accounts, updated.id.as_bytes().to_vec(), encode(&updated));
         let event = AuditEvent::new(Actor::Anonymous, "account.password_reset", &updated.id)
-            .with(serde_json::json!({ "revoked_sessions": revoked }));
+            .with(serde_json::json!({ "revoked_sessions": revoked.len() }));
         match self.db.commit(txn, event).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.sessions_ended(&revoked, SessionEnd::PasswordReset);
+                Ok(())
+            }
             Err(CommitError::Precondition(i)) if i == code_check => Err(wrong()),
             Err(e) => Err(e.into()),
         }

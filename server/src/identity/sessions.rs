@@ -2,8 +2,10 @@
 //!
 //! A token is `bm_` followed by 256 random bits in hex. Only its SHA-256 is stored (a database
 //! leak yields no usable token), with the owner and the expiry; an index by owner lets a password
-//! change revoke every other session of the same owner.
+//! change revoke every other session of the same owner. Whoever ends sessions tells the live
+//! connections running under them ([`Identity::sessions_ended`], see [`super::session_end`]).
 
+use baoming_core::api::sync::SessionEnd;
 use serde::{Deserialize, Serialize};
 
 use super::{Identity, IdentityError};
@@ -90,12 +92,21 @@ pub fn create(txn: &mut Txn, owner: &Owner, now: i64, ttl_secs: u64) -> NewSessi
     NewSession { token, expires }
 }
 
-/// Resolves a bearer token; unknown, malformed and expired tokens are all `401`.
-pub fn resolve(store: &dyn Storage, token: &str, now: i64) -> Result<Session, IdentityError> {
+/// The stored key of a bearer token: its SHA-256 (`401` for a malformed token).
+pub fn token_hash(token: &str) -> Result<[u8; 32], IdentityError> {
     if !token.starts_with("bm_") || token.len() != 3 + 64 {
         return Err(IdentityError::Unauthorized("malformed token"));
     }
-    let hash = sha256(token.as_bytes());
+    Ok(sha256(token.as_bytes()))
+}
+
+/// Resolves a bearer token; unknown, malformed and expired tokens are all `401`.
+pub fn resolve(store: &dyn Storage, token: &str, now: i64) -> Result<Session, IdentityError> {
+    resolve_hash(store, token_hash(token)?, now)
+}
+
+/// Resolves a session by the hash of its token (what tickets and the sync cookie name).
+pub fn resolve_hash(store: &dyn Storage, hash: [u8; 32], now: i64) -> Result<Session, IdentityError> {
     let Some(raw) = store.get(Tree::Sessions, &hash)? else {
         return Err(IdentityError::Unauthorized("unknown or revoked token"));
     };
@@ -114,39 +125,40 @@ pub fn revoke(txn: &mut Txn, owner: &Owner, token_hash: &[u8; 32]) {
     txn.delete(Tree::SessionsByOwner, owner_index_key(owner, token_hash));
 }
 
-/// Adds the removal of every session of `owner` except `keep` to `txn`; returns how many.
+/// Adds the removal of every session of `owner` except `keep` to `txn`; returns the hashes of
+/// the sessions it removes.
 pub fn revoke_all(
     store: &dyn Storage,
     txn: &mut Txn,
     owner: &Owner,
     keep: Option<&[u8; 32]>,
-) -> Result<usize, StorageError> {
+) -> Result<Vec<[u8; 32]>, StorageError> {
     let mut prefix = owner.key().into_bytes();
     prefix.push(0);
-    let mut n = 0;
+    let mut revoked = Vec::new();
     for (key, _) in store.scan_prefix(Tree::SessionsByOwner, &prefix)? {
-        let hash = &key[prefix.len()..];
-        if keep.is_some_and(|k| k.as_slice() == hash) {
+        let Ok(hash) = <[u8; 32]>::try_from(&key[prefix.len()..]) else { continue };
+        if keep == Some(&hash) {
             continue;
         }
         txn.delete(Tree::Sessions, hash.to_vec());
         txn.delete(Tree::SessionsByOwner, key.clone());
-        n += 1;
+        revoked.push(hash);
     }
-    Ok(n)
+    Ok(revoked)
 }
 
-/// Adds the removal of every session expired at `now` (at most `limit`) to `txn`; returns how
-/// many.
+/// Adds the removal of every session expired at `now` (at most `limit`) to `txn`; returns the
+/// hashes of the sessions it removes.
 pub fn sweep_expired(
     store: &dyn Storage,
     txn: &mut Txn,
     now: i64,
     limit: usize,
-) -> Result<usize, StorageError> {
-    let mut n = 0;
+) -> Result<Vec<[u8; 32]>, StorageError> {
+    let mut swept = Vec::new();
     for (hash, raw) in store.scan_prefix(Tree::Sessions, b"")? {
-        if n >= limit {
+        if swept.len() >= limit {
             break;
         }
         let rec: SessionRecord = decode(Tree::Sessions, &raw)?;
@@ -156,9 +168,9 @@ pub fn sweep_expired(
         let Some(owner) = Owner::parse(&rec.owner) else { continue };
         let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) else { continue };
         revoke(txn, &owner, &hash);
-        n += 1;
+        swept.push(hash);
     }
-    Ok(n)
+    Ok(swept)
 }
 
 impl Identity {
@@ -168,19 +180,21 @@ impl Identity {
         resolve(self.db.store(), token, self.now())
     }
 
-    /// Removes expired sessions (in batches); returns how many were removed.
+    /// Removes expired sessions (in batches); returns how many were removed. (Their live
+    /// connections have closed at the expiry already, by their own timer; they are told again.)
     pub async fn sweep_sessions(&self) -> Result<usize, IdentityError> {
         let mut total = 0;
         loop {
             let mut txn = Txn::new();
-            let n = sweep_expired(self.db.store(), &mut txn, self.now(), 1000)?;
-            if n == 0 {
+            let swept = sweep_expired(self.db.store(), &mut txn, self.now(), 1000)?;
+            if swept.is_empty() {
                 return Ok(total);
             }
             let event = AuditEvent::new(Actor::System, "session.sweep", "sessions")
-                .with(serde_json::json!({ "removed": n }));
+                .with(serde_json::json!({ "removed": swept.len() }));
             self.db.commit(txn, event).await?;
-            total += n;
+            self.sessions_ended(&swept, SessionEnd::Expired);
+            total += swept.len();
         }
     }
 }
@@ -208,7 +222,8 @@ mod tests {
         assert!(matches!(resolve(&s, "Bearer x", 1001), Err(IdentityError::Unauthorized(_))));
 
         let mut t = Txn::new();
-        assert_eq!(revoke_all(&s, &mut t, &owner, Some(&sa.token_hash)).expect("scan"), 1);
+        let revoked = revoke_all(&s, &mut t, &owner, Some(&sa.token_hash)).expect("scan");
+        assert_eq!(revoked, vec![token_hash(&b.token).expect("well-formed")]);
         s.commit(&t).expect("commit");
         assert!(resolve(&s, &a.token, 1001).is_ok(), "kept");
         assert!(resolve(&s, &b.token, 1001).is_err(), "revoked");
@@ -217,7 +232,11 @@ mod tests {
         let c = create(&mut t, &owner, 5000, 60);
         s.commit(&t).expect("commit");
         let mut t = Txn::new();
-        assert_eq!(sweep_expired(&s, &mut t, 2000, 100).expect("sweep"), 1, "only a is expired");
+        assert_eq!(
+            sweep_expired(&s, &mut t, 2000, 100).expect("sweep"),
+            vec![sa.token_hash],
+            "only a is expired"
+        );
         s.commit(&t).expect("commit");
         assert!(resolve(&s, &c.token, 5001).is_ok());
         assert_eq!(s.scan_prefix(Tree::Sessions, b"").expect("scan").len(), 1);

@@ -18,7 +18,6 @@ use baoming_core::api::error::ErrorCode;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use baoming_core::document::{DocumentId, IncomingLimits, RegistrationDoc};
 use baoming_core::draft::{Draft, ServerSection};
@@ -31,11 +30,7 @@ use super::docstore::{self, compact_after};
 use crate::refusal::Refusal;
 use crate::store::Txn;
 use crate::store::audit::{Actor, AuditEvent};
-use crate::store::crypto::{random_array, sha256};
 use crate::store::db::Db;
-
-/// Lifetime of a WebSocket ticket.
-pub const TICKET_TTL: Duration = Duration::from_secs(60);
 
 struct DocState {
     doc: RegistrationDoc,
@@ -205,16 +200,10 @@ fn idle(live: &Arc<LiveDoc>) -> bool {
     Arc::strong_count(live) == 1 && live.state.try_lock().is_ok_and(|state| !state.snapshot_due)
 }
 
-struct Ticket {
-    account: String,
-    expires: Instant,
-}
-
-/// The live documents and the WebSocket tickets.
+/// The live documents.
 pub struct Hub {
     db: Arc<Db>,
     docs: Mutex<HashMap<DocumentId, Arc<LiveDoc>>>,
-    tickets: Mutex<HashMap<[u8; 32], Ticket>>,
     next_conn: AtomicU64,
 }
 
@@ -227,7 +216,7 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// An empty hub over `db`.
     pub fn new(db: Arc<Db>) -> Hub {
-        Hub { db, docs: Mutex::default(), tickets: Mutex::default(), next_conn: AtomicU64::new(0) }
+        Hub { db, docs: Mutex::default(), next_conn: AtomicU64::new(0) }
     }
 
     /// A fresh connection number.
@@ -303,27 +292,5 @@ impl Hub {
             })
         });
         Ok(Arc::clone(live))
-    }
-
-    /// Issues a single-use ticket for clients that cannot set an Authorization header on the
-    /// WebSocket upgrade.
-    pub fn issue_ticket(&self, account: &str) -> String {
-        let raw: [u8; 32] = random_array();
-        let ticket = format!("wst_{}", hex::encode(raw));
-        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        tickets.retain(|_, t| t.expires > now);
-        tickets.insert(
-            sha256(ticket.as_bytes()),
-            Ticket { account: account.to_owned(), expires: now + TICKET_TTL },
-        );
-        ticket
-    }
-
-    /// Redeems a ticket once; returns the account.
-    pub fn redeem_ticket(&self, ticket: &str) -> Option<String> {
-        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        let t = tickets.remove(&sha256(ticket.as_bytes()))?;
-        (t.expires > Instant::now()).then_some(t.account)
     }
 }

@@ -49,7 +49,7 @@ pub trait PaymentHook: Send + Sync {
 pub struct Registrations {
     db: Arc<Db>,
     catalogs: Arc<Catalogs>,
-    /// The live documents and the sync tickets.
+    /// The live documents.
     pub hub: hub::Hub,
     settings: RegistrationSettings,
     /// Photo checks running on the blocking pool: one slot per core, so a burst of uploads

@@ -1,5 +1,6 @@
 //! The candidate's account: registration and its refusals, signing in past a captcha, the
-//! profile, the password's change and recovery, OAuth's refusals, a sync ticket and signing out.
+//! profile, the password's change and recovery, OAuth's refusals, a sync ticket, the sync cookie
+//! and signing out.
 
 use super::*;
 
@@ -122,7 +123,8 @@ pub(super) fn password_change_and_recovery(addr: SocketAddr, token: &str, first_
 }
 
 /// OAuth's refusals (an unknown provider, a denied callback, a callback without a code), a sync
-/// ticket and the WebSocket-only sync path, then signing out of the session `token`.
+/// ticket, the sync cookie and the WebSocket-only sync path, then signing out of the session
+/// `token`.
 pub(super) fn oauth_sync_ticket_and_sign_out(addr: SocketAddr, token: &str) {
     refused(&call(addr, "POST", &paths::oauth_start("nowhere"), None, None), 404, ErrorCode::NotFound);
     let denied = OAuthCallbackQuery { error: Some("access_denied".into()), ..OAuthCallbackQuery::default() };
@@ -133,6 +135,8 @@ pub(super) fn oauth_sync_ticket_and_sign_out(addr: SocketAddr, token: &str) {
 
     let ticket: SyncTicket = strict(&call(addr, "POST", paths::SYNC_TICKETS, Some(token), None), 201);
     assert_eq!(ticket.expires_in, 60);
+    let cookie: SyncCookie = strict(&call(addr, "POST", paths::SYNC_COOKIE, Some(token), None), 200);
+    assert_eq!((cookie.cookie.as_str(), cookie.path.as_str()), (SYNC_COOKIE, SYNC_COOKIE_PATH));
     refused(&get(addr, paths::SYNC, Some(token)), 422, ErrorCode::WebsocketRequired);
     let out = call(addr, "DELETE", paths::SESSIONS_CURRENT, Some(token), None);
     assert_eq!(out.status, 204);

@@ -1,7 +1,7 @@
 //! The REST contract (`baoming_core::api`) against the real server binary: one journey through
-//! accounts, the catalog, operators, sync tickets, photos, the lifecycle with its refusals,
-//! payments on the embedded sandbox, documents, arrangement, check-in, the operator's desk and
-//! the cancellations. Every JSON answer is parsed strictly: into its contract type, serialised
+//! accounts, the catalog, operators, sync tickets and the sync cookie, photos, the lifecycle
+//! with its refusals, payments on the embedded sandbox, documents, arrangement, check-in, the
+//! operator's desk and the cancellations. Every JSON answer is parsed strictly: into its contract type, serialised
 //! back and compared with the JSON the server sent, so a renamed, missing or extra member fails
 //! here. Error answers go through [`ErrorBody`] the same way.
 //!
@@ -60,7 +60,7 @@ use baoming_core::api::payments::{OrderState, PaymentAnswer, PaymentRefreshAnswe
 use baoming_core::api::registrations::{
     CandidateAction, CenterRegistration, OperatorDecision, RegistrationView, RejectRequest, SubmitRequest,
 };
-use baoming_core::api::sync::SyncTicket;
+use baoming_core::api::sync::{SYNC_COOKIE, SYNC_COOKIE_PATH, SyncCookie, SyncTicket};
 use baoming_core::lifecycle::Status;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

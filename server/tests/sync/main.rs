@@ -1,14 +1,15 @@
 //! End-to-end tests of the sync endpoint: real WebSocket frames between devices running the
 //! core's sync engine and the server — the real binary where the test needs only the wire, and
 //! the server's own app in-process where a test must drive a status change (no debug endpoint
-//! exists in the shipped binary).
+//! exists in the shipped binary). [`sessions`]: connections end with their session;
+//! [`cookie`]: the sync cookie and the origin check; [`browser`]: a stock automerge-repo client
+//! from npm, with the cookie, across a dropped connection and a restart; [`stock`]: stock peers
+//! (samod and npm) that write a refused change neither loop nor stay stuck.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -28,7 +29,10 @@ use baoming_core::api::paths;
 use baoming_core::api::sync::SyncTicket;
 use support::{TestApp, candidate_session, post, wait_until_async};
 
+mod browser;
+mod cookie;
 mod robustness;
+mod sessions;
 mod stock;
 
 const EXAM: &str = support::DEMO_EXAM;
@@ -46,10 +50,38 @@ fn account(addr: SocketAddr, login: &str) -> (String, String) {
     candidate_session(addr, login)
 }
 
+/// Opens `GET /api/sync` with `headers`: the socket, or the server's refusal of the upgrade.
+async fn upgrade(addr: SocketAddr, query: &str, headers: &[(&str, &str)]) -> Result<Ws, support::Response> {
+    let mut req = format!("ws://{addr}{}{query}", paths::SYNC).into_client_request().expect("request");
+    for (name, value) in headers {
+        let name =
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name");
+        req.headers_mut().insert(name, value.parse().expect("header value"));
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                .collect();
+            let body = resp.body().clone().unwrap_or_default();
+            Err(support::Response::new(resp.status().as_u16(), headers, body))
+        }
+        Err(e) => panic!("the upgrade failed without an answer: {e}"),
+    }
+}
+
 async fn connect(addr: SocketAddr, token: &str, storage_id: Option<&str>) -> Ws {
-    let mut req = format!("ws://{addr}/api/sync").into_client_request().expect("request");
-    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("connect");
+    let bearer = format!("{}{token}", paths::BEARER_PREFIX);
+    let mut ws = upgrade(addr, "", &[(paths::AUTHORIZATION, &bearer)]).await.expect("connect");
+    join(&mut ws, storage_id).await;
+    ws
+}
+
+/// Says `join` and reads the server's `peer`.
+async fn join(ws: &mut Ws, storage_id: Option<&str>) {
     let join = WireMessage::Join {
         sender_id: "test-device".into(),
         supported_protocol_versions: vec!["1".into()],
@@ -61,14 +93,13 @@ async fn connect(addr: SocketAddr, token: &str, storage_id: Option<&str>) -> Ws 
         }),
     };
     ws.send(Message::binary(encode(&join))).await.expect("join");
-    match next(&mut ws).await {
+    match next(ws).await {
         Some(WireMessage::Peer { selected_protocol_version, target_id, .. }) => {
             assert_eq!(selected_protocol_version, "1");
             assert_eq!(target_id, "test-device");
         }
         other => panic!("expected peer, got {other:?}"),
     }
-    ws
 }
 
 async fn next(ws: &mut Ws) -> Option<WireMessage> {
@@ -364,54 +395,6 @@ async fn a_lock_while_offline_ends_with_the_server_state_and_rejected_edits() {
     // Nothing loops: another sync is quiet.
     let mut ws = connect(addr, &token, Some("phone-storage")).await;
     assert!(device.sync_with(&mut ws).await < 6);
-}
-
-/// A stock `@automerge/automerge-repo` 2.5 client from npm syncs a draft with the server from
-/// Node: it finds the candidate's document, edits an answer the server accepts, and an answer
-/// written as a text object that the server refuses; a Rust device then sees exactly the first.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stock_automerge_repo_client_syncs_a_draft() {
-    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop");
-    assert!(
-        interop.join("node_modules/@automerge/automerge-repo").exists(),
-        "the interop test needs its npm packages: run `npm install --prefix tests/interop` (tests/run-all.sh does)"
-    );
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = support::start_server_in(dir.path());
-    let (account_id, token) = account(server.addr, "node@example.org");
-    let ticket =
-        post(server.addr, paths::SYNC_TICKETS).token(&token).send().expect(201).typed::<SyncTicket>().ticket;
-    let doc_id = DocumentId::derive(EXAM, &account_id).to_string();
-    let url = format!("ws://{}/api/sync?ticket={ticket}", server.addr);
-    let node = tokio::task::spawn_blocking(move || {
-        Command::new("timeout")
-            .arg("60")
-            .arg("node")
-            .current_dir(&interop)
-            .arg("stock-client.mjs")
-            .arg(url)
-            .arg(&doc_id)
-            .arg("王小明")
-            .output()
-    });
-    let out = node.await.expect("join").expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "node failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let steps: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert_eq!(steps[0]["step"], "found");
-    assert_eq!(steps[0]["exam"], EXAM);
-    assert_eq!(steps.last().map(|s| s["step"].clone()), Some(json!("done")));
-
-    let mut device = Device::new(&account_id, 9);
-    let mut ws = connect(server.addr, &token, None).await;
-    device.sync_with(&mut ws).await;
-    let draft = device.doc.draft();
-    assert_eq!(
-        draft.fields.get("name").map(String::as_str),
-        Some("王小明"),
-        "the stock client's answer arrived"
-    );
-    assert!(!draft.fields.contains_key("address"), "the text-object answer was refused");
 }
 
 impl Device {

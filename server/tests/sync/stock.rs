@@ -12,6 +12,9 @@ use baoming_core::wire::{DocumentCopy, RefusedItem};
 use futures_util::future::BoxFuture;
 use samod::{BackoffConfig, DialError, Dialer, Repo, Transport};
 
+use std::path::Path;
+use std::process::Command;
+
 use super::*;
 
 /// How long a stock peer is watched after a refused write. samod looped at about ten

@@ -13,6 +13,7 @@
 //! * [`fixtures`] and [`candidate`] — candidates, operators, catalogs with windows around the
 //!   server's time, a candidate's device with a complete draft.
 //! * [`paysandbox`] — the sandbox payment platform as a process, and paying on its page.
+//! * [`mail`] — an SMTP sink the server relays recovery codes through ([`MailSink`]).
 //! * [`wait`] — [`wait_until`] for what happens asynchronously, and [`now_ms`].
 //!
 //! The in-process app (`baoming_server::app::build` on a temporary sled database) stays in
@@ -22,6 +23,7 @@
 pub mod candidate;
 pub mod fixtures;
 pub mod http;
+pub mod mail;
 pub mod paysandbox;
 pub mod server;
 pub mod strict;
@@ -38,6 +40,7 @@ pub use fixtures::{
     resident_id,
 };
 pub use http::{Conn, Request, Response, delete, get, post, put, raw, request};
+pub use mail::MailSink;
 pub use paysandbox::{PaySandbox, SandboxMerchant, get_url, pay_on_page, press};
 pub use server::{Server, ServerBuilder, rss_bytes, test_env};
 pub use strict::{Refusal, strict, strict_value};

@@ -92,6 +92,13 @@ impl ServerBuilder {
         self.env("BAOMING_LIFECYCLE__PAYMENT_WINDOW_SECS", secs)
     }
 
+    /// Sends mail (recovery codes) through the SMTP relay at `relay` (a [`crate::MailSink`]).
+    pub fn smtp(self, relay: SocketAddr) -> ServerBuilder {
+        self.env("BAOMING_SMTP__HOST", relay.ip())
+            .env("BAOMING_SMTP__PORT", relay.port())
+            .env("BAOMING_SMTP__FROM", "noreply@baoming.test")
+    }
+
     /// How often the sweeper runs by itself (`lifecycle.sweep_interval_secs`).
     pub fn sweep_interval_secs(self, secs: u64) -> ServerBuilder {
         self.env("BAOMING_LIFECYCLE__SWEEP_INTERVAL_SECS", secs)

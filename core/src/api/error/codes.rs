@@ -151,6 +151,10 @@ error_codes! {
     // ---- sync and photos
     /// 422: `GET /api/sync` without a WebSocket (version 13) upgrade.
     WebsocketRequired = "websocket_required",
+    /// 403: a sync WebSocket upgrade authenticated by the sync cookie came from a page of
+    /// another origin (or without an `Origin` header): refused before the upgrade, so a foreign
+    /// site cannot ride on the candidate's cookie (cross-site WebSocket hijacking).
+    OriginRefused = "origin_refused",
     /// 422: a message of the sync batch does not decode.
     BadSyncMessage = "bad_sync_message",
     /// 422: the uploaded photo's SHA-256 is not the one its path names.

@@ -88,6 +88,16 @@ class AppViewModel(folder: String, serverUrl: String) : AutoCloseable {
             is Event.PhotoUploaded -> photo.onUploaded(event.sha256)
             is Event.Synced -> state.update { it.copy(online = true) }
             is Event.SyncFailed -> state.update { it.copy(online = false) }
+            // The session was refused or ended (logged out elsewhere, password changed, expired):
+            // back to the login screen; the draft stays on the device.
+            is Event.SignInRequired -> state.update {
+                it.copy(
+                    screen = Screen.LOGIN,
+                    online = false,
+                    banner = "登录已失效，请重新登录",
+                    bannerEn = "Your session ended: log in again",
+                )
+            }
             is Event.ActionFinished -> status.onActionFinished(event.outcome)
             else -> {}
         }
