@@ -9,7 +9,7 @@ languages=("$@")
 target="${CARGO_TARGET_DIR:-target}"
 # (run-tests.sh has built everything already, with the test command's features.)
 if [ -z "${BINDINGS_SKIP_BUILD:-}" ]; then
-  cargo build --locked --quiet -p baoming-bindings --lib --bin uniffi-bindgen
+  cargo build --locked --quiet -p baoming-bindings -p baoming-bindgen
 fi
 lib="$target/debug/libbaoming_bindings.so"
 for lang in "${languages[@]}"; do

@@ -18,8 +18,10 @@ pub(crate) mod local_codes {
     pub(crate) const BAD_CATALOG: &str = "bad_catalog";
 }
 
-/// What went wrong, in terms the app can act on.
+/// What went wrong, in terms the app can act on. Its `Display` text is exported: it is the
+/// message of the Python and Kotlin exceptions and the Swift error's description.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum BaomingError {
     /// The server cannot be reached (no network, refused, timed out): keep working offline and
     /// retry later; edits and queued actions are kept.
