@@ -48,7 +48,8 @@ impl BaomingClient {
 
     /// Logs in and signs the client in. `WrongCredentials` for a wrong login or password;
     /// `CaptchaRequired` when the server raised the risk: show [`BaomingClient::captcha`] and call
-    /// again with `captcha_id` and `captcha_answer`.
+    /// again with `captcha_id` and `captcha_answer` (both left out by default).
+    #[uniffi::method(default(captcha_id = None, captcha_answer = None))]
     pub fn log_in(
         &self,
         login: String,

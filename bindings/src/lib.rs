@@ -16,6 +16,7 @@
 //! | [`documents`] | the registration form and admission ticket PDFs; the center's announcements |
 //! | [`ticket`] | offline verification of an admission ticket's QR code |
 //! | [`errors`] | [`BaomingError`], the one public error |
+//! | [`about`] | the library's version and the sync protocol version it speaks |
 //!
 //! Threading: every method blocks until it is done (network calls up to their timeout) and may
 //! be called from any thread; call them off the UI thread (a Kotlin `Dispatchers.IO` coroutine,
@@ -24,6 +25,7 @@
 
 uniffi::setup_scaffolding!("baoming");
 
+pub mod about;
 pub mod account;
 pub mod actions;
 pub mod client;
@@ -35,6 +37,7 @@ pub mod photo;
 pub mod sync;
 pub mod ticket;
 
+pub use about::{library_version, protocol_version};
 pub use client::BaomingClient;
 pub use errors::BaomingError;
 pub use sync::{Event, Listener};

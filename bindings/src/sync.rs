@@ -189,12 +189,16 @@ impl BaomingClient {
     /// Syncs every open registration once over a WebSocket, then sends the queued actions.
     /// Blocks for at most `timeout_ms`. `Network` when the server cannot be reached (nothing
     /// is lost), `SignInRequired` when the token was refused, `Busy` during a live sync.
+    /// `timeout_ms` is 20 000 (20 s) when left out.
+    #[uniffi::method(default(timeout_ms = 20000))]
     pub fn sync_now(&self, timeout_ms: u64) -> Result<SyncSummary, BaomingError> {
         let timeout = Duration::from_millis(timeout_ms);
         self.with_sync(|s| Ok(self.runtime.block_on(s.sync_now(timeout))?.into()))
     }
 
-    /// The same as [`BaomingClient::sync_now`] over plain HTTP requests, for background fetches.
+    /// The same as [`BaomingClient::sync_now`] over plain HTTP requests, for background fetches
+    /// (the same default timeout).
+    #[uniffi::method(default(timeout_ms = 20000))]
     pub fn sync_batch(&self, timeout_ms: u64) -> Result<SyncSummary, BaomingError> {
         let timeout = Duration::from_millis(timeout_ms);
         self.with_sync(|s| Ok(self.runtime.block_on(s.sync_batch(timeout))?.into()))
