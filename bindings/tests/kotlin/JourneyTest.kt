@@ -4,7 +4,8 @@
 // platform's page, refresh until paid, the registration form, the admission ticket's typed
 // refusals, the center's announcements, on-site confirmation and arrangement (as the operator,
 // over HTTP) and the ticket itself; and the error paths: wrong password, a refused edit from a
-// second device, the server unreachable.
+// second device, the server unreachable; and the package itself: the native library loaded
+// from the bindings' jar, the library's and the protocol's versions, exception messages.
 //
 // A plain `main`: each check throws, the process exits non-zero on the first failure and
 // prints "N passed, 0 failed" at the end. Run by bindings/run-tests.sh, which sets
@@ -23,6 +24,8 @@ import org.baoming.client.BaomingClient
 import org.baoming.client.BaomingException
 import org.baoming.client.Event
 import org.baoming.client.Listener
+import org.baoming.client.libraryVersion
+import org.baoming.client.protocolVersion
 import org.baoming.client.verifyTicket
 
 const val EXAM = "ncre-2027-03"
@@ -199,16 +202,17 @@ fun theCandidateJourney(server: Server) {
     check(a.refreshCatalog()) { "a first catalog is stored" }
     check(!a.refreshCatalog()) { "the cached catalog is current (ETag)" }
     a.logOut()
-    expectThrows<BaomingException.WrongCredentials>("wrong password") { a.logIn(login, "not the password", null, null) }
-    val again = a.logIn(login, PASSWORD, null, null)
+    val wrong = expectThrows<BaomingException.WrongCredentials>("wrong password") { a.logIn(login, "not the password") }
+    check(wrong.message == "wrong account or password") { "the library's message: ${wrong.message}" }
+    val again = a.logIn(login, PASSWORD)
     a.close()
 
     // A second device of the same candidate syncs the empty registration now.
     var b = BaomingClient.open(deviceB, server.url)
-    b.logIn(login, PASSWORD, null, null)
+    b.logIn(login, PASSWORD)
     b.refreshCatalog()
     b.openRegistration(EXAM)
-    b.syncNow(60_000u)
+    b.syncNow()
     b.close()
 
     // Offline: the same folder, a server that cannot be reached; the token comes from where
@@ -265,10 +269,10 @@ fun theCandidateJourney(server: Server) {
     // Device B adds a subject it still believes editable: refused (subjects are locked once
     // submitted), listed, reverted.
     b = BaomingClient.open(deviceB, server.url)
-    b.logIn(login, PASSWORD, null, null)
+    b.logIn(login, PASSWORD)
     b.openRegistration(EXAM)
     b.addSubject(EXAM, "65")
-    b.syncNow(60_000u)
+    b.syncNow()
     val rejected = b.rejectedEdits(EXAM)
     check(rejected.map { it.path } == listOf("draft.subjects")) { "$rejected" }
     check(b.draft(EXAM).subjects == listOf("15")) { "reverted to the server's state" }
@@ -384,6 +388,27 @@ fun theServerUnreachable() {
     c.close()
 }
 
+/** The package as integrators take it: the jar's own native library, its version, its messages. */
+fun thePackage() {
+    check(System.getProperty("jna.library.path") == null) { "the test must load the library from the jar" }
+    val classes = BaomingClient::class.java
+    val source = classes.protectionDomain.codeSource.location.path
+    check(source.endsWith(".jar") && classes.classLoader.getResource("linux-x86-64/libbaoming_bindings.so") != null) {
+        "the bindings come from the jar with the native library inside: $source"
+    }
+    val version = classes.`package`.implementationVersion
+    check(version != null && libraryVersion() == version) { "libraryVersion ${libraryVersion()}, jar $version" }
+    check(protocolVersion() == "1") { "the sync protocol spoken: ${protocolVersion()}" }
+    val client = BaomingClient.open(tempFolder("package"), UNREACHABLE)
+    val noSession = expectThrows<BaomingException.SignInRequired>("a draft without a session") { client.draft(EXAM) }
+    check(noSession.message == "sign in first" && noSession.toString() == noSession.message) { "$noSession" }
+    client.shutdown()
+    val closed = expectThrows<BaomingException.Closed>("a call after shutdown") { client.exams() }
+    check(closed.message == "the client is closed") { "${closed.message}" }
+    val badUrl = expectThrows<BaomingException.InvalidInput>("bad URL") { BaomingClient.open(tempFolder("url"), "ftp://x") }
+    check(badUrl.message!!.startsWith("invalid input: ") && badUrl.detail in badUrl.message!!) { "${badUrl.message}" }
+}
+
 fun main() {
     val server = Server()
     var passed = 0
@@ -393,6 +418,7 @@ fun main() {
         for ((name, test) in listOf<Pair<String, () -> Unit>>(
             "the candidate journey" to { theCandidateJourney(server) },
             "the server unreachable is a typed network error" to { theServerUnreachable() },
+            "the package: library from the jar, version, messages" to { thePackage() },
         )) {
             try {
                 test()

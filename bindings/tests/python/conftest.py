@@ -2,8 +2,8 @@
 registration window is open around now, and helpers the journey needs.
 
 Environment (set by bindings/run-tests.sh): BINDINGS_SERVER_BIN (the server binary),
-BINDINGS_REPO (the repository root); `baoming` (the generated module) is on PYTHONPATH with
-libbaoming_bindings.so beside it.
+BINDINGS_REPO (the repository root), BINDINGS_WHEEL (the wheel installed); `baoming` is the
+package installed from the wheel into the suite's fresh virtual environment.
 """
 
 import datetime
@@ -24,6 +24,7 @@ REPO = pathlib.Path(os.environ.get("BINDINGS_REPO", pathlib.Path(__file__).resol
 SERVER_BIN = os.environ.get("BINDINGS_SERVER_BIN", str(REPO / "target" / "debug" / "baoming-server"))
 OPERATOR_PASSWORD = "bindings-admin-pass-1"
 EXAM = "ncre-2027-03"
+UNREACHABLE = "http://127.0.0.1:9"  # discard port: nothing listens
 
 
 def catalog_open_now(toml: str, printing_now: bool = False) -> str:
