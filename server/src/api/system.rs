@@ -20,13 +20,14 @@ pub(super) async fn ready(app: App) -> Answer {
 /// `POST /api/testing/clock {advance_ms, sweep?}`: only on a server started with
 /// `test_clock = true` (404 otherwise). Moves the server's clock forward and, unless told not
 /// to, runs the deadline sweeper once, so a test sees the expiries the new time makes due
-/// without waiting for the sweeper's next pass.
+/// without waiting for the sweeper's next pass; `expired` counts them all (the background
+/// sweeper waits meanwhile).
 pub(super) async fn advance_clock(app: App, req: ClockAdvance) -> Answer {
-    let now_ms = app
-        .db
-        .clock()
-        .advance(req.advance_ms)
+    let clock = app.db.clock();
+    let (now_ms, expired) = app
+        .registrations
+        .advance_and_sweep(|| clock.advance(req.advance_ms), req.sweep)
+        .await?
         .ok_or_else(|| ApiError::NotFound("no such endpoint".into()))?;
-    let expired = if req.sweep { app.registrations.sweep(false).await? } else { 0 };
     ok(&ClockAnswer { now_ms, expired: expired as u64 })
 }

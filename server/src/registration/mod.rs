@@ -56,6 +56,9 @@ pub struct Registrations {
     /// queues instead of occupying every blocking thread.
     photo_checks: tokio::sync::Semaphore,
     payments: OnceLock<Weak<dyn PaymentHook>>,
+    /// Held by a deadline sweep from start to end: sweeps never overlap, and a sweep that
+    /// follows a move of the test clock sees every hold the move made due (see `sweep`).
+    sweeping: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Registrations {
@@ -75,6 +78,7 @@ impl Registrations {
             settings,
             photo_checks: tokio::sync::Semaphore::new(cores),
             payments: OnceLock::new(),
+            sweeping: tokio::sync::Mutex::new(()),
         }
     }
 
