@@ -40,11 +40,14 @@ pub enum BaomingError {
     /// The captcha answer was wrong: fetch a new captcha.
     #[error("the captcha answer was wrong")]
     CaptchaWrong,
-    /// Too many attempts: wait before trying again.
+    /// Too many attempts: wait before trying again (at least `retry_after_secs` when the
+    /// server said).
     #[error("too many attempts: {detail}")]
     TooManyRequests {
         /// The server's text.
         detail: String,
+        /// How long the server asked to wait, in seconds (its `Retry-After`).
+        retry_after_secs: Option<u64>,
     },
     /// No session, or the server refused the session token: log in (or resume) again.
     #[error("sign in first")]
@@ -156,11 +159,14 @@ impl From<ClientError> for BaomingError {
                 BaomingError::Network { detail: e.to_string() }
             }
             ClientError::Unauthorized => BaomingError::SignInRequired,
-            ClientError::Server { status, code, code_text, message } => match code {
+            ClientError::Server { status, code, code_text, message, retry_after } => match code {
                 ErrorCode::BadCredentials => BaomingError::WrongCredentials,
                 ErrorCode::CaptchaRequired => BaomingError::CaptchaRequired,
                 ErrorCode::CaptchaWrong => BaomingError::CaptchaWrong,
-                ErrorCode::TooManyRequests => BaomingError::TooManyRequests { detail: message },
+                ErrorCode::TooManyRequests => BaomingError::TooManyRequests {
+                    detail: message,
+                    retry_after_secs: retry_after.map(|wait| wait.as_secs()),
+                },
                 _ if status == 401 => BaomingError::SignInRequired,
                 _ => BaomingError::Server { status, code: code_text, detail: message },
             },
@@ -237,7 +243,14 @@ mod tests {
     use super::*;
 
     fn server(status: u16, code: ErrorCode, code_text: &str) -> BaomingError {
-        ClientError::Server { status, code, code_text: code_text.into(), message: "m".into() }.into()
+        ClientError::Server {
+            status,
+            code,
+            code_text: code_text.into(),
+            message: "m".into(),
+            retry_after: None,
+        }
+        .into()
     }
 
     #[test]
@@ -253,7 +266,18 @@ mod tests {
         assert!(matches!(server(401, ErrorCode::CaptchaWrong, "captcha_wrong"), BaomingError::CaptchaWrong));
         assert!(matches!(
             server(429, ErrorCode::TooManyRequests, "too_many_requests"),
-            BaomingError::TooManyRequests { .. }
+            BaomingError::TooManyRequests { retry_after_secs: None, .. }
+        ));
+        let throttled = ClientError::Server {
+            status: 429,
+            code: ErrorCode::TooManyRequests,
+            code_text: "too_many_requests".into(),
+            message: "m".into(),
+            retry_after: Some(std::time::Duration::from_secs(30)),
+        };
+        assert!(matches!(
+            BaomingError::from(throttled),
+            BaomingError::TooManyRequests { retry_after_secs: Some(30), .. }
         ));
         assert!(matches!(server(401, ErrorCode::Unknown, "from_the_future"), BaomingError::SignInRequired));
         match server(409, ErrorCode::Unknown, "from_the_future") {

@@ -5,6 +5,10 @@
 //! `[1 − jitter, 1]` ("equal jitter" at the default 0.5): devices that lost the server at the
 //! same moment spread their retries, yet none retries sooner than half the nominal delay, so a
 //! flapping server is never hammered. A healthy session (one that got in sync) resets the count.
+//!
+//! When the server says when to come back (`Retry-After` on a 429 or 503), the wait is never
+//! shorter than that, and is spread over up to `jitter` times that again: thousands of devices
+//! told "5 s" in the same second come back over 5 to 7.5 s, not all at the fifth.
 
 use std::time::Duration;
 
@@ -42,6 +46,17 @@ impl Backoff {
         let unit = unit.clamp(0.0, 1.0);
         Duration::from_secs_f64(nominal * (1.0 - jitter * unit))
     }
+
+    /// [`Backoff::delay`], honouring the server's `Retry-After` when it sent one: at least
+    /// `server`, spread by `unit` over `[server, server · (1 + jitter))`, and never shorter than
+    /// the backoff's own delay.
+    pub fn delay_after(&self, failures: u32, unit: f64, server: Option<Duration>) -> Duration {
+        let own = self.delay(failures, unit);
+        let Some(asked) = server else { return own };
+        let share = self.jitter.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0);
+        let spread = Duration::try_from_secs_f64(asked.as_secs_f64() * share).unwrap_or(Duration::MAX);
+        own.max(asked.saturating_add(spread))
+    }
 }
 
 /// Consecutive-failure count with its policy.
@@ -58,8 +73,14 @@ impl Retry {
 
     /// Records a failure and returns how long to wait before the next attempt.
     pub(crate) fn next_delay(&mut self) -> Duration {
+        self.next_delay_after(None)
+    }
+
+    /// Records a failure the server answered with a `Retry-After` (`None`: it did not say) and
+    /// returns how long to wait (see [`Backoff::delay_after`]).
+    pub(crate) fn next_delay_after(&mut self, server: Option<Duration>) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        self.policy.delay(self.failures, random_unit())
+        self.policy.delay_after(self.failures, random_unit(), server)
     }
 
     /// A healthy session: the next failure starts from the initial delay again.
@@ -103,6 +124,22 @@ mod tests {
         assert_eq!(none.delay(2, 0.9), Duration::from_secs(1));
         let wild = Backoff { jitter: 7.0, ..b };
         assert_eq!(wild.delay(2, 2.0), Duration::ZERO, "inputs are clamped");
+    }
+
+    #[test]
+    fn the_servers_retry_after_is_a_floor_spread_by_the_jitter() {
+        let b = Backoff::default();
+        let five = Some(Duration::from_secs(5));
+        assert_eq!(b.delay_after(1, 0.0, five), Duration::from_secs(5), "never sooner than asked");
+        assert_eq!(b.delay_after(1, 0.5, five), Duration::from_millis(6250));
+        let latest = b.delay_after(1, 0.999_999, five);
+        assert!(latest > Duration::from_millis(7499) && latest < Duration::from_millis(7500), "{latest:?}");
+        assert_eq!(b.delay_after(7, 0.0, five), Duration::from_secs(30), "a longer own backoff wins");
+        assert_eq!(b.delay_after(3, 0.5, None), b.delay(3, 0.5), "nothing asked: the backoff alone");
+        let steady = Backoff { jitter: 0.0, ..b };
+        assert_eq!(steady.delay_after(1, 0.7, five), Duration::from_secs(5));
+        let huge = b.delay_after(1, 1.0, Some(Duration::MAX));
+        assert_eq!(huge, Duration::MAX, "saturates");
     }
 
     #[test]

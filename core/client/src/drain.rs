@@ -54,7 +54,7 @@ pub(crate) async fn drain(inner: &Arc<Inner>, held: &HashSet<String>) -> Result<
                 let (action, retry_in) = {
                     let mut guard = inner.docs();
                     let docs = &mut *guard;
-                    docs.outbox.delay(&docs.store, action.seq, &reason)?
+                    docs.outbox.delay(&docs.store, action.seq, &reason, e.retry_after())?
                 };
                 inner.emit(ClientEvent::ActionDelayed { action, reason, retry_in });
                 break;

@@ -3,6 +3,8 @@
 //! variants carries, and the reading of the server's error answers with the REST contract
 //! ([`ErrorBody`], [`ErrorCode`]).
 
+use std::time::Duration;
+
 use baoming_core::api::error::{ErrorBody, ErrorCode, ErrorHead, NotEligibleReason, RefundState};
 use baoming_core::document::DocError;
 use baoming_core::lifecycle::Status;
@@ -70,6 +72,9 @@ pub enum ClientError {
         code_text: String,
         /// The `message` of the error body (the start of the body without one).
         message: String,
+        /// How long the server asked the client to wait before trying again (its
+        /// `Retry-After`, in seconds; sent with 429 and 503).
+        retry_after: Option<Duration>,
     },
     /// The server ended the sync with an `error` frame (`code: message`, protocol.md §7–§8),
     /// e.g. `rate_limited`. These codes are the CBOR sync protocol's, not REST codes.
@@ -125,6 +130,16 @@ pub enum ClientError {
     DocumentRefused(#[from] DocumentRefusal),
 }
 
+impl ClientError {
+    /// How long the server asked to wait before trying again (`Retry-After` of a 429 or 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
 /// Why the server will not hand out a document now (its `not_paid`, `printing_window_closed`
 /// and `not_eligible` refusals).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +191,8 @@ pub(crate) struct ErrorAnswer {
     pub(crate) code_text: String,
     /// Every member of the body but the code and the message, as the server sent them.
     pub(crate) details: serde_json::Map<String, serde_json::Value>,
+    /// The answer's `Retry-After` (set by [`crate::http`] from the header).
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl ErrorAnswer {
@@ -191,6 +208,7 @@ impl ErrorAnswer {
                 body: ErrorBody::new(ErrorCode::Unknown, start),
                 code_text: String::new(),
                 details: serde_json::Map::new(),
+                retry_after: None,
             };
         };
         let body = serde_json::from_slice::<ErrorBody>(bytes)
@@ -205,7 +223,7 @@ impl ErrorAnswer {
         {
             details.retain(|k, _| !bare.contains_key(k));
         }
-        ErrorAnswer { status, body, code_text: head.code, details }
+        ErrorAnswer { status, body, code_text: head.code, details, retry_after: None }
     }
 
     /// The error this (unexpected) answer stands for: a 401 with the code `unauthorized` or
@@ -218,13 +236,14 @@ impl ErrorAnswer {
         self.into_server_error()
     }
 
-    /// [`ClientError::Server`] with this answer's status, code and message.
+    /// [`ClientError::Server`] with this answer's status, code, message and `Retry-After`.
     pub(crate) fn into_server_error(self) -> ClientError {
         ClientError::Server {
             status: self.status,
             code: self.body.code,
             code_text: self.code_text,
             message: self.body.message,
+            retry_after: self.retry_after,
         }
     }
 
@@ -259,7 +278,7 @@ mod tests {
     #[test]
     fn error_bodies_become_typed_client_errors() {
         match error(409, r#"{"code":"already_paid","message":"paid already"}"#) {
-            ClientError::Server { status: 409, code: ErrorCode::AlreadyPaid, code_text, message } => {
+            ClientError::Server { status: 409, code: ErrorCode::AlreadyPaid, code_text, message, .. } => {
                 assert_eq!((code_text.as_str(), message.as_str()), ("already_paid", "paid already"));
             }
             other => panic!("expected a server error, got {other:?}"),
@@ -280,7 +299,7 @@ mod tests {
         );
         // A proxy's page.
         match error(502, "<html>bad gateway</html>") {
-            ClientError::Server { status: 502, code: ErrorCode::Unknown, code_text, message } => {
+            ClientError::Server { status: 502, code: ErrorCode::Unknown, code_text, message, .. } => {
                 assert_eq!((code_text.as_str(), message.as_str()), ("", "<html>bad gateway</html>"));
             }
             other => panic!("expected a server error, got {other:?}"),

@@ -49,6 +49,8 @@ pub(crate) struct Answer {
     pub(crate) etag: Option<String>,
     /// The [`paths::CAPTCHA_ID`] header.
     pub(crate) captcha_id: Option<String>,
+    /// The [`paths::RETRY_AFTER`] header, in its delta-seconds form (see [`retry_after`]).
+    pub(crate) retry_after: Option<Duration>,
 }
 
 /// One request of the account calls: any method, optional headers, a JSON body or none.
@@ -112,15 +114,26 @@ fn read(mut resp: ureq::http::Response<ureq::Body>) -> Result<Answer, ClientErro
     let status = resp.status().as_u16();
     let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (etag, captcha_id) = (header(paths::ETAG), header(paths::CAPTCHA_ID));
+    let retry_after = header(paths::RETRY_AFTER).as_deref().and_then(retry_after);
     let body =
         resp.body_mut().with_config().limit(MAX_FRAME_BYTES as u64 + 1).read_to_vec().map_err(network)?;
-    Ok(Answer { status, body, etag, captcha_id })
+    Ok(Answer { status, body, etag, captcha_id, retry_after })
+}
+
+/// Longest wait a `Retry-After` is taken at its word for (a larger one is capped to it).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// A `Retry-After` value in seconds (`120`), capped at [`MAX_RETRY_AFTER`]. The HTTP-date form
+/// and anything else are ignored: the client's own backoff applies then.
+fn retry_after(value: &str) -> Option<Duration> {
+    let secs: u64 = value.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 impl Answer {
     /// This answer read as an error answer of the contract.
     pub(crate) fn error(&self) -> ErrorAnswer {
-        ErrorAnswer::parse(self.status, &self.body)
+        ErrorAnswer { retry_after: self.retry_after, ..ErrorAnswer::parse(self.status, &self.body) }
     }
 
     /// The error this (unexpected) answer stands for (see [`ErrorAnswer::into_error`]).
@@ -207,7 +220,7 @@ pub(crate) fn upload_pending(inner: &Inner) -> Result<HashSet<String>, ClientErr
                 return Err(e);
             }
             Err(ClientError::PhotoRejected { code, message, .. }) => PhotoFailure::Rejected { code, message },
-            Err(ClientError::Server { status, code, code_text, message }) => {
+            Err(ClientError::Server { status, code, code_text, message, .. }) => {
                 PhotoFailure::Server { status, code, code_text, message }
             }
             Err(other) => PhotoFailure::Local { message: other.to_string() },
@@ -294,7 +307,7 @@ mod tests {
     use baoming_core::validate::IssueCode;
 
     fn answer(status: u16, body: &str) -> Answer {
-        Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None }
+        Answer { status, body: body.as_bytes().to_vec(), etag: None, captcha_id: None, retry_after: None }
     }
 
     fn refusal(status: u16, body: &str) -> ActionRefusal {

@@ -28,7 +28,8 @@
 //!   the error and the queued action keeps its key and, for a submission, its heads.
 //! * A transient failure (no network, timeout, HTTP 408, 429 or 5xx) keeps the action queued and
 //!   stops the drain: it is retried with exponential backoff and jitter (the client's
-//!   [`Backoff`], reset by the next answer) and at once on the next
+//!   [`Backoff`], reset by the next answer; never sooner than the answer's `Retry-After`, spread
+//!   by the same jitter, see [`Backoff::delay_after`]) and at once on the next
 //!   (re)connection or explicit sync. A 401 stops the drain and keeps the action for after the
 //!   next sign-in.
 //! * Any other answer is final: the action leaves the queue and becomes an [`ActionOutcome`] —
@@ -441,12 +442,13 @@ impl Outbox {
     }
 
     /// Records a transient failure of action `seq`: it stays queued, and the next attempt waits
-    /// for the returned backoff delay.
+    /// for the returned backoff delay — at least `server_asked` (the answer's `Retry-After`).
     pub(crate) fn delay(
         &mut self,
         store: &LocalStore,
         seq: u64,
         reason: &str,
+        server_asked: Option<Duration>,
     ) -> Result<(QueuedAction, Duration), StoreError> {
         let mut next = self.file.clone();
         let mut updated = None;
@@ -455,7 +457,7 @@ impl Outbox {
             a.last_error = Some(reason.to_owned());
             updated = Some(a.clone());
         }
-        let delay = self.retry.next_delay();
+        let delay = self.retry.next_delay_after(server_asked);
         self.not_before = Some(Instant::now() + delay);
         let Some(action) = updated else {
             return Err(StoreError::Corrupt {

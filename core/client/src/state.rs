@@ -119,7 +119,7 @@ impl PhotoFailure {
         match self.clone() {
             PhotoFailure::Rejected { code, message } => ClientError::PhotoRejected { sha256, code, message },
             PhotoFailure::Server { status, code, code_text, message } => {
-                ClientError::Server { status, code, code_text, message }
+                ClientError::Server { status, code, code_text, message, retry_after: None }
             }
             PhotoFailure::Local { message } => {
                 ClientError::PhotoNotUploaded { sha256, code: local_codes::UPLOAD_FAILED.into(), message }

@@ -29,6 +29,7 @@ use support::{
 };
 
 mod actions;
+mod retry;
 
 const EXAM: &str = support::DEMO_EXAM;
 const SYNC: Duration = Duration::from_secs(20);

@@ -122,15 +122,18 @@ fn a_transient_failure_keeps_the_action_and_backs_off() {
     let mut outbox = Outbox::load(&store, backoff).expect("load");
     assert!(outbox.due(Instant::now()) && outbox.wake_at().is_none());
     let a = outbox.enqueue(&store, "a", ActionKind::ApplyForReview, vec![]).expect("q");
-    let (after, delay) = outbox.delay(&store, a.seq, "the server cannot be reached").expect("delay");
+    let (after, delay) = outbox.delay(&store, a.seq, "the server cannot be reached", None).expect("delay");
     assert_eq!(delay, Duration::from_secs(4));
     assert_eq!((after.attempts, after.last_error.as_deref()), (1, Some("the server cannot be reached")));
     assert!(!outbox.due(Instant::now()), "waits for the delay");
     assert!(outbox.due(Instant::now() + Duration::from_secs(5)));
     assert!(outbox.wake_at().is_some());
-    let (_, delay) = outbox.delay(&store, a.seq, "503").expect("delay");
+    let (_, delay) = outbox.delay(&store, a.seq, "503", None).expect("delay");
     assert_eq!(delay, Duration::from_secs(8), "doubles");
     assert_eq!(stored(&store).queued[0].attempts, 2, "attempts are kept");
+    let (_, delay) = outbox.delay(&store, a.seq, "503", Some(Duration::from_secs(40))).expect("delay");
+    assert_eq!(delay, Duration::from_secs(40), "the server's Retry-After when it asks for longer");
+    assert!(!outbox.due(Instant::now() + Duration::from_secs(39)), "not before the server said");
     outbox.finish(&store, a.seq, done("a", Status::UnderReview)).expect("finish");
     assert!(outbox.due(Instant::now()) && outbox.wake_at().is_none(), "an answer resets it");
 }
