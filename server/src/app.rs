@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use crate::catalog::{self, Catalogs};
 use crate::clock::Clock;
@@ -89,7 +90,14 @@ pub fn build(config: Config, store: Arc<dyn Storage>) -> Result<Startup, StartEr
     let identity = Identity::new(Arc::clone(&db), identity_settings(&config), notifier)?;
     let (seeded, demo_password) = seed(&db, &identity, &config)?;
     let catalogs = Arc::new(Catalogs::load(Arc::clone(&db))?);
-    let settings = RegistrationSettings { payment_window_secs: config.lifecycle.payment_window_secs };
+    let lifecycle = &config.lifecycle;
+    let settings = RegistrationSettings {
+        payment_window_secs: lifecycle.payment_window_secs,
+        submit_slots: lifecycle.submit_slots,
+        submit_line: lifecycle.submit_line,
+        submit_wait: Duration::from_millis(lifecycle.submit_wait_ms),
+        busy_retry_after_secs: lifecycle.busy_retry_after_secs.max(1),
+    };
     let registrations = Arc::new(Registrations::new(Arc::clone(&db), Arc::clone(&catalogs), settings));
     let payments =
         Arc::new(Payments::new(Arc::clone(&db), Arc::clone(&registrations), config.payments.clone()));

@@ -187,11 +187,27 @@ pub struct LifecycleConfig {
     /// Payment window in seconds, overriding every exam's `payment_window_hours` (for tests and
     /// drills; leave unset in production).
     pub payment_window_secs: Option<u64>,
+    /// Submissions at work on the seat path at once.
+    pub submit_slots: usize,
+    /// Submissions waiting for a slot; a submission that finds the line full is answered
+    /// 503 `busy` with `Retry-After` at once.
+    pub submit_line: usize,
+    /// Longest wait in that line, in milliseconds, before the same answer.
+    pub submit_wait_ms: u64,
+    /// The `Retry-After` of those answers, in seconds.
+    pub busy_retry_after_secs: u64,
 }
 
 impl Default for LifecycleConfig {
     fn default() -> LifecycleConfig {
-        LifecycleConfig { sweep_interval_secs: 30, payment_window_secs: None }
+        LifecycleConfig {
+            sweep_interval_secs: 30,
+            payment_window_secs: None,
+            submit_slots: 64,
+            submit_line: 512,
+            submit_wait_ms: 2000,
+            busy_retry_after_secs: 2,
+        }
     }
 }
 

@@ -13,9 +13,11 @@
 //!   notices, on-site confirmation) and [`examday`] (arrangement, documents, check-in), each
 //!   answering with its own error enum or a typed [`refusal::Refusal`];
 //! * [`store`] — the storage interface, the sled engine, durability, sealing, audit and backup;
-//! * beside them all, [`clock`] (the one time source tests can move) and [`config`].
+//! * beside them all, [`clock`] (the one time source tests can move), [`config`] and
+//!   [`admission`] (bounded slots and a bounded line in front of an expensive path).
 
 pub mod admin;
+pub mod admission;
 pub mod api;
 pub mod app;
 pub mod catalog;

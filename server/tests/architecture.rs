@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, bottom up. Modules on one layer may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "config", "refusal"],
+    &["admission", "clock", "config", "refusal"],
     &["store"],
     &["identity"],
     &["catalog"],

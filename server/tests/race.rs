@@ -238,6 +238,18 @@ impl Samples {
     }
 }
 
+/// The server of `builder` with the payment window of these tests and the generated catalog open
+/// now; the session and the photo every candidate uploads.
+fn race_server(builder: support::ServerBuilder) -> (support::Server, ExamSession, Photo) {
+    let server = builder.payment_window_secs(PAYMENT_WINDOW_SECS).start();
+    let toml = server.catalog_around(&race_catalog(), Windows::OPEN);
+    import_catalog(server.addr, &toml);
+    let catalog = Catalog::from_toml_str(&toml).expect("the generated catalog is valid");
+    let exam = catalog.exam(EXAM).expect("exam").clone();
+    let photo = prepared_photo(&exam);
+    (server, exam, photo)
+}
+
 /// Runs `f` over `items` on `threads` threads (item `i` on thread `i % threads`), collecting the
 /// results in item order.
 fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -264,16 +276,8 @@ fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
     let total = Instant::now();
     let candidates: usize =
         std::env::var("RACE_CANDIDATES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-    let server = support::server()
-        .env("BAOMING_ARGON2__MAX_WAITING", 4096)
-        .payment_window_secs(PAYMENT_WINDOW_SECS)
-        .start();
+    let (server, exam, photo) = race_server(support::server().env("BAOMING_ARGON2__MAX_WAITING", 4096));
     let addr = server.addr;
-    let toml = server.catalog_around(&race_catalog(), Windows::OPEN);
-    import_catalog(addr, &toml);
-    let catalog = Catalog::from_toml_str(&toml).expect("the generated catalog is valid");
-    let exam = catalog.exam(EXAM).expect("exam").clone();
-    let photo = prepared_photo(&exam);
 
     // Preparation.
     let t = Instant::now();
@@ -462,4 +466,64 @@ fn thousands_race_for_two_hundred_seats_then_holds_expire_under_churn() {
         late_wins.len(),
         total.elapsed(),
     );
+}
+
+/// The opening surge: with one submission at work and two in line, a crowd submitting at once is
+/// answered at once — admitted, or 503 `busy` with `Retry-After` before anything is read or
+/// written — and never left hanging; each candidate comes back after the `Retry-After`, as the
+/// device client does, and in the end the holds are exactly those of the winners, every loser
+/// told `seat_gone`.
+#[test]
+fn a_surge_beyond_the_submit_line_is_answered_busy_with_retry_after() {
+    const CANDIDATES: usize = 300;
+    let (server, exam, photo) = race_server(
+        support::server()
+            .env("BAOMING_LIFECYCLE__SUBMIT_SLOTS", 1)
+            .env("BAOMING_LIFECYCLE__SUBMIT_LINE", 2)
+            .env("BAOMING_LIFECYCLE__BUSY_RETRY_AFTER_SECS", 1),
+    );
+    let addr = server.addr;
+    let ns: Vec<usize> = (0..CANDIDATES).collect();
+    let prepared: Vec<Prepared> = parallel(&ns, 16, |n| prepare(addr, *n, &exam, &photo));
+
+    let busy = AtomicUsize::new(0);
+    let outcomes = parallel(&prepared, 64, |c| {
+        loop {
+            let r = submit(addr, c, "surge");
+            if r.status != 503 {
+                return r;
+            }
+            r.refused(503, ErrorCode::Busy);
+            let wait: u64 = r.header(paths::RETRY_AFTER).and_then(|v| v.parse().ok()).expect("Retry-After");
+            assert_eq!(wait, 1, "the configured Retry-After");
+            busy.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_secs(wait));
+        }
+    });
+    assert!(busy.load(Ordering::SeqCst) > 0, "a crowd of 64 at once overflows a line of two");
+    let mut expected: BTreeMap<PoolKey, u32> = BTreeMap::new();
+    let mut winners = 0;
+    for (c, r) in prepared.iter().zip(&outcomes) {
+        if r.status == 200 {
+            assert_eq!(r.typed::<RegistrationView>().status, Status::Submitted);
+            winners += 1;
+            for p in pools_of(c.center, &c.subjects) {
+                *expected.entry(p).or_default() += 1;
+            }
+        } else {
+            r.refused(409, ErrorCode::SeatGone);
+        }
+    }
+    assert!(winners > 0 && winners < CANDIDATES, "{winners} winners: more candidates than seats");
+    eprintln!(
+        "surge: {CANDIDATES} candidates, {winners} winners, {} busy answers",
+        busy.load(Ordering::SeqCst)
+    );
+    for (pool, (held, paid, _)) in &sample(addr).expect("the invariant after the surge") {
+        assert_eq!(
+            (*held, *paid),
+            (expected.get(pool).copied().unwrap_or(0), 0),
+            "{pool:?}: one hold per winner"
+        );
+    }
 }

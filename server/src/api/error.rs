@@ -195,6 +195,10 @@ fn registration_problem(e: &RegistrationError) -> Problem {
         }
         RegistrationError::NotFound(_) => problem(StatusCode::NOT_FOUND, ErrorCode::NotFound, e.to_string()),
         RegistrationError::Busy => problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, e.to_string()),
+        RegistrationError::Overloaded { retry_after_secs } => Problem {
+            retry_after: Some(*retry_after_secs),
+            ..problem(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, e.to_string())
+        },
         RegistrationError::Storage(_) | RegistrationError::Internal(_) => internal(),
     }
 }

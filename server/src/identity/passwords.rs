@@ -1,25 +1,25 @@
 //! Password policy and Argon2id hashing with bounded concurrency.
 //!
-//! Hashing runs on tokio's blocking pool, never on the async worker threads, behind a semaphore
-//! of `argon2.max_concurrent` permits (the number of cores by default). At most
-//! `argon2.max_waiting` requests may queue for a permit; beyond that the server answers
-//! `503 busy` at once, so a flood of logins cannot grow memory without bound (each hash holds
-//! `memory_kib` while it runs, and only `max_concurrent` run).
+//! Hashing runs on tokio's blocking pool, never on the async worker threads, behind an
+//! [`Admission`] of `argon2.max_concurrent` slots (the number of cores by default). At most
+//! `argon2.max_waiting` requests wait for a slot, none longer than [`MAX_WAIT`]; beyond that the
+//! server answers `503 busy` at once, so a flood of logins cannot grow memory without bound
+//! (each hash holds `memory_kib` while it runs, and only `max_concurrent` run).
 
-use baoming_core::api::error::ErrorCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use std::sync::Mutex;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
+use baoming_core::api::error::ErrorCode;
 
 use super::IdentityError;
+use crate::admission::Admission;
 use crate::config::{Argon2Config, ConfigError};
 use crate::store::crypto::{ct_eq, random_array};
+
+/// Longest wait for a hashing slot.
+const MAX_WAIT: Duration = Duration::from_secs(20);
 
 const COMMON: &str = include_str!("../../data/common-passwords.txt");
 
@@ -93,9 +93,7 @@ pub struct Hasher {
     algorithm: Algorithm,
     version: Version,
     params: Params,
-    permits: Arc<Semaphore>,
-    waiting: Arc<AtomicUsize>,
-    max_waiting: usize,
+    admission: Arc<Admission>,
     pool: Arc<Mutex<Vec<Vec<Block>>>>,
     dummy: Arc<String>,
 }
@@ -109,9 +107,7 @@ impl Hasher {
             algorithm: Algorithm::Argon2id,
             version: Version::V0x13,
             params,
-            permits: Arc::new(Semaphore::new(cfg.max_concurrent)),
-            waiting: Arc::new(AtomicUsize::new(0)),
-            max_waiting: cfg.max_waiting,
+            admission: Arc::new(Admission::new(cfg.max_concurrent, cfg.max_waiting, MAX_WAIT)),
             pool: Arc::new(Mutex::new(Vec::new())),
             dummy: Arc::new(String::new()),
         };
@@ -204,17 +200,8 @@ impl Hasher {
         &self,
         job: impl FnOnce() -> Result<T, IdentityError> + Send + 'static,
     ) -> Result<T, IdentityError> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(IdentityError::Busy);
-        }
-        let permit =
-            tokio::time::timeout(Duration::from_secs(20), self.permits.clone().acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let permit = match permit {
-            Ok(Ok(p)) => p,
-            Ok(Err(_)) | Err(_) => return Err(IdentityError::Busy),
-        };
+        // A request whose client went away leaves the line (its place is not kept forever).
+        let permit = self.admission.enter().await.map_err(|_| IdentityError::Busy)?;
         tokio::task::spawn_blocking(move || {
             let r = job();
             drop(permit);

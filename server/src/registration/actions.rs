@@ -73,6 +73,14 @@ impl Registrations {
         heads: Vec<String>,
     ) -> Result<RegistrationView, RegistrationError> {
         let key = key.ok_or_else(key_required)?;
+        // Submissions wait their turn for the seat path (bounded, first come first served); when
+        // the line is full they are answered at once, before any expensive work.
+        let _slot = match what {
+            CandidateAction::Submit => Some(self.submit_gate.enter().await.map_err(|_| {
+                RegistrationError::Overloaded { retry_after_secs: self.settings.busy_retry_after_secs }
+            })?),
+            _ => None,
+        };
         let id = self.candidate_doc(account, exam)?;
         let idem = Idempotency::new(account, key, &format!("{}\0{exam}", what.path()), body)?;
         let action = match what {

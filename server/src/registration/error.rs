@@ -26,6 +26,14 @@ pub enum RegistrationError {
     /// Too much contention: the action gave up; retry.
     #[error("the server is busy; retry shortly")]
     Busy,
+    /// Too many submissions at once: this one was not let in (the line in front of the seat
+    /// path is full, or its turn did not come in time). Nothing was done; retry after
+    /// `retry_after_secs`.
+    #[error("too many submissions at once; try again in {retry_after_secs} s")]
+    Overloaded {
+        /// When to try again.
+        retry_after_secs: u64,
+    },
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -29,10 +29,18 @@ pub mod sync;
 pub use error::RegistrationError;
 
 /// The settings registrations need from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RegistrationSettings {
     /// Overrides every exam's payment window (tests and drills), in seconds.
     pub payment_window_secs: Option<u64>,
+    /// Submissions at work on the seat path at once.
+    pub submit_slots: usize,
+    /// Submissions waiting for a slot before the server answers [`RegistrationError::Overloaded`].
+    pub submit_line: usize,
+    /// Longest wait for a slot.
+    pub submit_wait: std::time::Duration,
+    /// What [`RegistrationError::Overloaded`] asks the client to wait, in seconds.
+    pub busy_retry_after_secs: u64,
 }
 
 /// A boxed future, as the hooks return it.
@@ -56,6 +64,8 @@ pub struct Registrations {
     /// queues instead of occupying every blocking thread.
     photo_checks: tokio::sync::Semaphore,
     payments: OnceLock<Weak<dyn PaymentHook>>,
+    /// The line in front of the seat path (submissions): see [`crate::admission`].
+    submit_gate: crate::admission::Admission,
     /// Held by a deadline sweep from start to end: sweeps never overlap, and a sweep that
     /// follows a move of the test clock sees every hold the move made due (see `sweep`).
     sweeping: tokio::sync::Mutex<()>,
@@ -71,12 +81,18 @@ impl Registrations {
     /// The service over `db` and the catalog in force.
     pub fn new(db: Arc<Db>, catalogs: Arc<Catalogs>, settings: RegistrationSettings) -> Registrations {
         let cores = std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(2);
+        let submit_gate = crate::admission::Admission::new(
+            settings.submit_slots,
+            settings.submit_line,
+            settings.submit_wait,
+        );
         Registrations {
             hub: hub::Hub::new(Arc::clone(&db)),
             db,
             catalogs,
             settings,
             photo_checks: tokio::sync::Semaphore::new(cores),
+            submit_gate,
             payments: OnceLock::new(),
             sweeping: tokio::sync::Mutex::new(()),
         }
