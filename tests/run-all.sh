@@ -45,5 +45,5 @@ else
   cargo test --workspace --all-features --locked --no-fail-fast
 fi
 
-step "bindings: generate Kotlin/Swift/Python and run the host suites"
+step "bindings: the wheel and the jar (dist profile), then the host suites on them"
 bash bindings/run-tests.sh

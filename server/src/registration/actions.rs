@@ -7,8 +7,10 @@ use std::str::FromStr;
 use baoming_core::api::registrations::{CenterRegistration, RegistrationView};
 use baoming_core::document::DocumentId;
 
+use super::full_pools::pools_of;
+use super::hub::LiveDoc;
 use super::idempotency::{Idempotency, key_required};
-use super::lifecycle::{Action, check_rejection};
+use super::lifecycle::{Action, check_rejection, seat_gone};
 use super::record::load_record;
 use super::{RegistrationError, Registrations};
 use crate::identity::operators::{Operator, Permission, Role, authorize, can_see};
@@ -73,25 +75,44 @@ impl Registrations {
         heads: Vec<String>,
     ) -> Result<RegistrationView, RegistrationError> {
         let key = key.ok_or_else(key_required)?;
-        // Submissions wait their turn for the seat path (bounded, first come first served); when
-        // the line is full they are answered at once, before any expensive work.
-        let _slot = match what {
-            CandidateAction::Submit => Some(self.submit_gate.enter().await.map_err(|_| {
-                RegistrationError::Overloaded { retry_after_secs: self.settings.busy_retry_after_secs }
-            })?),
-            _ => None,
-        };
         let id = self.candidate_doc(account, exam)?;
         let idem = Idempotency::new(account, key, &format!("{}\0{exam}", what.path()), body)?;
+        let live = self.open(id, account, exam).await?;
+        // Submissions for a pool the seat path found full are refused from memory; the others
+        // wait their turn for the seat path (bounded, first come first served), and when the
+        // line is full they are answered at once, before any expensive work.
+        let _slot = match what {
+            CandidateAction::Submit => {
+                self.refuse_known_full(&live, &heads).await?;
+                Some(self.submit_gate.enter().await.map_err(|_| RegistrationError::Overloaded {
+                    retry_after_secs: self.settings.busy_retry_after_secs,
+                })?)
+            }
+            _ => None,
+        };
         let action = match what {
             CandidateAction::Submit => Action::Submit { heads },
             CandidateAction::Withdraw => Action::Withdraw,
             CandidateAction::ApplyReview => Action::ApplyForReview,
         };
-        let live = self.open(id, account, exam).await?;
         self.act(&live, Actor::Account(account.to_owned()), Some(idem), action)
             .await?
             .ok_or_else(|| RegistrationError::Internal("an action without an answer".into()))
+    }
+
+    /// `seat_gone` when the draft at `heads` chose a pool the seat path found full (and no seat
+    /// of it was released since). A registration that holds seats already goes the normal way
+    /// (a repeated request gets its stored answer), as does a draft the server cannot read at
+    /// those heads.
+    async fn refuse_known_full(&self, live: &LiveDoc, heads: &[String]) -> Result<(), RegistrationError> {
+        let Some(view) = self.catalogs.current() else { return Ok(()) };
+        if live.server_section().await.status.holds_seats() {
+            return Ok(());
+        }
+        let Some(draft) = live.draft_at_hex(heads).await else { return Ok(()) };
+        let Some(center) = draft.center.as_deref() else { return Ok(()) };
+        let full = self.full_pools.known_full(&view.sha256, &live.exam, &pools_of(center, &draft.subjects));
+        if full.is_empty() { Ok(()) } else { Err(seat_gone(&full).into()) }
     }
 
     /// Whether `op` may decide on registration `doc`: `NotFound` outside the operator's centers

@@ -20,6 +20,7 @@ pub mod blobs;
 pub mod cancellations;
 pub mod docstore;
 mod error;
+mod full_pools;
 pub mod hub;
 pub mod idempotency;
 pub mod lifecycle;
@@ -66,6 +67,8 @@ pub struct Registrations {
     payments: OnceLock<Weak<dyn PaymentHook>>,
     /// The line in front of the seat path (submissions): see [`crate::admission`].
     submit_gate: crate::admission::Admission,
+    /// Pools the seat path found full, for refusing submissions from memory in a surge.
+    full_pools: full_pools::FullPools,
     /// Held by a deadline sweep from start to end: sweeps never overlap, and a sweep that
     /// follows a move of the test clock sees every hold the move made due (see `sweep`).
     sweeping: tokio::sync::Mutex<()>,
@@ -93,6 +96,7 @@ impl Registrations {
             settings,
             photo_checks: tokio::sync::Semaphore::new(cores),
             submit_gate,
+            full_pools: full_pools::FullPools::default(),
             payments: OnceLock::new(),
             sweeping: tokio::sync::Mutex::new(()),
         }

@@ -302,6 +302,39 @@ async fn concurrent_submissions_never_oversell_and_losers_learn_which_pool_is_go
     assert!(subjects.iter().all(|(_, held)| *held == 4), "{subjects:?}");
 }
 
+/// The seat path remembers a pool it found full (so that a surge for it is refused from memory),
+/// and forgets it as soon as a seat of it comes free or a catalog with more seats is in force:
+/// nobody is told `seat_gone` while a seat waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_found_full_is_forgotten_when_a_seat_comes_free() {
+    let server = start();
+    let addr = server.addr;
+    let subject_15 = SeatPool::Subject { center: SMALL.into(), subject: "15".into() };
+    // Subject 15 at the small center has four seats: four candidates take them.
+    let mut holders = Vec::new();
+    for n in 0..4 {
+        let c = Candidate::new(addr, 300 + n, SMALL, &["15"]).await;
+        assert_eq!(c.submit("take").typed::<RegistrationView>().status, Status::Submitted);
+        holders.push(c);
+    }
+    let late = Candidate::new(addr, 310, SMALL, &["15"]).await;
+    let later = Candidate::new(addr, 311, SMALL, &["15"]).await;
+    for c in [&late, &later] {
+        let gone = c.submit("first").refused(409, ErrorCode::SeatGone);
+        assert_eq!(gone.pools, Some(vec![subject_15.clone()]), "{gone:?}");
+    }
+    // A holder withdraws: the next to ask gets the seat.
+    let withdrawn: RegistrationView = holders[0].act(CandidateAction::Withdraw, "leave").typed();
+    assert_eq!(withdrawn.status, Status::Withdrawn);
+    assert_eq!(late.submit("second").typed::<RegistrationView>().status, Status::Submitted);
+    later.submit("second").refused(409, ErrorCode::SeatGone);
+    // Two more seats for subject 15 in a new catalog: it is not full any more.
+    import_catalog(addr, &support::with_capacity(&server.demo_catalog(Windows::OPEN), SMALL, 10, "15", 6));
+    assert_eq!(later.submit("third").typed::<RegistrationView>().status, Status::Submitted);
+    let (center_held, _) = assert_invariant(&availability(addr, SMALL));
+    assert_eq!(center_held, 5);
+}
+
 /// A crash between the commit of a decision and its projection into the document leaves the
 /// record ahead of the document; the sweeper's first pass (and any later action) repairs it.
 /// In-process: the crash window cannot be hit from outside the binary.

@@ -157,15 +157,10 @@ async fn paying_races_the_deadline_and_no_order_is_orphaned() {
     let server = start_server(dir.path(), Some(&sandbox), None);
     let addr = server.addr;
     // Room for every racer at the on-site center's subject 15.
-    let catalog = server.demo_catalog(Windows::OPEN);
-    let at = catalog.find("id = \"bj-chaoyang\"").expect("center");
-    let (head, tail) = catalog.split_at(at);
-    let tail = tail.replacen("total_capacity = 400", "total_capacity = 4000", 1).replacen(
-        "code = \"15\"\ncapacity = 150",
-        "code = \"15\"\ncapacity = 2000",
-        1,
+    import_catalog(
+        addr,
+        &support::with_capacity(&server.demo_catalog(Windows::OPEN), "bj-chaoyang", 4000, "15", 2000),
     );
-    import_catalog(addr, &format!("{head}{tail}"));
     // Registrations are prepared in four lanes at once (each with its own runtime), each with
     // its order open, its page opened, and the moment it is paid: from 1.5 s before to 0.5 s
     // after its deadline.

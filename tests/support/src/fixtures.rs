@@ -112,6 +112,24 @@ pub fn center_operator(addr: SocketAddr, admin_token: &str, username: &str, cent
     operator_login(addr, username, OPERATOR_PASSWORD)
 }
 
+/// `toml` with `center`'s total capacity and one subject's capacity set (the demo catalog's
+/// spelling: `total_capacity = N`, then `code = "S"` with `capacity = N` on the next line).
+pub fn with_capacity(toml: &str, center: &str, total: u32, subject: &str, capacity: u32) -> String {
+    let at = toml.find(&format!("id = \"{center}\"")).expect("the center is in the catalog");
+    let (head, tail) = toml.split_at(at);
+    let total_line = tail.find("total_capacity = ").expect("its total capacity");
+    let total_end = total_line + tail[total_line..].find('\n').expect("a line");
+    let code = format!("code = \"{subject}\"\ncapacity = ");
+    let subject_at = tail.find(&code).expect("the subject at the center") + code.len();
+    let subject_end = subject_at + tail[subject_at..].find('\n').expect("a line");
+    format!(
+        "{head}{}total_capacity = {total}{}{capacity}{}",
+        &tail[..total_line],
+        &tail[total_end..subject_at],
+        &tail[subject_end..]
+    )
+}
+
 /// Imports `toml` through `PUT /api/operator/catalog` as the demo administrator.
 #[track_caller]
 pub fn import_catalog(addr: SocketAddr, toml: &str) -> CatalogImportAnswer {

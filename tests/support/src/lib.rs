@@ -37,7 +37,7 @@ pub use fixtures::{
     CANDIDATE_PASSWORD, DEMO_EXAM, OPERATOR_PASSWORD, Windows, admin_login, assert_seats_add_up,
     availability, candidate_session, catalog_around, catalog_around_now, center_operator, create_operator,
     import_catalog, open_demo_catalog, operator_login, operator_session, register_candidate, registration,
-    resident_id,
+    resident_id, with_capacity,
 };
 pub use http::{Conn, Request, Response, delete, get, post, put, raw, request};
 pub use mail::MailSink;

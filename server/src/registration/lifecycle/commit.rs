@@ -7,7 +7,7 @@
 use baoming_core::api::error::ErrorCode;
 use baoming_core::catalog::ExamSession;
 use baoming_core::lifecycle::{SeatEffect, Status};
-use baoming_core::seats::SeatMove;
+use baoming_core::seats::{Pool, SeatError, SeatMove};
 use serde_json::json;
 
 use super::decide::{Decision, id_index_key, seat_error};
@@ -15,6 +15,7 @@ use super::{Action, Staged};
 use crate::catalog::cancelled;
 use crate::catalog::seats::stage_move;
 use crate::refusal::Refusal;
+use crate::registration::full_pools::pools_of;
 use crate::registration::hub::LiveDoc;
 use crate::registration::idempotency::{Idempotency, replay, stage_answer};
 use crate::registration::record::{RegistrationRecord, view};
@@ -38,6 +39,8 @@ struct Checks {
     open_pool: Option<[usize; 2]>,
     staged: Vec<usize>,
     idempotency: Option<usize>,
+    /// The pools whose seats the action releases, to forget as full once it is committed.
+    releases: Vec<Pool>,
 }
 
 impl Staged {
@@ -101,9 +104,18 @@ impl Registrations {
             checks.open_pool = Some(cancelled::require_open(txn, &exam.id, &record.center));
             checks.id_document = claim_id_document(txn, &exam.id, record, live);
         }
-        stage_move(self.db.store(), txn, exam, &record.center, &record.subjects, movement)?
-            .map_err(seat_error)?;
+        // What the counters say is remembered when they say "full" (see `full_pools`): the
+        // catalog and the release count are taken before the counters are read.
+        let catalog = self.catalogs.current().map(|v| v.sha256.clone());
+        let epoch = self.full_pools.epoch();
+        if let Err(e) = stage_move(self.db.store(), txn, exam, &record.center, &record.subjects, movement)? {
+            if let (SeatError::Full(pools), Some(catalog)) = (&e, catalog) {
+                self.full_pools.record_full(&catalog, &exam.id, pools, epoch);
+            }
+            return Err(seat_error(e));
+        }
         if matches!(movement, SeatMove::Release | SeatMove::Refund) {
+            checks.releases = pools_of(&record.center, &record.subjects);
             record.section.seats.clear();
             if let Some(k) = &record.id_document_key {
                 txn.delete(Tree::RegistrationByIdDocument, id_index_key(&exam.id, k));
@@ -148,6 +160,9 @@ impl Registrations {
         }));
         match self.db.commit(txn, event).await {
             Ok(()) => {
+                if !checks.releases.is_empty() {
+                    self.full_pools.released(&exam.id, &checks.releases);
+                }
                 live.write_server_section(&record.section, actor.clone()).await?;
                 Ok(Some(Attempt::Done(Box::new(body))))
             }

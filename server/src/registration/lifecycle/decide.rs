@@ -49,7 +49,7 @@ pub(super) fn transition_refused(e: TransitionError, status: Status) -> Refusal 
 }
 
 /// The refusal naming every pool without a free seat.
-pub(super) fn seat_gone(pools: &[Pool]) -> Refusal {
+pub(crate) fn seat_gone(pools: &[Pool]) -> Refusal {
     Refusal::conflict(
         ErrorCode::SeatGone,
         format!("no seat left: {}", pools.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),

@@ -30,6 +30,7 @@ mod commit;
 mod decide;
 mod sweep;
 
+pub(crate) use decide::seat_gone;
 pub use decide::{check_reason, check_rejection, id_index_key};
 
 /// Commit attempts before an action gives up under extreme contention.
