@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use baoming_core::api::registrations::{CenterRegistration, RegistrationView};
 use baoming_core::document::DocumentId;
+use baoming_core::lifecycle::{Event, Policy, transition};
 
 use super::full_pools::pools_of;
 use super::hub::LiveDoc;
@@ -101,12 +102,14 @@ impl Registrations {
     }
 
     /// `seat_gone` when the draft at `heads` chose a pool the seat path found full (and no seat
-    /// of it was released since). A registration that holds seats already goes the normal way
-    /// (a repeated request gets its stored answer), as does a draft the server cannot read at
-    /// those heads.
+    /// of it was released since). A registration whose status does not allow a submission goes
+    /// the normal way (a repeated request gets its stored answer, any other its refusal), as
+    /// does a draft the server cannot read at those heads.
     async fn refuse_known_full(&self, live: &LiveDoc, heads: &[String]) -> Result<(), RegistrationError> {
         let Some(view) = self.catalogs.current() else { return Ok(()) };
-        if live.server_section().await.status.holds_seats() {
+        let status = live.server_section().await.status;
+        let any_policy = Policy { review: false, onsite_required: false };
+        if transition(status, Event::Submit, any_policy).is_err() {
             return Ok(());
         }
         let Some(draft) = live.draft_at_hex(heads).await else { return Ok(()) };
