@@ -15,14 +15,24 @@
 //!   `held + paid + free == capacity`) and in the operator's registration listing, every refusal
 //!   `409 seat_gone`.
 //!
+//! Then **the opening surge** (`surge.rs`): for each multiple in `BENCH_SURGE` (default `5,20`),
+//! a fresh server and `BENCH_SURGE_CANDIDATES` candidates (default 4 000) for `BENCH_SURGE_SEATS`
+//! seats (default 400) pressing submit open loop at that multiple of the rate the race sustained,
+//! over up to `BENCH_SURGE_CONNECTIONS` connections (default 1 000); a `503 busy` is retried after
+//! its `Retry-After`. Checked: no request times out, exactly the seats are held; reported: the
+//! busy answers, the accepted submissions' median and p99, the server's memory.
+//!
 //! `BENCH_RUNS` (default 1) repeats setup and race on fresh servers and reports the median;
 //! `BENCH_PAUSE_SECS` waits that long between setup and race, printing the server's process id
 //! (e.g. for `perf record -p`).
 //! Run: `cargo build --release -p baoming-server && cargo bench -p baoming-tests --bench submits`.
-//! Under `cargo test` it runs once with 400 candidates for 40 seats and asserts only the
-//! exactly-N-holds property, against the release binary if present and otherwise reports that
-//! it was not measured.
+//! Under `cargo test` it runs once with 400 candidates for 40 seats, then one surge at 5× with 200
+//! candidates for 20 seats, and asserts only the exactly-N-holds and no-time-out properties,
+//! against the release binary if present and otherwise reports that it was not measured.
 #![allow(clippy::print_stdout)] // printing the figures is what this harness is for
+
+#[path = "submits/surge.rs"]
+mod surge;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,11 +117,34 @@ fn main() {
                 "submit harness smoke run: exactly {} holds for {} candidates",
                 load.seats, load.candidates
             );
+            let small = Load { candidates: 200, seats: 20, connections: 64, ..load };
+            let server = start_server(&binary, Some(&bench_catalog(small.seats))).expect("start server");
+            let s = runtime.block_on(surge::surge(&server, &small, figures.per_second(), 5.0));
+            println!("surge smoke run: {}", s.describe());
+            assert!(s.answered_all(), "every request answered");
             return;
         }
         runs.push(figures);
     }
     report(&runs, &load);
+    let rate = runs.iter().map(Figures::per_second).fold(f64::NAN, f64::max);
+    let surge_load = Load {
+        candidates: env_or("BENCH_SURGE_CANDIDATES", 4_000) as usize,
+        seats: env_or("BENCH_SURGE_SEATS", 400) as usize,
+        connections: env_or("BENCH_SURGE_CONNECTIONS", 1_000) as usize,
+        ..load
+    };
+    let multiples = std::env::var("BENCH_SURGE").unwrap_or_else(|_| "5,20".into());
+    println!(
+        "\n== opening surge: {} candidates for {} seats, offered open loop at multiples of {rate:.0} submits/s",
+        surge_load.candidates, surge_load.seats
+    );
+    for multiple in multiples.split(',').filter_map(|m| m.trim().parse::<f64>().ok()) {
+        let catalog = bench_catalog(surge_load.seats);
+        let server = start_server(&binary, Some(&catalog)).expect("start server");
+        let s = runtime.block_on(surge::surge(&server, &surge_load, rate, multiple));
+        println!("{} — {}", s.describe(), if s.calm() { "calm" } else { "NOT calm" });
+    }
 }
 
 /// The demo catalog with every date shifted so that registration opened an hour ago, and
