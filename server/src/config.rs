@@ -187,12 +187,13 @@ pub struct LifecycleConfig {
     /// Payment window in seconds, overriding every exam's `payment_window_hours` (for tests and
     /// drills; leave unset in production).
     pub payment_window_secs: Option<u64>,
-    /// Submissions at work on the seat path at once.
+    /// Submissions at work at once (opening the document, the full-pool check, the seat path).
     pub submit_slots: usize,
     /// Submissions waiting for a slot; a submission that finds the line full is answered
     /// 503 `busy` with `Retry-After` at once.
     pub submit_line: usize,
-    /// Longest wait in that line, in milliseconds, before the same answer.
+    /// Longest wait in that line, in milliseconds, before the same answer: what keeps the
+    /// latency of admitted submissions low in a surge (the surge benchmark in the README).
     pub submit_wait_ms: u64,
     /// The `Retry-After` of those answers, in seconds.
     pub busy_retry_after_secs: u64,
@@ -203,10 +204,10 @@ impl Default for LifecycleConfig {
         LifecycleConfig {
             sweep_interval_secs: 30,
             payment_window_secs: None,
-            submit_slots: 64,
+            submit_slots: 16,
             submit_line: 512,
-            submit_wait_ms: 2000,
-            busy_retry_after_secs: 2,
+            submit_wait_ms: 100,
+            busy_retry_after_secs: 1,
         }
     }
 }

@@ -198,6 +198,8 @@ struct Figures {
     elapsed: Duration,
     accepted: usize,
     refused: usize,
+    /// `503 busy` answers (retried after their `Retry-After`, not counted as answered).
+    busy: usize,
     median: Duration,
     p99: Duration,
 }
@@ -209,7 +211,7 @@ impl Figures {
 
     fn describe(&self) -> String {
         format!(
-            "setup {:.1} s (worker time: accounts {:.0} s, photos {:.0} s, drafts {:.0} s); {} submits in {:.2} s = {:.0}/s ({} accepted, {} refused seat_gone); median {:.1} ms, p99 {:.1} ms",
+            "setup {:.1} s (worker time: accounts {:.0} s, photos {:.0} s, drafts {:.0} s); {} submits in {:.2} s = {:.0}/s ({} accepted, {} refused seat_gone, {} busy and retried); median {:.1} ms, p99 {:.1} ms",
             self.setup.as_secs_f64(),
             self.setup_stages[0].as_secs_f64(),
             self.setup_stages[1].as_secs_f64(),
@@ -219,6 +221,7 @@ impl Figures {
             self.per_second(),
             self.accepted,
             self.refused,
+            self.busy,
             ms(self.median),
             ms(self.p99)
         )
@@ -261,20 +264,34 @@ async fn race(server: &Server, load: &Load) -> Figures {
             tokio::spawn(async move {
                 let mut conn = Conn::new(addr);
                 let mut answers = Vec::new();
+                let mut busy = 0;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(request) = requests.get(i) else { break };
-                    let t = Instant::now();
-                    let answer = conn.send(request).await.expect("submit");
-                    answers.push((t.elapsed(), answer));
+                    loop {
+                        let t = Instant::now();
+                        let answer = conn.send(request).await.expect("submit");
+                        let latency = t.elapsed();
+                        // Turned away at the line: back after its Retry-After, as a device.
+                        if let Some(wait) = surge::busy_wait(&answer, i) {
+                            busy += 1;
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        answers.push((latency, answer));
+                        break;
+                    }
                 }
-                answers
+                (answers, busy)
             })
         })
         .collect();
     let mut answers = Vec::with_capacity(candidates.len());
+    let mut busy = 0;
     for w in workers {
-        answers.extend(w.await.expect("submit worker"));
+        let (a, b) = w.await.expect("submit worker");
+        answers.extend(a);
+        busy += b;
     }
     let elapsed = started.elapsed();
 
@@ -293,7 +310,7 @@ async fn race(server: &Server, load: &Load) -> Figures {
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     check_holds(addr, load.seats, accepted).await;
-    Figures { setup, setup_stages, elapsed, accepted, refused, median: pct(0.5), p99: pct(0.99) }
+    Figures { setup, setup_stages, elapsed, accepted, refused, busy, median: pct(0.5), p99: pct(0.99) }
 }
 
 /// Exactly `seats` holds: in the seat counters (center and subjects, each with

@@ -78,19 +78,19 @@ impl Registrations {
         let key = key.ok_or_else(key_required)?;
         let id = self.candidate_doc(account, exam)?;
         let idem = Idempotency::new(account, key, &format!("{}\0{exam}", what.path()), body)?;
-        let live = self.open(id, account, exam).await?;
-        // Submissions for a pool the seat path found full are refused from memory; the others
-        // wait their turn for the seat path (bounded, first come first served), and when the
-        // line is full they are answered at once, before any expensive work.
+        // Submissions wait their turn (bounded, first come first served) before any expensive
+        // work, opening the document included; when the line is full they are answered at once.
+        // Inside, a submission for a pool the seat path found full is refused from memory.
         let _slot = match what {
-            CandidateAction::Submit => {
-                self.refuse_known_full(&live, &heads).await?;
-                Some(self.submit_gate.enter().await.map_err(|_| RegistrationError::Overloaded {
-                    retry_after_secs: self.settings.busy_retry_after_secs,
-                })?)
-            }
+            CandidateAction::Submit => Some(self.submit_gate.enter().await.map_err(|_| {
+                RegistrationError::Overloaded { retry_after_secs: self.settings.busy_retry_after_secs }
+            })?),
             _ => None,
         };
+        let live = self.open(id, account, exam).await?;
+        if what == CandidateAction::Submit {
+            self.refuse_known_full(&live, &heads).await?;
+        }
         let action = match what {
             CandidateAction::Submit => Action::Submit { heads },
             CandidateAction::Withdraw => Action::Withdraw,

@@ -17,9 +17,12 @@ pub use baoming_test_support::*;
 /// The server binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_baoming-server");
 
-/// A server of the binary under test, to configure and start.
+/// A server of the binary under test, to configure and start. Its submissions may wait up to
+/// 30 s for a slot instead of the default 100 ms, which is tuned for a release build: the
+/// tests' debug build, many at once on a busy machine, would otherwise be turned away busy
+/// (the tests of that answer set their own line).
 pub fn server() -> ServerBuilder {
-    ServerBuilder::new(BIN)
+    ServerBuilder::new(BIN).env("BAOMING_LIFECYCLE__SUBMIT_WAIT_MS", 30_000)
 }
 
 /// A server of the binary under test on a temporary database, started.
@@ -48,6 +51,11 @@ pub fn test_config(dir: &Path) -> Config {
         },
         demo_operator_password: Some(OPERATOR_PASSWORD.to_owned()),
         test_clock: true,
+        // As for `server()`: the debug build's submissions may wait their turn.
+        lifecycle: baoming_server::config::LifecycleConfig {
+            submit_wait_ms: 30_000,
+            ..baoming_server::config::LifecycleConfig::default()
+        },
         ..Config::default()
     }
 }

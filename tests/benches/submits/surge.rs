@@ -168,14 +168,21 @@ async fn press(
         pool.lock().await.push(conn);
         drop(permit);
         let Ok(Ok(r)) = answer else { return Outcome { answer: None, busy } };
-        if r.status != 503 {
-            return Outcome { answer: Some((latency, r)), busy };
-        }
-        r.refused(503, ErrorCode::Busy);
+        let Some(wait) = busy_wait(&r, i) else { return Outcome { answer: Some((latency, r)), busy } };
         busy += 1;
-        let wait: u64 = r.header(paths::RETRY_AFTER).and_then(|v| v.parse().ok()).expect("Retry-After");
-        // Up to half again, spread by the candidate's number (the device client draws it).
-        let spread = (i * 7919 % 1000) as f64 / 2000.0;
-        tokio::time::sleep(Duration::from_secs_f64(wait as f64 * (1.0 + spread))).await;
+        tokio::time::sleep(wait).await;
     }
+}
+
+/// For a `503 busy` answer, how long candidate `i` waits before pressing again: the
+/// `Retry-After` plus up to half again, spread by the candidate's number (the device client
+/// draws it). `None` for any other answer.
+pub(crate) fn busy_wait(r: &baoming_test_support::Response, i: usize) -> Option<Duration> {
+    if r.status != 503 {
+        return None;
+    }
+    r.refused(503, ErrorCode::Busy);
+    let wait: u64 = r.header(paths::RETRY_AFTER).and_then(|v| v.parse().ok()).expect("Retry-After");
+    let spread = (i * 7919 % 1000) as f64 / 2000.0;
+    Some(Duration::from_secs_f64(wait as f64 * (1.0 + spread)))
 }
