@@ -2,7 +2,7 @@
 //!
 //! Hashing runs on tokio's blocking pool, never on the async worker threads, behind an
 //! [`Admission`] of `argon2.max_concurrent` slots (the number of cores by default). At most
-//! `argon2.max_waiting` requests wait for a slot, none longer than [`MAX_WAIT`]; beyond that the
+//! `argon2.max_waiting` requests wait for a slot, none longer than 20 s; beyond that the
 //! server answers `503 busy` at once, so a flood of logins cannot grow memory without bound
 //! (each hash holds `memory_kib` while it runs, and only `max_concurrent` run).
 
