@@ -141,11 +141,7 @@ fn round(
                 target_id: BATCH_TARGET.into(),
                 document_id: request.document_id.clone(),
                 status: r.status.as_str().into(),
-                refused: r
-                    .refused
-                    .iter()
-                    .map(|p| RefusedItem { path: p.path.clone(), reason: p.reason.as_str().into() })
-                    .collect(),
+                refused: r.refused.iter().map(RefusedItem::from).collect(),
                 heads: r.heads.iter().map(ToString::to_string).collect(),
             });
         }

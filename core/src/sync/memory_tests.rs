@@ -5,6 +5,7 @@
 
 use automerge::ActorId;
 
+use super::tests::raw_put;
 use super::*;
 use crate::document::SERVER_ACTOR;
 use crate::draft::ServerSection;
@@ -24,18 +25,6 @@ fn stock_client(server: &mut RegistrationDoc, n: u8) -> RegistrationDoc {
     let mut client = RegistrationDoc::new(EXAM, ActorId::from(&[n; 16][..])).expect("client");
     client.load_incremental(&server.copy_bytes()).expect("the server's history");
     client
-}
-
-fn put(doc: &mut RegistrationDoc, path: &[&str], key: &str, value: &str) {
-    use automerge::ReadDoc;
-    use automerge::transaction::Transactable;
-    let am = doc.automerge();
-    let mut obj = automerge::ROOT;
-    for p in path {
-        obj = am.get(&obj, *p).expect("get").expect("map").1;
-    }
-    am.put(&obj, key, value).expect("put");
-    am.commit();
 }
 
 /// One connection of a peer that never resets: fresh sync states on both sides, messages until
@@ -79,14 +68,14 @@ fn a_peer_that_never_resets_is_answered_from_memory_on_every_connection() {
     let mut server = server_in(Status::Draft);
     let mut memory = RefusedMemory::new();
     let mut client = stock_client(&mut server, 3);
-    put(&mut client, &["server"], "status", "paid");
-    put(&mut client, &["draft", "fields"], "mobile", "13800138000");
+    raw_put(&mut client, &["server"], "status", "paid");
+    raw_put(&mut client, &["draft", "fields"], "mobile", "13800138000");
 
     let (got, ..) = stock_connection(&mut server, &mut memory, &mut client);
     assert_eq!(refusals(&got), (1, 0), "checked and refused once: {got:?}");
     for connection in 0..5 {
         // The stock app goes on editing on top of the refused change.
-        put(&mut client, &["draft", "fields"], "email", &format!("a{connection}@example.cn"));
+        raw_put(&mut client, &["draft", "fields"], "email", &format!("a{connection}@example.cn"));
         let (got, sent, replies) = stock_connection(&mut server, &mut memory, &mut client);
         let (checked, recalled) = refusals(&got);
         assert_eq!(checked, 0, "never checked again: {got:?}");
@@ -105,7 +94,7 @@ fn the_memory_survives_a_reload_and_a_status_change_lets_the_change_be_checked_a
     let mut server = server_in(Status::UnderReview);
     let mut memory = RefusedMemory::new();
     let mut client = stock_client(&mut server, 4);
-    put(&mut client, &["draft", "fields"], "name", "周十");
+    raw_put(&mut client, &["draft", "fields"], "name", "周十");
     let (got, ..) = stock_connection(&mut server, &mut memory, &mut client);
     assert_eq!(refusals(&got), (1, 0), "locked while under review: {got:?}");
 
@@ -128,7 +117,7 @@ fn a_device_that_resets_goes_on_syncing_past_the_memory() {
     let mut memory = RefusedMemory::new();
     let mut device = stock_client(&mut server, 5);
     device.set_field("name", "吴十一").expect("edit");
-    put(&mut device, &["server"], "status", "paid");
+    raw_put(&mut device, &["server"], "status", "paid");
     // The batch is refused; the device stops before it can reset.
     let (got, ..) = stock_connection(&mut server, &mut memory, &mut device);
     assert_eq!(refusals(&got), (1, 0), "{got:?}");

@@ -488,7 +488,7 @@ fn refused_changes_never_reach_the_document_whatever_the_message_heads() {
 
 /// Writes `key = value` in the map at `path` directly through Automerge, bypassing the typed
 /// edits and their status check (what a stock client can do), and commits.
-fn raw_put(doc: &mut RegistrationDoc, path: &[&str], key: &str, value: &str) {
+pub(super) fn raw_put(doc: &mut RegistrationDoc, path: &[&str], key: &str, value: &str) {
     use automerge::ReadDoc;
     use automerge::transaction::Transactable;
     let am = doc.automerge();

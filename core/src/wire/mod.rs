@@ -57,6 +57,12 @@ pub struct RefusedItem {
     pub reason: String,
 }
 
+impl From<&crate::document::RefusedPath> for RefusedItem {
+    fn from(p: &crate::document::RefusedPath) -> RefusedItem {
+        RefusedItem { path: p.path.clone(), reason: p.reason.as_str().into() }
+    }
+}
+
 /// A message of the sync protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WireMessage {

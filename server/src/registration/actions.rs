@@ -7,8 +7,8 @@ use std::str::FromStr;
 use baoming_core::api::registrations::{CenterRegistration, RegistrationView};
 use baoming_core::document::DocumentId;
 use baoming_core::lifecycle::{Event, Policy, transition};
+use baoming_core::seats::SeatLedger;
 
-use super::full_pools::pools_of;
 use super::hub::LiveDoc;
 use super::idempotency::{Idempotency, key_required};
 use super::lifecycle::{Action, check_rejection, seat_gone};
@@ -114,7 +114,11 @@ impl Registrations {
         }
         let Some(draft) = live.draft_at_hex(heads).await else { return Ok(()) };
         let Some(center) = draft.center.as_deref() else { return Ok(()) };
-        let full = self.full_pools.known_full(&view.sha256, &live.exam, &pools_of(center, &draft.subjects));
+        let full = self.full_pools.known_full(
+            &view.sha256,
+            &live.exam,
+            &SeatLedger::pools_of(center, &draft.subjects),
+        );
         if full.is_empty() { Ok(()) } else { Err(seat_gone(&full).into()) }
     }
 

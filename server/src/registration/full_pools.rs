@@ -73,15 +73,10 @@ impl FullPools {
     }
 }
 
-/// The pools a registration at `center` with `subjects` takes a seat in.
-pub(crate) fn pools_of(center: &str, subjects: &[String]) -> Vec<Pool> {
-    std::iter::once(Pool::Center(center.to_owned()))
-        .chain(subjects.iter().map(|s| Pool::Subject { center: center.to_owned(), subject: s.clone() }))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use baoming_core::seats::SeatLedger;
+
     use super::*;
 
     fn center(c: &str) -> Pool {
@@ -93,7 +88,10 @@ mod tests {
         let f = FullPools::default();
         let seen = f.epoch();
         f.record_full("cat-1", "exam", &[center("a")], seen);
-        assert_eq!(f.known_full("cat-1", "exam", &pools_of("a", &["15".into()])), vec![center("a")]);
+        assert_eq!(
+            f.known_full("cat-1", "exam", &SeatLedger::pools_of("a", &["15".into()])),
+            vec![center("a")]
+        );
         assert!(f.known_full("cat-1", "other-exam", &[center("a")]).is_empty(), "per exam");
         f.released("exam", &[center("b")]);
         assert_eq!(f.known_full("cat-1", "exam", &[center("a")]), vec![center("a")], "another pool's seat");

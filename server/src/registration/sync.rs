@@ -70,11 +70,7 @@ fn refusal_frame(refusal: &baoming_core::document::Refusal, target: &str, docume
         target_id: target.to_owned(),
         document_id: document_id.to_owned(),
         status: refusal.status.as_str().into(),
-        refused: refusal
-            .refused
-            .iter()
-            .map(|r| RefusedItem { path: r.path.clone(), reason: r.reason.as_str().into() })
-            .collect(),
+        refused: refusal.refused.iter().map(RefusedItem::from).collect(),
         heads: refusal.heads.iter().map(ToString::to_string).collect(),
     }
 }
@@ -225,11 +221,7 @@ impl Registrations {
             .map(|r| RefusalRecord {
                 changes: r.changes.iter().map(ToString::to_string).collect(),
                 status: r.status.as_str().into(),
-                refused: r
-                    .refused
-                    .iter()
-                    .map(|p| RefusedItem { path: p.path.clone(), reason: p.reason.as_str().into() })
-                    .collect(),
+                refused: r.refused.iter().map(RefusedItem::from).collect(),
             })
             .collect();
         let copy = DocumentCopy {

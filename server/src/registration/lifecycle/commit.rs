@@ -7,7 +7,7 @@
 use baoming_core::api::error::ErrorCode;
 use baoming_core::catalog::ExamSession;
 use baoming_core::lifecycle::{SeatEffect, Status};
-use baoming_core::seats::{Pool, SeatError, SeatMove};
+use baoming_core::seats::{Pool, SeatError, SeatLedger, SeatMove};
 use serde_json::json;
 
 use super::decide::{Decision, id_index_key, seat_error};
@@ -15,7 +15,6 @@ use super::{Action, Staged};
 use crate::catalog::cancelled;
 use crate::catalog::seats::stage_move;
 use crate::refusal::Refusal;
-use crate::registration::full_pools::pools_of;
 use crate::registration::hub::LiveDoc;
 use crate::registration::idempotency::{Idempotency, replay, stage_answer};
 use crate::registration::record::{RegistrationRecord, view};
@@ -115,7 +114,7 @@ impl Registrations {
             return Err(seat_error(e));
         }
         if matches!(movement, SeatMove::Release | SeatMove::Refund) {
-            checks.releases = pools_of(&record.center, &record.subjects);
+            checks.releases = SeatLedger::pools_of(&record.center, &record.subjects);
             record.section.seats.clear();
             if let Some(k) = &record.id_document_key {
                 txn.delete(Tree::RegistrationByIdDocument, id_index_key(&exam.id, k));
